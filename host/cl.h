@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The OpenCL side: device, queue, program cache, dispatch. Only host/ includes this. */
+#ifndef VXA_HOST_CL_H
+#define VXA_HOST_CL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include "internal.h"
+
+#define VXA_MAX_PROGRAMS 64
+#define VXA_MAX_KERNELS 256
+
+struct vxa_cl {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    bool owns;                   /* false when wrapping a caller's context and queue */
+    bool is_cpu;                 /* CL_DEVICE_TYPE_CPU: zero-copy host buffers */
+    size_t max_wg;               /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    cl_uint compute_units;
+    size_t mem_align;            /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */
+    cl_ulong local_mem;
+    char kernel_dir[1024];       /* "" = embedded sources */
+    struct { char key[256]; cl_program program; } programs[VXA_MAX_PROGRAMS];
+    int nprograms;
+    struct { char key[320]; cl_kernel kernel; } kernels[VXA_MAX_KERNELS];
+    int nkernels;
+};
+
+/* Writes "<what>: <CL error name> (<code>)" into the context's error and returns the matching status:
+ * allocation failures -> VXA_ERR_DEVICE_MEMORY, build failures -> VXA_ERR_BUILD, the rest VXA_ERR_DEVICE. */
+vxa_status vxa_cl_fail(vxa_context *ctx, cl_int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *vxa_cl_error_name(cl_int err);
+
+/* The kernel `name` of program `family` (kernels/<family>.cl) built with `options` (extra -D flags, may be
+ * ""), built on first use and cached per context. Build failures return VXA_ERR_BUILD with the log. */
+vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *options, const char *name,
+                         cl_kernel *out);
+
+/* Sets kernel arguments: pairs of (size, pointer), terminated by 0. */
+vxa_status vxa_cl_args(vxa_context *ctx, cl_kernel k, const char *name, ...);
+
+/* Enqueues k over global size g[0..dims-1] (rounded up to the work-group chosen for this device; the kernel
+ * must bound-check) and counts the launch under `name`. */
+vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t g[3]);
+
+/* A buffer of `bytes`. */
+vxa_status vxa_cl_buffer(vxa_context *ctx, cl_mem_flags flags, size_t bytes, void *host, cl_mem *out,
+                         const char *what);
+
+#endif

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MIT */
+/* Device choice, context and queue, program build and cache, dispatch. */
+#include "cl.h"
+#include "embedded.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Build options in one place: OpenCL C 1.2, no relaxed math, no float64. */
+#define VXA_CL_BASE_OPTIONS "-cl-std=CL1.2"
+
+const char *vxa_cl_error_name(cl_int err)
+{
+    switch (err) {
+#define E(x) case x: return #x;
+    E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
+    E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
+    E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_IMAGE_FORMAT_MISMATCH)
+    E(CL_IMAGE_FORMAT_NOT_SUPPORTED) E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE)
+    E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINKER_NOT_AVAILABLE) E(CL_LINK_PROGRAM_FAILURE)
+    E(CL_DEVICE_PARTITION_FAILED) E(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) E(CL_INVALID_VALUE)
+    E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT)
+    E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR)
+    E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR) E(CL_INVALID_IMAGE_SIZE)
+    E(CL_INVALID_SAMPLER) E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM)
+    E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME) E(CL_INVALID_KERNEL_DEFINITION)
+    E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE)
+    E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+    E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST)
+    E(CL_INVALID_EVENT) E(CL_INVALID_OPERATION) E(CL_INVALID_GL_OBJECT) E(CL_INVALID_BUFFER_SIZE)
+    E(CL_INVALID_MIP_LEVEL) E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_INVALID_PROPERTY)
+    E(CL_INVALID_IMAGE_DESCRIPTOR) E(CL_INVALID_COMPILER_OPTIONS) E(CL_INVALID_LINKER_OPTIONS)
+    E(CL_INVALID_DEVICE_PARTITION_COUNT)
+#undef E
+    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
+    default: return "unknown OpenCL error";
+    }
+}
+
+vxa_status vxa_cl_fail(vxa_context *ctx, cl_int err, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    vxa_status st = VXA_ERR_DEVICE;
+    if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_INVALID_BUFFER_SIZE)
+        st = VXA_ERR_DEVICE_MEMORY;
+    else if (err == CL_BUILD_PROGRAM_FAILURE || err == CL_COMPILE_PROGRAM_FAILURE)
+        st = VXA_ERR_BUILD;
+    else if (err == CL_OUT_OF_HOST_MEMORY)
+        st = VXA_ERR_OUT_OF_MEMORY;
+    return vxa_fail(ctx, st, "%s: %s (%d) on '%s'", what, vxa_cl_error_name(err), (int)err,
+                    ctx ? ctx->device_name : "?");
+}
+
+/* ---- device listing and choice ------------------------------------------------------------------------- */
+typedef struct {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_device_type type;
+    unsigned p, d;
+    char name[256], pname[256];
+} dev_entry;
+
+static int enumerate(dev_entry *out, int max, cl_int *err_out)
+{
+    cl_platform_id plats[16];
+    cl_uint np = 0;
+    cl_int err = clGetPlatformIDs(16, plats, &np);
+    *err_out = err;
+    if (err != CL_SUCCESS) return 0;
+    int n = 0;
+    for (cl_uint p = 0; p < np && p < 16; p++) {
+        cl_device_id devs[16];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 16, devs, &nd) != CL_SUCCESS) continue;
+        for (cl_uint d = 0; d < nd && d < 16 && n < max; d++) {
+            dev_entry *e = &out[n++];
+            e->platform = plats[p];
+            e->device = devs[d];
+            e->p = p;
+            e->d = d;
+            clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof e->type, &e->type, NULL);
+            if (clGetDeviceInfo(devs[d], CL_DEVICE_NAME, sizeof e->name, e->name, NULL) != CL_SUCCESS)
+                snprintf(e->name, sizeof e->name, "?");
+            if (clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof e->pname, e->pname, NULL) != CL_SUCCESS)
+                snprintf(e->pname, sizeof e->pname, "?");
+            e->name[sizeof e->name - 1] = e->pname[sizeof e->pname - 1] = '\0';
+        }
+    }
+    return n;
+}
+
+static const char *type_name(cl_device_type t)
+{
+    if (t & CL_DEVICE_TYPE_GPU) return "gpu";
+    if (t & CL_DEVICE_TYPE_CPU) return "cpu";
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+    return "other";
+}
+
+vxa_status vxa_devices_list(char *buf, size_t len)
+{
+    dev_entry devs[64];
+    cl_int err;
+    int n = enumerate(devs, 64, &err);
+    size_t used = 0;
+    buf[0] = '\0';
+#define APPEND(...) do { if (used < len) used += (size_t)snprintf(buf + used, len - used, __VA_ARGS__); } while (0)
+    APPEND("index  type  name  (platform)  compute units, global memory, max allocation\n");
+    APPEND("ref    -     reference (C)  (no OpenCL)\n");
+    if (n == 0)
+        APPEND("no OpenCL device found (%s)\n", err == CL_SUCCESS ? "no devices" : vxa_cl_error_name(err));
+    for (int i = 0; i < n; i++) {
+        cl_uint cu = 0;
+        cl_ulong gmem = 0, maxa = 0;
+        char ver[128] = "";
+        clGetDeviceInfo(devs[i].device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
+        clGetDeviceInfo(devs[i].device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem, &gmem, NULL);
+        clGetDeviceInfo(devs[i].device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof maxa, &maxa, NULL);
+        clGetDeviceInfo(devs[i].device, CL_DEVICE_VERSION, sizeof ver, ver, NULL);
+        ver[sizeof ver - 1] = '\0';
+        APPEND("%u:%u    %-4s  %s  (%s, %s)  %u CU, %.1f GiB, %.1f GiB\n", devs[i].p, devs[i].d,
+               type_name(devs[i].type), devs[i].name, devs[i].pname, ver, cu, gmem / 1073741824.0,
+               maxa / 1073741824.0);
+    }
+#undef APPEND
+    return VXA_OK;
+}
+
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == n) return true;
+    }
+    return false;
+}
+
+/* Picks a device by spec: NULL/"" prefers a GPU, "gpu", "cpu", "N" (the N-th listed), "P:D", or a name. */
+static vxa_status choose(vxa_context *ctx, const char *spec, dev_entry *chosen)
+{
+    dev_entry devs[64];
+    cl_int err;
+    int n = enumerate(devs, 64, &err);
+    if (n == 0)
+        return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "no OpenCL device found (clGetPlatformIDs: %s); "
+                        "install an OpenCL driver (e.g. pocl-opencl-icd) or use device 'reference'",
+                        vxa_cl_error_name(err));
+    if (!spec || !*spec) {
+        for (int i = 0; i < n; i++)
+            if (devs[i].type & CL_DEVICE_TYPE_GPU) { *chosen = devs[i]; return VXA_OK; }
+        *chosen = devs[0];
+        return VXA_OK;
+    }
+    if (strcmp(spec, "gpu") == 0 || strcmp(spec, "cpu") == 0) {
+        cl_device_type want = spec[0] == 'g' ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU;
+        for (int i = 0; i < n; i++)
+            if (devs[i].type & want) { *chosen = devs[i]; return VXA_OK; }
+        return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "device '%s' asked for: no OpenCL %s device found "
+                        "(%d device(s) listed by `voxaug devices`)", spec, spec, n);
+    }
+    unsigned p, d;
+    char tail;
+    if (sscanf(spec, "%u:%u%c", &p, &d, &tail) == 2) {
+        for (int i = 0; i < n; i++)
+            if (devs[i].p == p && devs[i].d == d) { *chosen = devs[i]; return VXA_OK; }
+        return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "device '%s' asked for: no such platform:device", spec);
+    }
+    char *end;
+    errno = 0;
+    long idx = strtol(spec, &end, 10);
+    if (*end == '\0' && end != spec) {
+        if (idx < 0 || idx >= n)
+            return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "device index %ld asked for: %d device(s) exist", idx, n);
+        *chosen = devs[idx];
+        return VXA_OK;
+    }
+    for (int i = 0; i < n; i++)
+        if (contains_ci(devs[i].name, spec) || contains_ci(devs[i].pname, spec)) { *chosen = devs[i]; return VXA_OK; }
+    return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "device '%s' asked for: no device name contains it", spec);
+}
+
+void vxa_context_options_init(vxa_context_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+}
+
+static vxa_status setup_device(vxa_context *ctx, vxa_cl *cl)
+{
+    cl_int err;
+    cl_device_type type = 0;
+    cl_ulong maxa = 0;
+    cl_uint align_bits = 0;
+    if ((err = clGetDeviceInfo(cl->device, CL_DEVICE_TYPE, sizeof type, &type, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(cl->device, CL_DEVICE_NAME, sizeof ctx->device_name, ctx->device_name, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(cl->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof cl->max_wg, &cl->max_wg, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(cl->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cl->compute_units, &cl->compute_units, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(cl->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof maxa, &maxa, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(cl->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(cl->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof cl->local_mem, &cl->local_mem, NULL)) != CL_SUCCESS)
+        return vxa_cl_fail(ctx, err, "clGetDeviceInfo");
+    ctx->device_name[sizeof ctx->device_name - 1] = '\0';
+    cl->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    cl->mem_align = align_bits / 8 ? align_bits / 8 : 64;
+    if (ctx->max_alloc == 0 || ctx->max_alloc > maxa) ctx->max_alloc = maxa;
+    return VXA_OK;
+}
+
+vxa_status vxa_context_create(const vxa_context_options *opt, vxa_context **out)
+{
+    vxa_context_options defaults;
+    if (!out) return VXA_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!opt) {
+        vxa_context_options_init(&defaults);
+        opt = &defaults;
+    }
+    vxa_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return VXA_ERR_OUT_OF_MEMORY;
+    *out = ctx;
+    ctx->max_alloc = opt->max_alloc;
+    const char *spec = opt->device ? opt->device : getenv("VOXAUG_DEVICE");
+    if (spec && (strcmp(spec, "reference") == 0 || strcmp(spec, "ref") == 0)) {
+        ctx->reference = true;
+        snprintf(ctx->device_name, sizeof ctx->device_name, "reference (C)");
+        if (ctx->max_alloc == 0) ctx->max_alloc = UINT64_MAX;
+        return VXA_OK;
+    }
+    vxa_cl *cl = calloc(1, sizeof *cl);
+    if (!cl) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "allocating the OpenCL state");
+    ctx->cl = cl;
+    cl->owns = true;
+    const char *kdir = opt->kernel_dir ? opt->kernel_dir : getenv("VOXAUG_KERNEL_DIR");
+    if (kdir) snprintf(cl->kernel_dir, sizeof cl->kernel_dir, "%s", kdir);
+
+    dev_entry e;
+    vxa_status st = choose(ctx, spec, &e);
+    if (st != VXA_OK) return st;
+    cl->platform = e.platform;
+    cl->device = e.device;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s", e.name);
+    cl_int err;
+    cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)e.platform, 0 };
+    cl->context = clCreateContext(props, 1, &cl->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateContext");
+    cl->queue = clCreateCommandQueue(cl->context, cl->device, 0, &err);
+    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateCommandQueue");
+    return setup_device(ctx, cl);
+}
+
+/* Wraps a caller's OpenCL context and queue (declared in voxaug_cl.h). The caller keeps ownership. */
+VXA_API vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa_context **out);
+vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa_context **out)
+{
+    if (!out) return VXA_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    vxa_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return VXA_ERR_OUT_OF_MEMORY;
+    *out = ctx;
+    vxa_cl *cl = calloc(1, sizeof *cl);
+    if (!cl) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "allocating the OpenCL state");
+    ctx->cl = cl;
+    if (!context || !queue) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_context_create_cl: NULL context or queue");
+    cl->context = context;
+    cl->queue = queue;
+    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof cl->device, &cl->device, NULL);
+    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clGetCommandQueueInfo(CL_QUEUE_DEVICE)");
+    const char *kdir = getenv("VOXAUG_KERNEL_DIR");
+    if (kdir) snprintf(cl->kernel_dir, sizeof cl->kernel_dir, "%s", kdir);
+    return setup_device(ctx, cl);
+}
+
+void vxa_context_destroy(vxa_context *ctx)
+{
+    if (!ctx) return;
+    vxa_cl *cl = ctx->cl;
+    if (cl) {
+        if (cl->queue) clFinish(cl->queue);
+        for (int i = 0; i < cl->nkernels; i++) clReleaseKernel(cl->kernels[i].kernel);
+        for (int i = 0; i < cl->nprograms; i++) clReleaseProgram(cl->programs[i].program);
+        if (cl->owns) {
+            if (cl->queue) clReleaseCommandQueue(cl->queue);
+            if (cl->context) clReleaseContext(cl->context);
+        }
+        free(cl);
+    }
+    free(ctx);
+}
+
+const char *vxa_context_device_name(const vxa_context *ctx) { return ctx ? ctx->device_name : ""; }
+int vxa_context_is_reference(const vxa_context *ctx) { return ctx && ctx->reference; }
+
+/* ---- programs ---------------------------------------------------------------------------------------- */
+/* Source of one file: from kernel_dir if set, else embedded. Caller frees. */
+static char *load_source(vxa_context *ctx, const char *file, const char *subdir)
+{
+    vxa_cl *cl = ctx->cl;
+    if (cl->kernel_dir[0]) {
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s%s", cl->kernel_dir, subdir, file);
+        FILE *f = fopen(path, "rb");
+        if (!f && *subdir) { /* shared headers live beside the kernels when loading from disk */
+            snprintf(path, sizeof path, "%s/%s", cl->kernel_dir, file);
+            f = fopen(path, "rb");
+        }
+        if (!f) {
+            vxa_fail(ctx, VXA_ERR_IO, "%s: cannot open kernel source (VOXAUG_KERNEL_DIR=%s): %s", path,
+                     cl->kernel_dir, strerror(errno));
+            return NULL;
+        }
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *text = n >= 0 ? malloc((size_t)n + 64 + strlen(file)) : NULL;
+        size_t head = text ? (size_t)sprintf(text, "#line 1 \"%s\"\n", file) : 0;
+        if (!text || fread(text + head, 1, (size_t)n, f) != (size_t)n) {
+            free(text);
+            fclose(f);
+            vxa_fail(ctx, VXA_ERR_IO, "%s: cannot read kernel source", path);
+            return NULL;
+        }
+        text[head + (size_t)n] = '\0';
+        fclose(f);
+        return text;
+    }
+    for (const vxa_embedded_file *e = vxa_embedded_files; e->name; e++)
+        if (strcmp(e->name, file) == 0) {
+            char *text = malloc(*e->len + 1);
+            if (!text) {
+                vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "kernel source copy");
+                return NULL;
+            }
+            memcpy(text, e->text, *e->len + 1);
+            return text;
+        }
+    vxa_fail(ctx, VXA_ERR_BUILD, "kernels/%s: no such kernel source embedded", file);
+    return NULL;
+}
+
+/* The shared headers (kernels/ and src/shared/, *.h) come before every program, in table order. */
+static char *program_source(vxa_context *ctx, const char *family)
+{
+    char file[128];
+    snprintf(file, sizeof file, "%s.cl", family);
+    size_t total = 1;
+    char *parts[32];
+    int np = 0;
+    for (const vxa_embedded_file *e = vxa_embedded_files; e->name && np < 31; e++) {
+        size_t n = strlen(e->name);
+        if (n > 2 && strcmp(e->name + n - 2, ".h") == 0) {
+            const char *sub = strcmp(e->name, "philox.h") == 0 ? "../src/shared/" : "";
+            if (!(parts[np] = load_source(ctx, e->name, sub))) goto fail;
+            total += strlen(parts[np++]) + 1;
+        }
+    }
+    if (!(parts[np] = load_source(ctx, file, ""))) goto fail;
+    total += strlen(parts[np++]);
+    char *src = malloc(total);
+    if (!src) {
+        vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "kernel source");
+        goto fail;
+    }
+    src[0] = '\0';
+    for (int i = 0; i < np; i++) {
+        strcat(src, parts[i]);
+        strcat(src, "\n");
+        free(parts[i]);
+    }
+    return src;
+fail:
+    while (np > 0) free(parts[--np]);
+    return NULL;
+}
+
+static vxa_status get_program(vxa_context *ctx, const char *family, const char *options, cl_program *out)
+{
+    vxa_cl *cl = ctx->cl;
+    char key[256];
+    snprintf(key, sizeof key, "%s|%s", family, options);
+    for (int i = 0; i < cl->nprograms; i++)
+        if (strcmp(cl->programs[i].key, key) == 0) { *out = cl->programs[i].program; return VXA_OK; }
+    if (cl->nprograms == VXA_MAX_PROGRAMS)
+        return vxa_fail(ctx, VXA_ERR_DEVICE, "program cache full (%d programs)", VXA_MAX_PROGRAMS);
+    char *src = program_source(ctx, family);
+    if (!src) return VXA_ERR_BUILD; /* load_source wrote the detail */
+    cl_int err;
+    const char *text = src;
+    cl_program prog = clCreateProgramWithSource(cl->context, 1, &text, NULL, &err);
+    free(src);
+    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateProgramWithSource(%s.cl)", family);
+    char opts[512];
+    snprintf(opts, sizeof opts, VXA_CL_BASE_OPTIONS " %s", options);
+    err = clBuildProgram(prog, 1, &cl->device, opts, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        size_t loglen = 0;
+        clGetProgramBuildInfo(prog, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &loglen);
+        char *log = malloc(loglen + 1);
+        if (log) {
+            clGetProgramBuildInfo(prog, cl->device, CL_PROGRAM_BUILD_LOG, loglen, log, NULL);
+            log[loglen] = '\0';
+        }
+        vxa_status st = vxa_fail(ctx, VXA_ERR_BUILD, "%s.cl: build failed on '%s' with %s: %s (%d)\n%s", family,
+                                 ctx->device_name, opts, vxa_cl_error_name(err), (int)err, log ? log : "");
+        free(log);
+        clReleaseProgram(prog);
+        return st;
+    }
+    snprintf(cl->programs[cl->nprograms].key, sizeof cl->programs[0].key, "%s", key);
+    cl->programs[cl->nprograms++].program = prog;
+    *out = prog;
+    return VXA_OK;
+}
+
+vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *options, const char *name,
+                         cl_kernel *out)
+{
+    vxa_cl *cl = ctx->cl;
+    char key[320];
+    snprintf(key, sizeof key, "%s|%s|%s", family, options, name);
+    for (int i = 0; i < cl->nkernels; i++)
+        if (strcmp(cl->kernels[i].key, key) == 0) { *out = cl->kernels[i].kernel; return VXA_OK; }
+    if (cl->nkernels == VXA_MAX_KERNELS)
+        return vxa_fail(ctx, VXA_ERR_DEVICE, "kernel cache full (%d kernels)", VXA_MAX_KERNELS);
+    cl_program prog = NULL;
+    vxa_status st = get_program(ctx, family, options, &prog);
+    if (st != VXA_OK) return st;
+    cl_int err;
+    cl_kernel k = clCreateKernel(prog, name, &err);
+    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateKernel(%s in %s.cl)", name, family);
+    snprintf(cl->kernels[cl->nkernels].key, sizeof cl->kernels[0].key, "%s", key);
+    cl->kernels[cl->nkernels++].kernel = k;
+    *out = k;
+    return VXA_OK;
+}
+
+vxa_status vxa_cl_args(vxa_context *ctx, cl_kernel k, const char *name, ...)
+{
+    va_list ap;
+    va_start(ap, name);
+    for (cl_uint i = 0;; i++) {
+        size_t size = va_arg(ap, size_t);
+        if (size == 0) break;
+        const void *ptr = va_arg(ap, const void *);
+        cl_int err = clSetKernelArg(k, i, size, ptr);
+        if (err != CL_SUCCESS) {
+            va_end(ap);
+            return vxa_cl_fail(ctx, err, "clSetKernelArg(%s, %u)", name, i);
+        }
+    }
+    va_end(ap);
+    return VXA_OK;
+}
+
+/* Work-group shape: along i first (coalesced on GPUs); on CPUs PoCL vectorises along dim 0 too. */
+static void choose_local(const vxa_cl *cl, cl_uint dims, const size_t g[3], size_t local[3])
+{
+    size_t budget = cl->max_wg < 256 ? cl->max_wg : 256;
+    if (cl->is_cpu && budget > 64) budget = 64;
+    local[0] = local[1] = local[2] = 1;
+    size_t l0 = 1;
+    while (l0 * 2 <= budget && l0 * 2 <= (g[0] < 64 ? 64 : g[0]) && l0 < 64) l0 *= 2;
+    local[0] = l0;
+    if (dims > 1) {
+        size_t l1 = 1;
+        while (local[0] * l1 * 2 <= budget && l1 * 2 <= g[1]) l1 *= 2;
+        local[1] = l1;
+    }
+}
+
+vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t g[3])
+{
+    vxa_cl *cl = ctx->cl;
+    size_t local[3], global[3];
+    size_t gg[3] = { g[0], dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1 };
+    for (cl_uint a = 0; a < dims; a++)
+        if (gg[a] == 0) return VXA_OK; /* nothing to do */
+    choose_local(cl, dims, gg, local);
+    size_t kwg = 0;
+    if (clGetKernelWorkGroupInfo(k, cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) == CL_SUCCESS) {
+        while (local[0] * local[1] * local[2] > kwg && local[1] > 1) local[1] /= 2;
+        while (local[0] * local[1] * local[2] > kwg && local[0] > 1) local[0] /= 2;
+    }
+    for (cl_uint a = 0; a < dims; a++) global[a] = (gg[a] + local[a] - 1) / local[a] * local[a];
+    cl_int err = clEnqueueNDRangeKernel(cl->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return vxa_cl_fail(ctx, err, "clEnqueueNDRangeKernel(%s, %zux%zux%zu)", name, gg[0], gg[1], gg[2]);
+    vxa_count_launch(ctx, name);
+    return VXA_OK;
+}
+
+vxa_status vxa_cl_buffer(vxa_context *ctx, cl_mem_flags flags, size_t bytes, void *host, cl_mem *out,
+                         const char *what)
+{
+    *out = NULL;
+    if (bytes == 0) bytes = 4; /* zero-size buffers are invalid; allocate a token */
+    if (bytes > ctx->max_alloc)
+        return vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "%s: %zu bytes exceed the device's single-allocation limit "
+                        "of %llu bytes on '%s'", what, bytes, (unsigned long long)ctx->max_alloc, ctx->device_name);
+    cl_int err;
+    cl_mem m = clCreateBuffer(ctx->cl->context, flags, bytes, host, &err);
+    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateBuffer: %zu bytes for %s", bytes, what);
+    *out = m;
+    return VXA_OK;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Flip, crop and pad as exact copies on the device (kernels/copy.cl). */
+#include "cl.h"
+
+#include <stdio.h>
+
+static vxa_status check_copy(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out)
+{
+    if (in->dtype != out->dtype || in->channels != out->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "copy: output must have the input's type and channels "
+                        "(%s x %lld vs %s x %lld)", vxa_dtype_name(in->dtype), (long long)in->channels,
+                        vxa_dtype_name(out->dtype), (long long)out->channels);
+    return VXA_OK;
+}
+
+vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                         const int64_t offset[3], vxa_mode mode, double cval)
+{
+    vxa_status st = check_copy(ctx, in, out);
+    if (st != VXA_OK) return st;
+    if (ctx->reference) return vxa_ref_copy_axes(ctx, in, out, sign, offset, mode, cval);
+
+    /* Copy as the bit-equivalent unsigned type for floats: exact, and no double needed on the device. */
+    const size_t es = vxa_dtype_size(in->dtype);
+    const char *type = in->dtype == VXA_FLOAT64 ? "ulong" : in->dtype == VXA_FLOAT32 ? "uint"
+                     : vxa_dtype_cl_name(in->dtype);
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DIN_T=%s", type);
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "copy", opts, "vxa_copy_axes", &k)) != VXA_OK) return st;
+    unsigned char fill[8] = { 0 };
+    vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = in->dtype, .host = fill };
+    vxa_ref_store(&f, 0, cval);
+    cl_long4 ind = { { in->dim[0], in->dim[1], in->dim[2], in->channels } };
+    cl_long4 outd = { { out->dim[0], out->dim[1], out->dim[2], out->channels } };
+    cl_long4 sg = { { sign[0], sign[1], sign[2], 1 } };
+    cl_long4 off = { { offset[0], offset[1], offset[2], 0 } };
+    cl_int m = (cl_int)mode;
+    cl_mem inm = (cl_mem)in->mem, outm = (cl_mem)out->mem;
+    st = vxa_cl_args(ctx, k, "vxa_copy_axes", sizeof inm, &inm, sizeof outm, &outm, sizeof ind, &ind,
+                     sizeof outd, &outd, sizeof sg, &sg, sizeof off, &off, sizeof m, &m, es, fill, (size_t)0);
+    if (st != VXA_OK) return st;
+    const size_t g[3] = { (size_t)out->dim[0], (size_t)out->dim[1], (size_t)out->dim[2] };
+    return vxa_cl_launch(ctx, k, "vxa_copy_axes", 3, g);
+}

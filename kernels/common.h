@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by every kernel family: typed loads with NIfTI scaling, index helpers. Prepended to each program.
+ * A program is built with -DIN_T=<type> (and -DOUT_T=<type> where it writes a typed volume); IN_T defaults
+ * to float. */
+#ifndef VXA_KERNEL_COMMON_H
+#define VXA_KERNEL_COMMON_H
+#ifdef __OPENCL_VERSION__
+#ifndef IN_T
+#define IN_T float
+#endif
+#ifndef OUT_T
+#define OUT_T float
+#endif
+#ifndef OUT_IS_INT
+#define OUT_IS_INT 0
+#endif
+
+/* The volume's value at linear index idx as float, after scl_slope/scl_inter (slope 0 = none). */
+inline float vxa_load(__global const IN_T *in, size_t idx, float slope, float inter)
+{
+    float x = (float)in[idx];
+    return slope != 0.0f ? x * slope + inter : x;
+}
+
+/* Stores x, rounding half away from zero and saturating for integer output types (as the C reference). */
+#if OUT_IS_INT
+#define VXA_STORE(out, idx, x) ((out)[idx] = convert_##OUT_T##_sat(round(x)))
+#else
+#define VXA_STORE(out, idx, x) ((out)[idx] = (OUT_T)(x))
+#endif
+#endif
+#endif

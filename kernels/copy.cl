@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Exact copies: flip, crop and pad along the axes, any data type to the same type (no scaling, no rounding).
+ * out(o) = in(p) with p_a = s_a * o_a + q_a, s_a = +1 or -1. Positions outside the input follow the mode:
+ * 0 constant (cval, converted to the type), 1 nearest, 2 reflect (scipy 'reflect': d c b a | a b c d | d c b a). */
+#pragma OPENCL FP_CONTRACT OFF
+
+inline long vxa_copy_fold(long p, long n, int mode)
+{
+    if (p >= 0 && p < n) return p;
+    if (mode == 1) return p < 0 ? 0 : n - 1;
+    if (mode == 2) {
+        long period = 2 * n;
+        long m = p % period;
+        if (m < 0) m += period;
+        return m < n ? m : period - 1 - m;
+    }
+    return -1;
+}
+
+__kernel void vxa_copy_axes(__global const IN_T *in, __global IN_T *out,
+                            long4 in_dim, long4 out_dim, long4 sign, long4 offset, int mode, IN_T cval)
+{
+    const long i = get_global_id(0), j = get_global_id(1), k = get_global_id(2);
+    if (i >= out_dim.x || j >= out_dim.y || k >= out_dim.z) return;
+    const long pi = vxa_copy_fold(sign.x * i + offset.x, in_dim.x, mode);
+    const long pj = vxa_copy_fold(sign.y * j + offset.y, in_dim.y, mode);
+    const long pk = vxa_copy_fold(sign.z * k + offset.z, in_dim.z, mode);
+    const long in_vol = in_dim.x * in_dim.y * in_dim.z, out_vol = out_dim.x * out_dim.y * out_dim.z;
+    const long o = i + out_dim.x * (j + out_dim.y * k);
+    const bool inside = pi >= 0 && pj >= 0 && pk >= 0;
+    const long p = pi + in_dim.x * (pj + in_dim.y * pk);
+    for (long c = 0; c < out_dim.w; c++)
+        out[o + c * out_vol] = inside ? in[p + c * in_vol] : cval;
+}

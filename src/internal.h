@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal contract between the core (src/), the C reference (src/reference/) and the OpenCL side (host/).
+ * No OpenCL types: device buffers are carried as void * (a cl_mem) and cast in host/. */
+#ifndef VXA_INTERNAL_H
+#define VXA_INTERNAL_H
+
+#include "voxaug.h"
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define VXA_ERRLEN 8192
+#define VXA_MAX_LAUNCH_NAMES 64
+
+typedef struct vxa_cl vxa_cl;  /* host/cl.h */
+
+struct vxa_context {
+    bool reference;              /* the C reference path, no OpenCL */
+    vxa_cl *cl;                  /* NULL for the reference path */
+    char device_name[256];
+    uint64_t max_alloc;          /* bytes, the single-allocation limit in force */
+    char error[VXA_ERRLEN];
+    struct { char name[48]; uint64_t count; } launches[VXA_MAX_LAUNCH_NAMES];
+};
+
+/* Writes the detail (printf-style) into ctx->error and returns st. Who detects a problem calls this once;
+ * callers pass the status up untouched. */
+vxa_status vxa_fail(vxa_context *ctx, vxa_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same into a caller's buffer (functions without a context). err may be NULL. */
+vxa_status vxa_fail_buf(char *err, size_t errlen, vxa_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Counts one launch of kernel `name` (OpenCL dispatch and reference calls alike). */
+void vxa_count_launch(vxa_context *ctx, const char *name);
+
+/* Checked size arithmetic: 0 on overflow. */
+static inline bool vxa_mul_size(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* ---- device volumes ------------------------------------------------------------------------------------- */
+/* A volume in the context's memory: for the reference path `host` is the data; for OpenCL `mem` is a cl_mem
+ * (zero-copy over `host` on CPU devices where possible). Typed like vxa_volume; scale applies on read. */
+typedef struct vxa_dvol {
+    int64_t dim[3];
+    int64_t channels;
+    vxa_dtype dtype;
+    float slope, inter;          /* slope 0 = none */
+    void *host;                  /* reference: the data; OpenCL: host pointer the buffer wraps, or NULL */
+    void *mem;                   /* cl_mem, NULL on the reference path */
+    bool owns_host;              /* host was allocated by vxa_dvol_alloc */
+} vxa_dvol;
+
+size_t vxa_dvol_voxels(const vxa_dvol *d);  /* nx*ny*nz*channels */
+size_t vxa_dvol_bytes(const vxa_dvol *d);
+
+/* Wraps a host volume for reading by kernels (zero-copy on CPU devices, a copy to a GPU). */
+vxa_status vxa_dvol_from_volume(vxa_context *ctx, const vxa_volume *v, vxa_dvol *out);
+/* A new device volume, contents undefined. */
+vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channels, vxa_dtype dtype,
+                          vxa_dvol *out);
+/* Copies the device volume's data into dst (vxa_dvol_bytes(d) bytes); waits for queued work. */
+vxa_status vxa_dvol_read(vxa_context *ctx, const vxa_dvol *d, void *dst);
+/* Copies bytes from src into the device volume. */
+vxa_status vxa_dvol_write(vxa_context *ctx, vxa_dvol *d, const void *src);
+void       vxa_dvol_release(vxa_context *ctx, vxa_dvol *d);  /* zeroed afterwards; fine to call twice */
+
+/* Reads voxel index `idx` of a host-side dvol as float after scaling (reference path helper). */
+double vxa_ref_value(const vxa_dvol *d, size_t idx);
+/* Stores x at idx, rounding half away from zero and saturating for integer types. */
+void   vxa_ref_store(vxa_dvol *d, size_t idx, double x);
+
+/* ---- spatial: one pull resampling pass (issue 3; elastic adds `field`, issue 4) --------------------------- */
+typedef struct vxa_resample_params {
+    double A[3][3], b[3];        /* p = A·(o + d(o)) + b, in input voxel indices */
+    int64_t out_dim[3];
+    int order;                   /* 0 nearest (floor(p + 0.5)), 1 trilinear */
+    vxa_mode mode;
+    double cval;
+    const vxa_dvol *field;       /* NULL, or float32 with 3 channels (d_i, d_j, d_k) on the output grid */
+} vxa_resample_params;
+
+/* out must be allocated with out_dim and in->channels; out->dtype float32 (images) or, with order 0, any type
+ * (labels keep theirs). Counted as launch "vxa_resample". */
+vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
+vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
+
+/* ---- random numbers shared by host and kernels: src/shared/philox.h ---------------------------------------- */
+
+/* ---- exact copies: flip, crop, pad (kernels/copy.cl, host/copy.c, src/reference/copy.c) ------------------- */
+/* out(o) = in(sign ∘ o + offset) for every channel, same dtype, bit-exact; outside the input by `mode`
+ * (constant: cval converted to the type). out->dim is the output grid; out->channels == in->channels. */
+vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                         const int64_t offset[3], vxa_mode mode, double cval);
+vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                             const int64_t offset[3], vxa_mode mode, double cval);
+
+/* OpenCL C type name for a dtype ("short"); float64 is "double" (kernels that cannot take it convert first). */
+const char *vxa_dtype_cl_name(vxa_dtype t);
+
+#endif

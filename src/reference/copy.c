@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Reference for flip, crop and pad: one loop over output voxels, the formula as written. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Index along one axis for position p in a grid of n, by mode; -1 = outside (constant mode). */
+static int64_t ref_fold(int64_t p, int64_t n, vxa_mode mode)
+{
+    if (p >= 0 && p < n) return p;
+    if (mode == VXA_MODE_NEAREST) return p < 0 ? 0 : n - 1;
+    if (mode == VXA_MODE_REFLECT) {                 /* d c b a | a b c d | d c b a */
+        int64_t m = ((p % (2 * n)) + 2 * n) % (2 * n);
+        return m < n ? m : 2 * n - 1 - m;
+    }
+    return -1;
+}
+
+vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                             const int64_t offset[3], vxa_mode mode, double cval)
+{
+    const size_t es = vxa_dtype_size(in->dtype);
+    unsigned char fill[8];
+    vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = in->dtype, .host = fill };
+    vxa_ref_store(&f, 0, cval);  /* cval in the volume's type, as the kernel gets it */
+    const size_t nin = (size_t)(in->dim[0] * in->dim[1] * in->dim[2]);
+    const size_t nout = (size_t)(out->dim[0] * out->dim[1] * out->dim[2]);
+    for (int64_t c = 0; c < out->channels; c++)
+        for (int64_t k = 0; k < out->dim[2]; k++)
+            for (int64_t j = 0; j < out->dim[1]; j++)
+                for (int64_t i = 0; i < out->dim[0]; i++) {
+                    const int64_t o[3] = { i, j, k };
+                    int64_t p[3];
+                    bool inside = true;
+                    for (int a = 0; a < 3; a++) {
+                        p[a] = ref_fold(sign[a] * o[a] + offset[a], in->dim[a], mode);
+                        inside = inside && p[a] >= 0;
+                    }
+                    const size_t oi = (size_t)(i + out->dim[0] * (j + out->dim[1] * k)) + (size_t)c * nout;
+                    const size_t pi = (size_t)(p[0] + in->dim[0] * (p[1] + in->dim[1] * p[2])) + (size_t)c * nin;
+                    memcpy((char *)out->host + oi * es, inside ? (const char *)in->host + pi * es : (const char *)fill, es);
+                }
+    vxa_count_launch(ctx, "vxa_copy_axes");
+    return VXA_OK;
+}

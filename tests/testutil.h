@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared test helpers: contexts for the device under test and the reference, seeded random volumes,
+ * awkward shapes, comparisons. Include after <cmocka.h>'s prerequisites. */
+#ifndef VXA_TESTUTIL_H
+#define VXA_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+/* The seed of this run: $VOXAUG_TEST_SEED, else from the clock; printed once so a failure can be replayed. */
+uint64_t vxa_test_seed(void);
+/* A small deterministic generator for test data (splitmix64). */
+uint64_t vxa_test_rand(uint64_t *state);
+double   vxa_test_uniform(uint64_t *state);  /* [0, 1) */
+
+/* The reference context (never fails) and the device under test: $VOXAUG_DEVICE (default: prefer a GPU).
+ * Without an OpenCL device, vxa_test_device() calls skip() unless VOXAUG_REQUIRE_DEVICE=1 (then it fails). */
+vxa_context *vxa_test_reference(void);
+vxa_context *vxa_test_device(void);
+void         vxa_test_contexts_free(void);
+
+/* Awkward shapes: 1x1x1, 1xNxM, primes, not multiples of any work-group, and one large (181x217x181). */
+extern const int64_t vxa_test_shapes[][3];
+extern const int vxa_test_nshapes;
+
+/* A host volume of random values for dtype (full range for small ints, [-1000, 1000] otherwise, plus
+ * a few zero voxels); free with vxa_volume_free. */
+vxa_volume *vxa_test_random_volume(const int64_t dim[3], int64_t channels, vxa_dtype dtype, uint64_t *state);
+/* A smooth random float volume (sum of a few Gaussian blobs), values in about [0, 1000]. */
+vxa_volume *vxa_test_smooth_volume(const int64_t dim[3], uint64_t *state);
+
+/* Runs fn(ctx, in, out) on a context with host volume `in`, returning the output as a host volume of
+ * out_dim x channels x out_dtype; asserts on failure with the context's error. */
+typedef vxa_status (*vxa_test_op)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, void *arg);
+vxa_volume *vxa_test_run(vxa_context *ctx, const vxa_volume *in, const int64_t out_dim[3], vxa_dtype out_dtype,
+                         vxa_test_op fn, void *arg);
+
+/* Largest |a - b| over all voxels (as float after scaling); asserts equal shapes. */
+double vxa_test_max_abs_diff(const vxa_volume *a, const vxa_volume *b);
+/* 1 if the two volumes' bytes are identical (same shape and type). */
+int    vxa_test_identical(const vxa_volume *a, const vxa_volume *b);
+/* max - min of the volume's values. */
+double vxa_test_range(const vxa_volume *v);
+
+/* Real data from Debian packages; NULL (and a visible skip by the caller) if not installed. */
+const char *vxa_test_ch2(void);      /* /usr/share/mricron/templates/ch2.nii.gz */
+const char *vxa_test_aal(void);      /* /usr/share/mricron/templates/aal.nii.gz */
+const char *vxa_test_nibabel(const char *name);  /* nibabel's tests/data/<name> */
+
+#endif
