@@ -85,6 +85,14 @@ typedef struct vxa_resample_params {
 vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 
+/* ---- Gaussian smoothing (issue 4; serves elastic fields and the blur op) ---------------------------------- */
+/* In place on every channel of a float32 device volume: scipy.ndimage.gaussian_filter(x, sigma, mode=...,
+ * truncate=truncate) with VXA_MODE_CONSTANT (cval 0), NEAREST or REFLECT. sigma per axis in voxels; an axis
+ * with sigma 0 is left alone. Counted as launches "vxa_gauss...". */
+vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode, double truncate);
+vxa_status vxa_ref_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
+                                double truncate);
+
 /* ---- random numbers shared by host and kernels: src/shared/philox.h ---------------------------------------- */
 
 /* ---- exact copies: flip, crop, pad (kernels/copy.cl, host/copy.c, src/reference/copy.c) ------------------- */

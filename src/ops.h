@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* The op table: every op the spec parser, the pipeline, `voxaug --help` and the README know. Each family
+ * defines its descriptors in its own file (src/ops_spatial.c, src/ops_elastic.c, src/ops_intensity.c);
+ * src/ops.c joins them. An op's parameters are fixed values or [lo, hi] ranges, drawn once per sample. */
+#ifndef VXA_OPS_H
+#define VXA_OPS_H
+
+#include "internal.h"
+
+#define VXA_OP_MAXPARAMS 8
+
+enum {
+    VXA_P_INT = 1,        /* integer values; a range draws uniformly over the integers lo..hi inclusive */
+    VXA_P_FIXED = 2,      /* no ranges: the value shapes the output (crop size, resize shape) */
+    VXA_P_REQUIRED = 4,   /* must be given */
+};
+
+typedef struct vxa_param_desc {
+    const char *name;
+    int count;            /* values it takes: 1..3 (a 3-value param given 1 value broadcasts it) */
+    int flags;            /* VXA_P_* */
+    double lo, hi;        /* accepted bounds of every value */
+    double def[3];        /* defaults when not given */
+    const char *doc;
+} vxa_param_desc;
+
+typedef enum { VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY } vxa_op_kind;
+
+/* A grid: what a spatial op sees of its input and produces. affine: voxel -> world (mm). */
+typedef struct vxa_grid {
+    int64_t dim[3];
+    double spacing[3];
+    double affine[4][4];
+} vxa_grid;
+
+/* One op of one sample, after the draw: what its functions read. */
+typedef struct vxa_op_values {
+    double v[VXA_OP_MAXPARAMS][3];   /* drawn values, param-major; broadcast already applied */
+    int given[VXA_OP_MAXPARAMS];     /* how many values the user gave for each param (0 = default) */
+    uint64_t seed, sample;           /* Philox key and counter words for per-voxel noise */
+    uint32_t op_index;               /* position in the pipeline: the Philox stream is op_index << 8 | lane */
+} vxa_op_values;
+
+/* Further random draws an op makes itself (crop start, flip choices), from Philox on the host. */
+typedef struct vxa_draw_rng {
+    uint64_t seed, sample;
+    uint32_t stream, next;
+} vxa_draw_rng;
+double vxa_draw_uniform(vxa_draw_rng *r);              /* [0, 1) with 53 bits */
+int64_t vxa_draw_int(vxa_draw_rng *r, int64_t lo, int64_t hi);   /* uniform over lo..hi inclusive */
+
+typedef struct vxa_op_desc {
+    const char *name;
+    vxa_op_kind kind;
+    const vxa_param_desc *params;
+    int nparams;
+    const char *doc;                 /* one line for --help and the README */
+    const char *scipy;               /* the SciPy/NumPy equivalent, or "" */
+
+    /* SPATIAL: the pull map of this op from its output grid to its input grid, p = A·o + b, and the output
+     * dims. rng gives further draws (random crop start, flips); what it drew beyond val goes into note as JSON
+     * members (e.g. "\"start\":[3,0,5]", no braces; note may be left empty). Writes a detail into err on
+     * failure (VXA_ERR_INVALID_ARGUMENT, e.g. "crop(200,..): size 200 > input 181 along axis 0"). */
+    vxa_status (*spatial)(const vxa_op_values *val, vxa_draw_rng *rng, const vxa_grid *in, int64_t out_dim[3],
+                          double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen);
+
+    /* ELASTIC: the displacement field (float32, 3 channels, voxels) on grid `out`, into a device volume that
+     * the callee allocates with vxa_dvol_alloc. */
+    vxa_status (*field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *field);
+
+    /* INTENSITY: an identifier private to src/ops_intensity.c; runs go through vxa_intensity_run. */
+    int intensity_id;
+} vxa_op_desc;
+
+/* The whole table, NULL-terminated by name; lookup by name. */
+const vxa_op_desc *vxa_op_find(const char *name);
+const vxa_op_desc *const *vxa_op_table(int *count);
+
+/* Each family's descriptors. */
+extern const vxa_op_desc vxa_spatial_ops[];
+extern const int vxa_spatial_nops;
+extern const vxa_op_desc vxa_elastic_ops[];
+extern const int vxa_elastic_nops;
+extern const vxa_op_desc vxa_intensity_ops[];
+extern const int vxa_intensity_nops;
+
+/* Runs n consecutive intensity ops (ops[i] with values vals[i]) in place on a float32 device volume (every
+ * channel independently), fusing elementwise ones into one pass where possible. Label maps never see these. */
+vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
+                             vxa_dvol *vol);
+
+#endif
