@@ -22,6 +22,7 @@ typedef struct vxa_param_desc {
     double lo, hi;        /* accepted bounds of every value */
     double def[3];        /* defaults when not given */
     const char *doc;
+    const char *const *choices;  /* NULL, or names accepted instead of numbers (value = index), NULL-ended */
 } vxa_param_desc;
 
 typedef enum { VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY } vxa_op_kind;
@@ -71,6 +72,19 @@ typedef struct vxa_op_desc {
     /* INTENSITY: an identifier private to src/ops_intensity.c; runs go through vxa_intensity_run. */
     int intensity_id;
 } vxa_op_desc;
+
+/* ---- grids and affines (src/transform.c) ---- */
+/* p = A1·(A2·o + b2) + b1: the map of op 2 (applied after op 1) followed by op 1's. */
+void vxa_xform_compose(const double A1[3][3], const double b1[3], const double A2[3][3], const double b2[3],
+                       double A[3][3], double b[3]);
+void vxa_xform_identity(double A[3][3], double b[3]);
+/* The grid of an output whose voxel o samples input index p = A·o + b: affine_out = affine_in · [A b; 0 1],
+ * spacing = the column norms of affine_out. */
+void vxa_grid_after(const vxa_grid *in, const double A[3][3], const double b[3], const int64_t out_dim[3],
+                    vxa_grid *out);
+void vxa_grid_of_volume(const vxa_volume *v, vxa_grid *g);
+/* Sets the volume's geometry from g: affine, spacing, sform/qform codes (kept if set, else 2). */
+void vxa_grid_to_volume(const vxa_grid *g, vxa_volume *v);
 
 /* The whole table, NULL-terminated by name; lookup by name. */
 const vxa_op_desc *vxa_op_find(const char *name);
