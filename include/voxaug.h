@@ -163,6 +163,17 @@ VXA_API vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uin
                                     const vxa_volume *image, const vxa_volume *label,
                                     vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
 
+/* Options of one run; init with vxa_run_options_init. */
+typedef struct vxa_run_options {
+    uint64_t seed, sample;
+    vxa_volume **field_out;  /* not NULL: receives the last elastic displacement field (float32, 3 channels,
+                              * voxels of the output grid; vxa_volume_free), or NULL if no elastic op ran */
+} vxa_run_options;
+VXA_API void       vxa_run_options_init(vxa_run_options *o);
+VXA_API vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                       const vxa_volume *image, const vxa_volume *label,
+                                       vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
+
 /* ---- built-in data ----------------------------------------------------------------------------------------- */
 /* A 3D Shepp-Logan head phantom of the given size (float32, 1 mm spacing) and its label map (uint8, one label
  * per ellipsoid region, 0 = background). Either out pointer may be NULL. */

@@ -103,6 +103,10 @@ vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, co
 vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                              const int64_t offset[3], vxa_mode mode, double cval);
 
+/* Any dtype to float32 with NIfTI scaling (out has in's voxel count). Launch "vxa_cast_float". */
+vxa_status vxa_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
+vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
+
 /* OpenCL C type name for a dtype ("short"); float64 is "double" (kernels that cannot take it convert first). */
 const char *vxa_dtype_cl_name(vxa_dtype t);
 
