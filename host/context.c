@@ -295,6 +295,13 @@ void vxa_context_destroy(vxa_context *ctx)
     free(ctx);
 }
 
+vxa_status vxa_context_finish(vxa_context *ctx)
+{
+    if (!ctx || !ctx->cl) return VXA_OK;
+    cl_int err = clFinish(ctx->cl->queue);
+    return err == CL_SUCCESS ? VXA_OK : vxa_cl_fail(ctx, err, "clFinish");
+}
+
 cl_context vxa_context_cl_context(const vxa_context *ctx) { return ctx && ctx->cl ? ctx->cl->context : NULL; }
 cl_command_queue vxa_context_cl_queue(const vxa_context *ctx) { return ctx && ctx->cl ? ctx->cl->queue : NULL; }
 

@@ -29,6 +29,8 @@ vxa_status vxa_fail(vxa_context *ctx, vxa_status st, const char *fmt, ...)
 /* The same into a caller's buffer (functions without a context). err may be NULL. */
 vxa_status vxa_fail_buf(char *err, size_t errlen, vxa_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Waits until the context's queued work is done (nothing to do on the reference path). */
+vxa_status vxa_context_finish(vxa_context *ctx);
 /* Counts one launch of kernel `name` (OpenCL dispatch and reference calls alike). */
 void vxa_count_launch(vxa_context *ctx, const char *name);
 
