@@ -435,6 +435,41 @@ done:
     return st;
 }
 
+vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed,
+                                  uint64_t first_sample, size_t n, const vxa_volume *const *images,
+                                  const vxa_volume *const *labels, vxa_volume **out_images,
+                                  vxa_volume **out_labels, vxa_draw **draws)
+{
+    if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
+    if (!images || !out_images || (labels && !out_labels))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_batch: NULL argument");
+    for (size_t i = 0; i < n; i++) {
+        out_images[i] = NULL;
+        if (out_labels) out_labels[i] = NULL;
+        if (draws) draws[i] = NULL;
+    }
+    vxa_status st = VXA_OK;
+    for (size_t i = 0; i < n && st == VXA_OK; i++) {
+        const vxa_volume *lab = labels ? labels[i] : NULL;
+        st = vxa_pipeline_run(ctx, p, seed, first_sample + i, images[i], lab, &out_images[i],
+                              lab ? &out_labels[i] : NULL, draws ? &draws[i] : NULL);
+    }
+    if (st != VXA_OK)
+        for (size_t i = 0; i < n; i++) {
+            vxa_volume_free(out_images[i]);
+            out_images[i] = NULL;
+            if (out_labels) {
+                vxa_volume_free(out_labels[i]);
+                out_labels[i] = NULL;
+            }
+            if (draws) {
+                vxa_draw_free(draws[i]);
+                draws[i] = NULL;
+            }
+        }
+    return st;
+}
+
 vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out)
 {
     if (!p || !in || !out) return VXA_ERR_INVALID_ARGUMENT;
