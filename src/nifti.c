@@ -133,11 +133,11 @@ static const struct { int code; const char *name; } unsupported_types[] = {
     { DT_COMPLEX128, "complex128" }, { DT_COMPLEX256, "complex256" }, { DT_RGBA32, "RGBA32" },
 };
 
-/* A magic string for messages: printable characters kept, the rest as \xNN. */
-static const char *magic_text(const char *m, size_t n, char out[40])
+/* A magic string for messages: printable characters kept, the rest as \xNN; stops at a NUL if asked. */
+static const char *magic_text(const char *m, size_t n, bool stop_at_nul, char out[40])
 {
     size_t o = 0;
-    for (size_t i = 0; i < n && m[i]; i++) {
+    for (size_t i = 0; i < n && (m[i] || !stop_at_nul); i++) {
         unsigned char c = (unsigned char)m[i];
         o += (size_t)snprintf(out + o, 40 - o, (c >= 32 && c < 127 && c != '"') ? "%c" : "\\x%02x", c);
     }
@@ -153,11 +153,11 @@ static vxa_status check_header(const char *name, const raw_header *h, int64_t di
     const char *one = h->version == 1 ? "n+1" : "n+2", *two = h->version == 1 ? "ni1" : "ni2";
     if (strcmp(h->magic, one) != 0 && strcmp(h->magic, two) != 0)
         return FAIL(VXA_ERR_FORMAT, "%s: magic = \"%s\", expected \"%s\" or \"%s\" (not a NIfTI-%d file%s)", name,
-                    magic_text(h->magic, h->version == 1 ? 4 : 8, mt), one, two, h->version,
+                    magic_text(h->magic, 4, true, mt), one, two, h->version,
                     h->version == 1 && h->magic[0] == '\0' ? "; an Analyze 7.5 header?" : "");
     if (h->version == 2 && memcmp(h->magic + 4, "\r\n\032\n", 4) != 0)
         return FAIL(VXA_ERR_FORMAT, "%s: magic bytes 4..7 = \"%s\", expected \\r\\n\\x1a\\n (a damaged NIfTI-2 file)",
-                    name, magic_text(h->magic + 4, 4, mt));
+                    name, magic_text(h->magic + 4, 4, false, mt));
 
     if (h->dim[0] < 1 || h->dim[0] > 7)
         return FAIL(VXA_ERR_FORMAT, "%s: dim[0] = %lld, expected 1..7", name, (long long)h->dim[0]);
@@ -248,8 +248,10 @@ static vxa_status reader_fail(reader *r, const char *what, char *err, size_t err
     const char *msg = gzerror(r->gz, &zerr);
     if (zerr == Z_ERRNO)
         return r->st = FAIL(VXA_ERR_IO, "%s: reading the %s: %s", r->name, what, strerror(errno));
-    return r->st = FAIL(VXA_ERR_FORMAT, "%s: corrupt gzip data in the %s: %s", r->name, what,
-                        msg ? msg : "unknown zlib error");
+    /* zlib decodes ahead of what was asked, so the damage is not located; its message starts with the name */
+    const size_t nlen = strlen(r->name);
+    if (msg && strncmp(msg, r->name, nlen) == 0 && strncmp(msg + nlen, ": ", 2) == 0) msg += nlen + 2;
+    return r->st = FAIL(VXA_ERR_FORMAT, "%s: corrupt gzip stream: %s", r->name, msg ? msg : "unknown zlib error");
 }
 
 static vxa_status reader_open(reader *r, const char *name, char *err, size_t errlen)
@@ -499,11 +501,12 @@ vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err, size_t 
                       (long long)offset, (long long)(data->file_size - offset));
             goto done;
         }
-    } else if ((double)offset + (double)bytes_needed > (double)data->file_size * DEFLATE_MAX_RATIO + 65536.0) {
+    } else if ((double)offset + (double)bytes_needed > (double)data->file_size * DEFLATE_MAX_RATIO + 1024.0) {
         /* do not allocate what a small gzip file cannot hold */
-        st = FAIL(VXA_ERR_FORMAT, "%s: truncated data: %lldx%lldx%lldx%lld %s needs %zu bytes, more than a %lld-byte "
-                  "gzip file can hold", data->name, (long long)dim3[0], (long long)dim3[1], (long long)dim3[2],
-                  (long long)channels, vxa_dtype_name((vxa_dtype)h.datatype), bytes_needed, (long long)data->file_size);
+        st = FAIL(VXA_ERR_FORMAT, "%s: truncated data: vox_offset = %lld and %lldx%lldx%lldx%lld %s (%zu bytes) need "
+                  "more than a %lld-byte gzip file can hold", data->name, (long long)offset, (long long)dim3[0],
+                  (long long)dim3[1], (long long)dim3[2], (long long)channels, vxa_dtype_name((vxa_dtype)h.datatype),
+                  bytes_needed, (long long)data->file_size);
         goto done;
     }
 
