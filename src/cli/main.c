@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     { "devices", cmd_devices, "list OpenCL platforms and devices" },
+    { "info",    cmd_info,    "describe a NIfTI file: shape, type, geometry, value range" },
 };
 
 static void usage(FILE *f)
