@@ -86,6 +86,9 @@ typedef struct vxa_resample_params {
  * (labels keep theirs). Counted as launch "vxa_resample". */
 vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
+/* The checks both paths make first (order, mode, dims, channels, types, field shape); writes the detail. */
+vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out,
+                              const vxa_resample_params *p);
 
 /* ---- Gaussian smoothing (issue 4; serves elastic fields and the blur op) ---------------------------------- */
 /* In place on every channel of a float32 device volume: scipy.ndimage.gaussian_filter(x, sigma, mode=...,
