@@ -338,7 +338,8 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
     if (draw) *draw = NULL;
     vxa_status st = VXA_OK;
     runner r = { .ctx = ctx, .p = p, .seed = o->seed, .sample = o->sample, .field_out = o->field_out,
-                 .grid = *grid, .img = *image, .img_is_input = true };
+                 .grid = *grid, .img = *image, .img_is_input = true,
+                 .order = 1, .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
     if (o->field_out) *o->field_out = NULL;
     if (label) {
         r.has_label = true;
