@@ -720,10 +720,10 @@ vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, siz
     }
 
     /* a temporary name next to the target, created exclusively; permissions as for any new file (umask) */
-    static unsigned counter;
+    static unsigned counter; /* with the pid, unique per call; O_EXCL settles any clash */
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, strlen(path) + 64, "%s/.%s.tmp.%ld.%u%s", dir, base, (long)getpid(), counter++,
-                 compress ? ".gz" : "");
+        snprintf(tmp, strlen(path) + 64, "%s/.%s.tmp.%ld.%u%s", dir, base, (long)getpid(),
+                 __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED), compress ? ".gz" : "");
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }

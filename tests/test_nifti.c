@@ -312,6 +312,81 @@ static void test_nifti_reads_hdr_img_pairs(void **state)
     vxa_volume_free(v);
 }
 
+/* Rewrites a written little-endian .nii: dim[0..7] (int16 at byte 40) and vox_offset (float at 108), with
+ * `gap` bytes (an extension block, as a header extension would be) inserted before the data. */
+static void patch_nii(const char *path, const int16_t dim[8], int gap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)n);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    memcpy(buf + 40, dim, 16);
+    const float off = 352.0f + (float)gap;
+    memcpy(buf + 108, &off, 4);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, 352, f), 352);
+    for (int i = 0; i < gap; i++) fputc(0xEE, f);
+    assert_int_equal(fwrite(buf + 352, 1, (size_t)n - 352, f), (size_t)n - 352);
+    fclose(f);
+    free(buf);
+}
+
+/* Vector data: dim[0] = 5, dim[4] = 1, dim[5] = 3 reads as 3 channels, the same voxels in the same order. */
+static void test_nifti_vector_data_channels_from_dim5(void **state)
+{
+    (void)state;
+    uint64_t rng = vxa_test_seed() + 3;
+    const int64_t dim[3] = { 5, 4, 3 };
+    vxa_volume *v = vxa_test_random_volume(dim, 3, VXA_FLOAT32, &rng);
+    char path[512];
+    snprintf(path, sizeof path, "%s/vector.nii", tmpdir);
+    write_ok(path, v);
+    const int16_t vdim[8] = { 5, 5, 4, 3, 1, 3, 1, 1 };
+    patch_nii(path, vdim, 0);
+    vxa_volume *back = read_ok(path);
+    assert_int_equal(back->channels, 3);
+    assert_true(vxa_test_identical(v, back));
+    vxa_volume_free(back);
+    vxa_volume_free(v);
+}
+
+/* Values past dim[0] mean nothing: dim[0] = 3 with dim[4] = 7 is one channel. Extension bytes between the
+ * header and vox_offset are skipped, in .nii and .nii.gz alike. */
+static void test_nifti_dims_past_dim0_ignored_and_extensions_skipped(void **state)
+{
+    (void)state;
+    uint64_t rng = vxa_test_seed() + 4;
+    const int64_t dim[3] = { 6, 2, 5 };
+    vxa_volume *v = vxa_test_random_volume(dim, 1, VXA_INT32, &rng);
+    char path[512], gzpath[520];
+    snprintf(path, sizeof path, "%s/past_dim0.nii", tmpdir);
+    write_ok(path, v);
+    const int16_t pdim[8] = { 3, 6, 2, 5, 7, 0, -1, 9 };
+    patch_nii(path, pdim, 160);
+    vxa_volume *back = read_ok(path);
+    assert_int_equal(back->channels, 1);
+    assert_true(vxa_test_identical(v, back));
+    vxa_volume_free(back);
+    /* the same bytes gzip-compressed */
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[4096];
+    const size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    snprintf(gzpath, sizeof gzpath, "%s.gz", path);
+    gzFile g = gzopen(gzpath, "wb");
+    assert_int_equal(gzwrite(g, buf, (unsigned)n), (int)n);
+    assert_int_equal(gzclose(g), Z_OK);
+    back = read_ok(gzpath);
+    assert_true(vxa_test_identical(v, back));
+    vxa_volume_free(back);
+    vxa_volume_free(v);
+}
+
 /* ---- real files: shapes, types and values as nibabel reads them ------------------------------------------ */
 /* Expected values come from nibabel 5.0 (np.asanyarray(nib.load(f).dataobj)), not from voxaug. */
 typedef struct {
@@ -530,6 +605,8 @@ int main(void)
         cmocka_unit_test(test_nifti_write_codes_zero_rule),
         cmocka_unit_test(test_nifti_nan_slope_reads_as_no_scaling),
         cmocka_unit_test(test_nifti_reads_hdr_img_pairs),
+        cmocka_unit_test(test_nifti_vector_data_channels_from_dim5),
+        cmocka_unit_test(test_nifti_dims_past_dim0_ignored_and_extensions_skipped),
         cmocka_unit_test(test_nifti_reads_anatomical_big_endian_int16),
         cmocka_unit_test(test_nifti_reads_example4d_gz),
         cmocka_unit_test(test_nifti_reads_example_nifti2),
