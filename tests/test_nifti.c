@@ -84,7 +84,8 @@ static void set_geometry(vxa_volume *v)
 static void assert_same_header(const vxa_volume *a, const vxa_volume *b, const char *what)
 {
     for (int i = 0; i < 3; i++)
-        if (a->dim[i] != b->dim[i]) fail_msg("%s: dim[%d] %lld vs %lld", what, i, (long long)a->dim[i], (long long)b->dim[i]);
+        if (a->dim[i] != b->dim[i])
+            fail_msg("%s: dim[%d] %lld vs %lld", what, i, (long long)a->dim[i], (long long)b->dim[i]);
     assert_int_equal(a->channels, b->channels);
     assert_int_equal(a->dtype, b->dtype);
     for (int r = 0; r < 4; r++)

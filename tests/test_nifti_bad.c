@@ -63,7 +63,7 @@
     X(corrupt_gzip_is_format_error, "corrupt_gzip.nii.gz", VXA_ERR_FORMAT, "corrupt gzip")                       \
     X(gzip_bad_crc_is_format_error, "gzip_bad_crc.nii.gz", VXA_ERR_FORMAT, "corrupt gzip")                       \
     X(gzip_bad_method_is_format_error, "gzip_bad_method.nii.gz", VXA_ERR_FORMAT, "corrupt gzip")                 \
-    X(corpus_hdr_without_img_is_io_error, "pair_no_img.hdr", VXA_ERR_IO, "pair_no_img.img")                             \
+    X(corpus_hdr_without_img_is_io_error, "pair_no_img.hdr", VXA_ERR_IO, "pair_no_img.img")                      \
     X(pixdim_nan_is_format_error, "pixdim_nan.nii", VXA_ERR_FORMAT, "pixdim[2] = nan")                           \
     X(pixdim_inf_is_format_error, "pixdim_inf.nii", VXA_ERR_FORMAT, "pixdim[1] = inf")                           \
     X(pixdim_zero_is_format_error, "pixdim_zero.nii", VXA_ERR_FORMAT, "pixdim[1] = 0")                           \
