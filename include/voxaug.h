@@ -163,6 +163,27 @@ VXA_API vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uin
                                     const vxa_volume *image, const vxa_volume *label,
                                     vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
 
+/* Options of one run; init with vxa_run_options_init. */
+typedef struct vxa_run_options {
+    uint64_t seed, sample;
+    vxa_volume **field_out;  /* not NULL: receives the last elastic displacement field (float32, 3 channels,
+                              * voxels of the output grid; vxa_volume_free), or NULL if no elastic op ran */
+} vxa_run_options;
+VXA_API void       vxa_run_options_init(vxa_run_options *o);
+VXA_API vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                       const vxa_volume *image, const vxa_volume *label,
+                                       vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
+
+/* A batch: samples first_sample .. first_sample + n - 1 of seed, sample i on images[i] (and labels[i]; labels
+ * may be NULL, or hold NULLs). Each result equals vxa_pipeline_run's for the same (seed, sample), whatever n.
+ * out_images[i] (out_labels[i], draws[i] if not NULL) receive what vxa_pipeline_run would give; on failure
+ * every output is NULL. On a CPU device the volumes are used in place (zero copy), so there is no transfer to
+ * overlap; the samples run back to back on the context's queue. */
+VXA_API vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed,
+                                          uint64_t first_sample, size_t n, const vxa_volume *const *images,
+                                          const vxa_volume *const *labels, vxa_volume **out_images,
+                                          vxa_volume **out_labels, vxa_draw **draws);
+
 /* ---- built-in data ----------------------------------------------------------------------------------------- */
 /* A 3D Shepp-Logan head phantom of the given size (float32, 1 mm spacing) and its label map (uint8, one label
  * per ellipsoid region, 0 = background). Either out pointer may be NULL. */
