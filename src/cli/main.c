@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     { "apply", cmd_apply, "run ops (fixed or random) on an image and its label map" },
     { "augment", cmd_augment, "K augmented copies of each image (+ label) of a dataset, with drawn parameters" },
     { "ops", cmd_ops, "list every op with its parameters and SciPy equivalent" },
+    { "preview", cmd_preview, "PNG of the three mid slices, with an optional label overlay" },
 };
 
 static void usage(FILE *f)
