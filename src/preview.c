@@ -13,6 +13,7 @@
 
 #define PREVIEW_GAP 4           /* black pixels between panels */
 #define PREVIEW_MAX_SIDE 2048   /* the longest panel side; finer grids are shown with larger pixels */
+#define PREVIEW_MIN_HEIGHT 256  /* smaller pictures are enlarged by a whole factor, to stay legible */
 #define PREVIEW_ALPHA 0.45      /* label overlay opacity */
 
 /* How voxel axes map to the world: axis[w] is the voxel axis closest to world axis w (0 = x, towards the
@@ -326,9 +327,13 @@ static vxa_status preview_check(const char *path, const vxa_volume *image, const
  *   coronal  (y = mid): patient's right to the right, superior up;
  *   axial    (z = mid): patient's right to the right, anterior up.
  * The mid slice is voxel n/2 (integer division, as x[n // 2] in NumPy) of the voxel axis closest to the fixed
- * world axis. Pixels are square: one pixel is the smallest voxel size (larger if a panel would exceed
- * PREVIEW_MAX_SIDE pixels), and voxels are picked by nearest neighbour. Panels are vertically centred on a
- * black background, PREVIEW_GAP pixels apart. */
+ * world axis. Pixels are square: one pixel is the smallest voxel size, larger if a panel would exceed
+ * PREVIEW_MAX_SIDE pixels, divided by the whole factor ceil(PREVIEW_MIN_HEIGHT / height) if the picture would be
+ * less than PREVIEW_MIN_HEIGHT pixels high (as far as PREVIEW_MAX_SIDE allows). Voxels are picked by nearest
+ * neighbour. Panels are vertically centred on a black background, PREVIEW_GAP pixels apart.
+ * Returns VXA_ERR_INVALID_ARGUMENT (no path, no image, a bad window, a label map that is not integer or not on
+ * the image's grid), VXA_ERR_IO (the file could not be written: the detail names the path and errno's text),
+ * VXA_ERR_OUT_OF_MEMORY. */
 vxa_status vxa_preview_png(const char *path, const vxa_volume *image, const vxa_volume *label, double lo_pct,
                            double hi_pct, char *err, size_t errlen)
 {
@@ -350,13 +355,24 @@ vxa_status vxa_preview_png(const char *path, const vxa_volume *image, const vxa_
                                 { .fixed = 1, .across = 0, .up = 2 },    /* coronal */
                                 { .fixed = 2, .across = 0, .up = 1 } };  /* axial */
     int64_t width = 0, height = 0;
-    for (int p = 0; p < 3; p++) {
-        const int ax = fr.axis[panels[p].across], up = fr.axis[panels[p].up];
-        panels[p].width = (int64_t)fmax(1.0, floor((double)image->dim[ax] * fr.size[ax] / pixel + 0.5));
-        panels[p].height = (int64_t)fmax(1.0, floor((double)image->dim[up] * fr.size[up] / pixel + 0.5));
-        panels[p].x0 = width + (p > 0 ? PREVIEW_GAP : 0);
-        width = panels[p].x0 + panels[p].width;
-        if (panels[p].height > height) height = panels[p].height;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t side = 0;
+        width = height = 0;
+        for (int p = 0; p < 3; p++) {
+            const int ax = fr.axis[panels[p].across], up = fr.axis[panels[p].up];
+            panels[p].width = (int64_t)fmax(1.0, floor((double)image->dim[ax] * fr.size[ax] / pixel + 0.5));
+            panels[p].height = (int64_t)fmax(1.0, floor((double)image->dim[up] * fr.size[up] / pixel + 0.5));
+            panels[p].x0 = width + (p > 0 ? PREVIEW_GAP : 0);
+            width = panels[p].x0 + panels[p].width;
+            if (panels[p].height > height) height = panels[p].height;
+            if (panels[p].width > side) side = panels[p].width;
+        }
+        /* enlarge small pictures by a whole factor, keeping every panel side within PREVIEW_MAX_SIDE */
+        int64_t factor = (PREVIEW_MIN_HEIGHT + height - 1) / height;
+        if (side < height) side = height;
+        if (factor > PREVIEW_MAX_SIDE / side) factor = PREVIEW_MAX_SIDE / side;
+        if (pass > 0 || factor < 2) break;
+        pixel /= (double)factor;
     }
     for (int p = 0; p < 3; p++) panels[p].y0 = (height - panels[p].height) / 2;
 

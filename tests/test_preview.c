@@ -88,17 +88,55 @@ static void write_preview(const char *path, const vxa_volume *img, const vxa_vol
     if (vxa_preview_png(path, img, lab, lo, hi, err, sizeof err) != VXA_OK) fail_msg("preview failed: %s", err);
 }
 
-/* A rectangle of white pixels expected in the picture. */
-typedef struct { int x, y, w, h; } rect;
+/* The picture's layout, worked out by hand from the panels' sizes in pixels of the smallest voxel size (w, h):
+ * pictures under 256 pixels high are enlarged by the whole factor k = ceil(256 / max h); panels sit GAP pixels
+ * apart, vertically centred. */
+typedef struct { int w[3], h[3], k, x0[3], y0[3], width, height; } layout;
+
+static layout make_layout(int w0, int h0, int w1, int h1, int w2, int h2)
+{
+    layout L = { .w = { w0, w1, w2 }, .h = { h0, h1, h2 } };
+    int top = h0 > h1 ? h0 : h1;
+    top = top > h2 ? top : h2;
+    L.k = top >= 256 ? 1 : (256 + top - 1) / top;
+    L.height = top * L.k;
+    int x = 0;
+    for (int p = 0; p < 3; p++) {
+        L.x0[p] = x + (p > 0 ? GAP : 0);
+        x = L.x0[p] + L.w[p] * L.k;
+        L.y0[p] = (L.height - L.h[p] * L.k) / 2;
+    }
+    L.width = x;
+    return L;
+}
+
+/* The pixel at the centre of the block that shows pixel (c, r) of a panel before enlargement. */
+static const uint8_t *panel_pixel(const picture *p, const layout *L, int panel, int c, int r)
+{
+    assert_true(c >= 0 && c < L->w[panel] && r >= 0 && r < L->h[panel]);
+    return pixel_at(p, L->x0[panel] + c * L->k + L->k / 2, L->y0[panel] + r * L->k + L->k / 2);
+}
+
+static void expect_layout(const picture *p, const layout *L)
+{
+    assert_int_equal(p->width, L->width);
+    assert_int_equal(p->height, L->height);
+}
+
+/* A rectangle of white pixels expected in a panel, in the panel's pixels before enlargement. */
+typedef struct { int panel, x, y, w, h; } rect;
 
 /* Every pixel inside one of the rectangles is white, every other pixel black. */
-static void expect_white_exactly(const picture *p, const rect *r, int nr, const char *what)
+static void expect_white_exactly(const picture *p, const layout *L, const rect *r, int nr, const char *what)
 {
+    expect_layout(p, L);
     for (int y = 0; y < p->height; y++)
         for (int x = 0; x < p->width; x++) {
             int inside = 0;
-            for (int q = 0; q < nr; q++)
-                if (x >= r[q].x && x < r[q].x + r[q].w && y >= r[q].y && y < r[q].y + r[q].h) inside = 1;
+            for (int q = 0; q < nr; q++) {
+                const int k = L->k, x0 = L->x0[r[q].panel] + r[q].x * k, y0 = L->y0[r[q].panel] + r[q].y * k;
+                if (x >= x0 && x < x0 + r[q].w * k && y >= y0 && y < y0 + r[q].h * k) inside = 1;
+            }
             const uint8_t *px = pixel_at(p, x, y);
             if (!is_grey(px, inside ? 255 : 0))
                 fail_msg("%s: pixel (%d, %d) is (%d, %d, %d), expected %s", what, x, y, px[0], px[1], px[2],
@@ -114,15 +152,16 @@ static vxa_volume *zero_volume(const int64_t dim[3], vxa_dtype t)
 }
 
 /* Markers in an RAS volume of 15x19x23 unit voxels (mid slices i = 7, j = 9, k = 11): one superior, one
- * anterior, one to the patient's right. Panels: sagittal 19 wide x 23 high at x = 0; coronal 15 x 23 at
- * x = 19 + 4; axial 15 x 19 at x = 19 + 15 + 8, centred vertically: y = (23 - 19) / 2 = 2. */
+ * anterior, one to the patient's right. Panels: sagittal 19 wide x 23 high, coronal 15 x 23, axial 15 x 19. */
+static layout ras_layout(void) { return make_layout(19, 23, 15, 23, 15, 19); }
+
 static const rect ras_markers[] = {
-    { 9, 1, 1, 1 },            /* superior (7, 9, 21), sagittal: column j = 9, row 22 - 21 */
-    { 23 + 7, 1, 1, 1 },       /* superior, coronal: column i = 7, row 1 */
-    { 17, 11, 1, 1 },          /* anterior (7, 17, 11), sagittal: right side, column 17, row 22 - 11 */
-    { 42 + 7, 2 + 1, 1, 1 },   /* anterior, axial: top, row 18 - 17 */
-    { 23 + 13, 11, 1, 1 },     /* right (13, 9, 11), coronal: right side, column 13 */
-    { 42 + 13, 2 + 9, 1, 1 },  /* right, axial: column 13, row 18 - 9 */
+    { 0, 9, 1, 1, 1 },    /* superior (7, 9, 21), sagittal: column j = 9, row 22 - 21 */
+    { 1, 7, 1, 1, 1 },    /* superior, coronal: column i = 7, row 1 */
+    { 0, 17, 11, 1, 1 },  /* anterior (7, 17, 11), sagittal: right side, column 17, row 22 - 11 */
+    { 2, 7, 1, 1, 1 },    /* anterior, axial: top, row 18 - 17 */
+    { 1, 13, 11, 1, 1 },  /* right (13, 9, 11), coronal: right side, column 13 */
+    { 2, 13, 9, 1, 1 },   /* right, axial: column 13, row 18 - 9 */
 };
 
 static vxa_volume *ras_marker_volume(void)
@@ -141,9 +180,9 @@ static void test_preview_ras_markers_land_in_place(void **state)
     vxa_volume *v = ras_marker_volume();
     write_preview(scratch_path("ras.png"), v, NULL, 0, 100);
     picture p = read_png(scratch_path("ras.png"));
-    assert_int_equal(p.width, 19 + GAP + 15 + GAP + 15);
-    assert_int_equal(p.height, 23);
-    expect_white_exactly(&p, ras_markers, 6, "RAS");
+    const layout L = ras_layout();
+    assert_int_equal(L.k, 12);
+    expect_white_exactly(&p, &L, ras_markers, 6, "RAS");
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -160,11 +199,12 @@ static void test_preview_flipped_axis_follows_the_affine(void **state)
     picture p = read_png(scratch_path("las.png"));
     rect expect[6];
     memcpy(expect, ras_markers, sizeof expect);
-    expect[1].x = 23 + (14 - 7);   /* superior, coronal: column 14 - i */
-    expect[3].x = 42 + (14 - 7);   /* anterior, axial */
-    expect[4].x = 23 + (14 - 13);  /* the i = 13 marker: left side now */
-    expect[5].x = 42 + (14 - 13);
-    expect_white_exactly(&p, expect, 6, "LAS");
+    expect[1].x = 14 - 7;   /* superior, coronal: column 14 - i */
+    expect[3].x = 14 - 7;   /* anterior, axial */
+    expect[4].x = 14 - 13;  /* the i = 13 marker: left side now */
+    expect[5].x = 14 - 13;
+    const layout L = ras_layout();
+    expect_white_exactly(&p, &L, expect, 6, "LAS");
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -190,16 +230,14 @@ static void test_preview_permuted_oblique_axes_give_the_same_picture(void **stat
     vxa_volume_set(v, 11, 14 - 13, 9, 0, 100);
     write_preview(scratch_path("perm.png"), v, NULL, 0, 100);
     picture p = read_png(scratch_path("perm.png"));
-    assert_int_equal(p.width, 19 + GAP + 15 + GAP + 15);
-    assert_int_equal(p.height, 23);
-    expect_white_exactly(&p, ras_markers, 6, "permuted");
+    const layout L = ras_layout();
+    expect_white_exactly(&p, &L, ras_markers, 6, "permuted");
     free(p.rgb);
     vxa_volume_free(v);
 }
 
-/* Voxels of 2 x 1 x 3 mm on a 10x12x8 grid: one pixel is 1 mm, so x is drawn 2 pixels wide and z 3 pixels high.
- * Panels: sagittal 12 x 24 at x = 0; coronal 20 x 24 at x = 16; axial 20 x 12 at x = 40, y = 6.
- * Mid slices i = 5, j = 6, k = 4. */
+/* Voxels of 2 x 1 x 3 mm on a 10x12x8 grid: one pixel is 1 mm (before enlargement), so x is drawn 2 pixels wide
+ * and z 3 pixels high. Panels: sagittal 12 x 24, coronal 20 x 24, axial 20 x 12. Mid slices i = 5, j = 6, k = 4. */
 static void test_preview_anisotropic_voxels_keep_their_aspect(void **state)
 {
     (void)state;
@@ -212,17 +250,16 @@ static void test_preview_anisotropic_voxels_keep_their_aspect(void **state)
     vxa_volume_set(v, 9, 6, 4, 0, 200);  /* right */
     write_preview(scratch_path("aniso.png"), v, NULL, 0, 100);
     picture p = read_png(scratch_path("aniso.png"));
-    assert_int_equal(p.width, 12 + GAP + 20 + GAP + 20);
-    assert_int_equal(p.height, 24);
+    const layout L = make_layout(12, 24, 20, 24, 20, 12);
     const rect expect[] = {
-        { 6, 0, 1, 3 },             /* top slab k = 7 -> rows 0..2 of the sagittal panel */
-        { 16 + 10, 0, 2, 3 },       /* and of the coronal panel, i = 5 -> columns 10, 11 */
-        { 11, 9, 1, 3 },            /* anterior, k = 4 -> rows 3*(7 - 4) .. +2 */
-        { 40 + 10, 6 + 0, 2, 1 },   /* anterior in the axial panel: top row */
-        { 16 + 18, 9, 2, 3 },       /* right, coronal: columns 18, 19 */
-        { 40 + 18, 6 + 5, 2, 1 },   /* right, axial: row 11 - 6 */
+        { 0, 6, 0, 1, 3 },    /* top slab k = 7 -> rows 0..2 of the sagittal panel */
+        { 1, 10, 0, 2, 3 },   /* and of the coronal panel, i = 5 -> columns 10, 11 */
+        { 0, 11, 9, 1, 3 },   /* anterior, k = 4 -> rows 3*(7 - 4) .. +2 */
+        { 2, 10, 0, 2, 1 },   /* anterior in the axial panel: top row */
+        { 1, 18, 9, 2, 3 },   /* right, coronal: columns 18, 19 */
+        { 2, 18, 5, 2, 1 },   /* right, axial: row 11 - 6 */
     };
-    expect_white_exactly(&p, expect, 6, "anisotropic");
+    expect_white_exactly(&p, &L, expect, 6, "anisotropic");
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -239,6 +276,20 @@ static void test_preview_huge_extent_is_capped(void **state)
     assert_true(p.height <= 2048 && p.height >= 2040);
     assert_true(is_grey(pixel_at(&p, 0, 0), 255));  /* the top voxel is at the top of the 1-pixel-wide sagittal */
     assert_true(is_grey(pixel_at(&p, 0, 10), 0));
+    free(p.rgb);
+    vxa_volume_free(v);
+}
+
+/* A long thin grid is not enlarged past the cap: small height, but panels already 2048 wide. */
+static void test_preview_long_thin_grid_stays_within_the_cap(void **state)
+{
+    (void)state;
+    const int64_t dim[3] = { 4000, 3, 3 };
+    vxa_volume *v = zero_volume(dim, VXA_UINT8);
+    write_preview(scratch_path("long.png"), v, NULL, 0, 100);
+    picture p = read_png(scratch_path("long.png"));
+    assert_true(p.width <= 3 * 2048 + 2 * GAP);
+    assert_true(p.height <= 8);
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -266,7 +317,8 @@ static void check_window(double lo_pct, double hi_pct, int tolerance)
         }
     write_preview(scratch_path("window.png"), v, NULL, lo_pct, hi_pct);
     picture p = read_png(scratch_path("window.png"));
-    assert_int_equal(p.width, 9 * 3 + 2 * GAP);
+    const layout L = make_layout(9, 9, 9, 9, 9, 9);
+    expect_layout(&p, &L);
     const double lo = lo_pct / 100 * 728, hi = hi_pct / 100 * 728;
     for (int panel = 0; panel < 3; panel++)
         for (int r = 0; r < 9; r++)
@@ -277,7 +329,7 @@ static void check_window(double lo_pct, double hi_pct, int tolerance)
                 const double val = vxa_volume_get(v, i, j, k, 0);
                 double g = (val - lo) / (hi - lo) * 255;
                 g = g < 0 ? 0 : g > 255 ? 255 : floor(g + 0.5);
-                const uint8_t *px = pixel_at(&p, panel * (9 + GAP) + c, r);
+                const uint8_t *px = panel_pixel(&p, &L, panel, c, r);
                 if (fabs(px[0] - g) > tolerance || px[1] != px[0] || px[2] != px[0])
                     fail_msg("window %g,%g: voxel (%d, %d, %d) = %g shows %d, expected %g", lo_pct, hi_pct, i, j, k,
                              val, px[0], g);
@@ -291,7 +343,8 @@ static void test_preview_window_at_exact_percentiles(void **state)
     (void)state;
     check_window(25, 50, 0);  /* lo 182, hi 364: the centre voxel is at the hi percentile */
     picture p = read_png(scratch_path("window.png"));
-    assert_true(is_grey(pixel_at(&p, 4, 4), 255));  /* the centre in the sagittal panel */
+    const layout L = make_layout(9, 9, 9, 9, 9, 9);
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 4, 4), 255));  /* the centre in the sagittal panel */
     free(p.rgb);
 }
 
@@ -313,9 +366,11 @@ static void test_preview_window_percentile_is_linear(void **state)
     vxa_volume_set(v, 1, 0, 2, 0, 100);  /* sagittal column 0, row 0 */
     write_preview(scratch_path("linear.png"), v, NULL, 0, 98);
     picture p = read_png(scratch_path("linear.png"));
-    assert_true(is_grey(pixel_at(&p, 1, 0), 101));
-    assert_true(is_grey(pixel_at(&p, 0, 0), 255));
-    assert_true(is_grey(pixel_at(&p, 2, 0), 0));
+    const layout L = make_layout(3, 3, 3, 3, 3, 3);
+    expect_layout(&p, &L);
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 1, 0), 101));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 0, 0), 255));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 2, 0), 0));
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -331,10 +386,12 @@ static void test_preview_nan_is_black_and_ignored(void **state)
     vxa_volume_set(v, 2, 0, 0, 0, INFINITY);
     write_preview(scratch_path("nan.png"), v, NULL, 0, 100);
     picture p = read_png(scratch_path("nan.png"));
-    assert_true(is_grey(pixel_at(&p, 2, 0), 255));
-    assert_true(is_grey(pixel_at(&p, 2, 4), 0));
-    assert_true(is_grey(pixel_at(&p, 0, 4), 255));  /* +inf: above the window */
-    assert_true(is_grey(pixel_at(&p, 1, 1), 0));
+    const layout L = make_layout(5, 5, 5, 5, 5, 5);
+    expect_layout(&p, &L);
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 2, 0), 255));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 2, 4), 0));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 0, 4), 255));  /* +inf: above the window */
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 1, 1), 0));
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -350,8 +407,9 @@ static void test_preview_shows_channel_zero(void **state)
     vxa_volume_set(v, 2, 3, 4, 1, 90);
     write_preview(scratch_path("chan.png"), v, NULL, 0, 100);
     picture p = read_png(scratch_path("chan.png"));
-    assert_true(is_grey(pixel_at(&p, 1, 0), 255));
-    assert_true(is_grey(pixel_at(&p, 3, 0), 0));
+    const layout L = make_layout(5, 5, 5, 5, 5, 5);
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 1, 0), 255));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 3, 0), 0));
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -372,24 +430,25 @@ static void test_preview_label_overlay_colours_labelled_pixels_only(void **state
     write_preview(scratch_path("plain.png"), img, NULL, 0, 100);
     write_preview(scratch_path("overlay.png"), img, lab, 0, 100);
     picture a = read_png(scratch_path("plain.png")), b = read_png(scratch_path("overlay.png"));
-    assert_int_equal(a.width, b.width);
-    assert_int_equal(a.height, b.height);
+    const layout L = ras_layout();
+    expect_layout(&a, &L);
+    expect_layout(&b, &L);
     uint8_t colour[2][3];
     int seen[2] = { 0, 0 };
-    for (int panel = 0; panel < 3; panel++) {
-        const int x0 = panel == 0 ? 0 : panel == 1 ? 19 + GAP : 19 + 15 + 2 * GAP;
-        const int w = panel == 0 ? 19 : 15, h = panel == 2 ? 19 : 23, y0 = panel == 2 ? 2 : 0;
-        for (int r = 0; r < h; r++)
-            for (int c = 0; c < w; c++) {
+    size_t labelled = 0, differing = 0;
+    for (int panel = 0; panel < 3; panel++)
+        for (int r = 0; r < L.h[panel]; r++)
+            for (int c = 0; c < L.w[panel]; c++) {
                 const int i = panel == 0 ? 7 : c, j = panel == 0 ? c : panel == 1 ? 9 : 18 - r,
                           k = panel == 2 ? 11 : 22 - r;
                 const int l = (int)vxa_volume_get(lab, i, j, k, 0);
-                const uint8_t *pa = pixel_at(&a, x0 + c, y0 + r), *pb = pixel_at(&b, x0 + c, y0 + r);
+                const uint8_t *pa = panel_pixel(&a, &L, panel, c, r), *pb = panel_pixel(&b, &L, panel, c, r);
                 assert_true(is_grey(pa, 255));
                 if (l == 0) {
                     assert_memory_equal(pa, pb, 3);
                     continue;
                 }
+                labelled++;
                 assert_false(pb[0] == pb[1] && pb[1] == pb[2]);
                 for (int ch = 0; ch < 3; ch++) assert_true(pb[ch] >= 128);
                 const int s = l == 3 ? 0 : 1;
@@ -397,11 +456,14 @@ static void test_preview_label_overlay_colours_labelled_pixels_only(void **state
                 seen[s] = 1;
                 assert_memory_equal(colour[s], pb, 3);
             }
-    }
+    /* over the whole picture, exactly the blocks of labelled voxels changed */
+    for (size_t n = 0; n < (size_t)a.width * (size_t)a.height; n++)
+        differing += memcmp(a.rgb + 3 * n, b.rgb + 3 * n, 3) != 0;
+    assert_int_equal(differing, labelled * (size_t)(L.k * L.k));
     assert_true(seen[0] && seen[1]);
     assert_memory_not_equal(colour[0], colour[1], 3);
     /* outside the panels: black in both */
-    assert_true(is_grey(pixel_at(&b, 19 + 1, 5), 0));
+    assert_true(is_grey(pixel_at(&b, L.x0[1] - 1, 5), 0));
     free(a.rgb);
     free(b.rgb);
     vxa_volume_free(img);
@@ -503,7 +565,8 @@ static void test_preview_replaces_an_existing_file(void **state)
     vxa_volume *v = ras_marker_volume();
     write_preview(path, v, NULL, 0, 100);
     picture p = read_png(path);
-    assert_int_equal(p.height, 23);
+    const layout L = ras_layout();
+    expect_layout(&p, &L);
     free(p.rgb);
     vxa_volume_free(v);
 }
@@ -517,10 +580,10 @@ static void test_preview_phantom_with_labels(void **state)
     assert_int_equal(vxa_phantom(dim, &img, &lab), VXA_OK);
     write_preview(scratch_path("phantom.png"), img, lab, 0.5, 99.5);
     picture p = read_png(scratch_path("phantom.png"));
-    assert_int_equal(p.width, 3 * 64 + 2 * GAP);
-    assert_int_equal(p.height, 64);
-    assert_true(is_grey(pixel_at(&p, 0, 0), 0));           /* corner: outside the head */
-    const uint8_t *centre = pixel_at(&p, 32, 31);          /* sagittal centre: brain, label 2 */
+    const layout L = make_layout(64, 64, 64, 64, 64, 64);
+    expect_layout(&p, &L);
+    assert_true(is_grey(pixel_at(&p, 0, 0), 0));                  /* corner: outside the head */
+    const uint8_t *centre = panel_pixel(&p, &L, 0, 32, 31);       /* sagittal centre: brain, label 2 */
     assert_false(centre[0] == centre[1] && centre[1] == centre[2]);
     free(p.rgb);
     vxa_volume_free(img);
@@ -535,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_preview_permuted_oblique_axes_give_the_same_picture),
         cmocka_unit_test(test_preview_anisotropic_voxels_keep_their_aspect),
         cmocka_unit_test(test_preview_huge_extent_is_capped),
+        cmocka_unit_test(test_preview_long_thin_grid_stays_within_the_cap),
         cmocka_unit_test(test_preview_window_at_exact_percentiles),
         cmocka_unit_test(test_preview_window_interpolates_percentiles),
         cmocka_unit_test(test_preview_window_percentile_is_linear),

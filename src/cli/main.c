@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     { "augment", cmd_augment, "K augmented copies of each image (+ label) of a dataset, with drawn parameters" },
     { "demo", cmd_demo, "the built-in head phantom through a random pipeline, with previews" },
     { "ops", cmd_ops, "list every op with its parameters and SciPy equivalent" },
+    { "preview", cmd_preview, "PNG of the three mid slices, with an optional label overlay" },
 };
 
 static void usage(FILE *f)
