@@ -35,6 +35,38 @@ vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_ke
     return vxa_cl_launch(ctx, k, "vxa_noise_uniform", 2, g);
 }
 
+vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],
+                                const int64_t fine_dim[3], const int64_t first[3], const int64_t step[3])
+{
+    vxa_dvol fine = { .dim = { fine_dim[0], fine_dim[1], fine_dim[2] }, .channels = 1, .dtype = VXA_FLOAT32 };
+    vxa_status st = check_noise(ctx, coarse);
+    if (st == VXA_OK) st = check_noise(ctx, &fine);
+    if (st != VXA_OK) return st;
+    for (int a = 0; a < 3; a++)
+        if (step[a] < 1 || first[a] > 0 || first[a] + coarse->dim[a] * step[a] < fine_dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "block means: along axis %d, %lld blocks of %lld from "
+                            "%lld do not cover %lld voxels", a, (long long)coarse->dim[a], (long long)step[a],
+                            (long long)first[a], (long long)fine_dim[a]);
+    if (ctx->reference) return vxa_ref_noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_block_mean", &k)) != VXA_OK) return st;
+    const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
+    const cl_long4 fd = { { fine_dim[0], fine_dim[1], fine_dim[2], 1 } };
+    const cl_long4 f0 = { { first[0], first[1], first[2], 0 } };
+    const cl_long4 s = { { step[0], step[1], step[2], 1 } };
+    const cl_ulong seed = key->seed, sample = key->sample;
+    const cl_uint op = key->op_index;
+    const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
+    const cl_float inv = (cl_float)(1.0 / (double)(step[0] * step[1] * step[2]));
+    cl_mem m = (cl_mem)coarse->mem;
+    st = vxa_cl_args(ctx, k, "vxa_noise_block_mean", sizeof m, &m, sizeof cd, &cd, sizeof fd, &fd, sizeof f0, &f0,
+                     sizeof s, &s, sizeof seed, &seed, sizeof sample, &sample, sizeof op, &op, sizeof a, &a,
+                     sizeof inv, &inv, (size_t)0);
+    if (st != VXA_OK) return st;
+    const size_t g[3] = { (size_t)coarse->dim[0], (size_t)coarse->dim[1], (size_t)coarse->dim[2] };
+    return vxa_cl_launch(ctx, k, "vxa_noise_block_mean", 3, g);
+}
+
 static vxa_status check_upsample(vxa_context *ctx, const vxa_dvol *coarse, const vxa_dvol *fine,
                                  const double step[3])
 {

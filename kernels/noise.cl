@@ -39,6 +39,40 @@ __kernel void vxa_noise_uniform(__global float *out, ulong nvox, ulong seed, ulo
         if ((ulong)w < left) o[w] = a * vxa_u01_sym(x.v[w]);
 }
 
+/* Block means of the fine noise (fast elastic fields): coarse node (m0, m1, m2), every channel c < cdim.w:
+ * amp_c · inv_count · Σ U_c(z), z over the block [first + m·s, first + (m + 1)·s) inside the fine grid fdim,
+ * U_c(z) exactly as vxa_noise_uniform draws it. One Philox call per four consecutive fine voxels along i. */
+__kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
+                                   ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
+{
+    const long m0 = get_global_id(0), m1 = get_global_id(1), m2 = get_global_id(2);
+    if (m0 >= cdim.x || m1 >= cdim.y || m2 >= cdim.z) return;
+    const long i0 = max(first.x + m0 * step.x, 0L), i1 = min(first.x + (m0 + 1) * step.x, fdim.x);
+    const long j0 = max(first.y + m1 * step.y, 0L), j1 = min(first.y + (m1 + 1) * step.y, fdim.y);
+    const long k0 = max(first.z + m2 * step.z, 0L), k1 = min(first.z + (m2 + 1) * step.z, fdim.z);
+    const long cvol = cdim.x * cdim.y * cdim.z;
+    for (uint c = 0; c < (uint)cdim.w; c++) {
+        const uint stream = op_index << 8 | c;
+        float sum = 0.0f;
+        for (long k = k0; k < k1; k++)
+            for (long j = j0; j < j1; j++) {
+                const ulong row = (ulong)(fdim.x * (j + fdim.y * k));
+                ulong have = ~(ulong)0;
+                vxa_philox4 x = { { 0, 0, 0, 0 } };
+                for (long i = i0; i < i1; i++) {
+                    const ulong v = row + (ulong)i;
+                    if (v / 4 != have) {
+                        have = v / 4;
+                        x = vxa_philox_block(seed, sample, stream, (uint)have);
+                    }
+                    sum += vxa_u01_sym(x.v[v % 4]);
+                }
+            }
+        const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
+        coarse[m0 + cdim.x * (m1 + cdim.y * m2) + c * cvol] = a * (sum * inv_count);
+    }
+}
+
 /* Trilinear upsampling, every channel: fine(o) = coarse at q_a = (o_a − start_a) · inv_step_a, clamped to the
  * coarse grid. cdim.w and fdim.w are the channel counts. */
 __kernel void vxa_noise_upsample(__global const float *coarse, __global float *fine, long4 cdim, long4 fdim,

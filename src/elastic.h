@@ -38,6 +38,17 @@ typedef struct vxa_noise_key {
 vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3]);
 vxa_status vxa_ref_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3]);
 
+/* Block means of the same noise, for fast elastic fields: coarse node m (channel c) gets
+ * amp[c] · (1 / (s0·s1·s2)) · Σ U_c(z) over the fine voxels z of its block, z_a in [first_a + m_a·s_a,
+ * first_a + (m_a + 1)·s_a) and inside the fine grid fine_dim (outside counts as 0, as mode constant), U_c(z)
+ * exactly as vxa_noise_uniform draws it on the fine grid. coarse: float32, 1..3 channels. Counted as launch
+ * "vxa_noise_block_mean". */
+vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],
+                                const int64_t fine_dim[3], const int64_t first[3], const int64_t step[3]);
+vxa_status vxa_ref_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
+                                    const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
+                                    const int64_t step[3]);
+
 /* Trilinear upsampling of every channel: fine(o) = coarse at the continuous coarse index
  * q_a = (o_a − start_a) / step_a, where start_a is the fine coordinate of coarse node 0; q is clamped to the
  * coarse grid. Both float32, same channel count. Counted as launch "vxa_noise_upsample". */
@@ -71,8 +82,9 @@ double vxa_elastic_unit_std(const double sigma[3]);
 vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                    const int64_t dim[3], vxa_dvol *field);
 
-/* Fast mode's coarse grid along one axis of n voxels for sigma: step s = max(1, floor(sigma / 4)) voxels,
- * nodes = ceil((n − 1) / s) + 1, centred: start = −((nodes − 1)·s − (n − 1)) / 2. */
-void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *nodes, double *start);
+/* Fast mode's coarse grid along one axis of n voxels for sigma: blocks of s = max(1, floor(sigma / 4)) voxels,
+ * nodes = ceil(n / s) of them, centred on the grid: block m covers [first + m·s, first + (m + 1)·s) with
+ * first = −floor((nodes·s − n) / 2); its centre, the node's fine coordinate, is first + m·s + (s − 1)/2. */
+void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *nodes, int64_t *first);
 
 #endif

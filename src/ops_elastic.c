@@ -29,15 +29,19 @@
  *                then exp(−r² / (4·smooth_mm²)) for a lag r in mm (it falls to 1/e at 2·smooth_mm).
  *   mode       exact (default) or fast.
  *
- * Fast mode: cost that does not grow with sigma. Along each axis the noise lives on a coarse grid of step
- * s_a = max(1, floor(sigma_a / 4)) voxels (vxa_elastic_coarse_axis: nodes = ceil((n − 1)/s) + 1, centred on
- * the grid), drawn as above with v the coarse voxel index; it is smoothed there with sigma_a / s_a (4 to 8
- * coarse voxels, so at most 65 taps) in mode constant, scaled by sqrt(Π_a Σ w_a² / Π_a Σ w'_a²) (w' the coarse
- * kernels) so that its interior standard deviation equals the exact mode's, and upsampled to the full grid by
- * trilinear interpolation on the device. Where every s_a is 1 (sigma < 8 on all axes) fast is exact. The
- * field is a different draw from exact mode's, with the same statistics: its standard deviation and its
- * correlation length (the lag where the autocorrelation falls to 1/e) stay within 10% of the exact mode's;
- * tests/test_elastic.c measures both over several shapes and sigmas (test_fast_matches_exact_statistics). */
+ * Fast mode: cost that does not grow with sigma, and the same draw as exact mode, approximated. Along each
+ * axis the grid is cut into blocks of s_a = max(1, floor(sigma_a / 4)) voxels (vxa_elastic_coarse_axis:
+ * ceil(n / s) blocks, centred on the grid); each block's node gets the mean of the very noise exact mode draws
+ * (alpha_c · U_c over the block's voxels, voxels outside the grid counting as 0 as in mode constant; one kernel,
+ * no full-size noise volume); the node field is smoothed with sigma_a / s_a (4 to 8 nodes: at most 65 taps)
+ * in mode constant, and interpolated trilinearly back to every voxel (node m sits at the block's centre). A
+ * block mean of white noise has 1/s³ of its variance and the coarse kernel is the fine one sampled every s, so
+ * no rescaling is needed: the result approximates G_sigma ∗ U itself. Measured (tests/test_elastic.c,
+ * test_fast_matches_exact_statistics and test_fast_approximates_exact_draw, sigma 8 to 16, anisotropic too):
+ * the standard deviation and the correlation length (lag where the autocorrelation falls to 1/e) of the fast
+ * field stay within 10% of the exact field's (observed within about 2%), and the two fields of one seed
+ * correlate at about 0.99 (relative RMS difference about 10%). Where every s_a is 1 (sigma < 8 on all axes)
+ * fast is exact. */
 #include "elastic.h"
 
 #include <math.h>
@@ -110,52 +114,44 @@ vxa_status vxa_elastic_plan_make(const vxa_op_values *val, const vxa_grid *g, vx
     return VXA_OK;
 }
 
-void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *nodes, double *start)
+void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *nodes, int64_t *first)
 {
     int64_t s = (int64_t)floor(sigma / 4.0);
     if (s < 1) s = 1;
-    const int64_t m = (n - 1 + s - 1) / s + 1;
+    const int64_t m = (n + s - 1) / s;
     *step = s;
     *nodes = m;
-    *start = -(double)((m - 1) * s - (n - 1)) / 2.0;
-}
-
-/* alpha · G_sigma ∗ U on a grid of dims dim, into field (allocated here). */
-static vxa_status field_exact(vxa_context *ctx, const double alpha[3], const double sigma[3],
-                              const vxa_noise_key *key, const int64_t dim[3], vxa_dvol *field)
-{
-    const float amp[3] = { (float)alpha[0], (float)alpha[1], (float)alpha[2] };
-    vxa_status st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field);
-    if (st != VXA_OK) return st;
-    if ((st = vxa_noise_uniform(ctx, field, key, amp)) != VXA_OK ||
-        (st = vxa_gauss_smooth(ctx, field, sigma, VXA_MODE_CONSTANT, 4.0)) != VXA_OK)
-        vxa_dvol_release(ctx, field);
-    return st;
+    *first = -((m * s - n) / 2);
 }
 
 vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                    const int64_t dim[3], vxa_dvol *field)
 {
     memset(field, 0, sizeof *field);
-    int64_t step[3], nodes[3];
+    const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
+    int64_t step[3], nodes[3], first[3];
     double start[3], stepd[3], sigma_c[3];
     bool coarse = false;
     for (int a = 0; a < 3; a++) {
-        vxa_elastic_coarse_axis(dim[a], plan->sigma[a], &step[a], &nodes[a], &start[a]);
+        vxa_elastic_coarse_axis(dim[a], plan->sigma[a], &step[a], &nodes[a], &first[a]);
         coarse = coarse || step[a] > 1;
         stepd[a] = (double)step[a];
+        start[a] = (double)first[a] + (stepd[a] - 1.0) / 2.0;
         sigma_c[a] = plan->sigma[a] / stepd[a];
     }
-    if (plan->mode == VXA_ELASTIC_EXACT || !coarse)
-        return field_exact(ctx, plan->alpha, plan->sigma, key, dim, field);
-
-    /* the coarse field's interior standard deviation made equal to the exact field's */
-    const double scale = vxa_elastic_unit_std(plan->sigma) / vxa_elastic_unit_std(sigma_c);
-    const double amp[3] = { plan->alpha[0] * scale, plan->alpha[1] * scale, plan->alpha[2] * scale };
+    vxa_status st;
+    if (plan->mode == VXA_ELASTIC_EXACT || !coarse) {   /* alpha · G_sigma ∗ U at full resolution */
+        if ((st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) != VXA_OK) return st;
+        if ((st = vxa_noise_uniform(ctx, field, key, amp)) != VXA_OK ||
+            (st = vxa_gauss_smooth(ctx, field, plan->sigma, VXA_MODE_CONSTANT, 4.0)) != VXA_OK)
+            vxa_dvol_release(ctx, field);
+        return st;
+    }
     vxa_dvol c = { 0 };
-    vxa_status st = field_exact(ctx, amp, sigma_c, key, nodes, &c);
-    if (st != VXA_OK) return st;
-    if ((st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) == VXA_OK &&
+    if ((st = vxa_dvol_alloc(ctx, nodes, 3, VXA_FLOAT32, &c)) == VXA_OK &&
+        (st = vxa_noise_block_mean(ctx, &c, key, amp, dim, first, step)) == VXA_OK &&
+        (st = vxa_gauss_smooth(ctx, &c, sigma_c, VXA_MODE_CONSTANT, 4.0)) == VXA_OK &&
+        (st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) == VXA_OK &&
         (st = vxa_noise_upsample(ctx, &c, field, start, stepd)) != VXA_OK)
         vxa_dvol_release(ctx, field);
     vxa_dvol_release(ctx, &c);

@@ -21,6 +21,41 @@ vxa_status vxa_ref_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_nois
     return VXA_OK;
 }
 
+vxa_status vxa_ref_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
+                                    const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
+                                    const int64_t step[3])
+{
+    const int64_t *cd = coarse->dim, *fd = fine_dim;
+    const double count = (double)(step[0] * step[1] * step[2]);
+    float *out = coarse->host;
+    for (int64_t c = 0; c < coarse->channels; c++)
+        for (int64_t m2 = 0; m2 < cd[2]; m2++)
+            for (int64_t m1 = 0; m1 < cd[1]; m1++)
+                for (int64_t m0 = 0; m0 < cd[0]; m0++) {
+                    const int64_t m[3] = { m0, m1, m2 };
+                    int64_t lo[3], hi[3];
+                    for (int a = 0; a < 3; a++) {   /* the block, clipped to the fine grid */
+                        lo[a] = first[a] + m[a] * step[a];
+                        hi[a] = lo[a] + step[a];
+                        lo[a] = lo[a] < 0 ? 0 : lo[a];
+                        hi[a] = hi[a] > fd[a] ? fd[a] : hi[a];
+                    }
+                    double sum = 0.0;
+                    for (int64_t k = lo[2]; k < hi[2]; k++)
+                        for (int64_t j = lo[1]; j < hi[1]; j++)
+                            for (int64_t i = lo[0]; i < hi[0]; i++) {
+                                const uint64_t v = (uint64_t)(i + fd[0] * (j + fd[1] * k));
+                                const vxa_philox4 x = vxa_philox_block(key->seed, key->sample,
+                                                                       key->op_index << 8 | (uint32_t)c,
+                                                                       (uint32_t)(v / 4));
+                                sum += vxa_u01_sym(x.v[v % 4]);
+                            }
+                    out[c * cd[0] * cd[1] * cd[2] + m0 + cd[0] * (m1 + cd[1] * m2)] = (float)(amp[c] * sum / count);
+                }
+    vxa_count_launch(ctx, "vxa_noise_block_mean");
+    return VXA_OK;
+}
+
 /* Continuous coarse index of fine position o along one axis, clamped to [0, n − 1]. */
 static double coarse_index(int64_t o, double start, double step, int64_t n)
 {
