@@ -88,9 +88,10 @@ static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val
             op->desc ? op->desc->name : "sampling", index, applied ? "true" : "false");
     for (int i = 0; op->desc && i < op->desc->nparams; i++) {
         const vxa_param_desc *pd = &op->desc->params[i];
+        const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
         jprintf(d, ",\"%s\":", pd->name);
         if (pd->count > 1) jprintf(d, "[");
-        for (int k = 0; k < pd->count; k++) {
+        for (int k = 0; k < n; k++) {
             if (pd->choices) jprintf(d, "%s\"%s\"", k ? "," : "", pd->choices[(int)val->v[i][k]]);
             else jprintf(d, "%s%.10g", k ? "," : "", val->v[i][k]);
         }

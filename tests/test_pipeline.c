@@ -5,6 +5,7 @@
 #include "pipeline.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ static void test_parse_errors_name_the_token(void **state)
     expect_parse_error("zoom([1.2,1.1])", "hi < lo", 6);
     expect_parse_error("zoom(1.1, p=2)", "outside [0, 1]", 13);
     expect_parse_error("sampling(mode=wrap)", "one of: constant, nearest, reflect", 15);
+    expect_parse_error("zoom(1.1, 1.2)", "'z' takes 1 or 3 values, got 2", 1);
 }
 
 static void test_parse_normalises_and_round_trips(void **state)
@@ -177,6 +179,59 @@ static void test_batch_equals_single_runs(void **state)
     vxa_pipeline_free(p);
 }
 
+/* Two threads, each with its own context, produce what one thread produces, sample for sample. */
+typedef struct {
+    const vxa_pipeline *p;
+    const vxa_volume *img, *lab;
+    uint64_t first;
+    vxa_volume *out[4], *olab[4];
+    vxa_status st;
+} thread_job;
+
+static void *thread_run(void *arg)
+{
+    thread_job *t = arg;
+    vxa_context *ctx = NULL;
+    t->st = vxa_context_create(NULL, &ctx);
+    for (uint64_t s = 0; s < 4 && t->st == VXA_OK; s += 2) /* samples first, first + 2 */
+        t->st = vxa_pipeline_run(ctx, t->p, 77, t->first + s, t->img, t->lab, &t->out[s], &t->olab[s], NULL);
+    vxa_context_destroy(ctx);
+    return NULL;
+}
+
+static void test_threads_with_own_contexts_reproduce_single_thread(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 13;
+    const int64_t dim[3] = { 21, 18, 15 };
+    vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
+    vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
+    vxa_pipeline *p = parse_ok("rotate([-25,25], plane=0,1) zoom([0.8,1.2]) flip(axes=0,2, p_axis=0.5) random_crop(16,16,12)");
+    thread_job jobs[2] = { { .p = p, .img = img, .lab = lab, .first = 0 }, { .p = p, .img = img, .lab = lab, .first = 1 } };
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, thread_run, &jobs[t]), 0);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 2; t++) assert_int_equal(jobs[t].st, VXA_OK);
+    for (uint64_t s = 0; s < 4; s++) {
+        thread_job *t = &jobs[s % 2];
+        vxa_volume *olab = NULL;
+        vxa_volume *single = run_ok(dev, p, 77, s, img, lab, &olab);
+        assert_true(vxa_test_identical(single, t->out[s - s % 2]));
+        assert_true(vxa_test_identical(olab, t->olab[s - s % 2]));
+        vxa_volume_free(single);
+        vxa_volume_free(olab);
+    }
+    for (int t = 0; t < 2; t++)
+        for (int s = 0; s < 4; s += 2) {
+            vxa_volume_free(jobs[t].out[s]);
+            vxa_volume_free(jobs[t].olab[s]);
+        }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+    vxa_pipeline_free(p);
+}
+
 /* The output affine places each output voxel where the input affine and the transform say. */
 static void test_output_affine_is_true_world_geometry(void **state)
 {
@@ -260,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_spatial_chain_is_one_resampling_pass),
         cmocka_unit_test(test_device_equals_reference_and_labels_stay_in_set),
         cmocka_unit_test(test_batch_equals_single_runs),
+        cmocka_unit_test(test_threads_with_own_contexts_reproduce_single_thread),
         cmocka_unit_test(test_output_affine_is_true_world_geometry),
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
         cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
