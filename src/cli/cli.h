@@ -13,6 +13,7 @@ int cmd_info(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_preview(int argc, char **argv);
 
 /* util.c */
