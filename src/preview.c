@@ -321,8 +321,8 @@ static vxa_status preview_check(const char *path, const vxa_volume *image, const
     return VXA_OK;
 }
 
-/* Layout, neurological convention (as nilearn and most MNI-space viewers): the picture is seen from the front
- * for the coronal panel, from above for the axial one, but the patient's right is on the picture's RIGHT.
+/* Layout, neurological convention (as nilearn): the coronal panel as if seen from behind the head, the axial one
+ * from above, so the patient's right is on the picture's right (radiological viewers mirror this).
  *   sagittal (x = mid): anterior to the right, superior up;
  *   coronal  (y = mid): patient's right to the right, superior up;
  *   axial    (z = mid): patient's right to the right, anterior up.

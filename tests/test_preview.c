@@ -89,8 +89,8 @@ static void write_preview(const char *path, const vxa_volume *img, const vxa_vol
 }
 
 /* The picture's layout, worked out by hand from the panels' sizes in pixels of the smallest voxel size (w, h):
- * pictures under 256 pixels high are enlarged by the whole factor k = ceil(256 / max h); panels sit GAP pixels
- * apart, vertically centred. */
+ * pictures under 256 pixels high are enlarged by the whole factor k = ceil(256 / max h), at most
+ * 2048 / (longest side); panels sit GAP pixels apart, vertically centred. */
 typedef struct { int w[3], h[3], k, x0[3], y0[3], width, height; } layout;
 
 static layout make_layout(int w0, int h0, int w1, int h1, int w2, int h2)
@@ -98,7 +98,11 @@ static layout make_layout(int w0, int h0, int w1, int h1, int w2, int h2)
     layout L = { .w = { w0, w1, w2 }, .h = { h0, h1, h2 } };
     int top = h0 > h1 ? h0 : h1;
     top = top > h2 ? top : h2;
+    int side = top;
+    for (int p = 0; p < 3; p++) side = L.w[p] > side ? L.w[p] : side;
     L.k = top >= 256 ? 1 : (256 + top - 1) / top;
+    if (L.k > 2048 / side) L.k = 2048 / side;  /* no panel side past 2048 */
+    if (L.k < 1) L.k = 1;
     L.height = top * L.k;
     int x = 0;
     for (int p = 0; p < 3; p++) {
@@ -292,6 +296,90 @@ static void test_preview_long_thin_grid_stays_within_the_cap(void **state)
     assert_true(p.height <= 8);
     free(p.rgb);
     vxa_volume_free(v);
+}
+
+/* Awkward grids (1x1x1, 1xNxM, primes) give a picture of the documented size: sagittal ny x nz, coronal nx x nz,
+ * axial nx x ny, enlarged by ceil(256 / max height); random values of every shape decode. */
+static void test_preview_awkward_shapes(void **state)
+{
+    (void)state;
+    uint64_t rng = vxa_test_seed() + 7;
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *d = vxa_test_shapes[s];
+        if (d[0] * d[1] * d[2] > 1000000) continue;  /* the large shape adds nothing here */
+        vxa_volume *v = vxa_test_random_volume(d, 1, VXA_INT16, &rng);
+        write_preview(scratch_path("shape.png"), v, NULL, 0.5, 99.5);
+        picture p = read_png(scratch_path("shape.png"));
+        const layout L = make_layout((int)d[1], (int)d[2], (int)d[0], (int)d[2], (int)d[0], (int)d[1]);
+        if (p.width != L.width || p.height != L.height)
+            fail_msg("%lldx%lldx%lld: picture %dx%d, expected %dx%d", (long long)d[0], (long long)d[1],
+                     (long long)d[2], p.width, p.height, L.width, L.height);
+        free(p.rgb);
+        vxa_volume_free(v);
+    }
+}
+
+/* Values are read after scl_slope/scl_inter: a negative slope inverts the picture. */
+static void test_preview_applies_the_scaling(void **state)
+{
+    (void)state;
+    const int64_t dim[3] = { 5, 5, 5 };
+    vxa_volume *v = zero_volume(dim, VXA_UINT8);
+    vxa_volume_set(v, 2, 1, 4, 0, 9);  /* sagittal column 1, row 0 */
+    v->scl_slope = -1.0;
+    v->scl_inter = 3.0;
+    write_preview(scratch_path("slope.png"), v, NULL, 0, 100);
+    picture p = read_png(scratch_path("slope.png"));
+    const layout L = make_layout(5, 5, 5, 5, 5, 5);
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 1, 0), 0));    /* -6: the minimum */
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 2, 2), 255));  /* 3: the maximum */
+    free(p.rgb);
+    vxa_volume_free(v);
+}
+
+/* A degenerate affine (all zero) falls back to diag(spacing): the same picture as the anisotropic grid's. */
+static void test_preview_degenerate_affine_uses_spacing(void **state)
+{
+    (void)state;
+    const int64_t dim[3] = { 10, 12, 8 };
+    const double spacing[3] = { 2, 1, 3 };
+    vxa_volume *v = zero_volume(dim, VXA_UINT8);
+    vxa_volume_set_spacing(v, spacing);
+    vxa_volume_set(v, 9, 6, 4, 0, 200);
+    write_preview(scratch_path("diag.png"), v, NULL, 0, 100);
+    memset(v->affine, 0, sizeof v->affine);
+    write_preview(scratch_path("zero.png"), v, NULL, 0, 100);
+    picture a = read_png(scratch_path("diag.png")), b = read_png(scratch_path("zero.png"));
+    assert_int_equal(a.width, b.width);
+    assert_int_equal(a.height, b.height);
+    assert_memory_equal(a.rgb, b.rgb, (size_t)a.width * (size_t)a.height * 3);
+    free(a.rgb);
+    free(b.rgb);
+    vxa_volume_free(v);
+}
+
+/* Negative and large label values are coloured too. */
+static void test_preview_negative_and_large_labels(void **state)
+{
+    (void)state;
+    const int64_t dim[3] = { 5, 5, 5 };
+    vxa_volume *img = zero_volume(dim, VXA_UINT8);
+    vxa_volume *l8 = zero_volume(dim, VXA_INT8), *l32 = zero_volume(dim, VXA_UINT32);
+    vxa_volume_set(l8, 2, 1, 4, 0, -1);
+    ((uint32_t *)l32->data)[2 + 5 * (1 + 5 * 4)] = 4000000000u;
+    const vxa_volume *labels[2] = { l8, l32 };
+    const layout L = make_layout(5, 5, 5, 5, 5, 5);
+    for (int t = 0; t < 2; t++) {
+        write_preview(scratch_path("neg.png"), img, labels[t], 0, 100);
+        picture p = read_png(scratch_path("neg.png"));
+        const uint8_t *px = panel_pixel(&p, &L, 0, 1, 0);
+        assert_false(px[0] == px[1] && px[1] == px[2]);
+        assert_true(is_grey(panel_pixel(&p, &L, 0, 2, 0), 0));
+        free(p.rgb);
+    }
+    vxa_volume_free(img);
+    vxa_volume_free(l8);
+    vxa_volume_free(l32);
 }
 
 /* The values 0..728 shuffled over a 9x9x9 RAS grid, the value 364 at the centre. The window's ends are
@@ -599,6 +687,10 @@ int main(void)
         cmocka_unit_test(test_preview_anisotropic_voxels_keep_their_aspect),
         cmocka_unit_test(test_preview_huge_extent_is_capped),
         cmocka_unit_test(test_preview_long_thin_grid_stays_within_the_cap),
+        cmocka_unit_test(test_preview_awkward_shapes),
+        cmocka_unit_test(test_preview_applies_the_scaling),
+        cmocka_unit_test(test_preview_degenerate_affine_uses_spacing),
+        cmocka_unit_test(test_preview_negative_and_large_labels),
         cmocka_unit_test(test_preview_window_at_exact_percentiles),
         cmocka_unit_test(test_preview_window_interpolates_percentiles),
         cmocka_unit_test(test_preview_window_percentile_is_linear),

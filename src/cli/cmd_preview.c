@@ -58,7 +58,7 @@ int cmd_preview(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *label_path = NULL;
     double lo = 0.5, hi = 99.5;
-    long long channel = 0;
+    uint64_t channel = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *value;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -79,10 +79,7 @@ int cmd_preview(int argc, char **argv)
             }
         } else if (preview_is_option(a, NULL, "--channel")) {
             if (!(value = preview_option_value(argc, argv, &i, "--channel"))) return 2;
-            char *end = NULL;
-            errno = 0;
-            channel = strtoll(value, &end, 10);
-            if (end == value || *end != '\0' || errno || channel < 0) {
+            if (!cli_parse_u64(value, &channel)) {
                 fprintf(stderr, "voxaug preview: --channel '%s': expected an integer >= 0\n", value);
                 return 2;
             }
@@ -107,9 +104,9 @@ int cmd_preview(int argc, char **argv)
     int rc = 1;
     if (vxa_nifti_read(input, &image, err, sizeof err) != VXA_OK) goto done;
     if (label_path && vxa_nifti_read(label_path, &label, err, sizeof err) != VXA_OK) goto done;
-    if (channel >= image->channels) {
-        snprintf(err, sizeof err, "%s has %lld channel%s; --channel %lld is out of range", input,
-                 (long long)image->channels, image->channels == 1 ? "" : "s", channel);
+    if (channel >= (uint64_t)image->channels) {
+        snprintf(err, sizeof err, "%s has %lld channel%s; --channel %llu is out of range", input,
+                 (long long)image->channels, image->channels == 1 ? "" : "s", (unsigned long long)channel);
         goto done;
     }
     /* a view of the chosen channel: the same header, one channel, data from that channel on */
