@@ -223,7 +223,7 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
         if (filled[i] == 0) {
             if (pd->flags & VXA_P_REQUIRED) return perr(p, col, "%s: parameter '%s' is required (%s)", name, pd->name, pd->doc);
             for (int k = 0; k < pd->count; k++) op->lo[i][k] = op->hi[i][k] = pd->def[k];
-        } else if (filled[i] != 1 && filled[i] != pd->count) {
+        } else if (filled[i] != 1 && filled[i] != pd->count && !(pd->flags & VXA_P_LIST)) {
             return perr(p, col, "%s: '%s' takes 1 or %d values, got %d", name, pd->name, pd->count, filled[i]);
         }
         op->given[i] = filled[i];
