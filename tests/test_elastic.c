@@ -573,6 +573,49 @@ static void test_block_mean_is_mean_of_noise(void **state)
     vxa_volume_free(out[1]);
 }
 
+/* Trilinear upsampling reproduces a linear function of the node index at q = (o − start) / step, clamped to
+ * the nodes, on device and reference; per channel. */
+static void test_upsample_reproduces_linear_functions(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device();
+    vxa_context *ctxs[2] = { ref, dev };
+    const int64_t nodes[3] = { 6, 5, 4 }, fine[3] = { 23, 13, 17 };
+    const double start[3] = { -1.5, 1.0, -0.5 }, step[3] = { 4, 3, 5 };
+    vxa_volume *c = NULL;
+    assert_int_equal(vxa_volume_alloc(nodes, 2, VXA_FLOAT32, &c), VXA_OK);
+    for (int ch = 0; ch < 2; ch++)
+        for (int64_t k = 0; k < nodes[2]; k++)
+            for (int64_t j = 0; j < nodes[1]; j++)
+                for (int64_t i = 0; i < nodes[0]; i++)
+                    vxa_volume_set(c, i, j, k, ch, 1.0 + (ch + 1) * (0.5 * i - 0.25 * j + 0.125 * k));
+    for (int x = 0; x < 2; x++) {
+        vxa_dvol dc, df;
+        assert_int_equal(vxa_dvol_from_volume(ctxs[x], c, &dc), VXA_OK);
+        assert_int_equal(vxa_dvol_alloc(ctxs[x], fine, 2, VXA_FLOAT32, &df), VXA_OK);
+        if (vxa_noise_upsample(ctxs[x], &dc, &df, start, step) != VXA_OK) fail_msg("%s", vxa_last_error(ctxs[x]));
+        vxa_volume *f = read_back(ctxs[x], &df);
+        for (int ch = 0; ch < 2; ch++)
+            for (int64_t k = 0; k < fine[2]; k++)
+                for (int64_t j = 0; j < fine[1]; j++)
+                    for (int64_t i = 0; i < fine[0]; i++) {
+                        const int64_t o[3] = { i, j, k };
+                        double q[3];
+                        for (int a = 0; a < 3; a++)
+                            q[a] = fmin(fmax((o[a] - start[a]) / step[a], 0.0), (double)(nodes[a] - 1));
+                        const double want = 1.0 + (ch + 1) * (0.5 * q[0] - 0.25 * q[1] + 0.125 * q[2]);
+                        if (fabs(vxa_volume_get(f, i, j, k, ch) - want) > 1e-5)
+                            fail_msg("%s: upsampled %g at %lld,%lld,%lld, expected %g",
+                                     vxa_context_device_name(ctxs[x]), vxa_volume_get(f, i, j, k, ch), (long long)i,
+                                     (long long)j, (long long)k, want);
+                    }
+        vxa_volume_free(f);
+        vxa_dvol_release(ctxs[x], &dc);
+        vxa_dvol_release(ctxs[x], &df);
+    }
+    vxa_volume_free(c);
+}
+
 /* Fast mode approximates the very field exact mode draws for the same key: correlation above 0.97, relative
  * RMS difference below 20% (about 0.995 and 8-10% measured), device and reference alike. */
 static void test_fast_approximates_exact_draw(void **state)
@@ -717,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_field_seeds),
         cmocka_unit_test(test_rms_field_is_isotropic_in_mm),
         cmocka_unit_test(test_block_mean_is_mean_of_noise),
+        cmocka_unit_test(test_upsample_reproduces_linear_functions),
         cmocka_unit_test(test_fast_approximates_exact_draw),
         cmocka_unit_test(test_fast_matches_exact_statistics),
         cmocka_unit_test(test_pipeline_device_equals_reference),
