@@ -241,7 +241,7 @@ static void test_field_seeds(void **state)
     vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device();
     vxa_context *ctxs[2] = { ref, dev };
     const int64_t dim[3] = { 24, 20, 18 };
-    const vxa_elastic_plan plan = { .alpha = { 50, 50, 50 }, .sigma = { 3, 3, 3 }, .mode = VXA_ELASTIC_EXACT };
+    const vxa_elastic_plan plan = { .alpha = { 50, 50, 50 }, .sigma = { 1.5, 1.5, 1.5 }, .mode = VXA_ELASTIC_EXACT };
     const vxa_noise_key keys[4] = { { 7, 0, 0 }, { 8, 0, 0 }, { 7, 1, 0 }, { 7, 0, 1 } };
     for (int c = 0; c < 2; c++) {
         vxa_volume *a = field_on(ctxs[c], &plan, &keys[0], dim), *b = field_on(ctxs[c], &plan, &keys[0], dim);
