@@ -16,6 +16,7 @@ typedef struct iprog {
     cl_int4 ins[VXA_IPROG_MAX];
     float *par;                  /* channels x VXA_IPROG_MAXPAR */
     uint64_t seed, sample;       /* of the noise ops in the program (one pipeline sample: all the same) */
+    bool has_noise;              /* seed and sample are set */
     bool clears_scale;           /* the program bakes the volume's scl_slope in */
 } iprog;
 
@@ -44,7 +45,7 @@ static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
     const size_t g[3] = { (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc, 1 };
     if ((st = vxa_cl_launch(ctx, k, "vxa_intensity_apply", 2, g)) != VXA_OK) goto done;
     if (p->clears_scale) vol->slope = vol->inter = 0.0f;
-    p->clears_scale = false;
+    p->clears_scale = p->has_noise = false;
     p->n = p->npar = 0;
 done:   /* released after the enqueue: OpenCL keeps them alive until the kernel has run */
     if (insm) clReleaseMemObject(insm);
@@ -100,10 +101,11 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
         return prog_add3(ctx, p, vol, VXA_IOP_LINEAR, 0, op->a, 0);
     case VXA_INT_NOISE:
         if (op->a == 0) return VXA_OK;
-        if (p->n > 0 && (p->seed != op->seed || p->sample != op->sample))
+        if (p->has_noise && (p->seed != op->seed || p->sample != op->sample))
             if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
         p->seed = op->seed;
         p->sample = op->sample;
+        p->has_noise = true;
         if ((st = prog_add(ctx, p, vol, VXA_IOP_NOISE, (int)op->op_index, 1, 0, &off)) != VXA_OK) return st;
         for (int64_t c = 0; c < nc; c++) p->par[c * VXA_IPROG_MAXPAR + off] = (float)op->a;
         return VXA_OK;
