@@ -152,7 +152,11 @@ static void test_random_chains_device_equals_reference(void **state)
         const int64_t *dim = vxa_test_shapes[trial % (vxa_test_nshapes - 1)];
         op_spec chain[7];
         const int n = 2 + (int)(vxa_test_rand(&rng) % 6);
-        for (int i = 0; i < n; i++) chain[i] = every_op[vxa_test_rand(&rng) % N_EVERY];
+        /* A window squeezes normalised data into a sliver of [0, 1] that a later zscore would blow up with
+         * the float rounding: ill-conditioned, not wrong. Windows go last. */
+        for (int i = 0; i < n; i++)
+            do chain[i] = every_op[vxa_test_rand(&rng) % N_EVERY];
+            while (i < n - 1 && strcmp(chain[i].op, "window") == 0);
         vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
         vxa_volume *r = run_specs(ref, in, chain, n, 7, (uint64_t)trial, VXA_OK);
         vxa_volume *d = run_specs(dev, in, chain, n, 7, (uint64_t)trial, VXA_OK);
