@@ -2,6 +2,7 @@
 /* Device choice, context and queue, program build and cache, dispatch. */
 #include "cl.h"
 #include "embedded.h"
+#include "voxaug_cl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -257,8 +258,6 @@ vxa_status vxa_context_create(const vxa_context_options *opt, vxa_context **out)
     return setup_device(ctx, cl);
 }
 
-/* Wraps a caller's OpenCL context and queue (declared in voxaug_cl.h). The caller keeps ownership. */
-VXA_API vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa_context **out);
 vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa_context **out)
 {
     if (!out) return VXA_ERR_INVALID_ARGUMENT;
@@ -295,6 +294,16 @@ void vxa_context_destroy(vxa_context *ctx)
     }
     free(ctx);
 }
+
+vxa_status vxa_context_finish(vxa_context *ctx)
+{
+    if (!ctx || !ctx->cl) return VXA_OK;
+    cl_int err = clFinish(ctx->cl->queue);
+    return err == CL_SUCCESS ? VXA_OK : vxa_cl_fail(ctx, err, "clFinish");
+}
+
+cl_context vxa_context_cl_context(const vxa_context *ctx) { return ctx && ctx->cl ? ctx->cl->context : NULL; }
+cl_command_queue vxa_context_cl_queue(const vxa_context *ctx) { return ctx && ctx->cl ? ctx->cl->queue : NULL; }
 
 const char *vxa_context_device_name(const vxa_context *ctx) { return ctx ? ctx->device_name : ""; }
 int vxa_context_is_reference(const vxa_context *ctx) { return ctx && ctx->reference; }
@@ -363,7 +372,7 @@ static char *program_source(vxa_context *ctx, const char *family)
         }
     }
     if (!(parts[np] = load_source(ctx, file, ""))) goto fail;
-    total += strlen(parts[np++]);
+    total += strlen(parts[np++]) + 1; /* every part is followed by "\n" */
     char *src = malloc(total);
     if (!src) {
         vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "kernel source");

@@ -3,6 +3,7 @@
 #include "cl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static vxa_status check_copy(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out)
 {
@@ -42,4 +43,36 @@ vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, co
     if (st != VXA_OK) return st;
     const size_t g[3] = { (size_t)out->dim[0], (size_t)out->dim[1], (size_t)out->dim[2] };
     return vxa_cl_launch(ctx, k, "vxa_copy_axes", 3, g);
+}
+
+vxa_status vxa_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out)
+{
+    if (out->dtype != VXA_FLOAT32 || vxa_dvol_voxels(in) != vxa_dvol_voxels(out))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "cast: output must be float32 with the input's size");
+    if (ctx->reference || in->dtype == VXA_FLOAT64) {
+        /* float64 never reaches a kernel: the host converts it (through a mapped view on OpenCL devices). */
+        if (ctx->reference) return vxa_ref_cast_float(ctx, in, out);
+        if (!in->host) return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "cast: float64 input without host data");
+        const size_t n = vxa_dvol_voxels(in);
+        float *tmp = malloc(n * sizeof *tmp);
+        if (!tmp) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "cast: %zu floats", n);
+        vxa_dvol hin = *in, hout = *out;
+        hout.host = tmp;
+        vxa_status st = vxa_ref_cast_float(ctx, &hin, &hout);
+        if (st == VXA_OK) st = vxa_dvol_write(ctx, out, tmp);
+        free(tmp);
+        return st;
+    }
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DIN_T=%s", vxa_dtype_cl_name(in->dtype));
+    cl_kernel k;
+    vxa_status st = vxa_cl_kernel(ctx, "copy", opts, "vxa_cast_float", &k);
+    if (st != VXA_OK) return st;
+    cl_long n = (cl_long)vxa_dvol_voxels(in);
+    cl_mem inm = (cl_mem)in->mem, outm = (cl_mem)out->mem;
+    st = vxa_cl_args(ctx, k, "vxa_cast_float", sizeof inm, &inm, sizeof outm, &outm, sizeof n, &n,
+                     sizeof in->slope, &in->slope, sizeof in->inter, &in->inter, (size_t)0);
+    if (st != VXA_OK) return st;
+    const size_t g[3] = { (size_t)n, 1, 1 };
+    return vxa_cl_launch(ctx, k, "vxa_cast_float", 1, g);
 }

@@ -32,3 +32,11 @@ __kernel void vxa_copy_axes(__global const IN_T *in, __global IN_T *out,
     for (long c = 0; c < out_dim.w; c++)
         out[o + c * out_vol] = inside ? in[p + c * in_vol] : cval;
 }
+
+/* Typed input to float32 with NIfTI scaling, elementwise over n values. */
+__kernel void vxa_cast_float(__global const IN_T *in, __global float *out, long n, float slope, float inter)
+{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    out[i] = vxa_load(in, i, slope, inter);
+}

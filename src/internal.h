@@ -29,6 +29,8 @@ vxa_status vxa_fail(vxa_context *ctx, vxa_status st, const char *fmt, ...)
 /* The same into a caller's buffer (functions without a context). err may be NULL. */
 vxa_status vxa_fail_buf(char *err, size_t errlen, vxa_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Waits until the context's queued work is done (nothing to do on the reference path). */
+vxa_status vxa_context_finish(vxa_context *ctx);
 /* Counts one launch of kernel `name` (OpenCL dispatch and reference calls alike). */
 void vxa_count_launch(vxa_context *ctx, const char *name);
 
@@ -84,6 +86,9 @@ typedef struct vxa_resample_params {
  * (labels keep theirs). Counted as launch "vxa_resample". */
 vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
+/* The checks both paths make first (order, mode, dims, channels, types, field shape); writes the detail. */
+vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out,
+                              const vxa_resample_params *p);
 
 /* ---- Gaussian smoothing (issue 4; serves elastic fields and the blur op) ---------------------------------- */
 /* In place on every channel of a float32 device volume: scipy.ndimage.gaussian_filter(x, sigma, mode=...,
@@ -102,6 +107,10 @@ vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, co
                          const int64_t offset[3], vxa_mode mode, double cval);
 vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                              const int64_t offset[3], vxa_mode mode, double cval);
+
+/* Any dtype to float32 with NIfTI scaling (out has in's voxel count). Launch "vxa_cast_float". */
+vxa_status vxa_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
+vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
 
 /* OpenCL C type name for a dtype ("short"); float64 is "double" (kernels that cannot take it convert first). */
 const char *vxa_dtype_cl_name(vxa_dtype t);

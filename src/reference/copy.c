@@ -43,3 +43,11 @@ vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
     vxa_count_launch(ctx, "vxa_copy_axes");
     return VXA_OK;
 }
+
+vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out)
+{
+    const size_t n = vxa_dvol_voxels(in);
+    for (size_t i = 0; i < n; i++) ((float *)out->host)[i] = (float)vxa_ref_value(in, i);
+    vxa_count_launch(ctx, "vxa_cast_float");
+    return VXA_OK;
+}

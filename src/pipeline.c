@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: MIT */
+/* Running a pipeline on one sample: draw every op's parameters on the host from (seed, sample, op index),
+ * then execute maximal runs of consecutive ops of one kind:
+ *   - spatial (+ at most one elastic) ops compose into one pull map (A, b) and one resampling pass of the image
+ *     and the label map (order 0); an elastic op's field lives on the output grid of its run, p = A·(o + d(o)) + b,
+ *     wherever the elastic op stands inside the run;
+ *   - intensity ops go to vxa_intensity_run, which fuses elementwise ones; label maps never see them.
+ * The volume stays in the context's memory between runs and is read back once at the end. */
+#include "pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Streams of the draw generator: op index << 8 | lane; lanes 0..15 belong to per-voxel noise of the op. */
+#define DRAW_LANE_PARAMS 0xFF
+#define DRAW_LANE_OP 0xFE
+
+void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t index, vxa_op_values *val,
+                 bool *applied)
+{
+    memset(val, 0, sizeof *val);
+    val->seed = seed;
+    val->sample = sample;
+    val->op_index = index;
+    vxa_draw_rng r = { seed, sample, index << 8 | DRAW_LANE_PARAMS, 0 };
+    /* The probability draw comes first and always happens, so later draws do not depend on it. */
+    const double u = vxa_draw_uniform(&r);
+    *applied = op->prob >= 1.0 || u < op->prob;
+    if (!op->desc) return;
+    for (int i = 0; i < op->desc->nparams; i++) {
+        const vxa_param_desc *pd = &op->desc->params[i];
+        val->given[i] = op->given[i];
+        int n = op->given[i] ? op->given[i] : pd->count;
+        for (int k = 0; k < n; k++) {
+            double lo = op->lo[i][k], hi = op->hi[i][k];
+            if (lo == hi) val->v[i][k] = lo;
+            else if (pd->flags & VXA_P_INT) val->v[i][k] = (double)vxa_draw_int(&r, (int64_t)lo, (int64_t)hi);
+            else val->v[i][k] = lo + (hi - lo) * vxa_draw_uniform(&r);
+        }
+        for (int k = n; k < pd->count; k++) val->v[i][k] = val->v[i][0]; /* one value broadcasts */
+    }
+}
+
+/* ---- what was drawn, as JSON ---------------------------------------------------------------------------- */
+struct vxa_draw {
+    char *json;
+    size_t len, cap;
+};
+
+static void jprintf(vxa_draw *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jprintf(vxa_draw *d, const char *fmt, ...)
+{
+    if (!d) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(d->json ? d->json + d->len : NULL, d->json ? d->cap - d->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (d->json && d->len + (size_t)n < d->cap) {
+            d->len += (size_t)n;
+            return;
+        }
+        size_t cap = (d->cap ? d->cap * 2 : 1024) + (size_t)n;
+        char *j = realloc(d->json, cap);
+        if (!j) return;
+        d->json = j;
+        d->cap = cap;
+    }
+}
+
+void vxa_draw_free(vxa_draw *d)
+{
+    if (!d) return;
+    free(d->json);
+    free(d);
+}
+
+const char *vxa_draw_json(const vxa_draw *d) { return d && d->json ? d->json : "{}"; }
+
+static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val, bool applied, const char *note,
+                    int index)
+{
+    if (!d) return;
+    jprintf(d, "%s{\"op\":\"%s\",\"index\":%d,\"applied\":%s", index ? "," : "",
+            op->desc ? op->desc->name : "sampling", index, applied ? "true" : "false");
+    for (int i = 0; op->desc && i < op->desc->nparams; i++) {
+        const vxa_param_desc *pd = &op->desc->params[i];
+        const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
+        jprintf(d, ",\"%s\":", pd->name);
+        if (pd->count > 1) jprintf(d, "[");
+        for (int k = 0; k < n; k++) {
+            if (pd->choices) jprintf(d, "%s\"%s\"", k ? "," : "", pd->choices[(int)val->v[i][k]]);
+            else jprintf(d, "%s%.10g", k ? "," : "", val->v[i][k]);
+        }
+        if (pd->count > 1) jprintf(d, "]");
+    }
+    if (note && note[0]) jprintf(d, ",%s", note);
+    jprintf(d, "}");
+}
+
+/* ---- execution ------------------------------------------------------------------------------------------ */
+typedef struct {
+    vxa_context *ctx;
+    const vxa_pipeline *p;
+    uint64_t seed, sample;
+    vxa_draw *draw;
+    vxa_volume **field_out;
+    vxa_grid grid;               /* geometry of the current image */
+    vxa_dvol img, lab;           /* current image (any dtype until the first pass, then float32) and label */
+    bool has_label;
+    bool img_is_input;           /* img still is the caller's image (never written, never released) */
+    bool lab_is_input;
+    int order, mode, label_mode; /* sampling state */
+    double cval;
+    int ndrawn;
+} runner;
+
+static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
+                            vxa_volume **out);
+
+/* Replaces cur by next; cur is released unless it is the caller's input. */
+static void swap_in(runner *r, vxa_dvol *cur, vxa_dvol *next)
+{
+    const bool input = cur == &r->img ? r->img_is_input : r->lab_is_input;
+    if (!input) vxa_dvol_release(r->ctx, cur);
+    *cur = *next;
+    memset(next, 0, sizeof *next);
+}
+
+static bool is_identity(const double A[3][3], const double b[3], const int64_t in[3], const int64_t out[3])
+{
+    for (int r = 0; r < 3; r++) {
+        if (b[r] != 0.0 || in[r] != out[r]) return false;
+        for (int c = 0; c < 3; c++)
+            if (A[r][c] != (r == c ? 1.0 : 0.0)) return false;
+    }
+    return true;
+}
+
+/* A run of spatial/elastic ops starting at op index *i; advances *i past it. */
+static vxa_status run_spatial(runner *r, int *i)
+{
+    vxa_context *ctx = r->ctx;
+    double A[3][3], b[3];
+    vxa_xform_identity(A, b);
+    vxa_grid cur = r->grid;      /* grid after the ops so far */
+    const vxa_op_inst *elastic = NULL;
+    vxa_op_values elastic_val;
+    vxa_dvol field = { 0 }, out = { 0 }, lout = { 0 };
+    vxa_status st = VXA_OK;
+    int k = *i;
+    for (; k < r->p->nops; k++) {
+        const vxa_op_inst *op = &r->p->ops[k];
+        if (!op->desc) { /* sampling inside a run applies to the whole run */
+            if (op->set_order) r->order = op->order;
+            if (op->set_mode) r->mode = op->mode;
+            if (op->set_cval) r->cval = op->cval;
+            if (op->set_label_mode) r->label_mode = op->label_mode;
+            continue;
+        }
+        if (op->desc->kind == VXA_OPK_INTENSITY) break;
+        if (op->desc->kind == VXA_OPK_ELASTIC && elastic) break; /* one field per pass */
+        vxa_op_values val;
+        bool applied;
+        vxa_op_draw(op, r->seed, r->sample, (uint32_t)k, &val, &applied);
+        char note[512] = "";
+        if (applied && op->desc->kind == VXA_OPK_SPATIAL) {
+            double Ak[3][3], bk[3];
+            int64_t out_dim[3];
+            char err[512] = "";
+            vxa_draw_rng rng = { r->seed, r->sample, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
+            st = op->desc->spatial(&val, &rng, &cur, out_dim, Ak, bk, note, sizeof note, err, sizeof err);
+            if (st != VXA_OK) {
+                st = vxa_fail(ctx, st, "%s (op %d at spec column %d): %s", op->desc->name, k, op->column + 1, err);
+                goto done;
+            }
+            for (int a = 0; a < 3; a++)
+                if (out_dim[a] < 1) {
+                    st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: output dim %d would be %lld", op->desc->name,
+                                  a, (long long)out_dim[a]);
+                    goto done;
+                }
+            vxa_xform_compose(A, b, Ak, bk, A, b);
+            vxa_grid_after(&r->grid, A, b, out_dim, &cur);
+        } else if (applied) {
+            elastic = op;
+            elastic_val = val;
+        }
+        draw_op(r->draw, op, &val, applied, note, r->ndrawn++);
+    }
+    *i = k;
+    if (!elastic && is_identity(A, b, r->grid.dim, cur.dim)) return VXA_OK;
+
+    if (elastic && (st = elastic->desc->field(ctx, &elastic_val, &cur, &field)) != VXA_OK) goto done;
+    if (elastic && r->field_out) {
+        vxa_volume_free(*r->field_out);
+        *r->field_out = NULL;
+        vxa_volume like;
+        vxa_volume_init(&like, cur.dim, 3, VXA_FLOAT32);
+        if ((st = read_back(ctx, &like, &cur, &field, r->field_out)) != VXA_OK) goto done;
+    }
+    vxa_resample_params rp = { .order = r->order, .mode = (vxa_mode)r->mode, .cval = r->cval,
+                               .field = elastic ? &field : NULL };
+    memcpy(rp.A, A, sizeof A);
+    memcpy(rp.b, b, sizeof b);
+    memcpy(rp.out_dim, cur.dim, sizeof rp.out_dim);
+    if ((st = vxa_dvol_alloc(ctx, cur.dim, r->img.channels, VXA_FLOAT32, &out)) != VXA_OK) goto done;
+    if ((st = vxa_resample(ctx, &r->img, &out, &rp)) != VXA_OK) goto done;
+    if (r->has_label) {
+        vxa_resample_params lp = rp;
+        lp.order = 0;
+        lp.mode = (vxa_mode)r->label_mode;
+        lp.cval = 0.0;
+        if ((st = vxa_dvol_alloc(ctx, cur.dim, r->lab.channels, r->lab.dtype, &lout)) != VXA_OK) goto done;
+        if ((st = vxa_resample(ctx, &r->lab, &lout, &lp)) != VXA_OK) goto done;
+        swap_in(r, &r->lab, &lout);
+        r->lab_is_input = false;
+    }
+    swap_in(r, &r->img, &out);
+    r->img_is_input = false;
+    r->grid = cur;
+done:
+    vxa_dvol_release(ctx, &field);
+    vxa_dvol_release(ctx, &out);
+    vxa_dvol_release(ctx, &lout);
+    return st;
+}
+
+/* The image as a float32 volume of the pipeline's own: the caller's input (wrapped without a copy on CPU
+ * devices) is never written, so the first intensity op after no spatial pass converts it into a new volume. */
+static vxa_status ensure_float(runner *r)
+{
+    if (!r->img_is_input && r->img.dtype == VXA_FLOAT32) return VXA_OK;
+    vxa_dvol f;
+    vxa_status st = vxa_dvol_alloc(r->ctx, r->img.dim, r->img.channels, VXA_FLOAT32, &f);
+    if (st != VXA_OK) return st;
+    if ((st = vxa_cast_float(r->ctx, &r->img, &f)) != VXA_OK) {
+        vxa_dvol_release(r->ctx, &f);
+        return st;
+    }
+    swap_in(r, &r->img, &f);
+    r->img_is_input = false;
+    return VXA_OK;
+}
+
+static vxa_status run_intensity(runner *r, int *i)
+{
+    const vxa_op_desc *descs[64];
+    vxa_op_values vals[64];
+    int n = 0, k = *i;
+    for (; k < r->p->nops && n < 64; k++) {
+        const vxa_op_inst *op = &r->p->ops[k];
+        if (!op->desc || op->desc->kind != VXA_OPK_INTENSITY) break;
+        bool applied;
+        vxa_op_draw(op, r->seed, r->sample, (uint32_t)k, &vals[n], &applied);
+        draw_op(r->draw, op, &vals[n], applied, "", r->ndrawn++);
+        if (applied) descs[n++] = op->desc;
+    }
+    *i = k;
+    if (n == 0) return VXA_OK;
+    vxa_status st = ensure_float(r);
+    if (st != VXA_OK) return st;
+    return vxa_intensity_run(r->ctx, descs, vals, n, &r->img);
+}
+
+static bool same_grid(const vxa_volume *a, const vxa_volume *b)
+{
+    for (int r = 0; r < 3; r++) {
+        if (a->dim[r] != b->dim[r]) return false;
+        for (int c = 0; c < 4; c++)
+            if (fabs(a->affine[r][c] - b->affine[r][c]) > 1e-3 * (1.0 + fabs(a->affine[r][c]))) return false;
+    }
+    return true;
+}
+
+static vxa_status check_inputs(vxa_context *ctx, const vxa_volume *image, const vxa_volume *label)
+{
+    if (!image || !image->data) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: no image");
+    if (!label) return VXA_OK;
+    if (!same_grid(image, label))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: the label map's grid (%lldx%lldx%lld) differs "
+                        "from the image's (%lldx%lldx%lld) in dims or affine", (long long)label->dim[0],
+                        (long long)label->dim[1], (long long)label->dim[2], (long long)image->dim[0],
+                        (long long)image->dim[1], (long long)image->dim[2]);
+    if (label->dtype == VXA_FLOAT32 || label->dtype == VXA_FLOAT64)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: the label map must have an integer type, not %s",
+                        vxa_dtype_name(label->dtype));
+    return VXA_OK;
+}
+
+/* A host volume with the runner's geometry for dvol d, filled from it. */
+static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
+                            vxa_volume **out)
+{
+    vxa_volume *v = NULL;
+    vxa_status st = vxa_volume_alloc(g->dim, d->channels, d->dtype, &v);
+    if (st != VXA_OK) return vxa_fail(ctx, st, "pipeline: output volume of %lldx%lldx%lld", (long long)g->dim[0],
+                                      (long long)g->dim[1], (long long)g->dim[2]);
+    v->sform_code = like->sform_code;
+    v->qform_code = like->qform_code;
+    v->xyzt_units = like->xyzt_units;
+    v->tr = like->tr;
+    memcpy(v->descrip, like->descrip, sizeof v->descrip);
+    vxa_grid_to_volume(g, v);
+    if ((st = vxa_dvol_read(ctx, d, v->data)) != VXA_OK) {
+        vxa_volume_free(v);
+        return st;
+    }
+    *out = v;
+    return VXA_OK;
+}
+
+void vxa_run_options_init(vxa_run_options *o) { memset(o, 0, sizeof *o); }
+
+vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed, uint64_t sample,
+                            const vxa_volume *image, const vxa_volume *label,
+                            vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw)
+{
+    vxa_run_options o;
+    vxa_run_options_init(&o);
+    o.seed = seed;
+    o.sample = sample;
+    return vxa_pipeline_run_ex(ctx, p, &o, image, label, out_image, out_label, draw);
+}
+
+/* The core: device volumes in, device volumes out. image and label are only read. */
+vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                 const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
+                                 vxa_dvol *out_image, vxa_dvol *out_label, vxa_grid *out_grid, vxa_draw **draw)
+{
+    if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
+    if (!p || !o || !grid || !image || !out_image || !out_grid || (label && !out_label))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: NULL argument");
+    memset(out_image, 0, sizeof *out_image);
+    if (out_label) memset(out_label, 0, sizeof *out_label);
+    if (draw) *draw = NULL;
+    vxa_status st = VXA_OK;
+    runner r = { .ctx = ctx, .p = p, .seed = o->seed, .sample = o->sample, .field_out = o->field_out,
+                 .grid = *grid, .img = *image, .img_is_input = true,
+                 .order = 1, .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
+    if (o->field_out) *o->field_out = NULL;
+    if (label) {
+        r.has_label = true;
+        r.lab = *label;
+        r.lab_is_input = true;
+    }
+    if (draw && !(r.draw = calloc(1, sizeof *r.draw))) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "draw record");
+    jprintf(r.draw, "{\"seed\":%llu,\"sample\":%llu,\"spec\":\"%s\",\"ops\":[", (unsigned long long)o->seed,
+            (unsigned long long)o->sample, vxa_pipeline_string(p));
+    for (int i = 0; i < p->nops;) {
+        const vxa_op_inst *op = &p->ops[i];
+        if (op->desc && op->desc->kind == VXA_OPK_INTENSITY) st = run_intensity(&r, &i);
+        else st = run_spatial(&r, &i);
+        if (st != VXA_OK) goto done;
+    }
+    if ((st = ensure_float(&r)) != VXA_OK) goto done;
+    if (r.has_label && r.lab_is_input) { /* no spatial pass: the label map comes out as it went in */
+        vxa_dvol copy;
+        const int sign[3] = { 1, 1, 1 };
+        const int64_t zero[3] = { 0, 0, 0 };
+        if ((st = vxa_dvol_alloc(ctx, r.lab.dim, r.lab.channels, r.lab.dtype, &copy)) != VXA_OK) goto done;
+        if ((st = vxa_copy_axes(ctx, &r.lab, &copy, sign, zero, VXA_MODE_CONSTANT, 0.0)) != VXA_OK) {
+            vxa_dvol_release(ctx, &copy);
+            goto done;
+        }
+        r.lab = copy;
+        r.lab_is_input = false;
+    }
+    jprintf(r.draw, "]}");
+    *out_image = r.img;
+    if (out_label) *out_label = r.lab;
+    *out_grid = r.grid;
+    r.img_is_input = r.lab_is_input = true; /* handed over: not released below */
+done:
+    if (!r.img_is_input) vxa_dvol_release(ctx, &r.img);
+    if (!r.lab_is_input) vxa_dvol_release(ctx, &r.lab);
+    if (st != VXA_OK) {
+        vxa_draw_free(r.draw);
+        if (o->field_out) {
+            vxa_volume_free(*o->field_out);
+            *o->field_out = NULL;
+        }
+    } else if (draw) {
+        *draw = r.draw;
+    } else {
+        vxa_draw_free(r.draw);
+    }
+    return st;
+}
+
+vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                               const vxa_volume *image, const vxa_volume *label,
+                               vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw)
+{
+    if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
+    if (!p || !o || !out_image) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: NULL argument");
+    *out_image = NULL;
+    if (out_label) *out_label = NULL;
+    if (draw) *draw = NULL;
+    vxa_status st = check_inputs(ctx, image, label);
+    if (st != VXA_OK) return st;
+    if (label && !out_label) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: label without out_label");
+    vxa_grid grid, out_grid;
+    vxa_dvol in = { 0 }, lin = { 0 }, out = { 0 }, lout = { 0 };
+    vxa_grid_of_volume(image, &grid);
+    if ((st = vxa_dvol_from_volume(ctx, image, &in)) != VXA_OK) goto done;
+    if (label && (st = vxa_dvol_from_volume(ctx, label, &lin)) != VXA_OK) goto done;
+    if ((st = vxa_pipeline_run_dvol(ctx, p, o, &grid, &in, label ? &lin : NULL, &out, label ? &lout : NULL,
+                                    &out_grid, draw)) != VXA_OK)
+        goto done;
+    if ((st = read_back(ctx, image, &out_grid, &out, out_image)) != VXA_OK) goto done;
+    if (label && (st = read_back(ctx, label, &out_grid, &lout, out_label)) != VXA_OK) goto done;
+done:
+    vxa_dvol_release(ctx, &in);
+    vxa_dvol_release(ctx, &lin);
+    vxa_dvol_release(ctx, &out);
+    vxa_dvol_release(ctx, &lout);
+    if (st != VXA_OK) {
+        vxa_volume_free(*out_image);
+        *out_image = NULL;
+        if (out_label) {
+            vxa_volume_free(*out_label);
+            *out_label = NULL;
+        }
+        if (draw) {
+            vxa_draw_free(*draw);
+            *draw = NULL;
+        }
+        if (o->field_out) {
+            vxa_volume_free(*o->field_out);
+            *o->field_out = NULL;
+        }
+    }
+    return st;
+}
+
+vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed,
+                                  uint64_t first_sample, size_t n, const vxa_volume *const *images,
+                                  const vxa_volume *const *labels, vxa_volume **out_images,
+                                  vxa_volume **out_labels, vxa_draw **draws)
+{
+    if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
+    if (!images || !out_images || (labels && !out_labels))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_batch: NULL argument");
+    for (size_t i = 0; i < n; i++) {
+        out_images[i] = NULL;
+        if (out_labels) out_labels[i] = NULL;
+        if (draws) draws[i] = NULL;
+    }
+    vxa_status st = VXA_OK;
+    for (size_t i = 0; i < n && st == VXA_OK; i++) {
+        const vxa_volume *lab = labels ? labels[i] : NULL;
+        st = vxa_pipeline_run(ctx, p, seed, first_sample + i, images[i], lab, &out_images[i],
+                              lab ? &out_labels[i] : NULL, draws ? &draws[i] : NULL);
+    }
+    if (st != VXA_OK)
+        for (size_t i = 0; i < n; i++) {
+            vxa_volume_free(out_images[i]);
+            out_images[i] = NULL;
+            if (out_labels) {
+                vxa_volume_free(out_labels[i]);
+                out_labels[i] = NULL;
+            }
+            if (draws) {
+                vxa_draw_free(draws[i]);
+                draws[i] = NULL;
+            }
+        }
+    return st;
+}
+
+vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out)
+{
+    if (!p || !in || !out) return VXA_ERR_INVALID_ARGUMENT;
+    vxa_grid g, cur;
+    vxa_grid_of_volume(in, &g);
+    double A[3][3], b[3];
+    vxa_xform_identity(A, b);
+    cur = g;
+    for (int k = 0; k < p->nops; k++) {
+        const vxa_op_inst *op = &p->ops[k];
+        if (!op->desc || op->desc->kind != VXA_OPK_SPATIAL) continue;
+        vxa_op_values val;
+        bool applied;
+        vxa_op_draw(op, 0, 0, (uint32_t)k, &val, &applied);
+        double Ak[3][3], bk[3];
+        int64_t out_dim[3];
+        char note[512], err[512];
+        vxa_draw_rng rng = { 0, 0, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
+        vxa_status st = op->desc->spatial(&val, &rng, &cur, out_dim, Ak, bk, note, sizeof note, err, sizeof err);
+        if (st != VXA_OK) return st;
+        vxa_xform_compose(A, b, Ak, bk, A, b);
+        vxa_grid_after(&g, A, b, out_dim, &cur);
+    }
+    *out = *in;
+    out->data = NULL;
+    out->dtype = VXA_FLOAT32;
+    out->scl_slope = out->scl_inter = 0.0;
+    for (int a = 0; a < 3; a++) out->dim[a] = cur.dim[a];
+    vxa_grid_to_volume(&cur, out);
+    return VXA_OK;
+}

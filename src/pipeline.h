@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Pipelines: the parsed spec (src/spec.c) and its execution (src/pipeline.c). */
+#ifndef VXA_PIPELINE_H
+#define VXA_PIPELINE_H
+
+#include "ops.h"
+
+/* One op as written: each value slot is a fixed value (lo == hi) or a range [lo, hi]. desc NULL = the
+ * `sampling(order=, mode=, cval=)` pseudo-op, which sets how the following spatial passes resample. */
+typedef struct vxa_op_inst {
+    const vxa_op_desc *desc;
+    double lo[VXA_OP_MAXPARAMS][3], hi[VXA_OP_MAXPARAMS][3];
+    int given[VXA_OP_MAXPARAMS];
+    double prob;
+    int column;                       /* where it started in the spec, for messages */
+    /* sampling pseudo-op */
+    int order, mode;
+    double cval;
+    int set_order, set_mode, set_cval, label_mode, set_label_mode;
+} vxa_op_inst;
+
+struct vxa_pipeline {
+    vxa_op_inst *ops;
+    int nops;
+    char *text;                       /* normalised spec */
+};
+
+/* The values one op instance draws for one sample, and whether it applies (probability). */
+void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t index, vxa_op_values *val,
+                 bool *applied);
+
+/* The core of vxa_pipeline_run: device volumes in (only read), new device volumes out (the caller releases
+ * them with vxa_dvol_release), and the output grid. */
+vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                 const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
+                                 vxa_dvol *out_image, vxa_dvol *out_label, vxa_grid *out_grid, vxa_draw **draw);
+
+/* Writes the normalised text of one op into buf. */
+void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len);
+
+#endif

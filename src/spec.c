@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/* The op spec parser. Grammar (whitespace free between tokens; ops separated by spaces, ';' or '|'):
+ *     spec  := { op }
+ *     op    := NAME [ '(' [ arg { ',' arg } ] ')' ]
+ *     arg   := [ KEY '=' ] value            a bare value after KEY=v continues KEY's list: plane=0,1
+ *     value := NUMBER | CHOICE | '[' NUMBER ',' NUMBER ']'      a range, drawn per sample
+ * Positional values fill the parameters in order; a parameter of 3 values takes 1 (broadcast) or 3.
+ * `p=` is every op's probability (default 1). Errors name the column and the token. */
+#include "pipeline.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *s;
+    size_t pos;
+    char *err;
+    size_t errlen;
+} parser;
+
+static const char *const sampling_modes[] = { "constant", "nearest", "reflect", NULL };
+
+static const vxa_param_desc sampling_params[] = {
+    { "order", 1, VXA_P_INT | VXA_P_FIXED, 0, 1, { 1 }, "interpolation of images: 1 trilinear, 0 nearest", NULL },
+    { "mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary: constant (cval), nearest, reflect", sampling_modes },
+    { "cval", 1, VXA_P_FIXED, -1e30, 1e30, { 0 }, "value outside the input in constant mode", NULL },
+    { "label_mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary for label maps (labels use cval 0)", sampling_modes },
+};
+
+static vxa_status perr(parser *p, size_t col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static vxa_status perr(parser *p, size_t col, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* The spec with a caret under the bad token. */
+    char line[200];
+    snprintf(line, sizeof line, "%s", p->s);
+    size_t caret = col < sizeof line - 1 ? col : sizeof line - 2;
+    return vxa_fail_buf(p->err, p->errlen, VXA_ERR_PARSE, "spec column %zu: %s\n  %s\n  %*s^", col + 1, msg,
+                        line, (int)caret, "");
+}
+
+static void skip_ws(parser *p)
+{
+    while (isspace((unsigned char)p->s[p->pos])) p->pos++;
+}
+
+static size_t ident(parser *p, char *out, size_t len)
+{
+    size_t start = p->pos, n = 0;
+    while (isalnum((unsigned char)p->s[p->pos]) || p->s[p->pos] == '_') {
+        if (n + 1 < len) out[n++] = p->s[p->pos];
+        p->pos++;
+    }
+    out[n] = '\0';
+    return p->pos - start;
+}
+
+static vxa_status number(parser *p, double *out)
+{
+    skip_ws(p);
+    const char *start = p->s + p->pos;
+    char *end;
+    *out = strtod(start, &end);
+    if (end == start || !isfinite(*out)) {
+        char tok[32];
+        size_t n = strcspn(start, ",)] ");
+        snprintf(tok, sizeof tok, "%.*s", (int)(n < 31 ? n : 31), start);
+        return perr(p, p->pos, "expected a number, found '%s'", *start ? tok : "end of spec");
+    }
+    p->pos += (size_t)(end - start);
+    return VXA_OK;
+}
+
+/* Parses one value into [lo, hi] for parameter pd. */
+static vxa_status value(parser *p, const vxa_param_desc *pd, const char *opname, double *lo, double *hi)
+{
+    skip_ws(p);
+    size_t col = p->pos;
+    vxa_status st;
+    if (p->s[p->pos] == '[') {
+        p->pos++;
+        if ((st = number(p, lo)) != VXA_OK) return st;
+        skip_ws(p);
+        if (p->s[p->pos] != ',') return perr(p, p->pos, "a range is [lo, hi]: expected ','");
+        p->pos++;
+        if ((st = number(p, hi)) != VXA_OK) return st;
+        skip_ws(p);
+        if (p->s[p->pos] != ']') return perr(p, p->pos, "a range is [lo, hi]: expected ']'");
+        p->pos++;
+        if (pd->flags & VXA_P_FIXED)
+            return perr(p, col, "%s: %s takes a fixed value, not a range (it sets the output shape or mode)",
+                        opname, pd->name);
+        if (*hi < *lo) return perr(p, col, "%s: range [%g, %g] has hi < lo", opname, *lo, *hi);
+    } else if (isalpha((unsigned char)p->s[p->pos])) {
+        char word[64];
+        ident(p, word, sizeof word);
+        int found = -1;
+        for (int i = 0; pd->choices && pd->choices[i]; i++)
+            if (strcmp(pd->choices[i], word) == 0) found = i;
+        if (found < 0) {
+            char list[256] = "";
+            for (int i = 0; pd->choices && pd->choices[i]; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", pd->choices[i]);
+            return perr(p, col, "%s: '%s' is not a value of %s%s%s", opname, word, pd->name,
+                        list[0] ? "; one of: " : " (it takes numbers)", list);
+        }
+        *lo = *hi = found;
+    } else {
+        if ((st = number(p, lo)) != VXA_OK) return st;
+        *hi = *lo;
+    }
+    if (*lo < pd->lo || *hi > pd->hi)
+        return perr(p, col, "%s: %s = %g is outside [%g, %g]", opname, pd->name, *lo < pd->lo ? *lo : *hi, pd->lo,
+                    pd->hi);
+    if ((pd->flags & VXA_P_INT) && (*lo != floor(*lo) || *hi != floor(*hi)))
+        return perr(p, col, "%s: %s takes whole numbers, not %g", opname, pd->name, *lo != floor(*lo) ? *lo : *hi);
+    return VXA_OK;
+}
+
+static const vxa_param_desc prob_param = { "p", 1, VXA_P_FIXED, 0, 1, { 1 }, "probability", NULL };
+
+static vxa_status parse_op(parser *p, vxa_op_inst *op)
+{
+    char name[64];
+    size_t col = p->pos;
+    memset(op, 0, sizeof *op);
+    op->prob = 1.0;
+    op->column = (int)col;
+    if (ident(p, name, sizeof name) == 0) return perr(p, col, "expected an op name, found '%c'", p->s[p->pos]);
+    const vxa_param_desc *params;
+    int nparams;
+    if (strcmp(name, "sampling") == 0) {
+        params = sampling_params;
+        nparams = sizeof sampling_params / sizeof sampling_params[0];
+    } else {
+        op->desc = vxa_op_find(name);
+        if (!op->desc) {
+            char list[1024] = "";
+            int n;
+            const vxa_op_desc *const *t = vxa_op_table(&n);
+            for (int i = 0; i < n; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " " : "", t[i]->name);
+            return perr(p, col, "unknown op '%s' (ops: sampling %s)", name, list);
+        }
+        params = op->desc->params;
+        nparams = op->desc->nparams;
+    }
+    int cur = 0;        /* the parameter that bare values go to */
+    int filled[VXA_OP_MAXPARAMS + 1] = { 0 };
+    bool keyed = false; /* a key was seen: bare values continue it */
+    skip_ws(p);
+    if (p->s[p->pos] == '(') {
+        p->pos++;
+        skip_ws(p);
+        if (p->s[p->pos] == ')') p->pos++;
+        else for (;;) {
+            skip_ws(p);
+            size_t argcol = p->pos;
+            /* KEY= ? */
+            size_t save = p->pos;
+            char key[64];
+            int target = -1;
+            if (ident(p, key, sizeof key) > 0) {
+                skip_ws(p);
+                if (p->s[p->pos] == '=') {
+                    p->pos++;
+                    if (strcmp(key, "p") == 0) target = VXA_OP_MAXPARAMS;
+                    for (int i = 0; i < nparams && target < 0; i++)
+                        if (strcmp(params[i].name, key) == 0) target = i;
+                    if (target < 0) {
+                        char list[512] = "p";
+                        for (int i = 0; i < nparams; i++)
+                            snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", params[i].name);
+                        return perr(p, argcol, "%s has no parameter '%s' (it has: %s)", name, key, list);
+                    }
+                    if (filled[target]) return perr(p, argcol, "%s: parameter '%s' given twice", name, key);
+                    cur = target;
+                    keyed = true;
+                } else {
+                    p->pos = save;
+                }
+            } else {
+                p->pos = save;
+            }
+            if (target < 0) { /* a bare value: the current parameter, or the next one if it is full */
+                const int cap = cur == VXA_OP_MAXPARAMS ? 1 : params[cur].count;
+                if (filled[cur] >= cap) {
+                    if (keyed) return perr(p, argcol, "%s: too many values for '%s' (it takes %d)", name,
+                                           cur == VXA_OP_MAXPARAMS ? "p" : params[cur].name, cap);
+                    cur++;
+                }
+                if (cur >= nparams) return perr(p, argcol, "%s takes at most %d positional parameter(s)", name, nparams);
+            }
+            const vxa_param_desc *pd = cur == VXA_OP_MAXPARAMS ? &prob_param : &params[cur];
+            double lo, hi;
+            vxa_status st = value(p, pd, name, &lo, &hi);
+            if (st != VXA_OK) return st;
+            if (cur == VXA_OP_MAXPARAMS) {
+                op->prob = lo;
+                filled[cur] = 1;
+            } else {
+                if (filled[cur] >= pd->count) return perr(p, argcol, "%s: too many values for '%s' (it takes %d)",
+                                                          name, pd->name, pd->count);
+                op->lo[cur][filled[cur]] = lo;
+                op->hi[cur][filled[cur]] = hi;
+                filled[cur]++;
+            }
+            skip_ws(p);
+            if (p->s[p->pos] == ',') { p->pos++; continue; }
+            if (p->s[p->pos] == ')') { p->pos++; break; }
+            return perr(p, p->pos, "%s: expected ',' or ')'%s", name, p->s[p->pos] ? "" : " before the end");
+        }
+    }
+    for (int i = 0; i < nparams; i++) {
+        const vxa_param_desc *pd = &params[i];
+        if (filled[i] == 0) {
+            if (pd->flags & VXA_P_REQUIRED) return perr(p, col, "%s: parameter '%s' is required (%s)", name, pd->name, pd->doc);
+            for (int k = 0; k < pd->count; k++) op->lo[i][k] = op->hi[i][k] = pd->def[k];
+        } else if (filled[i] != 1 && filled[i] != pd->count && !(pd->flags & VXA_P_LIST)) {
+            return perr(p, col, "%s: '%s' takes 1 or %d values, got %d", name, pd->name, pd->count, filled[i]);
+        }
+        op->given[i] = filled[i];
+    }
+    if (!op->desc) { /* sampling */
+        op->set_order = filled[0];
+        op->order = (int)op->lo[0][0];
+        op->set_mode = filled[1];
+        op->mode = (int)op->lo[1][0];
+        op->set_cval = filled[2];
+        op->cval = op->lo[2][0];
+        op->set_label_mode = filled[3];
+        op->label_mode = (int)op->lo[3][0];
+    }
+    return VXA_OK;
+}
+
+vxa_status vxa_pipeline_parse(const char *spec, vxa_pipeline **out, char *err, size_t errlen)
+{
+    if (!spec || !out) return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_parse: NULL argument");
+    *out = NULL;
+    vxa_pipeline *pl = calloc(1, sizeof *pl);
+    if (!pl) return VXA_ERR_OUT_OF_MEMORY;
+    parser p = { spec, 0, err, errlen };
+    int cap = 0;
+    vxa_status st = VXA_OK;
+    for (;;) {
+        while (isspace((unsigned char)spec[p.pos]) || spec[p.pos] == ';' || spec[p.pos] == '|') p.pos++;
+        if (!spec[p.pos]) break;
+        if (pl->nops == cap) {
+            cap = cap ? 2 * cap : 8;
+            vxa_op_inst *n = realloc(pl->ops, (size_t)cap * sizeof *n);
+            if (!n) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
+            pl->ops = n;
+        }
+        if ((st = parse_op(&p, &pl->ops[pl->nops])) != VXA_OK) goto fail;
+        pl->nops++;
+    }
+    /* Normalised text. */
+    size_t len = 1;
+    char buf[2048];
+    for (int i = 0; i < pl->nops; i++) {
+        vxa_op_format(&pl->ops[i], buf, sizeof buf);
+        len += strlen(buf) + 1;
+    }
+    if (!(pl->text = malloc(len))) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
+    pl->text[0] = '\0';
+    for (int i = 0; i < pl->nops; i++) {
+        vxa_op_format(&pl->ops[i], buf, sizeof buf);
+        if (i) strcat(pl->text, " ");
+        strcat(pl->text, buf);
+    }
+    *out = pl;
+    return VXA_OK;
+fail:
+    vxa_pipeline_free(pl);
+    return st;
+}
+
+void vxa_pipeline_free(vxa_pipeline *p)
+{
+    if (!p) return;
+    free(p->ops);
+    free(p->text);
+    free(p);
+}
+
+const char *vxa_pipeline_string(const vxa_pipeline *p) { return p && p->text ? p->text : ""; }
+
+/* The shortest of %.15g / %.17g that reads back as x. */
+static void num(char *buf, size_t len, double x)
+{
+    snprintf(buf, len, "%.15g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, len, "%.17g", x);
+}
+
+void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len)
+{
+    char a[40], b[40];
+    const vxa_param_desc *params = op->desc ? op->desc->params : sampling_params;
+    int nparams = op->desc ? op->desc->nparams : (int)(sizeof sampling_params / sizeof sampling_params[0]);
+    size_t n = (size_t)snprintf(buf, len, "%s(", op->desc ? op->desc->name : "sampling");
+    bool first = true;
+    for (int i = 0; i < nparams && n < len; i++) {
+        if (!op->given[i]) continue;
+        n += (size_t)snprintf(buf + n, len - n, "%s%s=", first ? "" : ", ", params[i].name);
+        first = false;
+        for (int k = 0; k < op->given[i] && n < len; k++) {
+            const char *sep = k ? "," : "";
+            if (params[i].choices)
+                n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, params[i].choices[(int)op->lo[i][k]]);
+            else if (op->lo[i][k] == op->hi[i][k]) {
+                num(a, sizeof a, op->lo[i][k]);
+                n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, a);
+            } else {
+                num(a, sizeof a, op->lo[i][k]);
+                num(b, sizeof b, op->hi[i][k]);
+                n += (size_t)snprintf(buf + n, len - n, "%s[%s,%s]", sep, a, b);
+            }
+        }
+    }
+    if (op->prob != 1.0 && n < len) {
+        num(a, sizeof a, op->prob);
+        n += (size_t)snprintf(buf + n, len - n, "%sp=%s", first ? "" : ", ", a);
+    }
+    if (n < len) snprintf(buf + n, len - n, ")");
+}
