@@ -115,9 +115,9 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
             for (int t = 0; t < op->ncoef; t++) p->par[c * VXA_IPROG_MAXPAR + off + t] = (float)op->coef[t];
         return VXA_OK;
     case VXA_INT_BLUR:
-    case VXA_INT_LOWRES:
-        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "%s: not available in this build",
-                        op->id == VXA_INT_BLUR ? "blur" : "lowres");
+    case VXA_INT_LOWRES:   /* not elementwise: the pending program runs first */
+        if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
+        return op->id == VXA_INT_BLUR ? vxa_intensity_blur(ctx, op, vol) : vxa_intensity_lowres(ctx, op, vol);
     default:
         break;
     }

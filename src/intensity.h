@@ -24,7 +24,8 @@ typedef struct vxa_iop {
     int id;                      /* VXA_INT_* */
     double a, b;                 /* clip: lo, hi; pclip: percentiles lo, hi; window: lo = c - w/2, hi = c + w/2;
                                   * noise: std; gamma: gamma; brightness, contrast: factor; lowres: factor */
-    double sigma[3];             /* blur */
+    double sigma[3];             /* blur: Gaussian sigma per axis, voxels */
+    double factor[3];            /* lowres: down-sampling factor per axis */
     int nonzero;                 /* pclip, zscore: statistics over non-zero voxels, zero voxels stay 0 */
     int preserve;                /* contrast: clip the result to the input's [min, max] */
     int order, ncoef;            /* bias: polynomial order and its coefficients, TorchIO's term order */
@@ -37,6 +38,11 @@ typedef struct vxa_iop {
  * double). The volume's scl_slope/scl_inter, if set, is applied first and cleared. */
 vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol);
 vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol);
+
+/* blur: vxa_gauss_smooth(sigma, nearest, truncate 4). lowres: resize to n' = max(1, round(n / f)) per axis and
+ * back to n, both trilinear with mode nearest (SPEC resize). Both paths call these (they dispatch on ctx). */
+vxa_status vxa_intensity_blur(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol);
+vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol);
 
 /* ---- reductions over each channel of a float32 volume (scl_slope must be 0): non-finite voxels are skipped,
  * and with nonzero also zero voxels ---------------------------------------------------------------------- */

@@ -55,6 +55,13 @@ static const vxa_param_desc bias_params[] = {
     { "order", 1, VXA_P_INT | VXA_P_FIXED, 0, VXA_BIAS_MAX_ORDER, { 3 }, "total degree of the polynomial", NULL },
 };
 
+static const vxa_param_desc blur_params[] = {
+    { "sigma", 3, 0, 0, 100, { 1, 1, 1 }, "Gaussian sigma per axis (voxels); 0 leaves an axis alone", NULL },
+};
+static const vxa_param_desc lowres_params[] = {
+    { "factor", 3, 0, 1, 64, { 2, 2, 2 }, "down-sampling factor per axis (>= 1)", NULL },
+};
+
 #define NP(a) (int)(sizeof a / sizeof a[0])
 const vxa_op_desc vxa_intensity_ops[] = {
     { .name = "clip", .kind = VXA_OPK_INTENSITY, .params = clip_params, .nparams = NP(clip_params),
@@ -93,6 +100,14 @@ const vxa_op_desc vxa_intensity_ops[] = {
       .doc = "MRI bias field x * exp(P): P a polynomial of total degree <= order in coordinates (2i - (n-1)) / (n-1) "
              "per axis, coefficients uniform in [-coef, coef] drawn per sample on the host",
       .scipy = "TorchIO RandomBiasField(coefficients=coef, order=order)", .intensity_id = VXA_INT_BIAS },
+    { .name = "blur", .kind = VXA_OPK_INTENSITY, .params = blur_params, .nparams = NP(blur_params),
+      .doc = "Gaussian blur, mode nearest, truncate 4 (spreads NaN and Inf over the kernel's support)",
+      .scipy = "ndimage.gaussian_filter(x, sigma, mode='nearest', truncate=4.0)", .intensity_id = VXA_INT_BLUR },
+    { .name = "lowres", .kind = VXA_OPK_INTENSITY, .params = lowres_params, .nparams = NP(lowres_params),
+      .doc = "simulated low resolution: resize to n' = max(1, round(n / factor)) per axis and back to n, both "
+             "trilinear with mode nearest",
+      .scipy = "ndimage.zoom(ndimage.zoom(x, n'/n, order=1, mode='nearest', grid_mode=True), n/n', same)",
+      .intensity_id = VXA_INT_LOWRES },
 };
 const int vxa_intensity_nops = NP(vxa_intensity_ops);
 
@@ -144,11 +159,54 @@ static vxa_status resolve(vxa_context *ctx, const vxa_op_desc *op, const vxa_op_
         for (int t = 0; t < out->ncoef; t++) out->coef[t] = v[0][0] * (2 * vxa_draw_uniform(&rng) - 1);
         break;
     }
+    case VXA_INT_BLUR:
+        for (int a = 0; a < 3; a++) out->sigma[a] = v[0][a];
+        break;
+    case VXA_INT_LOWRES:
+        for (int a = 0; a < 3; a++) {
+            out->factor[a] = v[0][a];
+            if (!(out->factor[a] >= 1))
+                return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "lowres(factor=%g): must be >= 1", out->factor[a]);
+        }
+        break;
     default:
         out->a = v[0][0];
         break;
     }
     return VXA_OK;
+}
+
+vxa_status vxa_intensity_blur(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
+{
+    return vxa_gauss_smooth(ctx, vol, op->sigma, VXA_MODE_NEAREST, 4.0);
+}
+
+/* Down to the small grid and back, both as SPEC resize: p = (o + 0.5) * n_in / n_out - 0.5, mode nearest. */
+vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
+{
+    int64_t small[3];
+    bool same = true;
+    for (int a = 0; a < 3; a++) {
+        small[a] = (int64_t)llround((double)vol->dim[a] / op->factor[a]);
+        if (small[a] < 1) small[a] = 1;
+        same = same && small[a] == vol->dim[a];
+    }
+    if (same) return VXA_OK;
+    vxa_dvol tmp;
+    vxa_status st = vxa_dvol_alloc(ctx, small, vol->channels, VXA_FLOAT32, &tmp);
+    if (st != VXA_OK) return st;
+    vxa_resample_params down = { .order = 1, .mode = VXA_MODE_NEAREST }, up = down;
+    for (int a = 0; a < 3; a++) {
+        down.out_dim[a] = small[a];
+        down.A[a][a] = (double)vol->dim[a] / (double)small[a];
+        down.b[a] = 0.5 * down.A[a][a] - 0.5;
+        up.out_dim[a] = vol->dim[a];
+        up.A[a][a] = (double)small[a] / (double)vol->dim[a];
+        up.b[a] = 0.5 * up.A[a][a] - 0.5;
+    }
+    if ((st = vxa_resample(ctx, vol, &tmp, &down)) == VXA_OK) st = vxa_resample(ctx, &tmp, vol, &up);
+    vxa_dvol_release(ctx, &tmp);
+    return st;
 }
 
 vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,

@@ -95,12 +95,8 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity reference: statistics of %lld channels", (long long)nc);
         goto done;
     }
-    if (op->id == VXA_INT_BLUR) {
-        st = vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "blur: not available in this build");
-        goto done;
-    }
-    if (op->id == VXA_INT_LOWRES) {
-        st = vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "lowres: not available in this build");
+    if (op->id == VXA_INT_BLUR || op->id == VXA_INT_LOWRES) {   /* reference smoothing and resampling */
+        st = op->id == VXA_INT_BLUR ? vxa_intensity_blur(ctx, op, vol) : vxa_intensity_lowres(ctx, op, vol);
         goto done;
     }
     if (op->id == VXA_INT_CLIP) {
