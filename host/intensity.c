@@ -172,8 +172,8 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
 static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *vol)
 {
     for (int i = 0; i < n; i++)
-        if (ops[i].id == VXA_INT_NOISE && vol->channels > 256)
-            return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %lld channels, at most 256 (one Philox lane each)",
+        if (ops[i].id == VXA_INT_NOISE && vol->channels > 240)  /* lanes 0xF0.. are the pipeline's draws */
+            return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %lld channels, at most 240 (one Philox lane each)",
                             (long long)vol->channels);
     return VXA_OK;
 }
