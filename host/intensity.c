@@ -42,7 +42,7 @@ static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
                           sizeof nprog, &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
                           sizeof sample, &sample, (size_t)0)) != VXA_OK)
         goto done;
-    const size_t g[3] = { (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc, 1 };
+    const size_t g[3] = { (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2] + 3) / 4, nc, 1 };  /* 4 voxels each */
     if ((st = vxa_cl_launch(ctx, k, "vxa_intensity_apply", 2, g)) != VXA_OK) goto done;
     if (p->clears_scale) vol->slope = vol->inter = 0.0f;
     p->clears_scale = p->has_noise = false;

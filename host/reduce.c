@@ -26,7 +26,7 @@ static void reduce_shape(vxa_context *ctx, cl_kernel k, size_t n, size_t *L, siz
     size_t l = 1;
     while (l * 2 <= 64 && l * 2 <= kwg && l * 2 <= ctx->cl->max_wg) l *= 2;
     size_t g = (n + l * 16 - 1) / (l * 16);
-    size_t gmax = ctx->cl->is_cpu ? 4 * (size_t)ctx->cl->compute_units : 4096;
+    size_t gmax = ctx->cl->is_cpu ? 64 * (size_t)ctx->cl->compute_units : 4096;
     if (g > gmax) g = gmax;
     while (g < 65536 && n / g >= ((size_t)1 << 22)) g++;
     *L = l;
