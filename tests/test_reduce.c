@@ -168,6 +168,31 @@ static void test_percentiles_equal_sort(void **state)
     }
 }
 
+/* NumPy's lerp takes b - (b - a)(1 - t) for t >= 0.5: on these two values at q = 70 it differs from
+ * a + (b - a) t in the last bit (found by search against np.percentile); the result must be NumPy's. */
+static void test_percentile_upper_half_lerp(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    const int64_t dim[3] = { 2, 1, 1 };
+    vxa_volume *v = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
+    ((float *)v->data)[0] = 273.92337f;
+    ((float *)v->data)[1] = -460.42657f;
+    const double a = -460.42657f, b = 273.92337f, naive = a + (b - a) * 0.7;
+    const double q[2] = { 70, 70 };
+    for (int t = 0; t < 2; t++) {
+        check_percentiles(ctxs[t], v, 0, q);
+        vxa_dvol d;
+        assert_int_equal(vxa_dvol_from_volume(ctxs[t], v, &d), VXA_OK);
+        double out[2];
+        assert_int_equal(vxa_reduce_percentiles(ctxs[t], &d, 0, q, out), VXA_OK);
+        assert_true(out[0] == 53.61838684082028 && out[0] != naive);
+        vxa_dvol_release(ctxs[t], &d);
+    }
+    vxa_volume_free(v);
+}
+
 /* NaN and +-Inf are skipped by every reduction; a channel with nothing left gives count 0 and NaN. */
 static void test_reductions_skip_nonfinite(void **state)
 {
@@ -222,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_moments_match_double),
         cmocka_unit_test(test_std_of_offset_data),
         cmocka_unit_test(test_percentiles_equal_sort),
+        cmocka_unit_test(test_percentile_upper_half_lerp),
         cmocka_unit_test(test_reductions_skip_nonfinite),
         cmocka_unit_test(test_scaled_volume_is_refused),
     };
