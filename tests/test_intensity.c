@@ -265,6 +265,34 @@ static void test_constant_volume_gives_no_nan(void **state)
     vxa_volume_free(in);
 }
 
+/* A channel of zeros in nonzero modes has no voxel to count: it is left as it is (zeros), while the other
+ * channel is normalised; device and reference alike. */
+static void test_empty_channel_left_alone(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    uint64_t rng = vxa_test_seed() + 8;
+    const int64_t dim[3] = { 9, 10, 11 };
+    vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
+    const size_t n = (size_t)(dim[0] * dim[1] * dim[2]);
+    memset((float *)in->data + n, 0, n * sizeof(float));
+    const op_spec specs[] = { { "zscore", { "nonzero" }, { 1 } }, { "pclip", { "lo", "hi", "nonzero" }, { 5, 95, 1 } } };
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < 2; o++) {
+            vxa_volume *out = run_specs(ctxs[t], in, &specs[o], 1, 0, 0, VXA_OK);
+            const float *y = out->data, *x = in->data;
+            bool changed = false;
+            for (size_t i = 0; i < n; i++) {
+                assert_true(y[n + i] == 0.0f);
+                changed = changed || y[i] != x[i];
+                if (x[i] == 0) assert_true(y[i] == 0.0f);
+            }
+            assert_true(changed);
+            vxa_volume_free(out);
+        }
+    vxa_volume_free(in);
+}
+
 /* Noise on a zero volume: mean 0, std sigma, Gaussian tails; channels independent; the same seed and sample give
  * the same noise, another sample other noise; the device follows the documented Philox mapping. */
 static void test_noise_statistics_and_mapping(void **state)
@@ -458,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_elementwise_chain_is_one_pass),
         cmocka_unit_test(test_nonfinite_voxels),
         cmocka_unit_test(test_constant_volume_gives_no_nan),
+        cmocka_unit_test(test_empty_channel_left_alone),
         cmocka_unit_test(test_noise_statistics_and_mapping),
         cmocka_unit_test(test_bias_matches_torchio_formula),
         cmocka_unit_test(test_bias_draws_per_sample),
