@@ -22,7 +22,10 @@ static void apply_usage(FILE *f)
         "  --params-out FILE    what was drawn, as JSON\n"
         "  --seed N, --sample I the random draw (default 0, 0)\n"
         "  --keep-type          write the image in the input's type (rounded, saturated)\n"
-        "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n");
+        "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n\n"
+        "Outputs are written all or none: on any failure no output file is left.\n"
+        "exit status: 0 done; 1 failed (a file could not be read or written, the data or the device were\n"
+        "rejected); 2 usage error (unknown or missing option, a spec that does not parse)\n");
 }
 
 int cmd_apply(int argc, char **argv)
@@ -73,8 +76,17 @@ int cmd_apply(int argc, char **argv)
         return 2;
     }
 
+    const char *outs[4] = { out, label_out, field_out, params_out };
+    for (int a = 0; a < 4; a++)
+        for (int b = a + 1; b < 4; b++)
+            if (outs[a] && outs[b] && strcmp(outs[a], outs[b]) == 0) {
+                fprintf(stderr, "voxaug apply: '%s' is named for two outputs\n", outs[a]);
+                return 2;
+            }
+
     char err[8192] = "";
-    int rc = 1;
+    const char *written[4];
+    int nwritten = 0, rc = 1;
     vxa_pipeline *p = NULL;
     vxa_volume *img = NULL, *lab = NULL, *oimg = NULL, *olab = NULL, *field = NULL;
     vxa_context *ctx = NULL;
@@ -97,7 +109,8 @@ int cmd_apply(int argc, char **argv)
     o.sample = sample;
     o.field_out = field_out ? &field : NULL;
     if ((st = vxa_pipeline_run_ex(ctx, p, &o, img, lab, &oimg, label ? &olab : NULL, &draw)) != VXA_OK) {
-        fprintf(stderr, "voxaug apply: %s: %s\n", in, vxa_last_error(ctx));
+        if (label) fprintf(stderr, "voxaug apply: %s with label %s: %s\n", in, label, vxa_last_error(ctx));
+        else fprintf(stderr, "voxaug apply: %s: %s\n", in, vxa_last_error(ctx));
         goto done;
     }
     if (keep_type && img->dtype != VXA_FLOAT32) {
@@ -114,17 +127,19 @@ int cmd_apply(int argc, char **argv)
         fprintf(stderr, "voxaug apply: --field-out: no elastic op ran, so there is no field to write\n");
         goto done;
     }
-    if ((st = vxa_nifti_write(out, oimg, err, sizeof err)) != VXA_OK ||
-        (label_out && (st = vxa_nifti_write(label_out, olab, err, sizeof err)) != VXA_OK) ||
-        (field_out && (st = vxa_nifti_write(field_out, field, err, sizeof err)) != VXA_OK)) {
-        fprintf(stderr, "voxaug apply: %s\n", err);
-        goto done;
-    }
-    if (params_out && cli_write_text(params_out, vxa_draw_json(draw), err, sizeof err) != 0) {
-        fprintf(stderr, "voxaug apply: %s\n", err);
-        goto done;
-    }
+    /* all outputs or none: a failed write removes the ones this run already wrote */
+    if ((st = vxa_nifti_write(out, oimg, err, sizeof err)) != VXA_OK) goto write_failed;
+    written[nwritten++] = out;
+    if (label_out && (st = vxa_nifti_write(label_out, olab, err, sizeof err)) != VXA_OK) goto write_failed;
+    if (label_out) written[nwritten++] = label_out;
+    if (field_out && (st = vxa_nifti_write(field_out, field, err, sizeof err)) != VXA_OK) goto write_failed;
+    if (field_out) written[nwritten++] = field_out;
+    if (params_out && cli_write_text(params_out, vxa_draw_json(draw), err, sizeof err) != 0) goto write_failed;
     rc = 0;
+    goto done;
+write_failed:
+    fprintf(stderr, "voxaug apply: %s\n", err);
+    for (int w = 0; w < nwritten; w++) remove(written[w]);
 done:
     vxa_draw_free(draw);
     vxa_volume_free(img);

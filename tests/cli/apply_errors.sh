@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `voxaug apply` on bad input: every failure exits 1 (files, data, device) or 2 (usage, spec), names the file or
+# token at fault, does not crash, and leaves no file at all in the output folder (no partial output, no
+# temporary). A good run writes exactly the files asked for; --keep-type keeps the input's data type.
+# usage: bash apply_errors.sh <voxaug CLI> <tests/data dir>
+set -u
+cli=${1:?usage: apply_errors.sh CLI DATA_DIR}
+data=${2:?usage: apply_errors.sh CLI DATA_DIR}
+py=/usr/bin/python3
+tmp=$(mktemp -d /tmp/vxa_apply_errors.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+
+in=$tmp/in
+out=$tmp/out
+mkdir -p "$out"
+if ! "$cli" demo --size 32 -n 1 -o "$in" > /dev/null 2> "$tmp/err"; then
+    echo "cannot make the test inputs: $(cat "$tmp/err")"
+    exit 1
+fi
+img=$in/phantom.nii.gz        # 32^3 float32
+lab=$in/phantom_label.nii.gz  # 32^3 uint8
+other=$in/aug0_label.nii.gz   # a label map on another grid
+spec="rotate(10, plane=0,1) zoom(1.1)"
+
+# expect WANT_RC DESCRIPTION NAME -- ARGS...: runs `voxaug apply ARGS`, then checks the exit code, that stderr
+# starts with "voxaug" and contains NAME, that nothing crashed, and that the output folder is still empty.
+expect() {
+    local want=$1 what=$2 name=$3
+    shift 4
+    "$cli" apply "$@" > "$tmp/stdout" 2> "$tmp/err"
+    local rc=$? why=""
+    [ "$rc" -eq "$want" ] || why="exit $rc, expected $want"
+    [ "$rc" -lt 128 ] || why="crashed (exit $rc)"
+    grep -q "^voxaug" "$tmp/err" || why="${why:+$why; }no 'voxaug' message on stderr"
+    grep -qF -- "$name" "$tmp/err" || why="${why:+$why; }message does not name '$name'"
+    if grep -qE "Sanitizer|runtime error|core dumped|Segmentation|Aborted" "$tmp/err"; then
+        why="${why:+$why; }crash report on stderr"
+    fi
+    local left
+    left=$(ls -A "$out")
+    [ -z "$left" ] || why="${why:+$why; }files left in the output folder: $left"
+    if [ -n "$why" ]; then
+        bad "$what: $why"
+        sed 's/^/      /' "$tmp/err"
+    else
+        ok
+    fi
+    rm -rf "${out:?}"/* "$out"/.[!.]* 2> /dev/null
+}
+
+# input files
+expect 1 "missing input" "no_such.nii.gz" -- "$tmp/no_such.nii.gz" --ops "$spec" -o "$out/o.nii.gz"
+mkdir "$tmp/folder.nii"
+expect 1 "input is a folder" "folder.nii" -- "$tmp/folder.nii" --ops "$spec" -o "$out/o.nii.gz"
+n=0
+for f in "$data"/bad/*; do
+    [ -f "$f" ] || continue
+    expect 1 "bad input $(basename "$f")" "$(basename "$f")" -- "$f" --ops "$spec" -o "$out/o.nii.gz"
+    n=$((n + 1))
+done
+[ "$n" -ge 40 ] && ok || bad "only $n files in $data/bad"
+expect 1 "missing label map" "no_label.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$tmp/no_label.nii.gz" --label-out "$out/l.nii.gz"
+expect 1 "corrupt label map" "truncated_data.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$data/bad/truncated_data.nii.gz" --label-out "$out/l.nii.gz"
+
+# specs: exit 2, the message shows the column and the token
+expect 2 "unknown op" "unknown op 'zoomx'" -- "$img" --ops "rotate(10) zoomx(1.1)" -o "$out/o.nii.gz"
+grep -q "column 12" "$tmp/err" && ok || bad "unknown op: no column 12 in: $(head -1 "$tmp/err")"
+expect 2 "bad value" "'abc'" -- "$img" --ops "zoom(abc)" -o "$out/o.nii.gz"
+grep -q "column 6" "$tmp/err" && ok || bad "bad value: no column 6 in: $(head -1 "$tmp/err")"
+expect 2 "unclosed parenthesis" "rotate" -- "$img" --ops "rotate(10, plane=0,1" -o "$out/o.nii.gz"
+grep -q "column 21" "$tmp/err" && ok || bad "unclosed parenthesis: no column 21 in: $(head -1 "$tmp/err")"
+expect 2 "unknown parameter" "planes" -- "$img" --ops "rotate(10, planes=0,1)" -o "$out/o.nii.gz"
+
+# data the pipeline rejects: exit 1, both files named
+expect 1 "label on another grid" "aug0_label.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$other" --label-out "$out/l.nii.gz"
+grep -q "32x32x32" "$tmp/err" && ok || bad "label on another grid: the image's grid is not named"
+expect 1 "float label map" "float32" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$img" --label-out "$out/l.nii.gz"
+
+# outputs: every output that cannot be written leaves none of the others
+expect 1 "output into a missing folder" "nodir/o.nii.gz" -- "$img" --ops "$spec" -o "$out/nodir/o.nii.gz"
+expect 1 "output named .png" "o.png" -- "$img" --ops "$spec" -o "$out/o.png"
+expect 1 "label output into a missing folder" "nodir/l.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$lab" --label-out "$out/nodir/l.nii.gz"
+expect 1 "label output named .png" "l.png" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$lab" --label-out "$out/l.png"
+expect 1 "params output into a missing folder" "nodir/p.json" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$lab" --label-out "$out/l.nii.gz" --params-out "$out/nodir/p.json"
+expect 1 "--field-out without an elastic op" "--field-out" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --field-out "$out/f.nii.gz"
+expect 2 "one name for two outputs" "o.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$lab" --label-out "$out/o.nii.gz"
+
+# usage
+expect 2 "--label without --label-out" "--label" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --label "$lab"
+expect 2 "--label-out without --label" "--label" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --label-out "$out/l.nii.gz"
+expect 2 "unknown option" "--bogus" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --bogus
+expect 2 "option without its value" "--ops" -- "$img" -o "$out/o.nii.gz" --ops
+expect 2 "no --ops" "--ops" -- "$img" -o "$out/o.nii.gz"
+expect 2 "two inputs" "unexpected argument" -- "$img" "$lab" --ops "$spec" -o "$out/o.nii.gz"
+expect 2 "negative seed" "--seed" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --seed -1
+expect 2 "seed not a number" "--seed" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --seed 1x
+
+# devices
+expect 1 "unknown device" "no-such-dev" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --device no-such-dev
+VOXAUG_DEVICE=no-such-dev-either "$cli" apply "$img" --ops "$spec" -o "$out/o.nii.gz" 2> "$tmp/err"
+rc=$?
+{ [ "$rc" -eq 1 ] && grep -q "no-such-dev-either" "$tmp/err" && [ -z "$(ls -A "$out")" ]; } && ok ||
+    bad "unknown VOXAUG_DEVICE: exit $rc, $(cat "$tmp/err")"
+rm -rf "${out:?}"/*
+
+# a good run writes exactly the files asked for, and nothing else
+"$cli" apply "$img" --ops "$spec" -o "$out/o.nii.gz" --label "$lab" --label-out "$out/l.nii" \
+    --params-out "$out/p.json" --seed 3 --sample 1 2> "$tmp/err"
+rc=$?
+[ "$rc" -eq 0 ] && ok || bad "good run: exit $rc: $(cat "$tmp/err")"
+files=$(cd "$out" && ls -A | tr '\n' ' ')
+[ "$files" = "l.nii o.nii.gz p.json " ] && ok || bad "good run wrote '$files', expected 'l.nii o.nii.gz p.json '"
+"$py" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d' "$out/p.json" && ok || bad "p.json is not JSON"
+"$cli" info --json "$out/o.nii.gz" > "$tmp/o.json" && "$cli" info --json "$out/l.nii" > "$tmp/l.json" || bad "info"
+"$py" - "$tmp/o.json" "$tmp/l.json" << 'EOF' && ok || bad "good run: the outputs' types or shapes"
+import json, sys
+o, l = (json.load(open(p)) for p in sys.argv[1:3])
+assert o["dtype"] == "float32", o
+assert l["dtype"] == "uint8", l
+assert o["dims"] == [32, 32, 32] and l["dims"] == [32, 32, 32], (o["dims"], l["dims"])
+EOF
+# an existing output is replaced, not appended to or left half-written when the run fails
+cp "$out/o.nii.gz" "$tmp/o_before.nii.gz"
+"$cli" apply "$img" --ops "zoom(abc)" -o "$out/o.nii.gz" 2> /dev/null
+cmp -s "$out/o.nii.gz" "$tmp/o_before.nii.gz" && ok || bad "a failed run changed an existing output"
+rm -rf "${out:?}"/*
+
+# --keep-type: int16 in, int16 out (and float32 without it)
+"$py" - "$tmp/i16.nii.gz" << 'EOF' || bad "cannot write the int16 input"
+import sys
+import numpy as np, nibabel as nib
+z, y, x = np.meshgrid(np.arange(20), np.arange(24), np.arange(18), indexing="ij")
+a = (1000 * np.sin(x / 3.0) * np.cos(y / 5.0) + 10 * z).astype(np.int16).transpose(2, 1, 0)
+nib.save(nib.Nifti1Image(a, np.diag([1.0, 1.2, 0.9, 1.0])), sys.argv[1])
+EOF
+for keep in 1 0; do
+    args=(); want=float32
+    [ "$keep" -eq 1 ] && { args=(--keep-type); want=int16; }
+    "$cli" apply "$tmp/i16.nii.gz" --ops "$spec" -o "$out/k.nii.gz" "${args[@]}" 2> "$tmp/err" || bad "keep-type=$keep: $(cat "$tmp/err")"
+    got=$("$cli" info --json "$out/k.nii.gz" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["dtype"])')
+    [ "$got" = "$want" ] && ok || bad "keep-type=$keep: dtype $got, expected $want"
+    [ "$(ls -A "$out")" = "k.nii.gz" ] && ok || bad "keep-type=$keep: files $(ls -A "$out")"
+    rm -rf "${out:?}"/*
+done
+
+# the exit codes are documented
+"$cli" --help | grep -q "exit status: 0 success, 1 failure" && ok || bad "voxaug --help does not document the exit status"
+"$cli" apply --help | grep -q "exit status" && ok || bad "voxaug apply --help does not document the exit status"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
