@@ -145,7 +145,8 @@ static int add_list(item **items, size_t *n, size_t *cap, const char *path)
     return rc;
 }
 
-/* s as a JSON string literal (quotes included) appended at out + *pos; out has room for 6 * strlen(s) + 3. */
+/* s as a JSON string literal (quotes included) appended at out + *pos; out has room for 6 * strlen(s) + 3.
+ * Quotes, backslashes and control characters are escaped; bytes that are not UTF-8 become U+FFFD. */
 static void json_string(const char *s, char *out, size_t *pos)
 {
     static const char hex[] = "0123456789abcdef";
@@ -157,8 +158,20 @@ static void json_string(const char *s, char *out, size_t *pos)
             out[n++] = (char)*c;
         } else if (*c < 0x20 || *c == 0x7f) {
             n += (size_t)sprintf(out + n, "\\u00%c%c", hex[*c >> 4], hex[*c & 15]);
-        } else {
-            out[n++] = (char)*c; /* bytes >= 0x80 pass through: UTF-8 paths stay UTF-8 */
+        } else if (*c < 0x80) {
+            out[n++] = (char)*c;
+        } else { /* valid UTF-8 passes (as `voxaug info --json`), other bytes become U+FFFD */
+            const int len = (*c & 0xE0) == 0xC0 ? 2 : (*c & 0xF0) == 0xE0 ? 3 : (*c & 0xF8) == 0xF0 ? 4 : 0;
+            int ok = len > 0 && *c >= 0xC2 && *c <= 0xF4;
+            for (int k = 1; ok && k < len; k++) ok = (c[k] & 0xC0) == 0x80;
+            if (ok) {
+                memcpy(out + n, c, (size_t)len);
+                n += (size_t)len;
+                c += len - 1;
+            } else {
+                memcpy(out + n, "\\ufffd", 6);
+                n += 6;
+            }
         }
     }
     out[n++] = '"';

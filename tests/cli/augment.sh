@@ -186,6 +186,41 @@ j = json.load(open(d + "/b_aug1.json"))
 assert j["image"] == q + "/b.nii.gz" and j["label"] == q + "/b,l.nii.gz" and j["copy"] == 1, j
 EOF
 
+# ---- non-ASCII paths: UTF-8 is kept, a byte that is not UTF-8 becomes U+FFFD; the JSON stays valid
+u="$tmp/utf8_é"
+mkdir -p "$u"
+cp "$in/c.nii" "$u/ü.nii"
+cp "$in/c.nii" "$u/$(printf 'x\xff').nii"
+run "$tmp/utf8" "$u/ü.nii" "$u/$(printf 'x\xff').nii"
+check "non-ASCII paths: exit $rc: $(cat "$tmp/err")" [ "$rc" -eq 0 ]
+"$py" - "$tmp/utf8" "$u" << 'EOF' && ok || bad "sidecars of non-ASCII paths"
+import json, sys
+d, u = sys.argv[1:3]
+j = json.load(open(d + "/ü_aug0.json", encoding="utf-8"))
+assert j["image"] == u + "/ü.nii", j
+j = json.load(open(d.encode() + b"/x\xff_aug1.json", encoding="utf-8"))
+assert j["image"] == u + "/x\ufffd.nii" and j["item"] == 1 and j["copy"] == 1, j
+EOF
+
+# ---- item i's copy c is sample i*K + c of the seed: `voxaug apply --seed 7 --sample 3` on item 1 is b_aug1
+"$cli" apply "$in/img/b.nii.gz" --label "$in/lab/b.nii.gz" --ops "$spec" --seed 7 --sample 3 \
+    -o "$tmp/b3.nii.gz" --label-out "$tmp/b3_label.nii.gz" --params-out "$tmp/b3.json" 2> "$tmp/err" || bad "apply b: $(cat "$tmp/err")"
+"$py" - "$tmp" << 'EOF' && ok || bad "augment's item 1 copy 1 is not apply's sample 3"
+import json, sys
+import numpy as np, nibabel as nib
+t = sys.argv[1]
+for a, b in (("b3.nii.gz", "full/b_aug1.nii.gz"), ("b3_label.nii.gz", "full/b_aug1_label.nii.gz")):
+    x, y = nib.load(t + "/" + a), nib.load(t + "/" + b)
+    assert np.array_equal(np.asanyarray(x.dataobj), np.asanyarray(y.dataobj)), a
+    assert np.allclose(x.affine, y.affine), a
+assert json.load(open(t + "/b3.json")) == json.load(open(t + "/full/b_aug1.json"))["draw"]
+EOF
+
+# ---- more workers than items
+run "$tmp/j4" -j 4 "$A" "$B" "$C"
+check "-j 4: exit $rc" [ "$rc" -eq 0 ]
+check "-j 4 equals -j 1" same_files "$tmp/full" "$tmp/j4"
+
 # ---- usage errors: exit 2, nothing written
 usage() {
     local what=$1; shift
