@@ -95,6 +95,14 @@ expect 1 "params output into a missing folder" "nodir/p.json" -- "$img" --ops "$
     --label "$lab" --label-out "$out/l.nii.gz" --params-out "$out/nodir/p.json"
 expect 1 "--field-out without an elastic op" "--field-out" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
     --field-out "$out/f.nii.gz"
+expect 1 "elastic field output into a missing folder" "nodir/f.nii.gz" -- "$img" --ops "elastic(alpha=100, sigma=4)" \
+    -o "$out/o.nii.gz" --label "$lab" --label-out "$out/l.nii.gz" --field-out "$out/nodir/f.nii.gz"
+mkdir "$out/dir.nii.gz"
+"$cli" apply "$img" --ops "$spec" -o "$out/dir.nii.gz" 2> "$tmp/err"
+rc=$?
+{ [ "$rc" -eq 1 ] && grep -q "dir.nii.gz" "$tmp/err" && [ "$(ls -A "$out")" = "dir.nii.gz" ] &&
+  [ -z "$(ls -A "$out/dir.nii.gz")" ]; } && ok || bad "output is a folder: exit $rc, files $(ls -A "$out"): $(cat "$tmp/err")"
+rm -rf "${out:?}"/*
 expect 2 "one name for two outputs" "o.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
     --label "$lab" --label-out "$out/o.nii.gz"
 
@@ -132,6 +140,13 @@ assert o["dtype"] == "float32", o
 assert l["dtype"] == "uint8", l
 assert o["dims"] == [32, 32, 32] and l["dims"] == [32, 32, 32], (o["dims"], l["dims"])
 EOF
+# an elastic op's field: 3 channels on the output grid
+mkdir "$tmp/el"
+"$cli" apply "$img" --ops "elastic(alpha=100, sigma=4)" -o "$tmp/el/e.nii.gz" --field-out "$tmp/el/f.nii.gz" 2> "$tmp/err" ||
+    bad "elastic run: $(cat "$tmp/err")"
+[ "$(cd "$tmp/el" && ls -A | tr '\n' ' ')" = "e.nii.gz f.nii.gz " ] && ok || bad "elastic run wrote $(ls -A "$tmp/el")"
+"$cli" info --json "$tmp/el/f.nii.gz" | "$py" -c 'import json, sys; j = json.load(sys.stdin); assert j["channels"] == 3 and j["dims"] == [32, 32, 32], j' &&
+    ok || bad "the field is not 3 channels on the output grid"
 # an existing output is replaced, not appended to or left half-written when the run fails
 cp "$out/o.nii.gz" "$tmp/o_before.nii.gz"
 "$cli" apply "$img" --ops "zoom(abc)" -o "$out/o.nii.gz" 2> /dev/null
