@@ -171,6 +171,19 @@ for keep in 1 0; do
     rm -rf "${out:?}"/*
 done
 
+# every command: an unknown option is a usage error (2, named), --help exits 0 with a usage line on stdout
+for c in devices info apply augment demo ops preview; do
+    "$cli" $c --no-such-option > /dev/null 2> "$tmp/err"
+    rc=$?
+    { [ "$rc" -eq 2 ] && grep -q "no-such-option" "$tmp/err"; } && ok || bad "voxaug $c --no-such-option: exit $rc: $(cat "$tmp/err")"
+    "$cli" $c --help > "$tmp/stdout" 2> /dev/null
+    rc=$?
+    { [ "$rc" -eq 0 ] && grep -q "usage: voxaug $c" "$tmp/stdout"; } && ok || bad "voxaug $c --help: exit $rc"
+done
+"$cli" no-such-command > /dev/null 2> "$tmp/err"
+rc=$?
+{ [ "$rc" -eq 2 ] && grep -q "no-such-command" "$tmp/err"; } && ok || bad "voxaug no-such-command: exit $rc"
+
 # the exit codes are documented
 "$cli" --help | grep -q "exit status: 0 success, 1 failure" && ok || bad "voxaug --help does not document the exit status"
 "$cli" apply --help | grep -q "exit status" && ok || bad "voxaug apply --help does not document the exit status"
