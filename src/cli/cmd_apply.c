@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static void apply_usage(FILE *f)
         "  --field-out FILE     the elastic displacement field (3 channels, voxels) if an elastic op ran\n"
         "  --params-out FILE    what was drawn, as JSON\n"
         "  --seed N, --sample I the random draw (default 0, 0)\n"
-        "  --keep-type          write the image in the input's type (rounded, saturated)\n"
+        "  --keep-type          write the image in the input's type and scl_slope/scl_inter (rounded, saturated)\n"
         "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n\n"
         "Outputs are written all or none: on any failure no output file is left.\n"
         "exit status: 0 done; 1 failed (a file could not be read or written, the data or the device were\n"
@@ -114,11 +115,23 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
     if (keep_type && img->dtype != VXA_FLOAT32) {
+        /* stored as the input was: with its scl_slope/scl_inter, raw = (x - inter) / slope, so that a scaled
+         * input (uint8 with slope 10) keeps its values instead of saturating at the type's range */
+        const int scaled = img->scl_slope != 0.0 && isfinite(img->scl_slope) && isfinite(img->scl_inter);
+        if (scaled) {
+            float *x = oimg->data;
+            const size_t n = vxa_volume_voxels(oimg);
+            for (size_t i = 0; i < n; i++) x[i] = (float)(((double)x[i] - img->scl_inter) / img->scl_slope);
+        }
         vxa_volume *typed = NULL;
         if ((st = cli_convert(oimg, img->dtype, &typed)) != VXA_OK) {
             fprintf(stderr, "voxaug apply: converting the output to %s: %s\n", vxa_dtype_name(img->dtype),
                     vxa_status_string(st));
             goto done;
+        }
+        if (scaled) {
+            typed->scl_slope = img->scl_slope;
+            typed->scl_inter = img->scl_inter;
         }
         vxa_volume_free(oimg);
         oimg = typed;

@@ -184,6 +184,30 @@ done
 rc=$?
 { [ "$rc" -eq 2 ] && grep -q "no-such-command" "$tmp/err"; } && ok || bad "voxaug no-such-command: exit $rc"
 
+# --keep-type on a scaled input (uint8, slope 10, intercept 5: values to 2005) keeps the scaling: the values
+# equal the float32 run's within half a step, instead of saturating at 255
+"$py" - "$tmp/u8s.nii" << 'EOF' || bad "cannot write the scaled uint8 input"
+import sys
+import numpy as np, nibabel as nib
+x, y, z = np.meshgrid(np.arange(19), np.arange(16), np.arange(11), indexing="ij")
+img = nib.Nifti1Image((110 + 90 * np.sin(x / 3.0) * np.cos(y / 4.0)).astype(np.uint8), np.eye(4))
+img.header.set_slope_inter(10.0, 5.0)
+nib.save(img, sys.argv[1])
+EOF
+"$cli" apply "$tmp/u8s.nii" --ops "$spec" -o "$out/k.nii" --keep-type 2> "$tmp/err" || bad "scaled keep-type: $(cat "$tmp/err")"
+"$cli" apply "$tmp/u8s.nii" --ops "$spec" -o "$out/f.nii" 2> "$tmp/err" || bad "scaled float run: $(cat "$tmp/err")"
+"$py" - "$out/k.nii" "$out/f.nii" << 'EOF' && ok || bad "--keep-type lost the input's scaling"
+import sys
+import numpy as np, nibabel as nib
+k, f = nib.load(sys.argv[1]), nib.load(sys.argv[2])
+assert k.get_data_dtype() == np.uint8, k.get_data_dtype()
+a, b = k.get_fdata(), f.get_fdata()
+assert b.max() > 1500, b.max()
+err = np.abs(a - b).max()
+assert err <= 5.0 + 1e-3, err
+EOF
+rm -rf "${out:?}"/*
+
 # the exit codes are documented
 "$cli" --help | grep -q "exit status: 0 success, 1 failure" && ok || bad "voxaug --help does not document the exit status"
 "$cli" apply --help | grep -q "exit status" && ok || bad "voxaug apply --help does not document the exit status"
