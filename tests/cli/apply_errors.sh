@@ -115,6 +115,15 @@ expect 2 "no --ops" "--ops" -- "$img" -o "$out/o.nii.gz"
 expect 2 "two inputs" "unexpected argument" -- "$img" "$lab" --ops "$spec" -o "$out/o.nii.gz"
 expect 2 "negative seed" "--seed" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --seed -1
 expect 2 "seed not a number" "--seed" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --seed 1x
+expect 2 "seed with a blank and a sign" "--seed" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --seed " -1"
+expect 2 "seed in hexadecimal" "--sample" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --sample 0x10
+# numbers are decimal: --seed 010 is seed 10 (not octal 8), and 08 is a valid seed
+for s in 010 08; do
+    "$cli" apply "$img" --ops "rotate([-30,30])" -o "$out/o.nii.gz" --seed "$s" --params-out "$out/p.json" 2> "$tmp/err"
+    got=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["seed"])' "$out/p.json" 2> /dev/null)
+    [ "$got" = "$((10#$s))" ] && ok || bad "--seed $s drew with seed '$got': $(cat "$tmp/err")"
+    rm -rf "${out:?}"/*
+done
 
 # devices
 expect 1 "unknown device" "no-such-dev" -- "$img" --ops "$spec" -o "$out/o.nii.gz" --device no-such-dev
