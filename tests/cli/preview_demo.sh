@@ -112,7 +112,8 @@ EOF
     done
     [ -z "$(ls -A "$tmp/ro")" ] && ok || bad "files left in a read-only folder (running as root?): $(ls -A "$tmp/ro")"
     [ ! -e "$tmp/missing" ] && ok || bad "the missing folder was created"
-    ls "$tmp" | grep -qiE "tmp|\.png\." && bad "temporary file left: $(ls "$tmp")" || ok
+    left=$(compgen -G "$tmp/*.tmp*")
+    [ -z "$left" ] && ok || bad "temporary file left: $left"
 fi
 
 if [ -r "$nib/example4d.nii.gz" ]; then
