@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void apply_usage(FILE *f)
 {
@@ -24,9 +26,46 @@ static void apply_usage(FILE *f)
         "  --seed N, --sample I the random draw (default 0, 0)\n"
         "  --keep-type          write the image in the input's type and scl_slope/scl_inter (rounded, saturated)\n"
         "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n\n"
-        "Outputs are written all or none: on any failure no output file is left.\n"
+        "Outputs are written all or none: their folders are checked before the run, and on any failure no\n"
+        "output file is left.\n"
         "exit status: 0 done; 1 failed (a file could not be read or written, the data or the device were\n"
         "rejected); 2 usage error (unknown or missing option, a spec that does not parse)\n");
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    const size_t n = strlen(s), t = strlen(tail);
+    return n > t && strcmp(s + n - t, tail) == 0 && s[n - t - 1] != '/';
+}
+
+/* Checks before any work that path can be written: a NIfTI name if nifti, a folder that exists and takes new
+ * files, and no folder of that name. The writers check again; this only spares running the pipeline (and
+ * writing the other outputs) when the last output cannot be written. 0 if it looks writable. */
+static int check_output(const char *path, int nifti)
+{
+    if (nifti && !ends_with(path, ".nii") && !ends_with(path, ".nii.gz")) {
+        fprintf(stderr, "voxaug apply: %s: the name must end in .nii or .nii.gz\n", path);
+        return -1;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct stat sb;
+    const char *why = NULL;
+    if (stat(dir, &sb) != 0) why = strerror(errno);
+    else if (!S_ISDIR(sb.st_mode)) why = "not a folder";
+    else if (access(dir, W_OK | X_OK) != 0) why = strerror(errno);
+    if (why) {
+        fprintf(stderr, "voxaug apply: %s: folder %s: %s\n", path, dir, why);
+        return -1;
+    }
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "voxaug apply: %s: is a folder\n", path);
+        return -1;
+    }
+    return 0;
 }
 
 int cmd_apply(int argc, char **argv)
@@ -84,6 +123,10 @@ int cmd_apply(int argc, char **argv)
                 fprintf(stderr, "voxaug apply: '%s' is named for two outputs\n", outs[a]);
                 return 2;
             }
+
+    if (check_output(out, 1) != 0 || (label_out && check_output(label_out, 1) != 0) ||
+        (field_out && check_output(field_out, 1) != 0) || (params_out && check_output(params_out, 0) != 0))
+        return 1;
 
     char err[8192] = "";
     const char *written[4];

@@ -93,6 +93,13 @@ expect 1 "label output named .png" "l.png" -- "$img" --ops "$spec" -o "$out/o.ni
     --label "$lab" --label-out "$out/l.png"
 expect 1 "params output into a missing folder" "nodir/p.json" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
     --label "$lab" --label-out "$out/l.nii.gz" --params-out "$out/nodir/p.json"
+# a folder that passes the checks made before the run (as root) but takes no new file: the outputs written
+# before the failing one are removed again
+expect 1 "label output in /proc" "/proc/vxa_l.nii.gz" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$lab" --label-out "/proc/vxa_l.nii.gz"
+expect 1 "params output in /proc" "/proc/vxa_p.json" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --label "$lab" --label-out "$out/l.nii.gz" --params-out "/proc/vxa_p.json"
+expect 1 "output folder is a file" "o.nii.gz" -- "$img" --ops "$spec" -o "$img/o.nii.gz"
 expect 1 "--field-out without an elastic op" "--field-out" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
     --field-out "$out/f.nii.gz"
 expect 1 "elastic field output into a missing folder" "nodir/f.nii.gz" -- "$img" --ops "elastic(alpha=100, sigma=4)" \
