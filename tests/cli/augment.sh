@@ -110,6 +110,10 @@ check "shards 0/2 + 1/2 equal the full run" same_files "$tmp/full" "$tmp/s0" "$t
 run "$tmp/s3" --shard 2/3 "$A" "$B" "$C"
 check "shard 2/3 holds item 2 alone" [ "$(ls "$tmp/s3" | cut -c1 | sort -u | tr -d '\n')" = "c" ]
 
+run "$tmp/s5" --shard 5/6 "$A" "$B" "$C"
+check "a shard with no items: exit $rc" [ "$rc" -eq 0 ]
+check "a shard with no items writes nothing" [ -z "$(ls -A "$tmp/s5")" ]
+
 # ---- jobs
 run "$tmp/j2" -j 2 "$A" "$B" "$C"
 check "-j 2: exit $rc" [ "$rc" -eq 0 ]
