@@ -199,29 +199,6 @@ static void *thread_run(void *arg)
     return NULL;
 }
 
-/* Contexts created from several threads at once all come up (PoCL's enumeration is not thread-safe). */
-static void *create_destroy(void *arg)
-{
-    vxa_status *st = arg;
-    for (int i = 0; i < 4 && *st == VXA_OK; i++) {
-        vxa_context *ctx = NULL;
-        *st = vxa_context_create(NULL, &ctx);
-        vxa_context_destroy(ctx);
-    }
-    return NULL;
-}
-
-static void test_contexts_created_concurrently(void **state)
-{
-    (void)state;
-    vxa_test_device();
-    pthread_t th[4];
-    vxa_status st[4] = { VXA_OK, VXA_OK, VXA_OK, VXA_OK };
-    for (int t = 0; t < 4; t++) assert_int_equal(pthread_create(&th[t], NULL, create_destroy, &st[t]), 0);
-    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
-    for (int t = 0; t < 4; t++) assert_int_equal(st[t], VXA_OK);
-}
-
 static void test_threads_with_own_contexts_reproduce_single_thread(void **state)
 {
     (void)state;
@@ -338,7 +315,6 @@ int main(void)
         cmocka_unit_test(test_spatial_chain_is_one_resampling_pass),
         cmocka_unit_test(test_device_equals_reference_and_labels_stay_in_set),
         cmocka_unit_test(test_batch_equals_single_runs),
-        cmocka_unit_test(test_contexts_created_concurrently),
         cmocka_unit_test(test_threads_with_own_contexts_reproduce_single_thread),
         cmocka_unit_test(test_output_affine_is_true_world_geometry),
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
