@@ -82,10 +82,11 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     cl_float slope = src->slope, inter = src->inter;
     cl_mem inm = (cl_mem)src->mem, outm = (cl_mem)out->mem;
     cl_mem fm = p->field ? (cl_mem)p->field->mem : (cl_mem)out->mem;  /* never read without a field */
+    cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)(p->in_nz ? p->in_nz : src->dim[2]), 0 } };
     st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof fm, &fm, sizeof ind, &ind,
                      sizeof outd, &outd, sizeof col[0], &col[0], sizeof col[1], &col[1], sizeof col[2], &col[2],
                      sizeof b, &b, sizeof mode, &mode, fill_size, fill, sizeof slope, &slope, sizeof inter, &inter,
-                     (size_t)0);
+                     sizeof slab, &slab, (size_t)0);
     if (st != VXA_OK) goto done;
     const size_t g[3] = { (size_t)out->dim[0], (size_t)out->dim[1], (size_t)out->dim[2] };
     st = vxa_cl_launch(ctx, k, "vxa_resample", 3, g);

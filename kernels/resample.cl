@@ -8,7 +8,10 @@
  *     converted to the type.
  * Modes: 0 constant = scipy 'grid-constant' (every neighbour outside the input reads cval), 1 nearest,
  * 2 reflect (d c b a | a b c d | d c b a). Every channel uses the same weights.
- * Arguments: in_dim/out_dim = (nx, ny, nz, channels); a0, a1, a2 = the columns of A, b = the offset (float32).
+ * Arguments: in_dim/out_dim = (nx, ny, nz, channels); a0, a1, a2 = the columns of A, b = the offset (float32);
+ * slab = (out_k0, in_k0, nz, 0) when the pass runs on slabs along k (volumes over the device's allocation
+ * limit): the output holds planes out_k0.., the input planes in_k0.. of a volume nz deep; positions are those
+ * of the whole volumes, so slabs give the single pass's values bit for bit. (0, 0, in_dim.z) otherwise.
  * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field][_1]: _field reads the
  * displacement field, _1 is the single-channel case without the channel loop (PoCL vectorises the work-item
  * loop only when it is innermost: measured 2x on a 2-core CPU).
@@ -50,7 +53,7 @@ inline IDX_T rs_floor(float p)
 #define RS_POSITION(px, py, pz)                                                                   \
     float px, py, pz;                                                                             \
     {                                                                                             \
-        float x_ = (float)i, y_ = (float)j, z_ = (float)k;                                        \
+        float x_ = (float)i, y_ = (float)j, z_ = (float)(k + (IDX_T)slab.x);                                        \
         if (use_field) {                                                                          \
             x_ += field[o];                                                                       \
             y_ += field[o + out_vol];                                                             \
@@ -63,8 +66,8 @@ inline IDX_T rs_floor(float p)
 
 #define RS_ARGS(OUT_TYPE, CVAL_TYPE)                                                                          \
     __global const IN_T *in, __global OUT_TYPE *out, __global const float *field, long4 in_dim, long4 out_dim, \
-        float4 a0, float4 a1, float4 a2, float4 b, int mode, CVAL_TYPE cval, float slope, float inter
-#define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter
+        float4 a0, float4 a1, float4 a2, float4 b, int mode, CVAL_TYPE cval, float slope, float inter, int4 slab
+#define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter, slab
 
 #if !OUT_IS_RAW
 /* Trilinear. Interior (all 8 neighbours inside): interpolate the stored values and scale once (scaling is
@@ -72,10 +75,10 @@ inline IDX_T rs_floor(float p)
 inline void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 {
     const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
-    const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)in_dim.z;
+    const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;
     const IDX_T mx = (IDX_T)out_dim.x, my = (IDX_T)out_dim.y, mz = (IDX_T)out_dim.z;
     if (i >= mx || j >= my || k >= mz) return;
-    const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * nz;
+    const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * (IDX_T)in_dim.z;
     const IDX_T o = i + mx * (j + my * k);
     const long nc = one_channel ? 1 : out_dim.w;
     RS_POSITION(px, py, pz)
@@ -85,7 +88,7 @@ inline void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
     __global const IN_T *src = in;
     __global float *dst = out + o;
     if (x0 >= 0 && y0 >= 0 && z0 >= 0 && x0 + 1 < nx && y0 + 1 < ny && z0 + 1 < nz) {
-        const IDX_T base = x0 + sy * y0 + sz * z0;
+        const IDX_T base = x0 + sy * y0 + sz * (z0 - k0);
         for (long c = 0; c < nc; c++, src += in_vol, dst += out_vol) {
             const float v000 = (float)src[base], v100 = (float)src[base + 1];
             const float v010 = (float)src[base + sy], v110 = (float)src[base + sy + 1];
@@ -101,7 +104,9 @@ inline void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
     }
     const IDX_T xi[2] = { rs_fold(x0, nx, mode), rs_fold(x0 + 1, nx, mode) };
     const IDX_T yi[2] = { rs_fold(y0, ny, mode), rs_fold(y0 + 1, ny, mode) };
-    const IDX_T zi[2] = { rs_fold(z0, nz, mode), rs_fold(z0 + 1, nz, mode) };
+    IDX_T zi[2] = { rs_fold(z0, nz, mode), rs_fold(z0 + 1, nz, mode) };
+    for (int u = 0; u < 2; u++)
+        if (zi[u] >= 0) zi[u] -= k0;
     const float wx[2] = { 1.0f - tx, tx }, wy[2] = { 1.0f - ty, ty }, wz[2] = { 1.0f - tz, tz };
     for (long c = 0; c < nc; c++, src += in_vol, dst += out_vol) {
         float sum = 0.0f;
@@ -127,10 +132,10 @@ __kernel void vxa_resample_linear_field_1(RS_ARGS(float, float)) { rs_linear(RS_
 inline void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
 {
     const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
-    const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)in_dim.z;
+    const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;
     const IDX_T mx = (IDX_T)out_dim.x, my = (IDX_T)out_dim.y, mz = (IDX_T)out_dim.z;
     if (i >= mx || j >= my || k >= mz) return;
-    const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * nz;
+    const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * (IDX_T)in_dim.z;
     const IDX_T o = i + mx * (j + my * k);
     const long nc = one_channel ? 1 : out_dim.w;
     RS_POSITION(px, py, pz)
@@ -138,7 +143,7 @@ inline void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
     const IDX_T y = rs_fold((IDX_T)vxa_resample_round(py), ny, mode);
     const IDX_T z = rs_fold((IDX_T)vxa_resample_round(pz), nz, mode);
     const bool inside = x >= 0 && y >= 0 && z >= 0;
-    const IDX_T q = inside ? x + nx * (y + ny * z) : 0;
+    const IDX_T q = inside ? x + nx * (y + ny * (z - k0)) : 0;
     __global const IN_T *src = in + q;
     __global OUT_T *dst = out + o;
     for (long c = 0; c < nc; c++, src += in_vol, dst += out_vol) {

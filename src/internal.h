@@ -80,6 +80,10 @@ typedef struct vxa_resample_params {
     vxa_mode mode;
     double cval;
     const vxa_dvol *field;       /* NULL, or float32 with 3 channels (d_i, d_j, d_k) on the output grid */
+    /* Slabs along k (all 0: whole volumes). The output holds planes out_k0 .. out_k0 + out->dim[2] - 1 of the
+     * full output, the input planes in_k0 .. in_k0 + in->dim[2] - 1 of an input in_nz planes deep; positions
+     * and modes are those of the full volumes. The caller makes the input slab cover every plane read. */
+    int64_t out_k0, in_k0, in_nz;
 } vxa_resample_params;
 
 /* out must be allocated with out_dim and in->channels; out->dtype float32 (images) or, with order 0, any type

@@ -50,6 +50,13 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
     }
     if (!finite3(&p->A[0][0], 9) || !finite3(p->b, 3) || !isfinite(p->cval))
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the matrix, offset and cval must be finite");
+    if (p->in_nz || p->in_k0 || p->out_k0) {
+        if (p->in_k0 < 0 || p->out_k0 < 0 || p->in_k0 + in->dim[2] > p->in_nz || p->in_nz > INT32_MAX ||
+            p->out_k0 > INT32_MAX)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: slab planes %lld.. (+%lld) of an input %lld "
+                            "deep, output from plane %lld: out of range", (long long)p->in_k0,
+                            (long long)in->dim[2], (long long)p->in_nz, (long long)p->out_k0);
+    }
     if (p->field) {
         const vxa_dvol *f = p->field;
         if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] != p->out_dim[0] || f->dim[1] != p->out_dim[1] ||
@@ -75,17 +82,21 @@ static int64_t ref_fold(int64_t q, int64_t n, vxa_mode mode)
     return -1;
 }
 
-/* Linear index of grid position idx in channel c after folding by the mode; -1 = outside (reads cval). */
-static int64_t ref_index(const vxa_dvol *v, const int64_t idx[3], int64_t c, vxa_mode mode)
+/* Linear index of grid position idx in channel c after folding by the mode; -1 = outside (reads cval).
+ * v holds planes k0 .. of a volume nz deep (a slab; k0 = 0 and nz = v->dim[2] for a whole volume). */
+static int64_t ref_index(const vxa_dvol *v, const int64_t idx[3], int64_t c, vxa_mode mode, int64_t k0,
+                         int64_t nz)
 {
     int64_t q[3];
+    const int64_t n[3] = { v->dim[0], v->dim[1], nz };
     for (int a = 0; a < 3; a++)
-        if ((q[a] = ref_fold(idx[a], v->dim[a], mode)) < 0) return -1;
-    return q[0] + v->dim[0] * (q[1] + v->dim[1] * (q[2] + v->dim[2] * c));
+        if ((q[a] = ref_fold(idx[a], n[a], mode)) < 0) return -1;
+    return q[0] + v->dim[0] * (q[1] + v->dim[1] * (q[2] - k0 + v->dim[2] * c));
 }
 
 /* Trilinear sample of channel c at continuous index p; neighbours outside the grid follow the mode. */
-static double ref_sample_linear(const vxa_dvol *v, const double p[3], int64_t c, vxa_mode mode, double cval)
+static double ref_sample_linear(const vxa_dvol *v, const double p[3], int64_t c, vxa_mode mode, double cval,
+                                int64_t k0, int64_t nz)
 {
     double f[3];
     for (int a = 0; a < 3; a++) /* the same clamp as the kernel: far outside is far outside */
@@ -99,7 +110,7 @@ static double ref_sample_linear(const vxa_dvol *v, const double p[3], int64_t c,
             idx[a] = (int64_t)f[a] + up;
             w *= up ? p[a] - f[a] : 1.0 - (p[a] - f[a]);
         }
-        const int64_t q = ref_index(v, idx, c, mode);
+        const int64_t q = ref_index(v, idx, c, mode, k0, nz);
         sum += w * (q < 0 ? cval : vxa_ref_value(v, (size_t)q));
     }
     return sum;
@@ -115,6 +126,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = out->dtype, .host = fill };
     vxa_ref_store(&f, 0, p->cval);  /* cval in the label's type, as the kernel gets it */
     const size_t nout = (size_t)(out->dim[0] * out->dim[1] * out->dim[2]);
+    const int64_t in_nz = p->in_nz ? p->in_nz : in->dim[2];
     const float A32[3][3] = { { (float)p->A[0][0], (float)p->A[0][1], (float)p->A[0][2] },
                               { (float)p->A[1][0], (float)p->A[1][1], (float)p->A[1][2] },
                               { (float)p->A[2][0], (float)p->A[2][1], (float)p->A[2][2] } };
@@ -123,7 +135,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
         for (int64_t j = 0; j < out->dim[1]; j++)
             for (int64_t i = 0; i < out->dim[0]; i++) {
                 const size_t o = (size_t)(i + out->dim[0] * (j + out->dim[1] * k));
-                const int64_t oi[3] = { i, j, k };
+                const int64_t oi[3] = { i, j, k + p->out_k0 };  /* the position in the whole output */
                 double d[3] = { 0.0, 0.0, 0.0 };
                 if (p->field)
                     for (int a = 0; a < 3; a++) d[a] = vxa_ref_value(p->field, o + (size_t)a * nout);
@@ -134,7 +146,8 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                         for (int c = 0; c < 3; c++) pos[r] += p->A[r][c] * ((double)oi[c] + d[c]);
                     }
                     for (int64_t c = 0; c < out->channels; c++)
-                        vxa_ref_store(out, o + (size_t)c * nout, ref_sample_linear(in, pos, c, p->mode, p->cval));
+                        vxa_ref_store(out, o + (size_t)c * nout, ref_sample_linear(in, pos, c, p->mode, p->cval, p->in_k0,
+                                                                                 in_nz));
                     continue;
                 }
                 /* order 0: the kernel's float32 position (see the file comment) */
@@ -145,7 +158,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                     idx[r] = vxa_resample_round(
                         vxa_resample_coord(A32[r][0], A32[r][1], A32[r][2], b32[r], x[0], x[1], x[2]));
                 for (int64_t c = 0; c < out->channels; c++) {
-                    const int64_t q = ref_index(in, idx, c, p->mode);
+                    const int64_t q = ref_index(in, idx, c, p->mode, p->in_k0, in_nz);
                     const size_t oc = o + (size_t)c * nout;
                     if (!raw)
                         vxa_ref_store(out, oc, q < 0 ? p->cval : vxa_ref_value(in, (size_t)q));
