@@ -120,6 +120,8 @@ typedef struct {
 
 static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
                             vxa_volume **out);
+static vxa_status alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, int64_t channels,
+                               vxa_dtype dtype, vxa_volume **out);
 
 /* Replaces cur by next; cur is released unless it is the caller's input. */
 static void swap_in(runner *r, vxa_dvol *cur, vxa_dvol *next)
@@ -140,17 +142,15 @@ static bool is_identity(const double A[3][3], const double b[3], const int64_t i
     return true;
 }
 
-/* A run of spatial/elastic ops starting at op index *i; advances *i past it. */
-static vxa_status run_spatial(runner *r, int *i)
+/* Draws and composes a run of spatial/elastic ops starting at op index *i, advancing *i past it: the run's pull
+ * map (A, b), its output grid, and its elastic op (NULL if none applied). */
+static vxa_status plan_spatial(runner *r, int *i, double A[3][3], double b[3], vxa_grid *cur,
+                               const vxa_op_inst **elastic, vxa_op_values *elastic_val)
 {
     vxa_context *ctx = r->ctx;
-    double A[3][3], b[3];
     vxa_xform_identity(A, b);
-    vxa_grid cur = r->grid;      /* grid after the ops so far */
-    const vxa_op_inst *elastic = NULL;
-    vxa_op_values elastic_val;
-    vxa_dvol field = { 0 }, out = { 0 }, lout = { 0 };
-    vxa_status st = VXA_OK;
+    *cur = r->grid;              /* grid after the ops so far */
+    *elastic = NULL;
     int k = *i;
     for (; k < r->p->nops; k++) {
         const vxa_op_inst *op = &r->p->ops[k];
@@ -162,7 +162,7 @@ static vxa_status run_spatial(runner *r, int *i)
             continue;
         }
         if (op->desc->kind == VXA_OPK_INTENSITY) break;
-        if (op->desc->kind == VXA_OPK_ELASTIC && elastic) break; /* one field per pass */
+        if (op->desc->kind == VXA_OPK_ELASTIC && *elastic) break; /* one field per pass */
         vxa_op_values val;
         bool applied;
         vxa_op_draw(op, r->seed, r->sample, (uint32_t)k, &val, &applied);
@@ -172,26 +172,36 @@ static vxa_status run_spatial(runner *r, int *i)
             int64_t out_dim[3];
             char err[512] = "";
             vxa_draw_rng rng = { r->seed, r->sample, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
-            st = op->desc->spatial(&val, &rng, &cur, out_dim, Ak, bk, note, sizeof note, err, sizeof err);
-            if (st != VXA_OK) {
-                st = vxa_fail(ctx, st, "%s (op %d at spec column %d): %s", op->desc->name, k, op->column + 1, err);
-                goto done;
-            }
+            vxa_status st = op->desc->spatial(&val, &rng, cur, out_dim, Ak, bk, note, sizeof note, err, sizeof err);
+            if (st != VXA_OK)
+                return vxa_fail(ctx, st, "%s (op %d at spec column %d): %s", op->desc->name, k, op->column + 1, err);
             for (int a = 0; a < 3; a++)
-                if (out_dim[a] < 1) {
-                    st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: output dim %d would be %lld", op->desc->name,
-                                  a, (long long)out_dim[a]);
-                    goto done;
-                }
+                if (out_dim[a] < 1)
+                    return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: output dim %d would be %lld", op->desc->name,
+                                    a, (long long)out_dim[a]);
             vxa_xform_compose(A, b, Ak, bk, A, b);
-            vxa_grid_after(&r->grid, A, b, out_dim, &cur);
+            vxa_grid_after(&r->grid, A, b, out_dim, cur);
         } else if (applied) {
-            elastic = op;
-            elastic_val = val;
+            *elastic = op;
+            *elastic_val = val;
         }
         draw_op(r->draw, op, &val, applied, note, r->ndrawn++);
     }
     *i = k;
+    return VXA_OK;
+}
+
+/* A run of spatial/elastic ops starting at op index *i; advances *i past it. */
+static vxa_status run_spatial(runner *r, int *i)
+{
+    vxa_context *ctx = r->ctx;
+    double A[3][3], b[3];
+    vxa_grid cur;
+    const vxa_op_inst *elastic = NULL;
+    vxa_op_values elastic_val;
+    vxa_dvol field = { 0 }, out = { 0 }, lout = { 0 };
+    vxa_status st = plan_spatial(r, i, A, b, &cur, &elastic, &elastic_val);
+    if (st != VXA_OK) return st;
     if (!elastic && is_identity(A, b, r->grid.dim, cur.dim)) return VXA_OK;
 
     if (elastic && (st = elastic->desc->field(ctx, &elastic_val, &cur, &field)) != VXA_OK) goto done;
@@ -292,11 +302,12 @@ static vxa_status check_inputs(vxa_context *ctx, const vxa_volume *image, const 
 }
 
 /* A host volume with the runner's geometry for dvol d, filled from it. */
-static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
-                            vxa_volume **out)
+/* A host output volume on grid g, its header codes taken from `like`. */
+static vxa_status alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, int64_t channels,
+                               vxa_dtype dtype, vxa_volume **out)
 {
     vxa_volume *v = NULL;
-    vxa_status st = vxa_volume_alloc(g->dim, d->channels, d->dtype, &v);
+    vxa_status st = vxa_volume_alloc(g->dim, channels, dtype, &v);
     if (st != VXA_OK) return vxa_fail(ctx, st, "pipeline: output volume of %lldx%lldx%lld", (long long)g->dim[0],
                                       (long long)g->dim[1], (long long)g->dim[2]);
     v->sform_code = like->sform_code;
@@ -305,6 +316,16 @@ static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_
     v->tr = like->tr;
     memcpy(v->descrip, like->descrip, sizeof v->descrip);
     vxa_grid_to_volume(g, v);
+    *out = v;
+    return VXA_OK;
+}
+
+static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
+                            vxa_volume **out)
+{
+    vxa_volume *v = NULL;
+    vxa_status st = alloc_output(ctx, like, g, d->channels, d->dtype, &v);
+    if (st != VXA_OK) return st;
     if ((st = vxa_dvol_read(ctx, d, v->data)) != VXA_OK) {
         vxa_volume_free(v);
         return st;
@@ -391,6 +412,195 @@ done:
     return st;
 }
 
+/* ---- slabs along k: volumes over the device's single-allocation limit ------------------------------------ */
+/* The input planes that output planes k0 .. k1 - 1 read, for a pull map with row 2 = (A[2], b[2]), boundary
+ * mode `mode`, in an input nz deep: [*lo, *hi]. The corners of the box bound the linear position; one plane of
+ * margin each side covers trilinear neighbours and float32 rounding; folding (nearest, reflect) maps what
+ * lies outside back in. */
+static void slab_planes(const double A[3][3], const double b[3], const int64_t out_dim[3], int64_t k0, int64_t k1,
+                        int mode, int64_t nz, int64_t *lo, int64_t *hi)
+{
+    double pmin = INFINITY, pmax = -INFINITY;
+    for (int c = 0; c < 8; c++) {
+        const double o[3] = { (c & 1) ? (double)(out_dim[0] - 1) : 0.0, (c & 2) ? (double)(out_dim[1] - 1) : 0.0,
+                              (c & 4) ? (double)(k1 - 1) : (double)k0 };
+        const double pz = A[2][0] * o[0] + A[2][1] * o[1] + A[2][2] * o[2] + b[2];
+        pmin = fmin(pmin, pz);
+        pmax = fmax(pmax, pz);
+    }
+    const double big = 4.0 * (double)nz + 8.0; /* positions beyond this fold like any others (periodic) */
+    int64_t a = (int64_t)floor(fmax(pmin, -big)) - 1, z = (int64_t)floor(fmin(pmax, big)) + 2;
+    int64_t l = INT64_MAX, h = INT64_MIN;
+    if (mode == VXA_MODE_REFLECT && (a < 0 || z >= nz) && z - a >= 2 * nz) {
+        l = 0; /* covers a whole period: every plane */
+        h = nz - 1;
+    } else {
+        for (int64_t q = a; q <= z; q++) {
+            int64_t f = q;
+            if (q < 0 || q >= nz) {
+                if (mode == VXA_MODE_CONSTANT) continue;
+                if (mode == VXA_MODE_NEAREST) f = q < 0 ? 0 : nz - 1;
+                else {
+                    const int64_t m = ((q % (2 * nz)) + 2 * nz) % (2 * nz);
+                    f = m < nz ? m : 2 * nz - 1 - m;
+                }
+            }
+            if (f < l) l = f;
+            if (f > h) h = f;
+        }
+    }
+    if (l > h) l = h = 0; /* nothing inside is read: any one plane does */
+    *lo = l;
+    *hi = h;
+}
+
+/* One volume's slab pass: planes k0 .. k0 + h - 1 of out from planes lo .. hi of in, through the device. */
+static vxa_status slab_pass(vxa_context *ctx, const vxa_volume *in, vxa_volume *out, vxa_resample_params rp,
+                            int64_t k0, int64_t h, int64_t lo, int64_t hi)
+{
+    const size_t es_in = vxa_dtype_size(in->dtype), es_out = vxa_dtype_size(out->dtype);
+    const size_t in_plane = (size_t)(in->dim[0] * in->dim[1]), out_plane = (size_t)(out->dim[0] * out->dim[1]);
+    const int64_t depth = hi - lo + 1, nc = in->channels;
+    vxa_volume view = *in;
+    vxa_dvol din = { 0 }, dout = { 0 };
+    vxa_status st = VXA_OK;
+    unsigned char *stage_in = malloc(in_plane * (size_t)depth * (size_t)nc * es_in);
+    unsigned char *stage_out = malloc(out_plane * (size_t)h * (size_t)nc * es_out);
+    if (!stage_in || !stage_out) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "slab staging buffers");
+        goto done;
+    }
+    for (int64_t c = 0; c < nc; c++) /* the slab of every channel, channels one after another */
+        memcpy(stage_in + (size_t)c * in_plane * (size_t)depth * es_in,
+               (const unsigned char *)in->data + ((size_t)c * (size_t)in->dim[2] + (size_t)lo) * in_plane * es_in,
+               in_plane * (size_t)depth * es_in);
+    view.dim[2] = depth;
+    view.data = stage_in;
+    const int64_t odim[3] = { out->dim[0], out->dim[1], h };
+    if ((st = vxa_dvol_from_volume(ctx, &view, &din)) != VXA_OK) goto done;
+    if ((st = vxa_dvol_alloc(ctx, odim, nc, out->dtype, &dout)) != VXA_OK) goto done;
+    rp.out_dim[2] = h;
+    rp.out_k0 = k0;
+    rp.in_k0 = lo;
+    rp.in_nz = in->dim[2];
+    if ((st = vxa_resample(ctx, &din, &dout, &rp)) != VXA_OK) goto done;
+    if ((st = vxa_dvol_read(ctx, &dout, stage_out)) != VXA_OK) goto done;
+    for (int64_t c = 0; c < nc; c++)
+        memcpy((unsigned char *)out->data + ((size_t)c * (size_t)out->dim[2] + (size_t)k0) * out_plane * es_out,
+               stage_out + (size_t)c * out_plane * (size_t)h * es_out, out_plane * (size_t)h * es_out);
+done:
+    vxa_dvol_release(ctx, &din);
+    vxa_dvol_release(ctx, &dout);
+    free(stage_in);
+    free(stage_out);
+    return st;
+}
+
+/* Whether a host-memory run must go through slabs: some volume it would put on the device exceeds the limit. */
+static bool needs_slabs(const vxa_context *ctx, const vxa_pipeline *p, const vxa_volume *image,
+                        const vxa_volume *label)
+{
+    if (ctx->reference) return false;
+    vxa_volume shape;
+    if (vxa_pipeline_output_shape(p, image, &shape) != VXA_OK) return false;
+    const uint64_t lim = ctx->max_alloc;
+    const uint64_t out_vox = (uint64_t)shape.dim[0] * (uint64_t)shape.dim[1] * (uint64_t)shape.dim[2] *
+                             (uint64_t)image->channels;
+    if (vxa_volume_bytes(image) > lim || out_vox * 4 > lim) return true;
+    return label && (vxa_volume_bytes(label) > lim ||
+                     out_vox / (uint64_t)image->channels * (uint64_t)label->channels * vxa_dtype_size(label->dtype) > lim);
+}
+
+/* A spatial-only pipeline on slabs along k of the output, each reading only the input planes it needs, so that
+ * no device buffer exceeds ctx->max_alloc. Equal, bit for bit, to the single pass. */
+static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                            const vxa_volume *image, const vxa_volume *label, vxa_volume **out_image,
+                            vxa_volume **out_label, vxa_draw **draw)
+{
+    runner r = { .ctx = ctx, .p = p, .seed = o->seed, .sample = o->sample, .order = 1,
+                 .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
+    vxa_grid_of_volume(image, &r.grid);
+    for (int k = 0; k < p->nops; k++)
+        if (p->ops[k].desc && p->ops[k].desc->kind != VXA_OPK_SPATIAL)
+            return vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "the volume (%zu bytes, or its output) exceeds the device's "
+                            "single-allocation limit of %llu bytes on '%s', and slab processing covers pipelines of "
+                            "spatial ops only (op %d is %s)", vxa_volume_bytes(image),
+                            (unsigned long long)ctx->max_alloc, ctx->device_name, k, p->ops[k].desc->name);
+    if (draw && !(r.draw = calloc(1, sizeof *r.draw))) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "draw record");
+    jprintf(r.draw, "{\"seed\":%llu,\"sample\":%llu,\"spec\":\"%s\",\"slabs\":true,\"ops\":[",
+            (unsigned long long)o->seed, (unsigned long long)o->sample, vxa_pipeline_string(p));
+    double A[3][3], b[3];
+    vxa_grid out_grid = r.grid;
+    vxa_status st = VXA_OK;
+    int i = 0;
+    const vxa_op_inst *elastic = NULL;
+    vxa_op_values ev;
+    if ((st = plan_spatial(&r, &i, A, b, &out_grid, &elastic, &ev)) != VXA_OK) goto done;
+    for (; i < p->nops; i++) /* sampling ops after the last spatial op change nothing */
+        if (p->ops[i].desc) {
+            st = vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "slab processing: one resampling pass only");
+            goto done;
+        }
+    if ((st = alloc_output(ctx, image, &out_grid, image->channels, VXA_FLOAT32, out_image)) != VXA_OK) goto done;
+    if (label && (st = alloc_output(ctx, label, &out_grid, label->channels, label->dtype, out_label)) != VXA_OK)
+        goto done;
+    /* Output planes per slab: as many as fit, halved until the input planes they read fit too. */
+    const uint64_t lim = ctx->max_alloc;
+    const int64_t mz = out_grid.dim[2];
+    uint64_t out_plane = (uint64_t)out_grid.dim[0] * (uint64_t)out_grid.dim[1] * (uint64_t)image->channels * 4;
+    if (label) {
+        const uint64_t lp = (uint64_t)out_grid.dim[0] * (uint64_t)out_grid.dim[1] * (uint64_t)label->channels *
+                            vxa_dtype_size(label->dtype);
+        if (lp > out_plane) out_plane = lp;
+    }
+    const uint64_t in_plane = (uint64_t)image->dim[0] * (uint64_t)image->dim[1] * (uint64_t)image->channels *
+                              vxa_dtype_size(image->dtype);
+    vxa_resample_params rp = { .order = r.order, .mode = (vxa_mode)r.mode, .cval = r.cval };
+    memcpy(rp.A, A, sizeof A);
+    memcpy(rp.b, b, sizeof b);
+    memcpy(rp.out_dim, out_grid.dim, sizeof rp.out_dim);
+    vxa_resample_params lp = rp;
+    lp.order = 0;
+    lp.mode = (vxa_mode)r.label_mode;
+    lp.cval = 0.0;
+    for (int64_t k0 = 0; k0 < mz;) {
+        int64_t h = (int64_t)(lim / (out_plane ? out_plane : 1));
+        if (h > mz - k0) h = mz - k0;
+        int64_t lo = 0, hi = 0, llo = 0, lhi = 0;
+        for (; h >= 1; h /= 2) {
+            slab_planes(A, b, out_grid.dim, k0, k0 + h, r.mode, image->dim[2], &lo, &hi);
+            if (label) slab_planes(A, b, out_grid.dim, k0, k0 + h, r.label_mode, image->dim[2], &llo, &lhi);
+            if ((uint64_t)(hi - lo + 1) * in_plane <= lim && (!label || (uint64_t)(lhi - llo + 1) *
+                (uint64_t)image->dim[0] * (uint64_t)image->dim[1] * vxa_dtype_size(label->dtype) *
+                (uint64_t)label->channels <= lim))
+                break;
+        }
+        if (h < 1) {
+            st = vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "slab processing: one output plane reads more input planes "
+                          "than fit the device's single-allocation limit of %llu bytes on '%s' (the transform "
+                          "tilts the k axis too far)", (unsigned long long)lim, ctx->device_name);
+            goto done;
+        }
+        if ((st = slab_pass(ctx, image, *out_image, rp, k0, h, lo, hi)) != VXA_OK) goto done;
+        if (label && (st = slab_pass(ctx, label, *out_label, lp, k0, h, llo, lhi)) != VXA_OK) goto done;
+        k0 += h;
+    }
+    jprintf(r.draw, "]}");
+done:
+    if (st != VXA_OK) {
+        vxa_volume_free(*out_image);
+        *out_image = NULL;
+        if (out_label) {
+            vxa_volume_free(*out_label);
+            *out_label = NULL;
+        }
+        vxa_draw_free(r.draw);
+    } else if (draw) {
+        *draw = r.draw;
+    }
+    return st;
+}
+
 vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
                                const vxa_volume *image, const vxa_volume *label,
                                vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw)
@@ -403,6 +613,10 @@ vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vx
     vxa_status st = check_inputs(ctx, image, label);
     if (st != VXA_OK) return st;
     if (label && !out_label) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: label without out_label");
+    if (needs_slabs(ctx, p, image, label)) {
+        if (o->field_out) *o->field_out = NULL;
+        return run_slabs(ctx, p, o, image, label, out_image, out_label, draw);
+    }
     vxa_grid grid, out_grid;
     vxa_dvol in = { 0 }, lin = { 0 }, out = { 0 }, lout = { 0 };
     vxa_grid_of_volume(image, &grid);
