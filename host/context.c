@@ -372,7 +372,7 @@ static char *program_source(vxa_context *ctx, const char *family)
         }
     }
     if (!(parts[np] = load_source(ctx, file, ""))) goto fail;
-    total += strlen(parts[np++]) + 1;
+    total += strlen(parts[np++]) + 1; /* every part is followed by "\n" */
     char *src = malloc(total);
     if (!src) {
         vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "kernel source");

@@ -49,14 +49,20 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
         if ((st = to_float32(ctx, in, &conv)) != VXA_OK) return st;
         src = &conv;
     }
-    char opts[96];
+    /* 32-bit index arithmetic where every channel has at most 2^30 voxels (positions are clamped to 2^30) */
+    const int64_t limit = (int64_t)1 << 30;
+    const bool small = src->dim[0] * src->dim[1] * src->dim[2] <= limit &&
+                       out->dim[0] * out->dim[1] * out->dim[2] <= limit;
+    char opts[128];
     if (raw)
-        snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=%s -DOUT_IS_RAW=1", raw_type(in->dtype),
-                 raw_type(out->dtype));
+        snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=%s -DOUT_IS_RAW=1 -DIDX_T=%s", raw_type(in->dtype),
+                 raw_type(out->dtype), small ? "int" : "long");
     else
-        snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=float", vxa_dtype_cl_name(src->dtype));
-    const char *name = p->order == 1 ? (p->field ? "vxa_resample_linear_field" : "vxa_resample_linear")
-                                     : (p->field ? "vxa_resample_nearest_field" : "vxa_resample_nearest");
+        snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=float -DIDX_T=%s", vxa_dtype_cl_name(src->dtype),
+                 small ? "int" : "long");
+    char name[64];
+    snprintf(name, sizeof name, "vxa_resample_%s%s%s", p->order == 1 ? "linear" : "nearest",
+             p->field ? "_field" : "", in->channels == 1 ? "_1" : "");
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "resample", opts, name, &k)) != VXA_OK) goto done;
 

@@ -186,13 +186,26 @@ VXA_API vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *
 
 /* ---- built-in data ----------------------------------------------------------------------------------------- */
 /* A 3D Shepp-Logan head phantom of the given size (float32, 1 mm spacing) and its label map (uint8, one label
- * per ellipsoid region, 0 = background). Either out pointer may be NULL. */
+ * per ellipsoid region, 0 = background). Either out pointer may be NULL.
+ * The ten ellipsoids of Kak & Slaney's 3D table with the "modified" intensities (1, -0.8, -0.2, -0.2, 0.1 x 6,
+ * as phantominator's ct_shepp_logan_3d), sampled at voxel centres (2i + 1 - n)/n of [-1, 1] per axis; x runs
+ * right, y anterior, z superior. A voxel's value is the sum over the ellipsoids that contain it (>= 0), its
+ * label the index 1..10 of the last of them. The affine centres the grid on world 0 (sform/qform code 2).
+ * The caller frees both with vxa_volume_free. VXA_ERR_INVALID_ARGUMENT for a dim < 1. */
 VXA_API vxa_status vxa_phantom(const int64_t dim[3], vxa_volume **image, vxa_volume **label);
 
 /* ---- preview ----------------------------------------------------------------------------------------------- */
 /* Writes a PNG of the three mid slices (sagittal, coronal, axial) side by side, grey scale, in anatomical
  * orientation, windowed to the [lo_pct, hi_pct] percentiles of the image; label (may be NULL, same grid)
- * is overlaid in colour. Channel 0 is shown. Written atomically. */
+ * is overlaid in colour. Channel 0 is shown. Written atomically.
+ * Orientation follows the affine (the voxel axis nearest each world axis, as nibabel's io_orientation), in the
+ * neurological convention of nilearn: sagittal anterior right, superior up; coronal and axial with the patient's
+ * right on the picture's right; coronal superior up, axial anterior up. Mid slice = voxel n/2 of the stored
+ * axis. Pixels are square (anisotropic voxels keep their aspect, nearest neighbour); small pictures are enlarged
+ * by a whole factor to at least 256 pixels high. Window: np.percentile (linear) of the finite values of channel
+ * 0, mapped to 0..255 and clamped; NaN is black. Label values (integer dtype) != 0 get a fixed colour per value,
+ * alpha 0.45. Errors: VXA_ERR_INVALID_ARGUMENT (bad window, label not integer or on another grid: both grids
+ * named), VXA_ERR_IO (path and errno text; no file is left), VXA_ERR_OUT_OF_MEMORY. */
 VXA_API vxa_status vxa_preview_png(const char *path, const vxa_volume *image, const vxa_volume *label,
                                    double lo_pct, double hi_pct, char *err, size_t errlen);
 

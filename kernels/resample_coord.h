@@ -16,13 +16,11 @@
 
 #ifdef __OPENCL_VERSION__
 #define VXA_RC_INLINE inline
-#define VXA_RC_FLOOR floor
 #define VXA_RC_FMIN fmin
 #define VXA_RC_FMAX fmax
 #else
 #include <math.h>
 #define VXA_RC_INLINE static inline
-#define VXA_RC_FLOOR floorf
 #define VXA_RC_FMIN fminf
 #define VXA_RC_FMAX fmaxf
 #endif
@@ -39,10 +37,17 @@ VXA_RC_INLINE float vxa_resample_coord(float a0, float a1, float a2, float b, fl
     return VXA_RC_FMIN(VXA_RC_FMAX(p, -VXA_RC_LIMIT), VXA_RC_LIMIT);
 }
 
-/* The nearest grid index to p (ties upwards), as scipy's order 0: floor(p + 0.5). */
-VXA_RC_INLINE float vxa_resample_round(float p)
+/* The nearest grid index to p (ties upwards), as scipy's order 0: floor(p + 0.5), the sum in float32. The floor
+ * is taken through a truncating conversion (exact for |q| < 2^31, which the clamp above guarantees): the same
+ * integer as floorf, without a library call in the kernel. */
+VXA_RC_INLINE int vxa_resample_round(float p)
 {
-    return VXA_RC_FLOOR(p + 0.5f);
+#ifdef __OPENCL_VERSION__
+#pragma OPENCL FP_CONTRACT OFF
+#endif
+    const float q = p + 0.5f;
+    const int t = (int)q;
+    return t - ((float)t > q ? 1 : 0);
 }
 
 #endif

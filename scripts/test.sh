@@ -19,3 +19,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVOXAUG_WERROR=ON -DVOXAUG_SA
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^scipy_')
+
+# Fuzzing (libFuzzer + ASan + UBSan), a bounded time per target.
+FUZZ_SECONDS=${FUZZ_SECONDS:-60} scripts/fuzz.sh

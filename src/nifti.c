@@ -170,7 +170,8 @@ static vxa_status check_header(const char *name, const raw_header *h, int64_t di
     for (size_t i = 0; i < sizeof unsupported_types / sizeof unsupported_types[0]; i++)
         if (h->datatype == unsupported_types[i].code)
             return FAIL(VXA_ERR_UNSUPPORTED, "%s: datatype = %d (%s) is not supported; voxaug reads uint8, int8, "
-                        "int16, uint16, int32, uint32, float32 and float64", name, h->datatype, unsupported_types[i].name);
+                        "int16, uint16, int32, uint32, float32 and float64", name, h->datatype,
+                        unsupported_types[i].name);
     const size_t vsize = vxa_dtype_size((vxa_dtype)h->datatype);
     if (vsize == 0)
         return FAIL(VXA_ERR_FORMAT, "%s: datatype = %d is not a NIfTI data type", name, h->datatype);
@@ -382,12 +383,28 @@ static char *pair_name(const char *path, bool want_img)
     return a; /* the usual name, for the message */
 }
 
+/* n values of `size` bytes each to the other byte order, in place. */
 static void swap_data(void *data, size_t n, size_t size)
 {
     unsigned char *p = data;
-    if (size == 2) for (size_t i = 0; i < n; i++) { uint16_t v; memcpy(&v, p + 2 * i, 2); v = __builtin_bswap16(v); memcpy(p + 2 * i, &v, 2); }
-    if (size == 4) for (size_t i = 0; i < n; i++) { uint32_t v; memcpy(&v, p + 4 * i, 4); v = __builtin_bswap32(v); memcpy(p + 4 * i, &v, 4); }
-    if (size == 8) for (size_t i = 0; i < n; i++) { uint64_t v; memcpy(&v, p + 8 * i, 8); v = __builtin_bswap64(v); memcpy(p + 8 * i, &v, 8); }
+    for (size_t i = 0; i < n; i++, p += size) {
+        if (size == 2) {
+            uint16_t x;
+            memcpy(&x, p, 2);
+            x = __builtin_bswap16(x);
+            memcpy(p, &x, 2);
+        } else if (size == 4) {
+            uint32_t x;
+            memcpy(&x, p, 4);
+            x = __builtin_bswap32(x);
+            memcpy(p, &x, 4);
+        } else if (size == 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            x = __builtin_bswap64(x);
+            memcpy(p, &x, 8);
+        }
+    }
 }
 
 /* niftilib's reading of the header: affines (sform, qform through its quaternion -> matrix), checked against
@@ -469,7 +486,9 @@ vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err, size_t 
     /* where the data are */
     reader *data = &hr;
     if (h.pair) {
-        if (ends_with(hname, ".hdr") || ends_with(hname, ".hdr.gz")) {
+        if (hdr_path) {
+            img_path = strdup(path); /* named by its .img: that one */
+        } else if (ends_with(hname, ".hdr") || ends_with(hname, ".hdr.gz")) {
             img_path = pair_name(hname, true);
         } else {
             st = FAIL(VXA_ERR_FORMAT, "%s: magic = \"%s\" (header and image in separate files), but the name does not "
@@ -540,7 +559,8 @@ vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err, size_t 
     if (got < 0) { st = data->st; goto done; }
     if ((size_t)got < bytes_needed) {
         st = FAIL(VXA_ERR_FORMAT, "%s: truncated data: %lld of %zu bytes after vox_offset = %lld%s", data->name,
-                  (long long)got, bytes_needed, (long long)offset, data->compressed ? " (the gzip stream ends early)" : "");
+                  (long long)got, bytes_needed, (long long)offset,
+                  data->compressed ? " (the gzip stream ends early)" : "");
         goto done;
     }
     if (data->compressed) {
@@ -720,10 +740,10 @@ vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, siz
     }
 
     /* a temporary name next to the target, created exclusively; permissions as for any new file (umask) */
-    static unsigned counter;
+    static unsigned counter; /* with the pid, unique per call; O_EXCL settles any clash */
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, strlen(path) + 64, "%s/.%s.tmp.%ld.%u%s", dir, base, (long)getpid(), counter++,
-                 compress ? ".gz" : "");
+        snprintf(tmp, strlen(path) + 64, "%s/.%s.tmp.%ld.%u%s", dir, base, (long)getpid(),
+                 __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED), compress ? ".gz" : "");
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }

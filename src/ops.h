@@ -13,6 +13,7 @@ enum {
     VXA_P_INT = 1,        /* integer values; a range draws uniformly over the integers lo..hi inclusive */
     VXA_P_FIXED = 2,      /* no ranges: the value shapes the output (crop size, resize shape) */
     VXA_P_REQUIRED = 4,   /* must be given */
+    VXA_P_LIST = 8,       /* takes 1..count values, no broadcast (e.g. flip's axes); val->given says how many */
 };
 
 typedef struct vxa_param_desc {

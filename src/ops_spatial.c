@@ -307,7 +307,7 @@ static vxa_status pad_map(const vxa_op_values *val, vxa_draw_rng *rng, const vxa
 #define FIXED_INT (VXA_P_INT | VXA_P_FIXED)
 
 static const vxa_param_desc flip_params[] = {
-    { "axes", 3, FIXED_INT, 0, 2, { 0, 0, 0 }, "the axes that may be flipped, 1 to 3 of 0, 1, 2 (default 0)", NULL },
+    { "axes", 3, FIXED_INT | VXA_P_LIST, 0, 2, { 0, 0, 0 }, "the axes that may be flipped, 1 to 3 of 0, 1, 2 (default 0)", NULL },
     { "p_axis", 1, VXA_P_FIXED, 0, 1, { 1, 0, 0 }, "probability that each listed axis is flipped (default 1)", NULL },
 };
 static const vxa_param_desc rotate_params[] = {

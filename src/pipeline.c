@@ -88,9 +88,10 @@ static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val
             op->desc ? op->desc->name : "sampling", index, applied ? "true" : "false");
     for (int i = 0; op->desc && i < op->desc->nparams; i++) {
         const vxa_param_desc *pd = &op->desc->params[i];
+        const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
         jprintf(d, ",\"%s\":", pd->name);
         if (pd->count > 1) jprintf(d, "[");
-        for (int k = 0; k < pd->count; k++) {
+        for (int k = 0; k < n; k++) {
             if (pd->choices) jprintf(d, "%s\"%s\"", k ? "," : "", pd->choices[(int)val->v[i][k]]);
             else jprintf(d, "%s%.10g", k ? "," : "", val->v[i][k]);
         }
@@ -338,7 +339,8 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
     if (draw) *draw = NULL;
     vxa_status st = VXA_OK;
     runner r = { .ctx = ctx, .p = p, .seed = o->seed, .sample = o->sample, .field_out = o->field_out,
-                 .grid = *grid, .img = *image, .img_is_input = true };
+                 .grid = *grid, .img = *image, .img_is_input = true,
+                 .order = 1, .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
     if (o->field_out) *o->field_out = NULL;
     if (label) {
         r.has_label = true;

@@ -223,7 +223,7 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
         if (filled[i] == 0) {
             if (pd->flags & VXA_P_REQUIRED) return perr(p, col, "%s: parameter '%s' is required (%s)", name, pd->name, pd->doc);
             for (int k = 0; k < pd->count; k++) op->lo[i][k] = op->hi[i][k] = pd->def[k];
-        } else if (filled[i] != 1 && filled[i] != pd->count) {
+        } else if (filled[i] != 1 && filled[i] != pd->count && !(pd->flags & VXA_P_LIST)) {
             return perr(p, col, "%s: '%s' takes 1 or %d values, got %d", name, pd->name, pd->count, filled[i]);
         }
         op->given[i] = filled[i];
@@ -293,8 +293,16 @@ void vxa_pipeline_free(vxa_pipeline *p)
 
 const char *vxa_pipeline_string(const vxa_pipeline *p) { return p && p->text ? p->text : ""; }
 
+/* The shortest of %.15g / %.17g that reads back as x. */
+static void num(char *buf, size_t len, double x)
+{
+    snprintf(buf, len, "%.15g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, len, "%.17g", x);
+}
+
 void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len)
 {
+    char a[40], b[40];
     const vxa_param_desc *params = op->desc ? op->desc->params : sampling_params;
     int nparams = op->desc ? op->desc->nparams : (int)(sizeof sampling_params / sizeof sampling_params[0]);
     size_t n = (size_t)snprintf(buf, len, "%s(", op->desc ? op->desc->name : "sampling");
@@ -307,12 +315,19 @@ void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len)
             const char *sep = k ? "," : "";
             if (params[i].choices)
                 n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, params[i].choices[(int)op->lo[i][k]]);
-            else if (op->lo[i][k] == op->hi[i][k])
-                n += (size_t)snprintf(buf + n, len - n, "%s%.17g", sep, op->lo[i][k]);
-            else
-                n += (size_t)snprintf(buf + n, len - n, "%s[%.17g,%.17g]", sep, op->lo[i][k], op->hi[i][k]);
+            else if (op->lo[i][k] == op->hi[i][k]) {
+                num(a, sizeof a, op->lo[i][k]);
+                n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, a);
+            } else {
+                num(a, sizeof a, op->lo[i][k]);
+                num(b, sizeof b, op->hi[i][k]);
+                n += (size_t)snprintf(buf + n, len - n, "%s[%s,%s]", sep, a, b);
+            }
         }
     }
-    if (op->prob != 1.0 && n < len) n += (size_t)snprintf(buf + n, len - n, "%sp=%.17g", first ? "" : ", ", op->prob);
+    if (op->prob != 1.0 && n < len) {
+        num(a, sizeof a, op->prob);
+        n += (size_t)snprintf(buf + n, len - n, "%sp=%s", first ? "" : ", ", a);
+    }
     if (n < len) snprintf(buf + n, len - n, ")");
 }

@@ -63,7 +63,7 @@
     X(corrupt_gzip_is_format_error, "corrupt_gzip.nii.gz", VXA_ERR_FORMAT, "corrupt gzip")                       \
     X(gzip_bad_crc_is_format_error, "gzip_bad_crc.nii.gz", VXA_ERR_FORMAT, "corrupt gzip")                       \
     X(gzip_bad_method_is_format_error, "gzip_bad_method.nii.gz", VXA_ERR_FORMAT, "corrupt gzip")                 \
-    X(corpus_hdr_without_img_is_io_error, "pair_no_img.hdr", VXA_ERR_IO, "pair_no_img.img")                             \
+    X(corpus_hdr_without_img_is_io_error, "pair_no_img.hdr", VXA_ERR_IO, "pair_no_img.img")                      \
     X(pixdim_nan_is_format_error, "pixdim_nan.nii", VXA_ERR_FORMAT, "pixdim[2] = nan")                           \
     X(pixdim_inf_is_format_error, "pixdim_inf.nii", VXA_ERR_FORMAT, "pixdim[1] = inf")                           \
     X(pixdim_zero_is_format_error, "pixdim_zero.nii", VXA_ERR_FORMAT, "pixdim[1] = 0")                           \
@@ -222,6 +222,35 @@ static void test_nifti_bad_null_arguments_are_invalid(void **state)
     assert_int_equal(vxa_nifti_write("/tmp/x.nii", NULL, err, sizeof err), VXA_ERR_INVALID_ARGUMENT);
 }
 
+static int open_descriptors(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Failing reads close what they opened: after the whole corpus the process holds the same descriptors. */
+static void test_nifti_bad_reads_leave_no_open_files(void **state)
+{
+    (void)state;
+    const int before = open_descriptors();
+    if (before < 0) {
+        skip(); /* no /proc */
+        return;
+    }
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < n_bad_cases; i++) {
+            char path[4096];
+            vxa_volume *v = NULL;
+            snprintf(path, sizeof path, "%s/bad/%s", VXA_TEST_DATA, bad_cases[i].file);
+            assert_int_not_equal(vxa_nifti_read(path, &v, NULL, 0), VXA_OK);
+        }
+    assert_int_equal(open_descriptors(), before);
+}
+
 #define BAD_TEST_ENTRY(name, file, status, sub) cmocka_unit_test(test_nifti_bad_##name),
 
 int main(void)
@@ -233,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_nifti_bad_directory_is_io_error),
         cmocka_unit_test(test_nifti_bad_split_pair_missing_half_is_io_error),
         cmocka_unit_test(test_nifti_bad_null_arguments_are_invalid),
+        cmocka_unit_test(test_nifti_bad_reads_leave_no_open_files),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -142,7 +142,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                 for (int a = 0; a < 3; a++) x[a] = (float)oi[a] + (float)d[a];
                 int64_t idx[3];
                 for (int r = 0; r < 3; r++)
-                    idx[r] = (int64_t)vxa_resample_round(
+                    idx[r] = vxa_resample_round(
                         vxa_resample_coord(A32[r][0], A32[r][1], A32[r][2], b32[r], x[0], x[1], x[2]));
                 for (int64_t c = 0; c < out->channels; c++) {
                     const int64_t q = ref_index(in, idx, c, p->mode);

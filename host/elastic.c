@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* Elastic-field building blocks on the device (kernels/noise.cl): Philox noise per voxel, trilinear
+ * upsampling of coarse fields, and the known-answer hooks for Philox. */
+#include "cl.h"
+#include "elastic.h"
+
+static vxa_status check_noise(vxa_context *ctx, const vxa_dvol *vol)
+{
+    if (vol->dtype != VXA_FLOAT32 || vol->channels < 1 || vol->channels > 3)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "noise: the volume is %s x %lld channels, expected "
+                        "float32 with 1..3 channels", vxa_dtype_name(vol->dtype), (long long)vol->channels);
+    const uint64_t nvox = (uint64_t)vol->dim[0] * (uint64_t)vol->dim[1] * (uint64_t)vol->dim[2];
+    if (nvox > (1ull << 34))
+        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %llu voxels per channel exceed the 2^34 that 32-bit "
+                        "Philox block counters address", (unsigned long long)nvox);
+    return VXA_OK;
+}
+
+vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3])
+{
+    vxa_status st = check_noise(ctx, vol);
+    if (st != VXA_OK) return st;
+    if (ctx->reference) return vxa_ref_noise_uniform(ctx, vol, key, amp);
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_uniform", &k)) != VXA_OK) return st;
+    const cl_ulong nvox = (cl_ulong)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
+    const cl_ulong seed = key->seed, sample = key->sample;
+    const cl_uint op = key->op_index;
+    const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
+    cl_mem m = (cl_mem)vol->mem;
+    st = vxa_cl_args(ctx, k, "vxa_noise_uniform", sizeof m, &m, sizeof nvox, &nvox, sizeof seed, &seed,
+                     sizeof sample, &sample, sizeof op, &op, sizeof a, &a, (size_t)0);
+    if (st != VXA_OK) return st;
+    const size_t g[3] = { (size_t)((nvox + 3) / 4), (size_t)vol->channels, 1 };
+    return vxa_cl_launch(ctx, k, "vxa_noise_uniform", 2, g);
+}
+
+vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],
+                                const int64_t fine_dim[3], const int64_t first[3], const int64_t step[3])
+{
+    vxa_dvol fine = { .dim = { fine_dim[0], fine_dim[1], fine_dim[2] }, .channels = 1, .dtype = VXA_FLOAT32 };
+    vxa_status st = check_noise(ctx, coarse);
+    if (st == VXA_OK) st = check_noise(ctx, &fine);
+    if (st != VXA_OK) return st;
+    for (int a = 0; a < 3; a++)
+        if (step[a] < 1 || first[a] > 0 || first[a] + coarse->dim[a] * step[a] < fine_dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "block means: along axis %d, %lld blocks of %lld from "
+                            "%lld do not cover %lld voxels", a, (long long)coarse->dim[a], (long long)step[a],
+                            (long long)first[a], (long long)fine_dim[a]);
+    if (ctx->reference) return vxa_ref_noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_block_mean", &k)) != VXA_OK) return st;
+    const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
+    const cl_long4 fd = { { fine_dim[0], fine_dim[1], fine_dim[2], 1 } };
+    const cl_long4 f0 = { { first[0], first[1], first[2], 0 } };
+    const cl_long4 s = { { step[0], step[1], step[2], 1 } };
+    const cl_ulong seed = key->seed, sample = key->sample;
+    const cl_uint op = key->op_index;
+    const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
+    const cl_float inv = (cl_float)(1.0 / (double)(step[0] * step[1] * step[2]));
+    cl_mem m = (cl_mem)coarse->mem;
+    st = vxa_cl_args(ctx, k, "vxa_noise_block_mean", sizeof m, &m, sizeof cd, &cd, sizeof fd, &fd, sizeof f0, &f0,
+                     sizeof s, &s, sizeof seed, &seed, sizeof sample, &sample, sizeof op, &op, sizeof a, &a,
+                     sizeof inv, &inv, (size_t)0);
+    if (st != VXA_OK) return st;
+    const size_t g[3] = { (size_t)coarse->dim[0], (size_t)coarse->dim[1], (size_t)coarse->dim[2] };
+    return vxa_cl_launch(ctx, k, "vxa_noise_block_mean", 3, g);
+}
+
+static vxa_status check_upsample(vxa_context *ctx, const vxa_dvol *coarse, const vxa_dvol *fine,
+                                 const double step[3])
+{
+    if (coarse->dtype != VXA_FLOAT32 || fine->dtype != VXA_FLOAT32 || coarse->channels != fine->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "upsampling: %s x %lld to %s x %lld, expected float32 "
+                        "with equal channels", vxa_dtype_name(coarse->dtype), (long long)coarse->channels,
+                        vxa_dtype_name(fine->dtype), (long long)fine->channels);
+    for (int a = 0; a < 3; a++)
+        if (!(step[a] > 0))
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "upsampling: step[%d] = %g, expected > 0", a, step[a]);
+    return VXA_OK;
+}
+
+vxa_status vxa_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
+                              const double step[3])
+{
+    vxa_status st = check_upsample(ctx, coarse, fine, step);
+    if (st != VXA_OK) return st;
+    if (ctx->reference) return vxa_ref_noise_upsample(ctx, coarse, fine, start, step);
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_upsample", &k)) != VXA_OK) return st;
+    const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
+    const cl_long4 fd = { { fine->dim[0], fine->dim[1], fine->dim[2], fine->channels } };
+    const cl_float4 s = { { (float)start[0], (float)start[1], (float)start[2], 0.0f } };
+    const cl_float4 inv = { { (float)(1.0 / step[0]), (float)(1.0 / step[1]), (float)(1.0 / step[2]), 0.0f } };
+    cl_mem cm = (cl_mem)coarse->mem, fm = (cl_mem)fine->mem;
+    st = vxa_cl_args(ctx, k, "vxa_noise_upsample", sizeof cm, &cm, sizeof fm, &fm, sizeof cd, &cd, sizeof fd, &fd,
+                     sizeof s, &s, sizeof inv, &inv, (size_t)0);
+    if (st != VXA_OK) return st;
+    const size_t g[3] = { (size_t)fine->dim[0], (size_t)fine->dim[1], (size_t)fine->dim[2] };
+    return vxa_cl_launch(ctx, k, "vxa_noise_upsample", 3, g);
+}
+
+/* Runs one of the two known-answer kernels over n items, with up to three buffers. */
+static vxa_status run_hook(vxa_context *ctx, const char *name, size_t n, const void *in, size_t in_bytes,
+                           void *out0, size_t out0_bytes, void *out1, size_t out1_bytes)
+{
+    if (ctx->reference)
+        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "%s: a device hook, not available on the reference path", name);
+    if (n == 0 || n > UINT32_MAX)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: %zu items, expected 1..2^32-1", name, n);
+    cl_kernel k;
+    cl_mem b[3] = { NULL, NULL, NULL };
+    vxa_status st = vxa_cl_kernel(ctx, "noise", "", name, &k);
+    if (st != VXA_OK) return st;
+    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, in_bytes, (void *)in, &b[0], name)) ||
+        (st = vxa_cl_buffer(ctx, CL_MEM_WRITE_ONLY, out0_bytes, NULL, &b[1], name)) ||
+        (out1 && (st = vxa_cl_buffer(ctx, CL_MEM_WRITE_ONLY, out1_bytes, NULL, &b[2], name))))
+        goto done;
+    const cl_uint cn = (cl_uint)n;
+    if (out1)
+        st = vxa_cl_args(ctx, k, name, sizeof b[0], &b[0], sizeof b[1], &b[1], sizeof b[2], &b[2], sizeof cn, &cn,
+                         (size_t)0);
+    else
+        st = vxa_cl_args(ctx, k, name, sizeof b[0], &b[0], sizeof b[1], &b[1], sizeof cn, &cn, (size_t)0);
+    const size_t g[3] = { n, 1, 1 };
+    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 1, g);
+    cl_int err = CL_SUCCESS;
+    if (st == VXA_OK)
+        err = clEnqueueReadBuffer(ctx->cl->queue, b[1], CL_TRUE, 0, out0_bytes, out0, 0, NULL, NULL);
+    if (st == VXA_OK && err == CL_SUCCESS && out1)
+        err = clEnqueueReadBuffer(ctx->cl->queue, b[2], CL_TRUE, 0, out1_bytes, out1, 0, NULL, NULL);
+    if (err != CL_SUCCESS) st = vxa_cl_fail(ctx, err, "clEnqueueReadBuffer: %s results", name);
+done:
+    for (int i = 0; i < 3; i++)
+        if (b[i]) clReleaseMemObject(b[i]);
+    return st;
+}
+
+vxa_status vxa_philox_device_words(vxa_context *ctx, const uint32_t *ctr_key, size_t n, uint32_t *out)
+{
+    return run_hook(ctx, "vxa_philox_kat", n, ctr_key, 24 * n, out, 16 * n, NULL, 0);
+}
+
+vxa_status vxa_philox_device_uniform(vxa_context *ctx, const uint32_t *words, size_t n, float *u01, float *sym)
+{
+    return run_hook(ctx, "vxa_philox_uniform", n, words, 4 * n, u01, 4 * n, sym, 4 * n);
+}

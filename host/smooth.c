@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* Gaussian smoothing on the device (kernels/smooth.cl): one pass per axis with sigma > 1e-15, ping-ponging
+ * between the volume and one temporary, all enqueued without waiting. */
+#include "cl.h"
+#include "elastic.h"
+
+#include <stdlib.h>
+
+/* The kernel's weights as float32: scipy's double weights, rounded. */
+static vxa_status weights_buffer(vxa_context *ctx, double sigma, int64_t radius, cl_mem *out)
+{
+    const size_t n = (size_t)(2 * radius + 1);
+    double *wd = malloc(sizeof *wd * n);
+    float *wf = malloc(sizeof *wf * n);
+    vxa_status st = VXA_OK;
+    if (!wd || !wf) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "gaussian smoothing: %zu weights", n);
+        goto done;
+    }
+    vxa_gauss_kernel1d(sigma, radius, wd);
+    for (size_t t = 0; t < n; t++) wf[t] = (float)wd[t];
+    st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof *wf * n, wf, out,
+                       "gaussian smoothing weights");
+done:
+    free(wd);
+    free(wf);
+    return st;
+}
+
+vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode, double truncate)
+{
+    vxa_status st = vxa_gauss_check(ctx, vol, sigma, mode, truncate);
+    if (st != VXA_OK) return st;
+    if (ctx->reference) return vxa_ref_gauss_smooth(ctx, vol, sigma, mode, truncate);
+    int passes = 0;
+    for (int a = 0; a < 3; a++) passes += sigma[a] > 1e-15;
+    if (passes == 0) return VXA_OK;
+
+    vxa_dvol tmp = { 0 };
+    cl_mem w = NULL;
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "smooth", "", "vxa_gauss_axis", &k)) != VXA_OK) goto done;
+    if ((st = vxa_dvol_alloc(ctx, vol->dim, vol->channels, VXA_FLOAT32, &tmp)) != VXA_OK) goto done;
+    cl_mem src = (cl_mem)vol->mem, dst = (cl_mem)tmp.mem;
+    const cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2] * vol->channels, vol->dim[2] } };
+    const size_t g[3] = { (size_t)dim.s[0], (size_t)dim.s[1], (size_t)dim.s[2] };
+    const cl_int m = (cl_int)mode;
+    for (int a = 0; a < 3; a++) {
+        if (!(sigma[a] > 1e-15)) continue;
+        const int64_t r = vxa_gauss_radius(sigma[a], truncate);
+        if ((st = weights_buffer(ctx, sigma[a], r, &w)) != VXA_OK) goto done;
+        const cl_int axis = a, radius = (cl_int)r;
+        st = vxa_cl_args(ctx, k, "vxa_gauss_axis", sizeof src, &src, sizeof dst, &dst, sizeof dim, &dim,
+                         sizeof axis, &axis, sizeof radius, &radius, sizeof m, &m, sizeof w, &w, (size_t)0);
+        if (st == VXA_OK) st = vxa_cl_launch(ctx, k, "vxa_gauss_axis", 3, g);
+        clReleaseMemObject(w);   /* the queue keeps it alive until the pass has run */
+        w = NULL;
+        if (st != VXA_OK) goto done;
+        cl_mem t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != (cl_mem)vol->mem) {   /* an odd number of passes left the result in the temporary */
+        cl_int err = clEnqueueCopyBuffer(ctx->cl->queue, src, (cl_mem)vol->mem, 0, 0, vxa_dvol_bytes(vol), 0,
+                                         NULL, NULL);
+        if (err != CL_SUCCESS) st = vxa_cl_fail(ctx, err, "clEnqueueCopyBuffer: smoothed volume, %zu bytes",
+                                                vxa_dvol_bytes(vol));
+    }
+done:
+    vxa_dvol_release(ctx, &tmp);
+    return st;
+}

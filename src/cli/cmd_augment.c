@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/* voxaug augment: K augmented copies of each (image, label) pair of a dataset, with the drawn parameters in a
+ * JSON sidecar. Item i's copy c is sample i*K + c of the seed, so a copy is the same whatever the shard, the
+ * number of jobs or the device. A failed item is reported and the others go on; the exit status is 1 then. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct { char *image, *label; } item;
+
+typedef struct {
+    item *items;
+    size_t nitems;
+    const vxa_pipeline *p;
+    const char *outdir, *device;
+    uint64_t seed, copies, shard, nshards;
+    int jobs, quiet;
+    pthread_mutex_t lock;
+    size_t next, done, failed, total;
+    double t0;
+} job;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void augment_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: voxaug augment --ops SPEC -o OUTDIR [inputs] [options]\n\n"
+        "inputs (any mix):\n"
+        "  IMAGE[:LABEL] ...    image files, each with an optional label map\n"
+        "  --list FILE          lines 'image[,label]' (# comments)\n"
+        "  --images DIR [--labels DIR]   every .nii/.nii.gz in DIR; labels matched by file name\n"
+        "options:\n"
+        "  -n, --copies K       augmented copies per item (default 1)\n"
+        "  --seed N             the dataset's seed (default 0); item i's copy c is sample i*K + c\n"
+        "  --shard I/N          process only items with index %% N == I (0-based), for splitting a dataset\n"
+        "  -j, --jobs J         worker threads, each with its own device context (default 1)\n"
+        "  --device D           gpu, cpu, reference, an index or a name\n"
+        "  -q, --quiet          no progress bar\n"
+        "outputs in OUTDIR: <name>_aug<c>.nii.gz, <name>_aug<c>_label.nii.gz, <name>_aug<c>.json (drawn parameters)\n");
+}
+
+static int add_item(item **items, size_t *n, size_t *cap, const char *image, const char *label)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        item *ni = realloc(*items, *cap * sizeof *ni);
+        if (!ni) return -1;
+        *items = ni;
+    }
+    (*items)[*n].image = strdup(image);
+    (*items)[*n].label = label && *label ? strdup(label) : NULL;
+    if (!(*items)[*n].image) return -1;
+    (*n)++;
+    return 0;
+}
+
+static int is_nifti(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && strcmp(name + n - 4, ".nii") == 0) || (n > 7 && strcmp(name + n - 7, ".nii.gz") == 0);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int add_dir(item **items, size_t *n, size_t *cap, const char *dir, const char *labels)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "voxaug augment: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t nn = 0, nc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_nifti(e->d_name)) continue;
+        if (nn == nc) {
+            nc = nc ? 2 * nc : 64;
+            char **x = realloc(names, nc * sizeof *x);
+            if (!x) break;
+            names = x;
+        }
+        names[nn++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof *names, cmp_str); /* a stable order: item indices must not depend on readdir */
+    int rc = 0;
+    for (size_t i = 0; i < nn; i++) {
+        char img[4096], lab[4096] = "";
+        snprintf(img, sizeof img, "%s/%s", dir, names[i]);
+        if (labels) snprintf(lab, sizeof lab, "%s/%s", labels, names[i]);
+        if (rc == 0 && add_item(items, n, cap, img, lab) != 0) rc = -1;
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static int add_list(item **items, size_t *n, size_t *cap, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "voxaug augment: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[8192];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *s = line;
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s || *s == '#') continue;
+        char *comma = strchr(s, ',');
+        if (comma) *comma = '\0';
+        rc = add_item(items, n, cap, s, comma ? comma + 1 : NULL);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* "dir/abc.nii.gz" -> "abc" */
+static void stem(const char *path, char *out, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(out, len, "%s", base);
+    size_t n = strlen(out);
+    if (n > 7 && strcmp(out + n - 7, ".nii.gz") == 0) out[n - 7] = '\0';
+    else if (n > 4 && strcmp(out + n - 4, ".nii") == 0) out[n - 4] = '\0';
+}
+
+static void progress(job *J)
+{
+    if (J->quiet || !isatty(STDERR_FILENO)) return;
+    const int width = 30;
+    double frac = J->total ? (double)(J->done + J->failed) / (double)J->total : 1.0;
+    double el = now() - J->t0;
+    int fill = (int)(frac * width);
+    fprintf(stderr, "\r[%.*s%*s] %zu/%zu volumes, %zu failed, %.2f vol/s ", fill,
+            "##############################", width - fill, "", J->done + J->failed, J->total, J->failed,
+            el > 0 ? (double)J->done / el : 0.0);
+    fflush(stderr);
+}
+
+/* One item: read once, write K copies. Returns the number of copies written. */
+static size_t do_item(job *J, vxa_context *ctx, size_t idx)
+{
+    const item *it = &J->items[idx];
+    char err[8192] = "", name[1024], path[4096];
+    vxa_volume *img = NULL, *lab = NULL;
+    size_t ok = 0;
+    stem(it->image, name, sizeof name);
+    if (vxa_nifti_read(it->image, &img, err, sizeof err) != VXA_OK ||
+        (it->label && vxa_nifti_read(it->label, &lab, err, sizeof err) != VXA_OK)) {
+        pthread_mutex_lock(&J->lock);
+        fprintf(stderr, "%svoxaug augment: item %zu: %s\n", J->quiet ? "" : "\n", idx, err);
+        J->failed += J->copies;
+        pthread_mutex_unlock(&J->lock);
+        goto done;
+    }
+    for (uint64_t c = 0; c < J->copies; c++) {
+        vxa_volume *oi = NULL, *ol = NULL;
+        vxa_draw *draw = NULL;
+        const uint64_t sample = (uint64_t)idx * J->copies + c;
+        vxa_status st = vxa_pipeline_run(ctx, J->p, J->seed, sample, img, lab, &oi, lab ? &ol : NULL, &draw);
+        if (st != VXA_OK) snprintf(err, sizeof err, "%s: %s", it->image, vxa_last_error(ctx));
+        if (st == VXA_OK) {
+            snprintf(path, sizeof path, "%s/%s_aug%llu.nii.gz", J->outdir, name, (unsigned long long)c);
+            st = vxa_nifti_write(path, oi, err, sizeof err);
+        }
+        if (st == VXA_OK && ol) {
+            snprintf(path, sizeof path, "%s/%s_aug%llu_label.nii.gz", J->outdir, name, (unsigned long long)c);
+            st = vxa_nifti_write(path, ol, err, sizeof err);
+        }
+        if (st == VXA_OK) {
+            char *json = malloc(strlen(vxa_draw_json(draw)) + 8192);
+            if (json) {
+                sprintf(json, "{\"image\":\"%s\",\"label\":%s%s%s,\"item\":%zu,\"copy\":%llu,\"draw\":%s}",
+                        it->image, it->label ? "\"" : "", it->label ? it->label : "null", it->label ? "\"" : "",
+                        idx, (unsigned long long)c, vxa_draw_json(draw));
+                snprintf(path, sizeof path, "%s/%s_aug%llu.json", J->outdir, name, (unsigned long long)c);
+                if (cli_write_text(path, json, err, sizeof err) != 0) st = VXA_ERR_IO;
+                free(json);
+            }
+        }
+        pthread_mutex_lock(&J->lock);
+        if (st == VXA_OK) {
+            J->done++;
+            ok++;
+        } else {
+            J->failed++;
+            fprintf(stderr, "%svoxaug augment: item %zu copy %llu: %s\n", J->quiet ? "" : "\n", idx,
+                    (unsigned long long)c, err);
+        }
+        progress(J);
+        pthread_mutex_unlock(&J->lock);
+        vxa_volume_free(oi);
+        vxa_volume_free(ol);
+        vxa_draw_free(draw);
+    }
+done:
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+    return ok;
+}
+
+static void *worker(void *arg)
+{
+    job *J = arg;
+    vxa_context *ctx = NULL;
+    if (cli_context(J->device, &ctx) != VXA_OK) {
+        pthread_mutex_lock(&J->lock);
+        J->failed = J->total; /* nothing can run on this device */
+        J->next = J->nitems;
+        pthread_mutex_unlock(&J->lock);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&J->lock);
+        size_t idx = J->next;
+        while (idx < J->nitems && idx % J->nshards != J->shard) idx++;
+        J->next = idx + 1;
+        pthread_mutex_unlock(&J->lock);
+        if (idx >= J->nitems) break;
+        do_item(J, ctx, idx);
+    }
+    vxa_context_destroy(ctx);
+    return NULL;
+}
+
+int cmd_augment(int argc, char **argv)
+{
+    job J = { .copies = 1, .nshards = 1, .jobs = 1 };
+    const char *spec = NULL, *images = NULL, *labels = NULL;
+    size_t cap = 0;
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { augment_usage(stdout); rc = 0; goto done; }
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) { J.quiet = 1; takes = 0; }
+        else if (a[0] == '-' && !v) { fprintf(stderr, "voxaug augment: %s needs a value\n", a); goto done; }
+        else if (strcmp(a, "--ops") == 0) spec = v;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) J.outdir = v;
+        else if (strcmp(a, "--device") == 0) J.device = v;
+        else if (strcmp(a, "--images") == 0) images = v;
+        else if (strcmp(a, "--labels") == 0) labels = v;
+        else if (strcmp(a, "--list") == 0) {
+            if (add_list(&J.items, &J.nitems, &cap, v) != 0) goto done;
+        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--copies") == 0) {
+            if (!cli_parse_u64(v, &J.copies) || J.copies == 0) { fprintf(stderr, "voxaug augment: bad -n '%s'\n", v); goto done; }
+        } else if (strcmp(a, "--seed") == 0) {
+            if (!cli_parse_u64(v, &J.seed)) { fprintf(stderr, "voxaug augment: bad --seed '%s'\n", v); goto done; }
+        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
+            uint64_t j;
+            if (!cli_parse_u64(v, &j) || j == 0 || j > 64) { fprintf(stderr, "voxaug augment: bad --jobs '%s' (1..64)\n", v); goto done; }
+            J.jobs = (int)j;
+        } else if (strcmp(a, "--shard") == 0) {
+            unsigned long long si, sn;
+            char tail;
+            if (sscanf(v, "%llu/%llu%c", &si, &sn, &tail) != 2 || sn == 0 || si >= sn) {
+                fprintf(stderr, "voxaug augment: --shard takes I/N with 0 <= I < N, not '%s'\n", v);
+                goto done;
+            }
+            J.shard = si;
+            J.nshards = sn;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "voxaug augment: unknown option '%s' (voxaug augment --help)\n", a);
+            goto done;
+        } else {
+            char buf[8192];
+            snprintf(buf, sizeof buf, "%s", a);
+            char *colon = strchr(buf, ':');
+            if (colon) *colon = '\0';
+            if (add_item(&J.items, &J.nitems, &cap, buf, colon ? colon + 1 : NULL) != 0) goto done;
+            takes = 0;
+        }
+        i += takes;
+    }
+    if (images && add_dir(&J.items, &J.nitems, &cap, images, labels) != 0) goto done;
+    if (!spec || !J.outdir || J.nitems == 0) {
+        fprintf(stderr, "voxaug augment: needs --ops, -o OUTDIR and at least one input (voxaug augment --help)\n");
+        goto done;
+    }
+    char err[4096];
+    vxa_pipeline *p = NULL;
+    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) {
+        fprintf(stderr, "voxaug augment: %s\n", err);
+        goto done;
+    }
+    J.p = p;
+    if (mkdir(J.outdir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "voxaug augment: %s: %s\n", J.outdir, strerror(errno));
+        rc = 1;
+        vxa_pipeline_free(p);
+        goto done;
+    }
+    for (size_t i = 0; i < J.nitems; i++)
+        if (i % J.nshards == J.shard) J.total += J.copies;
+    pthread_mutex_init(&J.lock, NULL);
+    J.t0 = now();
+    pthread_t th[64];
+    int started = 0;
+    for (int t = 0; t < J.jobs; t++)
+        if (pthread_create(&th[t], NULL, worker, &J) == 0) started++;
+    if (started == 0) worker(&J);
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&J.lock);
+    double el = now() - J.t0;
+    if (!J.quiet && isatty(STDERR_FILENO)) fputc('\n', stderr);
+    printf("%zu volumes written to %s in %.1f s (%.2f vol/s), %zu failed\n", J.done, J.outdir, el,
+           el > 0 ? (double)J.done / el : 0.0, J.failed);
+    rc = J.failed ? 1 : 0;
+    vxa_pipeline_free(p);
+done:
+    for (size_t i = 0; i < J.nitems; i++) {
+        free(J.items[i].image);
+        free(J.items[i].label);
+    }
+    free(J.items);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* voxaug ops: the op table as text or Markdown (the README's op reference is generated from it). */
+#include "cli.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *kind_name(vxa_op_kind k)
+{
+    return k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic" : "intensity";
+}
+
+static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "%s", pd->name);
+    if (pd->count > 1) n += (size_t)snprintf(buf + n, len - n, "[%d]", pd->count);
+    if (pd->flags & VXA_P_REQUIRED) {
+        snprintf(buf + n, len - n, " (required)");
+        return;
+    }
+    if (pd->choices) {
+        n += (size_t)snprintf(buf + n, len - n, "=%s (", pd->choices[(int)pd->def[0]]);
+        for (int i = 0; pd->choices[i] && n < len; i++)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "|" : "", pd->choices[i]);
+        if (n < len) snprintf(buf + n, len - n, ")");
+        return;
+    }
+    n += (size_t)snprintf(buf + n, len - n, "=");
+    for (int k = 0; k < pd->count && n < len; k++) {
+        n += (size_t)snprintf(buf + n, len - n, "%s%g", k ? "," : "", pd->def[k]);
+        if (k == 0 && pd->count > 1 && pd->def[1] == pd->def[0] && pd->def[2] == pd->def[0]) break;
+    }
+}
+
+int cmd_ops(int argc, char **argv)
+{
+    int markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    if (argc > 1 && !markdown) {
+        fprintf(stderr, "usage: voxaug ops [--markdown]\n");
+        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    int n;
+    const vxa_op_desc *const *t = vxa_op_table(&n);
+    if (markdown) {
+        printf("| op | kind | parameters (defaults) | what it does | SciPy / NumPy equivalent |\n|---|---|---|---|---|\n");
+        printf("| `sampling` | spatial | order=1, mode=constant (constant\\|nearest\\|reflect), cval=0, "
+               "label_mode=constant | how the following spatial passes resample images; labels always order 0, "
+               "cval 0 | `order`, `mode` ('grid-constant' for constant), `cval` |\n");
+    } else {
+        printf("sampling(order=1, mode=constant|nearest|reflect, cval=0, label_mode=constant)\n"
+               "    how the following spatial passes resample (labels: order 0, cval 0)\n");
+    }
+    for (int i = 0; i < n; i++) {
+        const vxa_op_desc *d = t[i];
+        char params[1024] = "";
+        size_t used = 0;
+        for (int p = 0; p < d->nparams; p++) {
+            char one[256];
+            param_text(&d->params[p], one, sizeof one);
+            used += (size_t)snprintf(params + used, sizeof params - used, "%s%s", p ? ", " : "", one);
+        }
+        if (markdown)
+            printf("| `%s` | %s | %s | %s | %s |\n", d->name, kind_name(d->kind), params, d->doc,
+                   d->scipy && d->scipy[0] ? d->scipy : "");
+        else {
+            printf("%s(%s%sp=1)\n    %s\n", d->name, params, d->nparams ? ", " : "", d->doc);
+            for (int p = 0; p < d->nparams; p++) printf("      %-10s %s\n", d->params[p].name, d->params[p].doc);
+            if (d->scipy && d->scipy[0]) printf("    SciPy: %s\n", d->scipy);
+        }
+    }
+    return 0;
+}

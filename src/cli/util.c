@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the CLI's commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-') return 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+vxa_status cli_context(const char *device, vxa_context **out)
+{
+    vxa_context_options opt;
+    vxa_context_options_init(&opt);
+    opt.device = device;
+    vxa_status st = vxa_context_create(&opt, out);
+    if (st != VXA_OK) {
+        fprintf(stderr, "voxaug: device: %s\n", *out ? vxa_last_error(*out) : vxa_status_string(st));
+        vxa_context_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+vxa_status cli_convert(const vxa_volume *v, vxa_dtype t, vxa_volume **out)
+{
+    vxa_status st = vxa_volume_alloc(v->dim, v->channels, t, out);
+    if (st != VXA_OK) return st;
+    vxa_volume *o = *out;
+    void *data = o->data;
+    *o = *v;
+    o->data = data;
+    o->dtype = t;
+    o->scl_slope = o->scl_inter = 0.0;
+    for (int64_t c = 0; c < v->channels; c++)
+        for (int64_t k = 0; k < v->dim[2]; k++)
+            for (int64_t j = 0; j < v->dim[1]; j++)
+                for (int64_t i = 0; i < v->dim[0]; i++) vxa_volume_set(o, i, j, k, c, vxa_volume_get(v, i, j, k, c));
+    return VXA_OK;
+}
+
+int cli_write_text(const char *path, const char *text, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/* The spec parser, per-sample draws and pipeline execution: fusion into one pass, reproducibility across
+ * devices and batch sizes, labels, geometry and errors. */
+#include "testutil.h"
+#include "pipeline.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static vxa_pipeline *parse_ok(const char *spec)
+{
+    char err[2048] = "";
+    vxa_pipeline *p = NULL;
+    vxa_status st = vxa_pipeline_parse(spec, &p, err, sizeof err);
+    if (st != VXA_OK) fail_msg("parse '%s': %s", spec, err);
+    return p;
+}
+
+static void expect_parse_error(const char *spec, const char *needle, int column)
+{
+    char err[2048] = "";
+    vxa_pipeline *p = NULL;
+    assert_int_equal(vxa_pipeline_parse(spec, &p, err, sizeof err), VXA_ERR_PARSE);
+    assert_null(p);
+    if (!strstr(err, needle)) fail_msg("error for '%s' lacks '%s':\n%s", spec, needle, err);
+    char col[32];
+    snprintf(col, sizeof col, "column %d:", column);
+    if (column > 0 && !strstr(err, col)) fail_msg("error for '%s' does not point at %s:\n%s", spec, col, err);
+}
+
+static void test_parse_errors_name_the_token(void **state)
+{
+    (void)state;
+    expect_parse_error("rotat(15)", "unknown op 'rotat'", 1);
+    expect_parse_error("zoom(1.1) rotate(abc)", "'abc' is not a value of angle", 18);
+    expect_parse_error("rotate(15, plane=0,1,2)", "too many values for 'plane'", 22);
+    expect_parse_error("crop([100,120],128,128)", "takes a fixed value, not a range", 6);
+    expect_parse_error("zoom(1.1, foo=2)", "has no parameter 'foo'", 11);
+    expect_parse_error("zoom(1.1", "expected ',' or ')'", 9);
+    expect_parse_error("zoom([1.2,1.1])", "hi < lo", 6);
+    expect_parse_error("zoom(1.1, p=2)", "outside [0, 1]", 13);
+    expect_parse_error("sampling(mode=wrap)", "one of: constant, nearest, reflect", 15);
+    expect_parse_error("zoom(1.1, 1.2)", "'z' takes 1 or 3 values, got 2", 1);
+}
+
+static void test_parse_normalises_and_round_trips(void **state)
+{
+    (void)state;
+    vxa_pipeline *p = parse_ok("rotate( 15 , plane = 0,1 ) ; zoom([0.9, 1.1], p=0.5)|crop(64)");
+    const char *text = vxa_pipeline_string(p);
+    vxa_pipeline *q = parse_ok(text);
+    assert_string_equal(text, vxa_pipeline_string(q));
+    assert_non_null(strstr(text, "p=0.5"));
+    assert_int_equal(p->nops, 3);
+    vxa_pipeline_free(p);
+    vxa_pipeline_free(q);
+}
+
+/* The same (seed, sample) draws the same values; another sample draws others; ranges are respected. */
+static void test_draws_depend_only_on_seed_sample_op(void **state)
+{
+    (void)state;
+    vxa_pipeline *p = parse_ok("rotate([-15,15], plane=0,1) zoom([0.9,1.1], p=0.5)");
+    int differ = 0, applied_count = 0;
+    for (uint64_t s = 0; s < 200; s++) {
+        vxa_op_values a, b, c;
+        bool aa, ab, ac;
+        vxa_op_draw(&p->ops[0], 42, s, 0, &a, &aa);
+        vxa_op_draw(&p->ops[0], 42, s, 0, &b, &ab);
+        vxa_op_draw(&p->ops[0], 42, s + 1, 0, &c, &ac);
+        assert_true(a.v[0][0] == b.v[0][0] && aa == ab);
+        assert_true(a.v[0][0] >= -15 && a.v[0][0] <= 15);
+        differ += a.v[0][0] != c.v[0][0];
+        vxa_op_draw(&p->ops[1], 42, s, 1, &a, &aa);
+        applied_count += aa;
+        assert_true(a.v[0][0] >= 0.9 && a.v[0][0] <= 1.1);
+        assert_true(a.v[0][1] == a.v[0][0] && a.v[0][2] == a.v[0][0]); /* one range: isotropic */
+    }
+    assert_true(differ > 190);
+    assert_true(applied_count > 60 && applied_count < 140); /* p = 0.5 over 200 draws */
+    vxa_pipeline_free(p);
+}
+
+static vxa_volume *run_ok(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed, uint64_t sample,
+                          const vxa_volume *img, const vxa_volume *lab, vxa_volume **olab)
+{
+    vxa_volume *out = NULL;
+    vxa_status st = vxa_pipeline_run(ctx, p, seed, sample, img, lab, &out, olab, NULL);
+    if (st != VXA_OK) fail_msg("run on %s: %s: %s", vxa_context_device_name(ctx), vxa_status_name(st), vxa_last_error(ctx));
+    return out;
+}
+
+/* A chain of spatial ops is one resampling launch for the image and one for the label map. */
+static void test_spatial_chain_is_one_resampling_pass(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_reference(), vxa_test_device() };
+    uint64_t rng = vxa_test_seed();
+    const int64_t dim[3] = { 23, 19, 17 };
+    vxa_volume *img = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
+    vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_UINT8, &rng);
+    vxa_pipeline *p = parse_ok("flip(axes=0) rotate(20, plane=0,1) zoom(1.2) shift(1.5) rotate(-7, plane=1,2) crop(11,13,9)");
+    for (int c = 0; c < 2; c++) {
+        const uint64_t before = vxa_context_launches(ctxs[c], "vxa_resample");
+        vxa_volume *olab = NULL;
+        vxa_volume *out = run_ok(ctxs[c], p, 1, 0, img, lab, &olab);
+        assert_int_equal(vxa_context_launches(ctxs[c], "vxa_resample") - before, 2); /* image + labels */
+        assert_int_equal(out->dim[0], 11);
+        assert_int_equal(out->dim[1], 13);
+        assert_int_equal(out->dim[2], 9);
+        vxa_volume_free(out);
+        vxa_volume_free(olab);
+    }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+    vxa_pipeline_free(p);
+}
+
+/* Device and reference give the same labels bit for bit and images within 1e-4 of the range, for random
+ * pipelines over several samples; labels stay within the input's label set. */
+static void test_device_equals_reference_and_labels_stay_in_set(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 7;
+    const int64_t dim[3] = { 31, 29, 23 };
+    vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
+    vxa_volume *lab = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_UINT8, &lab), VXA_OK);
+    for (int64_t k = 0; k < dim[2]; k++)
+        for (int64_t j = 0; j < dim[1]; j++)
+            for (int64_t i = 0; i < dim[0]; i++)
+                vxa_volume_set(lab, i, j, k, 0, (double)(3 * ((i / 7 + j / 5 + k / 4) % 4)));  /* {0,3,6,9} */
+    vxa_pipeline *p = parse_ok("flip(axes=0,1,2, p=0.5) rotate([-30,30], plane=0,1) rotate([-10,10], plane=1,2) "
+                               "zoom([0.8,1.25]) random_crop(20,20,16)");
+    const double tol = 1e-4 * vxa_test_range(img);
+    for (uint64_t s = 0; s < 6; s++) {
+        vxa_volume *dl = NULL, *rl = NULL;
+        vxa_volume *d = run_ok(dev, p, 99, s, img, lab, &dl);
+        vxa_volume *r = run_ok(ref, p, 99, s, img, lab, &rl);
+        double diff = vxa_test_max_abs_diff(d, r);
+        if (diff > tol) fail_msg("sample %llu: image differs by %g > %g", (unsigned long long)s, diff, tol);
+        assert_true(vxa_test_identical(dl, rl));
+        for (size_t i = 0; i < vxa_volume_voxels(dl); i++) {
+            uint8_t v = ((uint8_t *)dl->data)[i];
+            assert_true(v == 0 || v == 3 || v == 6 || v == 9);
+        }
+        vxa_volume_free(d);
+        vxa_volume_free(r);
+        vxa_volume_free(dl);
+        vxa_volume_free(rl);
+    }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+    vxa_pipeline_free(p);
+}
+
+/* A batch gives each sample what a single run gives. */
+static void test_batch_equals_single_runs(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 9;
+    const int64_t dim[3] = { 17, 19, 13 };
+    vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
+    vxa_pipeline *p = parse_ok("rotate([-20,20], plane=0,2) zoom([0.9,1.1]) flip(axes=1, p=0.5)");
+    const vxa_volume *imgs[4] = { img, img, img, img };
+    vxa_volume *outs[4];
+    assert_int_equal(vxa_pipeline_run_batch(dev, p, 5, 10, 4, imgs, NULL, outs, NULL, NULL), VXA_OK);
+    for (int i = 0; i < 4; i++) {
+        vxa_volume *single = run_ok(dev, p, 5, 10 + (uint64_t)i, img, NULL, NULL);
+        assert_true(vxa_test_identical(single, outs[i]));
+        vxa_volume_free(single);
+        vxa_volume_free(outs[i]);
+    }
+    vxa_volume_free(img);
+    vxa_pipeline_free(p);
+}
+
+/* Two threads, each with its own context, produce what one thread produces, sample for sample. */
+typedef struct {
+    const vxa_pipeline *p;
+    const vxa_volume *img, *lab;
+    uint64_t first;
+    vxa_volume *out[4], *olab[4];
+    vxa_status st;
+} thread_job;
+
+static void *thread_run(void *arg)
+{
+    thread_job *t = arg;
+    vxa_context *ctx = NULL;
+    t->st = vxa_context_create(NULL, &ctx);
+    for (uint64_t s = 0; s < 4 && t->st == VXA_OK; s += 2) /* samples first, first + 2 */
+        t->st = vxa_pipeline_run(ctx, t->p, 77, t->first + s, t->img, t->lab, &t->out[s], &t->olab[s], NULL);
+    vxa_context_destroy(ctx);
+    return NULL;
+}
+
+static void test_threads_with_own_contexts_reproduce_single_thread(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 13;
+    const int64_t dim[3] = { 21, 18, 15 };
+    vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
+    vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
+    vxa_pipeline *p = parse_ok("rotate([-25,25], plane=0,1) zoom([0.8,1.2]) flip(axes=0,2, p_axis=0.5) random_crop(16,16,12)");
+    thread_job jobs[2] = { { .p = p, .img = img, .lab = lab, .first = 0 }, { .p = p, .img = img, .lab = lab, .first = 1 } };
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, thread_run, &jobs[t]), 0);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 2; t++) assert_int_equal(jobs[t].st, VXA_OK);
+    for (uint64_t s = 0; s < 4; s++) {
+        thread_job *t = &jobs[s % 2];
+        vxa_volume *olab = NULL;
+        vxa_volume *single = run_ok(dev, p, 77, s, img, lab, &olab);
+        assert_true(vxa_test_identical(single, t->out[s - s % 2]));
+        assert_true(vxa_test_identical(olab, t->olab[s - s % 2]));
+        vxa_volume_free(single);
+        vxa_volume_free(olab);
+    }
+    for (int t = 0; t < 2; t++)
+        for (int s = 0; s < 4; s += 2) {
+            vxa_volume_free(jobs[t].out[s]);
+            vxa_volume_free(jobs[t].olab[s]);
+        }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+    vxa_pipeline_free(p);
+}
+
+/* The output affine places each output voxel where the input affine and the transform say. */
+static void test_output_affine_is_true_world_geometry(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    const int64_t dim[3] = { 20, 24, 16 };
+    vxa_volume *img = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &img), VXA_OK);
+    const double spacing[3] = { 1.5, 0.9, 2.0 };
+    vxa_volume_set_spacing(img, spacing);
+    img->affine[0][1] = 0.2; /* a sheared, non-diagonal affine */
+    /* value = world x coordinate of the voxel centre: a linear function, reproduced exactly by trilinear
+     * interpolation inside the grid, so the output voxel's value must be its own world x. */
+    for (int64_t k = 0; k < dim[2]; k++)
+        for (int64_t j = 0; j < dim[1]; j++)
+            for (int64_t i = 0; i < dim[0]; i++)
+                vxa_volume_set(img, i, j, k, 0, img->affine[0][0] * i + img->affine[0][1] * j + img->affine[0][2] * k +
+                                                img->affine[0][3]);
+    vxa_pipeline *p = parse_ok("rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
+    vxa_volume *out = run_ok(ref, p, 0, 0, img, NULL, NULL);
+    int checked = 0;
+    for (int64_t k = 0; k < out->dim[2]; k++)
+        for (int64_t j = 0; j < out->dim[1]; j++)
+            for (int64_t i = 0; i < out->dim[0]; i++) {
+                double x = out->affine[0][0] * i + out->affine[0][1] * j + out->affine[0][2] * k + out->affine[0][3];
+                double got = vxa_volume_get(out, i, j, k, 0);
+                if (fabs(got - x) > 1e-3) fail_msg("voxel %lld,%lld,%lld: value %g, world x %g", (long long)i,
+                                                   (long long)j, (long long)k, got, x);
+                checked++;
+            }
+    assert_int_equal(checked, 10 * 12 * 8);
+    vxa_volume_free(img);
+    vxa_volume_free(out);
+    vxa_pipeline_free(p);
+}
+
+/* A label map on another grid is refused with a message naming both grids. */
+static void test_label_on_other_grid_is_an_error(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    uint64_t rng = 3;
+    const int64_t a[3] = { 8, 9, 10 }, b[3] = { 8, 9, 11 };
+    vxa_volume *img = vxa_test_random_volume(a, 1, VXA_FLOAT32, &rng);
+    vxa_volume *lab = vxa_test_random_volume(b, 1, VXA_UINT8, &rng);
+    vxa_pipeline *p = parse_ok("flip(axes=0)");
+    vxa_volume *out = NULL, *olab = NULL;
+    assert_int_equal(vxa_pipeline_run(ref, p, 0, 0, img, lab, &out, &olab, NULL), VXA_ERR_INVALID_ARGUMENT);
+    assert_null(out);
+    assert_non_null(strstr(vxa_last_error(ref), "8x9x11"));
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+    vxa_pipeline_free(p);
+}
+
+/* An empty pipeline copies the image as float32 and leaves the caller's input untouched. */
+static void test_empty_pipeline_is_a_float_copy(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 11;
+    const int64_t dim[3] = { 5, 7, 3 };
+    vxa_volume *img = vxa_test_random_volume(dim, 2, VXA_INT16, &rng);
+    img->scl_slope = 0.5;
+    img->scl_inter = 10;
+    vxa_pipeline *p = parse_ok("");
+    vxa_volume *out = run_ok(dev, p, 0, 0, img, NULL, NULL);
+    assert_int_equal(out->dtype, VXA_FLOAT32);
+    assert_true(vxa_test_max_abs_diff(out, img) == 0.0);
+    vxa_volume_free(img);
+    vxa_volume_free(out);
+    vxa_pipeline_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_errors_name_the_token),
+        cmocka_unit_test(test_parse_normalises_and_round_trips),
+        cmocka_unit_test(test_draws_depend_only_on_seed_sample_op),
+        cmocka_unit_test(test_spatial_chain_is_one_resampling_pass),
+        cmocka_unit_test(test_device_equals_reference_and_labels_stay_in_set),
+        cmocka_unit_test(test_batch_equals_single_runs),
+        cmocka_unit_test(test_threads_with_own_contexts_reproduce_single_thread),
+        cmocka_unit_test(test_output_affine_is_true_world_geometry),
+        cmocka_unit_test(test_label_on_other_grid_is_an_error),
+        cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    vxa_test_contexts_free();
+    return rc;
+}
