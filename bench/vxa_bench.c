@@ -133,7 +133,7 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* A smooth random volume: a sum of 12 plane waves with random directions (periods of 1/8 to 1/2 of the grid),
+/* A smooth random volume: a sum of 12 plane waves with random directions (1 to 4 periods across the grid),
  * phases and amplitudes, plus a constant; values roughly in [0, 1000], like an MR image's range. */
 static vxa_status make_smooth(const int64_t dim[3], vxa_volume **out)
 {
@@ -144,7 +144,7 @@ static vxa_status make_smooth(const int64_t dim[3], vxa_volume **out)
     uint64_t s = 12345;
     for (int w = 0; w < NW; w++) {
         for (int a = 0; a < 3; a++) {
-            const double cycles = 2.0 + 6.0 * (double)(splitmix(&s) >> 11) * 0x1.0p-53;
+            const double cycles = 1.0 + 3.0 * (double)(splitmix(&s) >> 11) * 0x1.0p-53;
             const double sign = (splitmix(&s) & 1) ? 1.0 : -1.0;
             k[w][a] = sign * 2.0 * 3.14159265358979323846 * cycles / (double)dim[a];
         }
