@@ -238,6 +238,9 @@ def sp_elastic(x, d, field):
     return warp(x, np.eye(3), np.zeros(3), x.shape, field)
 
 
+PCT = {}  # id(volume) -> (lo, hi): its 25th and 75th percentiles rounded, the clip and window rows' bounds
+
+
 class Row:
     def __init__(self, name, spec, scipy_fn, compare="image", tutorial=None, needs_field=False, note=""):
         self.name, self.spec, self.scipy_fn, self.compare = name, spec, scipy_fn, compare
@@ -285,6 +288,9 @@ ROWS = [
         tutorial=("normalize_intensity", lambda x, rng: normalize_intensity(x), lambda x, d, f: normalize_intensity(x))),
     Row("pclip", "pclip(1, 99)", sp_pclip,
         tutorial=("percentile_clip", lambda x, rng: percentile_clip(x), lambda x, d, f: percentile_clip(x))),
+    Row("clip", "clip({lo}, {hi})", lambda x, d: np.clip(x, *PCT[id(x)])),
+    Row("window", "window({mid}, {width})",
+        lambda x, d: ((np.clip(x, *PCT[id(x)]) - PCT[id(x)][0]) / (PCT[id(x)][1] - PCT[id(x)][0])).astype(np.float32)),
     Row("minmax", "minmax", sp_minmax),
     Row("gamma", "gamma(1.5)", sp_gamma),
     Row("blur", "blur(2)", lambda x, d: ndimage.gaussian_filter(x, 2.0, mode="nearest", truncate=4.0)),
@@ -465,7 +471,8 @@ def fmt_x(r):
 
 
 def bench_row(args, row, vol_name, inp_path, x, c, results):
-    spec = row.spec.format(c=c)
+    lo, hi = PCT.setdefault(id(x), tuple(float(round(v)) for v in np.percentile(x, [25, 75])))
+    spec = row.spec.format(c=c, lo=f"{lo:g}", hi=f"{hi:g}", mid=f"{(lo + hi) / 2:g}", width=f"{hi - lo:g}")
     outp = os.path.join(args.work, f"out_{vol_name}_{row.name.replace(' ', '_').replace('+', '_')}.nii")
     fieldp = outp.replace(".nii", "_field.nii") if row.needs_field else None
     res = {"volume": vol_name, "row": row.name, "spec": spec, "shape": list(x.shape), "note": row.note}
@@ -828,6 +835,7 @@ def main():
                 print(f"{name}: {path} not found, skipped")
                 continue
             x = load(path)
+            PCT.clear()
             print(f"{name} {x.shape}:")
             c = min(crop, *x.shape)
             for row in ROWS:
