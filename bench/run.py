@@ -407,7 +407,7 @@ def compare_image(vox, ref, rng_in):
         return False, f"shape {vox.shape} != SciPy {ref.shape}"
     err = float(np.max(np.abs(vox.astype(np.float64) - ref.astype(np.float64)))) if vox.size else 0.0
     tol = TOL * rng_in
-    return err <= tol, f"max |diff| {err:.3g} (tol {tol:.3g})"
+    return err <= tol, f"max Δ {err:.3g} (tol {tol:.3g})"
 
 
 def compare_noise(vox, clean, sigma):
@@ -431,7 +431,7 @@ def compare_stats(a, b, what, corr_min=0.95):
     dm, ds = abs(a.mean() - b.mean()) / rng_, abs(a.std() - b.std()) / rng_
     r = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 1.0
     ok = dm < 0.02 and ds < 0.02 and r > corr_min
-    return ok, f"vs {what}: |dmean| {dm:.3g}, |dstd| {ds:.3g} of range, corr {r:.4f}"
+    return ok, f"vs {what}: Δmean {dm:.3g}, Δstd {ds:.3g} of range, corr {r:.4f}"
 
 
 def field_stats_ok(field, sigma, alpha):
@@ -520,11 +520,11 @@ def bench_row(args, row, vol_name, inp_path, x, c, results):
           f"SciPy {fmt_ms(res['scipy'])} ms  {'✓' if res['ok'] else '✗'} {res['check']}")
 
 
-def bench_pipeline(args, inp_path, x, c, results):
+def bench_pipeline(args, vol_name, inp_path, x, c, results):
     spec = PIPE_SPEC.format(c=c)
     outp = os.path.join(args.work, "out_pipeline.nii")
     fieldp = os.path.join(args.work, "out_pipeline_field.nii")
-    res = {"volume": "ch2" if not args.quick else "smooth", "row": "standard pipeline", "spec": spec,
+    res = {"volume": vol_name, "row": "standard pipeline", "spec": spec,
            "shape": list(x.shape), "note": ""}
     b = run_bench(args, inp_path, spec, out=outp, field=fieldp, batch=args.batches)
     res["status"] = b["status"]
@@ -850,7 +850,7 @@ def main():
             if os.path.exists(ppath):
                 x = load(ppath)
                 print(f"standard pipeline on {pname} {x.shape}:")
-                bench_pipeline(args, ppath, x, min(crop, *x.shape), rows)
+                bench_pipeline(args, pname, ppath, x, min(crop, *x.shape), rows)
         if not only or any("size" in o for o in only):
             print("size sweep:")
             size_sweep(args, extra)
