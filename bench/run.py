@@ -456,6 +456,42 @@ def field_stats_ok(field, sigma, alpha):
     return abs(got / expect - 1) < tol, f"field rms {got:.4g} vs expected {expect:.4g} (tol {tol:.0%})"
 
 
+def philox_uniform_sym(n, seed, sample, stream):
+    """U on [-1, 1) for voxels 0..n-1 as voxaug draws it (src/shared/philox.h: Philox4x32-10, key = seed,
+    counter = (v / 4, stream, sample), word v % 4, (x >> 8) * 2^-23 - 1 in float32)."""
+    M = np.uint64(0xFFFFFFFF)
+    nb = (n + 3) // 4
+    c0 = np.arange(nb, dtype=np.uint64)
+    c1 = np.full(nb, stream, dtype=np.uint64)
+    c2 = np.full(nb, sample & 0xFFFFFFFF, dtype=np.uint64)
+    c3 = np.full(nb, sample >> 32, dtype=np.uint64)
+    k0, k1 = seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF
+    for r in range(10):
+        if r > 0:
+            k0, k1 = (k0 + 0x9E3779B9) & 0xFFFFFFFF, (k1 + 0xBB67AE85) & 0xFFFFFFFF
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0)), p1 & M, \
+            ((p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1)), p0 & M
+    words = np.stack([c0, c1, c2, c3], axis=1).reshape(-1)[:n]
+    return ((words >> np.uint64(8)).astype(np.float32) * np.float32(1.1920928955078125e-7) - np.float32(1.0))
+
+
+def field_exact_ok(field, d, alpha, sigma):
+    """Exact mode's field against the SPEC computed here from voxaug's own noise: alpha_c * U_c (float32), then
+    gaussian_filter(sigma, mode constant, truncate 4), per component; within 1e-4 x its range."""
+    e = ops_of(d, "elastic")[0]
+    shape = field.shape[:3]
+    n = int(np.prod(shape))
+    worst, tol = 0.0, 0.0
+    for c in range(3):
+        u = philox_uniform_sym(n, d["seed"], d["sample"], (e["index"] << 8) | c).reshape(shape, order="F")
+        ref = ndimage.gaussian_filter(np.float32(alpha) * u, sigma, mode="constant", cval=0.0, truncate=4.0)
+        worst = max(worst, float(np.abs(field[..., c] - ref).max()))
+        tol = max(tol, TOL * float(ref.max() - ref.min()))
+    return worst <= tol, f"field vs SPEC from voxaug's Philox noise: max Δ {worst:.3g} (tol {tol:.3g})"
+
+
 def fmt_ms(t):
     return "—" if not t else (f"{t['median']:.1f}" if t["median"] >= 10 else f"{t['median']:.2f}")
 
@@ -509,6 +545,8 @@ def bench_row(args, row, vol_name, inp_path, x, c, results):
             checks.append((False, "no elastic field came back"))
         else:
             checks.append(field_stats_ok(field, SIGMA, ALPHA))
+            if "exact" in spec:
+                checks.append(field_exact_ok(field, d, ALPHA, SIGMA))
     if row.tutorial and row.tutorial[0] in ("normalize_intensity", "percentile_clip"):
         checks.append(compare_image(vox, tout, rng_in))  # deterministic: the tutorial's output itself
     elif row.tutorial:
