@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,22 @@ typedef struct {
     char name[256], pname[256];
 } dev_entry;
 
+/* PoCL's platform and device queries are not safe when two threads make them at once (seen: crashes in
+ * clGetDeviceInfo(CL_DEVICE_NAME), and CL_SUCCESS with no platform). Every enumeration goes through this lock,
+ * so contexts may be created from several threads. */
+static pthread_mutex_t enumerate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int enumerate_locked(dev_entry *out, int max, cl_int *err_out);
+
 static int enumerate(dev_entry *out, int max, cl_int *err_out)
+{
+    pthread_mutex_lock(&enumerate_lock);
+    int n = enumerate_locked(out, max, err_out);
+    pthread_mutex_unlock(&enumerate_lock);
+    return n;
+}
+
+static int enumerate_locked(dev_entry *out, int max, cl_int *err_out)
 {
     cl_platform_id plats[16];
     cl_uint np = 0;
@@ -251,11 +267,16 @@ vxa_status vxa_context_create(const vxa_context_options *opt, vxa_context **out)
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", e.name);
     cl_int err;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)e.platform, 0 };
+    pthread_mutex_lock(&enumerate_lock);
     cl->context = clCreateContext(props, 1, &cl->device, NULL, NULL, &err);
-    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateContext");
-    cl->queue = clCreateCommandQueue(cl->context, cl->device, 0, &err);
-    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateCommandQueue");
-    return setup_device(ctx, cl);
+    if (err == CL_SUCCESS) {
+        cl->queue = clCreateCommandQueue(cl->context, cl->device, 0, &err);
+        st = err == CL_SUCCESS ? setup_device(ctx, cl) : vxa_cl_fail(ctx, err, "clCreateCommandQueue");
+    } else {
+        st = vxa_cl_fail(ctx, err, "clCreateContext");
+    }
+    pthread_mutex_unlock(&enumerate_lock);
+    return st;
 }
 
 vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa_context **out)

@@ -6,20 +6,22 @@
 
 #include <stdlib.h>
 
-/* The kernel's weights as float32: scipy's double weights, rounded. */
-static vxa_status weights_buffer(vxa_context *ctx, double sigma, int64_t radius, cl_mem *out)
+#define VXA_GAUSS_B 8   /* outputs per work-item of vxa_gauss_axis: the same constant as in kernels/smooth.cl */
+
+/* The kernel's weights as float32: scipy's double weights, rounded, with `pad` zeros on each side. */
+static vxa_status weights_buffer(vxa_context *ctx, double sigma, int64_t radius, size_t pad, cl_mem *out)
 {
     const size_t n = (size_t)(2 * radius + 1);
     double *wd = malloc(sizeof *wd * n);
-    float *wf = malloc(sizeof *wf * n);
+    float *wf = calloc(n + 2 * pad, sizeof *wf);
     vxa_status st = VXA_OK;
     if (!wd || !wf) {
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "gaussian smoothing: %zu weights", n);
         goto done;
     }
     vxa_gauss_kernel1d(sigma, radius, wd);
-    for (size_t t = 0; t < n; t++) wf[t] = (float)wd[t];
-    st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof *wf * n, wf, out,
+    for (size_t t = 0; t < n; t++) wf[pad + t] = (float)wd[t];
+    st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof *wf * (n + 2 * pad), wf, out,
                        "gaussian smoothing weights");
 done:
     free(wd);
@@ -43,13 +45,15 @@ vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[
     if ((st = vxa_dvol_alloc(ctx, vol->dim, vol->channels, VXA_FLOAT32, &tmp)) != VXA_OK) goto done;
     cl_mem src = (cl_mem)vol->mem, dst = (cl_mem)tmp.mem;
     const cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2] * vol->channels, vol->dim[2] } };
-    const size_t g[3] = { (size_t)dim.s[0], (size_t)dim.s[1], (size_t)dim.s[2] };
     const cl_int m = (cl_int)mode;
     for (int a = 0; a < 3; a++) {
         if (!(sigma[a] > 1e-15)) continue;
         const int64_t r = vxa_gauss_radius(sigma[a], truncate);
-        if ((st = weights_buffer(ctx, sigma[a], r, &w)) != VXA_OK) goto done;
+        if ((st = weights_buffer(ctx, sigma[a], r, VXA_GAUSS_B - 1, &w)) != VXA_OK) goto done;
         const cl_int axis = a, radius = (cl_int)r;
+        size_t g[3] = { (size_t)vol->dim[0], (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels) };
+        if (a < 2) g[a] = (g[a] + VXA_GAUSS_B - 1) / VXA_GAUSS_B;   /* blocks along the axis */
+        else g[2] = (size_t)((vol->dim[2] + VXA_GAUSS_B - 1) / VXA_GAUSS_B * vol->channels);
         st = vxa_cl_args(ctx, k, "vxa_gauss_axis", sizeof src, &src, sizeof dst, &dst, sizeof dim, &dim,
                          sizeof axis, &axis, sizeof radius, &radius, sizeof m, &m, sizeof w, &w, (size_t)0);
         if (st == VXA_OK) st = vxa_cl_launch(ctx, k, "vxa_gauss_axis", 3, g);

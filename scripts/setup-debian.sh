@@ -10,5 +10,5 @@ $SUDO apt-get install -y --no-install-recommends \
     build-essential cmake pkg-config git ca-certificates \
     ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo \
     libnifti2-dev zlib1g-dev libpng-dev libcmocka-dev \
-    python3 python3-numpy python3-scipy python3-nibabel python3-matplotlib \
+    python3 python3-numpy python3-scipy python3-nibabel python3-matplotlib time \
     mricron-data valgrind clang

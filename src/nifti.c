@@ -89,13 +89,21 @@ static double get_float(const unsigned char *buf, size_t off, size_t n, bool sw)
     return v;
 }
 
-/* Field offsets of the two layouts (nifti1.h, nifti2.h). */
+/* Byte offsets of the fields in the two layouts (nifti1.h, nifti2.h); `ints` and `floats` are the widths
+ * of dim[] and of the float fields, `codes` of qform_code/sform_code. */
 typedef struct {
-    size_t dim, ints, pixdim, floats, vox_offset, vox_size, datatype, bitpix, slope, inter, toffset;
-    size_t qform_code, sform_code, codes_size, quatern, srow, xyzt_units, xyzt_size, descrip, magic;
+    size_t ints, floats, codes;
+    size_t dim, pixdim, vox_offset, datatype, bitpix, slope, inter, toffset, qform_code, sform_code, quatern, srow;
+    size_t xyzt_units, descrip, magic;
 } layout;
-static const layout layout1 = { 40, 2, 76, 4, 108, 4, 70, 72, 112, 116, 136, 252, 254, 2, 256, 280, 123, 1, 148, 344 };
-static const layout layout2 = { 16, 8, 104, 8, 168, 8, 12, 14, 176, 184, 216, 344, 348, 4, 352, 400, 500, 4, 240, 4 };
+static const layout layout1 = { .ints = 2, .floats = 4, .codes = 2, .dim = 40, .pixdim = 76, .vox_offset = 108,
+                                .datatype = 70, .bitpix = 72, .slope = 112, .inter = 116, .toffset = 136,
+                                .qform_code = 252, .sform_code = 254, .quatern = 256, .srow = 280,
+                                .xyzt_units = 123, .descrip = 148, .magic = 344 };
+static const layout layout2 = { .ints = 8, .floats = 8, .codes = 4, .dim = 16, .pixdim = 104, .vox_offset = 168,
+                                .datatype = 12, .bitpix = 14, .slope = 176, .inter = 184, .toffset = 216,
+                                .qform_code = 344, .sform_code = 348, .quatern = 352, .srow = 400,
+                                .xyzt_units = 500, .descrip = 240, .magic = 4 };
 
 static void parse_header(const unsigned char *buf, int version, bool sw, raw_header *h)
 {
@@ -115,8 +123,8 @@ static void parse_header(const unsigned char *buf, int version, bool sw, raw_hea
     h->scl_slope = get_float(buf, L->slope, L->floats, sw);
     h->scl_inter = get_float(buf, L->inter, L->floats, sw);
     h->toffset = get_float(buf, L->toffset, L->floats, sw);
-    h->qform_code = (int)get_int(buf, L->qform_code, L->codes_size, sw);
-    h->sform_code = (int)get_int(buf, L->sform_code, L->codes_size, sw);
+    h->qform_code = (int)get_int(buf, L->qform_code, L->codes, sw);
+    h->sform_code = (int)get_int(buf, L->sform_code, L->codes, sw);
     for (int i = 0; i < 6; i++) h->quatern[i] = get_float(buf, L->quatern + (size_t)i * L->floats, L->floats, sw);
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 4; c++)

@@ -311,7 +311,7 @@ static const vxa_param_desc flip_params[] = {
     { "p_axis", 1, VXA_P_FIXED, 0, 1, { 1, 0, 0 }, "probability that each listed axis is flipped (default 1)", NULL },
 };
 static const vxa_param_desc rotate_params[] = {
-    { "angle", 1, VXA_P_REQUIRED, -360, 360, { 0, 0, 0 }, "degrees, counter-clockwise as scipy.ndimage.rotate", NULL },
+    { "angle", 1, VXA_P_REQUIRED, -360, 360, { 0, 0, 0 }, "degrees, with the sign convention of scipy.ndimage.rotate", NULL },
     { "plane", 2, FIXED_INT, 0, 2, { 0, 1, 0 }, "the two axes of the plane (default 0,1; sorted, as SciPy)", NULL },
 };
 static const vxa_param_desc rotate3d_params[] = {

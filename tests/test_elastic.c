@@ -241,7 +241,7 @@ static void test_field_seeds(void **state)
     vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device();
     vxa_context *ctxs[2] = { ref, dev };
     const int64_t dim[3] = { 24, 20, 18 };
-    const vxa_elastic_plan plan = { .alpha = { 50, 50, 50 }, .sigma = { 3, 3, 3 }, .mode = VXA_ELASTIC_EXACT };
+    const vxa_elastic_plan plan = { .alpha = { 50, 50, 50 }, .sigma = { 1.5, 1.5, 1.5 }, .mode = VXA_ELASTIC_EXACT };
     const vxa_noise_key keys[4] = { { 7, 0, 0 }, { 8, 0, 0 }, { 7, 1, 0 }, { 7, 0, 1 } };
     for (int c = 0; c < 2; c++) {
         vxa_volume *a = field_on(ctxs[c], &plan, &keys[0], dim), *b = field_on(ctxs[c], &plan, &keys[0], dim);
@@ -573,6 +573,49 @@ static void test_block_mean_is_mean_of_noise(void **state)
     vxa_volume_free(out[1]);
 }
 
+/* Trilinear upsampling reproduces a linear function of the node index at q = (o − start) / step, clamped to
+ * the nodes, on device and reference; per channel. */
+static void test_upsample_reproduces_linear_functions(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device();
+    vxa_context *ctxs[2] = { ref, dev };
+    const int64_t nodes[3] = { 6, 5, 4 }, fine[3] = { 23, 13, 17 };
+    const double start[3] = { -1.5, 1.0, -0.5 }, step[3] = { 4, 3, 5 };
+    vxa_volume *c = NULL;
+    assert_int_equal(vxa_volume_alloc(nodes, 2, VXA_FLOAT32, &c), VXA_OK);
+    for (int ch = 0; ch < 2; ch++)
+        for (int64_t k = 0; k < nodes[2]; k++)
+            for (int64_t j = 0; j < nodes[1]; j++)
+                for (int64_t i = 0; i < nodes[0]; i++)
+                    vxa_volume_set(c, i, j, k, ch, 1.0 + (ch + 1) * (0.5 * i - 0.25 * j + 0.125 * k));
+    for (int x = 0; x < 2; x++) {
+        vxa_dvol dc, df;
+        assert_int_equal(vxa_dvol_from_volume(ctxs[x], c, &dc), VXA_OK);
+        assert_int_equal(vxa_dvol_alloc(ctxs[x], fine, 2, VXA_FLOAT32, &df), VXA_OK);
+        if (vxa_noise_upsample(ctxs[x], &dc, &df, start, step) != VXA_OK) fail_msg("%s", vxa_last_error(ctxs[x]));
+        vxa_volume *f = read_back(ctxs[x], &df);
+        for (int ch = 0; ch < 2; ch++)
+            for (int64_t k = 0; k < fine[2]; k++)
+                for (int64_t j = 0; j < fine[1]; j++)
+                    for (int64_t i = 0; i < fine[0]; i++) {
+                        const int64_t o[3] = { i, j, k };
+                        double q[3];
+                        for (int a = 0; a < 3; a++)
+                            q[a] = fmin(fmax((o[a] - start[a]) / step[a], 0.0), (double)(nodes[a] - 1));
+                        const double want = 1.0 + (ch + 1) * (0.5 * q[0] - 0.25 * q[1] + 0.125 * q[2]);
+                        if (fabs(vxa_volume_get(f, i, j, k, ch) - want) > 1e-5)
+                            fail_msg("%s: upsampled %g at %lld,%lld,%lld, expected %g",
+                                     vxa_context_device_name(ctxs[x]), vxa_volume_get(f, i, j, k, ch), (long long)i,
+                                     (long long)j, (long long)k, want);
+                    }
+        vxa_volume_free(f);
+        vxa_dvol_release(ctxs[x], &dc);
+        vxa_dvol_release(ctxs[x], &df);
+    }
+    vxa_volume_free(c);
+}
+
 /* Fast mode approximates the very field exact mode draws for the same key: correlation above 0.97, relative
  * RMS difference below 20% (about 0.995 and 8-10% measured), device and reference alike. */
 static void test_fast_approximates_exact_draw(void **state)
@@ -605,6 +648,101 @@ static void test_fast_approximates_exact_draw(void **state)
     }
 }
 
+/* ---- through the pipeline ---------------------------------------------------------------------------------- */
+typedef struct { vxa_volume *img, *lab, *field; } run_out;
+
+static run_out run_pipeline(vxa_context *ctx, const char *spec, uint64_t seed, const vxa_volume *img,
+                            const vxa_volume *lab)
+{
+    vxa_pipeline *p = NULL;
+    char err[512];
+    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) fail_msg("%s: %s", spec, err);
+    run_out r = { 0 };
+    vxa_run_options o;
+    vxa_run_options_init(&o);
+    o.seed = seed;
+    o.field_out = &r.field;
+    if (vxa_pipeline_run_ex(ctx, p, &o, img, lab, &r.img, &r.lab, NULL) != VXA_OK)
+        fail_msg("%s on %s: %s", spec, vxa_context_device_name(ctx), vxa_last_error(ctx));
+    assert_non_null(r.field);
+    vxa_pipeline_free(p);
+    return r;
+}
+
+static void run_free(run_out *r)
+{
+    vxa_volume_free(r->img);
+    vxa_volume_free(r->lab);
+    vxa_volume_free(r->field);
+}
+
+static size_t count_differences(const vxa_volume *a, const vxa_volume *b)
+{
+    assert_int_equal(vxa_volume_bytes(a), vxa_volume_bytes(b));
+    size_t n = 0;
+    const size_t es = vxa_dtype_size(a->dtype);
+    for (size_t i = 0; i < vxa_volume_voxels(a); i++)
+        n += memcmp((const char *)a->data + i * es, (const char *)b->data + i * es, es) != 0;
+    return n;
+}
+
+/* The same seed on device and reference: fields and images within 1e-4 × range, label maps equal (a voxel
+ * whose sample position is a float32-vs-float64 tie may differ: at most 1 in 10^4), with a rotation and a crop
+ * in the same pass, exact and fast. */
+static void test_pipeline_device_equals_reference(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    const int64_t dim[3] = { 41, 48, 37 };
+    vxa_volume *img = NULL, *lab = NULL;
+    assert_int_equal(vxa_phantom(dim, &img, &lab), VXA_OK);
+    const char *specs[] = {
+        "rotate(10, plane=0,1) elastic(alpha=300, sigma=4)",
+        "elastic(alpha=[2000,3000], sigma=9, mode=fast) crop(30,31,29)",
+        "elastic(rms=2, smooth_mm=3) zoom(1.1)",
+    };
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        run_out r = run_pipeline(ref, specs[s], vxa_test_seed(), img, lab);
+        run_out d = run_pipeline(dev, specs[s], vxa_test_seed(), img, lab);
+        const double ftol = 1e-4 * vxa_test_range(r.field), itol = 1e-4 * vxa_test_range(img);
+        const double fdiff = vxa_test_max_abs_diff(r.field, d.field), idiff = vxa_test_max_abs_diff(r.img, d.img);
+        const size_t ldiff = count_differences(r.lab, d.lab);
+        print_message("%s: field diff %.3g (tol %.3g), image diff %.3g (tol %.3g), %zu labels differ\n", specs[s],
+                      fdiff, ftol, idiff, itol, ldiff);
+        assert_true(fdiff <= ftol);
+        assert_true(idiff <= itol);
+        assert_true(ldiff * 10000 <= vxa_volume_voxels(r.lab));
+        assert_true(vxa_test_range(r.field) > 1.0);   /* the deformation is not a no-op */
+        run_free(&r);
+        run_free(&d);
+    }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
+/* One device: the same seed gives the same image, labels and field bit for bit; another seed another field. */
+static void test_pipeline_seeds(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    const int64_t dim[3] = { 33, 30, 27 };
+    vxa_volume *img = NULL, *lab = NULL;
+    assert_int_equal(vxa_phantom(dim, &img, &lab), VXA_OK);
+    const char *spec = "elastic(alpha=400, sigma=5)";
+    run_out a = run_pipeline(dev, spec, 11, img, lab), b = run_pipeline(dev, spec, 11, img, lab);
+    run_out c = run_pipeline(dev, spec, 12, img, lab);
+    assert_true(vxa_test_identical(a.img, b.img));
+    assert_true(vxa_test_identical(a.lab, b.lab));
+    assert_true(vxa_test_identical(a.field, b.field));
+    assert_true(vxa_test_max_abs_diff(a.field, c.field) > 0.5 * vxa_test_range(a.field) / 4);
+    assert_false(vxa_test_identical(a.img, c.img));
+    run_free(&a);
+    run_free(&b);
+    run_free(&c);
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,8 +760,11 @@ int main(void)
         cmocka_unit_test(test_field_seeds),
         cmocka_unit_test(test_rms_field_is_isotropic_in_mm),
         cmocka_unit_test(test_block_mean_is_mean_of_noise),
+        cmocka_unit_test(test_upsample_reproduces_linear_functions),
         cmocka_unit_test(test_fast_approximates_exact_draw),
         cmocka_unit_test(test_fast_matches_exact_statistics),
+        cmocka_unit_test(test_pipeline_device_equals_reference),
+        cmocka_unit_test(test_pipeline_seeds),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();

@@ -597,6 +597,47 @@ static void test_nifti_write_replaces_existing_file(void **state)
     vxa_volume_free(v);
 }
 
+/* Edge shapes: one voxel, and NIfTI-1's largest dimension (32767) along one axis. */
+static void test_nifti_roundtrip_edge_shapes(void **state)
+{
+    (void)state;
+    uint64_t rng = vxa_test_seed() + 5;
+    const int64_t shapes[3][3] = { { 1, 1, 1 }, { 32767, 1, 2 }, { 1, 32767, 1 } };
+    for (int i = 0; i < 3; i++) {
+        vxa_volume *v = vxa_test_random_volume(shapes[i], 1, VXA_INT8, &rng);
+        char path[512];
+        snprintf(path, sizeof path, "%s/edge_%d.nii%s", tmpdir, i, i == 1 ? ".gz" : "");
+        write_ok(path, v);
+        vxa_volume *back = read_ok(path);
+        assert_true(vxa_test_identical(v, back));
+        vxa_volume_free(back);
+        vxa_volume_free(v);
+    }
+}
+
+/* A bare name writes into the current folder (the temporary file too) and reads back. */
+static void test_nifti_write_bare_name_in_current_folder(void **state)
+{
+    (void)state;
+    char dir[512], cwd[4096], names[1024];
+    fresh_dir("bare_name", dir, sizeof dir);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    vxa_volume *v = small_volume();
+    ((float *)v->data)[0] = -1.5f;
+    char err[512];
+    const vxa_status st = vxa_nifti_write("bare.nii.gz", v, err, sizeof err);
+    vxa_volume *back = NULL;
+    const vxa_status rst = st == VXA_OK ? vxa_nifti_read("bare.nii.gz", &back, err, sizeof err) : st;
+    assert_int_equal(chdir(cwd), 0);
+    if (st != VXA_OK || rst != VXA_OK) fail_msg("bare name: %s", err);
+    assert_true(vxa_test_identical(v, back));
+    assert_int_equal(list_dir(dir, names, sizeof names), 1);
+    assert_string_equal(names, "bare.nii.gz ");
+    vxa_volume_free(back);
+    vxa_volume_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +660,8 @@ int main(void)
         cmocka_unit_test(test_nifti_write_bad_extension_is_invalid_argument),
         cmocka_unit_test(test_nifti_write_rejects_unwritable_volumes),
         cmocka_unit_test(test_nifti_write_replaces_existing_file),
+        cmocka_unit_test(test_nifti_roundtrip_edge_shapes),
+        cmocka_unit_test(test_nifti_write_bare_name_in_current_folder),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

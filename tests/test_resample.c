@@ -219,6 +219,28 @@ static void test_resample_border_boundary(void **state)
     vxa_volume_free(in);
 }
 
+/* Positions several periods outside the input (reflect folds them back with a modulo, nearest clamps, constant
+ * reads cval), both orders, device against reference. */
+static void test_resample_far_outside(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 6;
+    const int64_t dim[3] = { 7, 4, 5 };
+    vxa_volume *in = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
+    const double far[] = { -37.3, -9.6, 8.4, 41.7 };  /* |p| < 200: float32 positions keep 1e-5 voxel */
+    for (size_t f = 0; f < sizeof far / sizeof far[0]; f++)
+        for (int mode = 0; mode < 3; mode++)
+            for (int order = 0; order <= 1; order++) {
+                rs_arg a = { .p = { .order = order, .mode = (vxa_mode)mode, .cval = 5 } };
+                random_map(&rng, dim, &a.p);
+                for (int r = 0; r < 3; r++) a.p.b[r] += far[f] * (double)(r + 1);
+                compare_case(dev, ref, in, &a, false, "far outside");
+                if (order == 0) compare_case(dev, ref, in, &a, true, "far outside (labels)");
+            }
+    vxa_volume_free(in);
+}
+
 /* Flips, crops, integer shifts and 90-degree turns are exact copies, trilinear or not, device and reference. */
 static void test_resample_exact_maps_are_exact(void **state)
 {
@@ -384,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_resample_counts_one_launch),
         cmocka_unit_test(test_resample_exact_maps_are_exact),
         cmocka_unit_test(test_resample_border_boundary),
+        cmocka_unit_test(test_resample_far_outside),
         cmocka_unit_test(test_resample_field_device_equals_reference),
         cmocka_unit_test(test_resample_device_equals_reference),
     };

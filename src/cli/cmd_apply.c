@@ -3,9 +3,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void apply_usage(FILE *f)
 {
@@ -21,8 +24,48 @@ static void apply_usage(FILE *f)
         "  --field-out FILE     the elastic displacement field (3 channels, voxels) if an elastic op ran\n"
         "  --params-out FILE    what was drawn, as JSON\n"
         "  --seed N, --sample I the random draw (default 0, 0)\n"
-        "  --keep-type          write the image in the input's type (rounded, saturated)\n"
-        "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n");
+        "  --keep-type          write the image in the input's type and scl_slope/scl_inter (rounded, saturated)\n"
+        "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n\n"
+        "Outputs are written all or none: their folders are checked before the run, and on any failure no\n"
+        "output file is left.\n"
+        "exit status: 0 done; 1 failed (a file could not be read or written, the data or the device were\n"
+        "rejected); 2 usage error (unknown or missing option, a spec that does not parse)\n");
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    const size_t n = strlen(s), t = strlen(tail);
+    return n > t && strcmp(s + n - t, tail) == 0 && s[n - t - 1] != '/';
+}
+
+/* Checks before any work that path can be written: a NIfTI name if nifti, a folder that exists and takes new
+ * files, and no folder of that name. The writers check again; this only spares running the pipeline (and
+ * writing the other outputs) when the last output cannot be written. 0 if it looks writable. */
+static int check_output(const char *path, int nifti)
+{
+    if (nifti && !ends_with(path, ".nii") && !ends_with(path, ".nii.gz")) {
+        fprintf(stderr, "voxaug apply: %s: the name must end in .nii or .nii.gz\n", path);
+        return -1;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct stat sb;
+    const char *why = NULL;
+    if (stat(dir, &sb) != 0) why = strerror(errno);
+    else if (!S_ISDIR(sb.st_mode)) why = "not a folder";
+    else if (access(dir, W_OK | X_OK) != 0) why = strerror(errno);
+    if (why) {
+        fprintf(stderr, "voxaug apply: %s: folder %s: %s\n", path, dir, why);
+        return -1;
+    }
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "voxaug apply: %s: is a folder\n", path);
+        return -1;
+    }
+    return 0;
 }
 
 int cmd_apply(int argc, char **argv)
@@ -73,8 +116,21 @@ int cmd_apply(int argc, char **argv)
         return 2;
     }
 
+    const char *outs[4] = { out, label_out, field_out, params_out };
+    for (int a = 0; a < 4; a++)
+        for (int b = a + 1; b < 4; b++)
+            if (outs[a] && outs[b] && strcmp(outs[a], outs[b]) == 0) {
+                fprintf(stderr, "voxaug apply: '%s' is named for two outputs\n", outs[a]);
+                return 2;
+            }
+
+    if (check_output(out, 1) != 0 || (label_out && check_output(label_out, 1) != 0) ||
+        (field_out && check_output(field_out, 1) != 0) || (params_out && check_output(params_out, 0) != 0))
+        return 1;
+
     char err[8192] = "";
-    int rc = 1;
+    const char *written[4];
+    int nwritten = 0, rc = 1;
     vxa_pipeline *p = NULL;
     vxa_volume *img = NULL, *lab = NULL, *oimg = NULL, *olab = NULL, *field = NULL;
     vxa_context *ctx = NULL;
@@ -97,15 +153,28 @@ int cmd_apply(int argc, char **argv)
     o.sample = sample;
     o.field_out = field_out ? &field : NULL;
     if ((st = vxa_pipeline_run_ex(ctx, p, &o, img, lab, &oimg, label ? &olab : NULL, &draw)) != VXA_OK) {
-        fprintf(stderr, "voxaug apply: %s: %s\n", in, vxa_last_error(ctx));
+        if (label) fprintf(stderr, "voxaug apply: %s with label %s: %s\n", in, label, vxa_last_error(ctx));
+        else fprintf(stderr, "voxaug apply: %s: %s\n", in, vxa_last_error(ctx));
         goto done;
     }
     if (keep_type && img->dtype != VXA_FLOAT32) {
+        /* stored as the input was: with its scl_slope/scl_inter, raw = (x - inter) / slope, so that a scaled
+         * input (uint8 with slope 10) keeps its values instead of saturating at the type's range */
+        const int scaled = img->scl_slope != 0.0 && isfinite(img->scl_slope) && isfinite(img->scl_inter);
+        if (scaled) {
+            float *x = oimg->data;
+            const size_t n = vxa_volume_voxels(oimg);
+            for (size_t i = 0; i < n; i++) x[i] = (float)(((double)x[i] - img->scl_inter) / img->scl_slope);
+        }
         vxa_volume *typed = NULL;
         if ((st = cli_convert(oimg, img->dtype, &typed)) != VXA_OK) {
             fprintf(stderr, "voxaug apply: converting the output to %s: %s\n", vxa_dtype_name(img->dtype),
                     vxa_status_string(st));
             goto done;
+        }
+        if (scaled) {
+            typed->scl_slope = img->scl_slope;
+            typed->scl_inter = img->scl_inter;
         }
         vxa_volume_free(oimg);
         oimg = typed;
@@ -114,17 +183,19 @@ int cmd_apply(int argc, char **argv)
         fprintf(stderr, "voxaug apply: --field-out: no elastic op ran, so there is no field to write\n");
         goto done;
     }
-    if ((st = vxa_nifti_write(out, oimg, err, sizeof err)) != VXA_OK ||
-        (label_out && (st = vxa_nifti_write(label_out, olab, err, sizeof err)) != VXA_OK) ||
-        (field_out && (st = vxa_nifti_write(field_out, field, err, sizeof err)) != VXA_OK)) {
-        fprintf(stderr, "voxaug apply: %s\n", err);
-        goto done;
-    }
-    if (params_out && cli_write_text(params_out, vxa_draw_json(draw), err, sizeof err) != 0) {
-        fprintf(stderr, "voxaug apply: %s\n", err);
-        goto done;
-    }
+    /* all outputs or none: a failed write removes the ones this run already wrote */
+    if ((st = vxa_nifti_write(out, oimg, err, sizeof err)) != VXA_OK) goto write_failed;
+    written[nwritten++] = out;
+    if (label_out && (st = vxa_nifti_write(label_out, olab, err, sizeof err)) != VXA_OK) goto write_failed;
+    if (label_out) written[nwritten++] = label_out;
+    if (field_out && (st = vxa_nifti_write(field_out, field, err, sizeof err)) != VXA_OK) goto write_failed;
+    if (field_out) written[nwritten++] = field_out;
+    if (params_out && cli_write_text(params_out, vxa_draw_json(draw), err, sizeof err) != 0) goto write_failed;
     rc = 0;
+    goto done;
+write_failed:
+    fprintf(stderr, "voxaug apply: %s\n", err);
+    for (int w = 0; w < nwritten; w++) remove(written[w]);
 done:
     vxa_draw_free(draw);
     vxa_volume_free(img);

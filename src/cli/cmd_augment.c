@@ -110,6 +110,13 @@ static int add_dir(item **items, size_t *n, size_t *cap, const char *dir, const 
     return rc;
 }
 
+/* Drops trailing blanks. */
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+}
+
 static int add_list(item **items, size_t *n, size_t *cap, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -126,10 +133,65 @@ static int add_list(item **items, size_t *n, size_t *cap, const char *path)
         if (!*s || *s == '#') continue;
         char *comma = strchr(s, ',');
         if (comma) *comma = '\0';
-        rc = add_item(items, n, cap, s, comma ? comma + 1 : NULL);
+        char *lab = comma ? comma + 1 : NULL;
+        trim(s);
+        if (lab) {
+            while (*lab == ' ' || *lab == '\t') lab++;
+            trim(lab);
+        }
+        rc = add_item(items, n, cap, s, lab);
     }
     fclose(f);
     return rc;
+}
+
+/* s as a JSON string literal (quotes included) appended at out + *pos; out has room for 6 * strlen(s) + 3.
+ * Quotes, backslashes and control characters are escaped; bytes that are not UTF-8 become U+FFFD. */
+static void json_string(const char *s, char *out, size_t *pos)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = *pos;
+    out[n++] = '"';
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*c;
+        } else if (*c < 0x20 || *c == 0x7f) {
+            n += (size_t)sprintf(out + n, "\\u00%c%c", hex[*c >> 4], hex[*c & 15]);
+        } else if (*c < 0x80) {
+            out[n++] = (char)*c;
+        } else { /* valid UTF-8 passes (as `voxaug info --json`), other bytes become U+FFFD */
+            const int len = (*c & 0xE0) == 0xC0 ? 2 : (*c & 0xF0) == 0xE0 ? 3 : (*c & 0xF8) == 0xF0 ? 4 : 0;
+            int ok = len > 0 && *c >= 0xC2 && *c <= 0xF4;
+            for (int k = 1; ok && k < len; k++) ok = (c[k] & 0xC0) == 0x80;
+            if (ok) {
+                memcpy(out + n, c, (size_t)len);
+                n += (size_t)len;
+                c += len - 1;
+            } else {
+                memcpy(out + n, "\\ufffd", 6);
+                n += 6;
+            }
+        }
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    *pos = n;
+}
+
+/* The sidecar of one copy: {"image":..., "label":... or null, "item":i, "copy":c, "draw":{...}}; malloc'd. */
+static char *sidecar_json(const item *it, size_t idx, uint64_t copy, const char *draw)
+{
+    const size_t cap = strlen(draw) + 6 * (strlen(it->image) + (it->label ? strlen(it->label) : 0)) + 128;
+    char *json = malloc(cap);
+    if (!json) return NULL;
+    size_t n = (size_t)sprintf(json, "{\"image\":");
+    json_string(it->image, json, &n);
+    n += (size_t)sprintf(json + n, ",\"label\":");
+    if (it->label) json_string(it->label, json, &n);
+    else n += (size_t)sprintf(json + n, "null");
+    sprintf(json + n, ",\"item\":%zu,\"copy\":%llu,\"draw\":%s}", idx, (unsigned long long)copy, draw);
+    return json;
 }
 
 /* "dir/abc.nii.gz" -> "abc" */
@@ -141,6 +203,29 @@ static void stem(const char *path, char *out, size_t len)
     size_t n = strlen(out);
     if (n > 7 && strcmp(out + n - 7, ".nii.gz") == 0) out[n - 7] = '\0';
     else if (n > 4 && strcmp(out + n - 4, ".nii") == 0) out[n - 4] = '\0';
+}
+
+/* Two items whose files have the same name (a/t1.nii.gz, b/t1.nii.gz) would write the same outputs: refused. */
+static int same_stems(const job *J)
+{
+    char (*names)[1024] = malloc(J->nitems * sizeof *names);
+    int rc = 0;
+    if (!names) {
+        fprintf(stderr, "voxaug augment: out of memory\n");
+        rc = -1;
+        goto done;
+    }
+    for (size_t i = 0; i < J->nitems; i++) stem(J->items[i].image, names[i], sizeof names[i]);
+    for (size_t i = 0; i < J->nitems && rc == 0; i++) /* quadratic: item lists are thousands at most */
+        for (size_t k = i + 1; k < J->nitems && rc == 0; k++)
+            if (strcmp(names[i], names[k]) == 0) {
+                fprintf(stderr, "voxaug augment: items %zu (%s) and %zu (%s) would both write %s_aug*: rename one\n",
+                        i, J->items[i].image, k, J->items[k].image, names[i]);
+                rc = -1;
+            }
+done:
+    free(names);
+    return rc;
 }
 
 static void progress(job *J)
@@ -178,25 +263,32 @@ static size_t do_item(job *J, vxa_context *ctx, size_t idx)
         const uint64_t sample = (uint64_t)idx * J->copies + c;
         vxa_status st = vxa_pipeline_run(ctx, J->p, J->seed, sample, img, lab, &oi, lab ? &ol : NULL, &draw);
         if (st != VXA_OK) snprintf(err, sizeof err, "%s: %s", it->image, vxa_last_error(ctx));
+        /* a copy is written whole or not at all: a failed write removes the copy's files written before it */
+        char written[2][4096];
+        int nwritten = 0;
         if (st == VXA_OK) {
             snprintf(path, sizeof path, "%s/%s_aug%llu.nii.gz", J->outdir, name, (unsigned long long)c);
             st = vxa_nifti_write(path, oi, err, sizeof err);
+            if (st == VXA_OK) snprintf(written[nwritten++], sizeof written[0], "%s", path);
         }
         if (st == VXA_OK && ol) {
             snprintf(path, sizeof path, "%s/%s_aug%llu_label.nii.gz", J->outdir, name, (unsigned long long)c);
             st = vxa_nifti_write(path, ol, err, sizeof err);
+            if (st == VXA_OK) snprintf(written[nwritten++], sizeof written[0], "%s", path);
         }
         if (st == VXA_OK) {
-            char *json = malloc(strlen(vxa_draw_json(draw)) + 8192);
-            if (json) {
-                sprintf(json, "{\"image\":\"%s\",\"label\":%s%s%s,\"item\":%zu,\"copy\":%llu,\"draw\":%s}",
-                        it->image, it->label ? "\"" : "", it->label ? it->label : "null", it->label ? "\"" : "",
-                        idx, (unsigned long long)c, vxa_draw_json(draw));
-                snprintf(path, sizeof path, "%s/%s_aug%llu.json", J->outdir, name, (unsigned long long)c);
-                if (cli_write_text(path, json, err, sizeof err) != 0) st = VXA_ERR_IO;
-                free(json);
+            char *json = sidecar_json(it, idx, c, vxa_draw_json(draw));
+            snprintf(path, sizeof path, "%s/%s_aug%llu.json", J->outdir, name, (unsigned long long)c);
+            if (!json) {
+                snprintf(err, sizeof err, "%s: out of memory", path);
+                st = VXA_ERR_OUT_OF_MEMORY;
+            } else if (cli_write_text(path, json, err, sizeof err) != 0) {
+                st = VXA_ERR_IO;
             }
+            free(json);
         }
+        if (st != VXA_OK)
+            for (int w = 0; w < nwritten; w++) remove(written[w]);
         pthread_mutex_lock(&J->lock);
         if (st == VXA_OK) {
             J->done++;
@@ -218,17 +310,12 @@ done:
     return ok;
 }
 
+typedef struct { job *J; vxa_context *ctx; } worker_arg;
+
 static void *worker(void *arg)
 {
-    job *J = arg;
-    vxa_context *ctx = NULL;
-    if (cli_context(J->device, &ctx) != VXA_OK) {
-        pthread_mutex_lock(&J->lock);
-        J->failed = J->total; /* nothing can run on this device */
-        J->next = J->nitems;
-        pthread_mutex_unlock(&J->lock);
-        return NULL;
-    }
+    job *J = ((worker_arg *)arg)->J;
+    vxa_context *ctx = ((worker_arg *)arg)->ctx;
     for (;;) {
         pthread_mutex_lock(&J->lock);
         size_t idx = J->next;
@@ -238,7 +325,6 @@ static void *worker(void *arg)
         if (idx >= J->nitems) break;
         do_item(J, ctx, idx);
     }
-    vxa_context_destroy(ctx);
     return NULL;
 }
 
@@ -271,9 +357,13 @@ int cmd_augment(int argc, char **argv)
             if (!cli_parse_u64(v, &j) || j == 0 || j > 64) { fprintf(stderr, "voxaug augment: bad --jobs '%s' (1..64)\n", v); goto done; }
             J.jobs = (int)j;
         } else if (strcmp(a, "--shard") == 0) {
-            unsigned long long si, sn;
-            char tail;
-            if (sscanf(v, "%llu/%llu%c", &si, &sn, &tail) != 2 || sn == 0 || si >= sn) {
+            uint64_t si = 0, sn = 0;
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *slash = strchr(buf, '/');
+            if (slash) *slash = '\0';
+            if (strlen(v) >= sizeof buf || !slash || !cli_parse_u64(buf, &si) || !cli_parse_u64(slash + 1, &sn) ||
+                sn == 0 || si >= sn) {
                 fprintf(stderr, "voxaug augment: --shard takes I/N with 0 <= I < N, not '%s'\n", v);
                 goto done;
             }
@@ -292,11 +382,16 @@ int cmd_augment(int argc, char **argv)
         }
         i += takes;
     }
+    if (labels && !images) {
+        fprintf(stderr, "voxaug augment: --labels goes with --images (voxaug augment --help)\n");
+        goto done;
+    }
     if (images && add_dir(&J.items, &J.nitems, &cap, images, labels) != 0) goto done;
     if (!spec || !J.outdir || J.nitems == 0) {
         fprintf(stderr, "voxaug augment: needs --ops, -o OUTDIR and at least one input (voxaug augment --help)\n");
         goto done;
     }
+    if (same_stems(&J) != 0) goto done;
     char err[4096];
     vxa_pipeline *p = NULL;
     if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) {
@@ -304,22 +399,37 @@ int cmd_augment(int argc, char **argv)
         goto done;
     }
     J.p = p;
-    if (mkdir(J.outdir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "voxaug augment: %s: %s\n", J.outdir, strerror(errno));
+    struct stat sb;
+    if ((mkdir(J.outdir, 0777) != 0 && errno != EEXIST) || stat(J.outdir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "voxaug augment: %s: %s\n", J.outdir, errno == EEXIST ? "not a folder" : strerror(errno));
         rc = 1;
         vxa_pipeline_free(p);
         goto done;
     }
     for (size_t i = 0; i < J.nitems; i++)
         if (i % J.nshards == J.shard) J.total += J.copies;
+    /* The contexts are made here, one after the other: OpenCL's ICD loader may not be initialised from two
+     * threads at once (ocl-icd then finds no platform, or crashes). A device that cannot be opened stops the
+     * run before any item. */
+    worker_arg wa[64] = { { NULL, NULL } };
+    for (int t = 0; t < J.jobs; t++) {
+        wa[t].J = &J;
+        if (cli_context(J.device, &wa[t].ctx) != VXA_OK) {
+            for (int u = 0; u < t; u++) vxa_context_destroy(wa[u].ctx);
+            vxa_pipeline_free(p);
+            rc = 1;
+            goto done;
+        }
+    }
     pthread_mutex_init(&J.lock, NULL);
     J.t0 = now();
     pthread_t th[64];
     int started = 0;
     for (int t = 0; t < J.jobs; t++)
-        if (pthread_create(&th[t], NULL, worker, &J) == 0) started++;
-    if (started == 0) worker(&J);
+        if (pthread_create(&th[started], NULL, worker, &wa[t]) == 0) started++;
+    if (started == 0) worker(&wa[0]);
     for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < J.jobs; t++) vxa_context_destroy(wa[t].ctx);
     pthread_mutex_destroy(&J.lock);
     double el = now() - J.t0;
     if (!J.quiet && isatty(STDERR_FILENO)) fputc('\n', stderr);

@@ -11,10 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The demo pipeline: the standard augmentation chain. */
+/* The demo pipeline: the standard augmentation chain. The crop stands with the spatial ops so that the whole
+ * geometry, elastic field included, is one resampling pass of only the cropped voxels. */
 static const char *const demo_spec =
     "flip(axes=0,1,2, p_axis=0.5) rotate([-20,20], plane=0,1) rotate([-10,10], plane=1,2) zoom([0.85,1.15]) "
-    "random_crop(112,112,112)";
+    "elastic(rms=[1,3], smooth_mm=12, mode=fast, p=0.8) random_crop(112,112,112) "
+    "zscore(nonzero=1) noise([0,0.1], p=0.5) gamma([0.7,1.5], p=0.3)";
 
 static double seconds(void)
 {

@@ -35,10 +35,17 @@ static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
 
 int cmd_ops(int argc, char **argv)
 {
-    int markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    int markdown = argc == 2 && strcmp(argv[1], "--markdown") == 0;
     if (argc > 1 && !markdown) {
-        fprintf(stderr, "usage: voxaug ops [--markdown]\n");
-        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+        const int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+        if (!help) {
+            int bad = 1;
+            while (bad < argc - 1 && strcmp(argv[bad], "--markdown") == 0) bad++;
+            fprintf(stderr, "voxaug ops: unexpected argument '%s'\n", argv[bad]);
+        }
+        fprintf(help ? stdout : stderr, "usage: voxaug ops [--markdown]\n\nLists every op with its parameters, "
+                                        "defaults and SciPy equivalent; --markdown as a table.\n");
+        return help ? 0 : 2;
     }
     int n;
     const vxa_op_desc *const *t = vxa_op_table(&n);

@@ -22,7 +22,9 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n  voxaug COMMAND --help   options of one command\n"
-               "  voxaug --version\n\nenvironment: VOXAUG_DEVICE (gpu, cpu, reference, an index or a name)\n");
+               "  voxaug --version\n\nenvironment: VOXAUG_DEVICE (gpu, cpu, reference, an index or a name)\n"
+               "exit status: 0 success, 1 failure (input, output, data or device; the reason on stderr),\n"
+               "             2 usage error (unknown command or option, bad option value, a spec that does not parse)\n");
 }
 
 int main(int argc, char **argv)

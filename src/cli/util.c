@@ -12,8 +12,8 @@ int cli_parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
-    if (!s || !*s || *s == '-') return 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    if (!s || *s < '0' || *s > '9') return 0; /* no sign, no blanks: strtoull would take " -1" */
+    unsigned long long v = strtoull(s, &end, 10); /* decimal: "--seed 010" is 10, "08" is valid */
     if (errno || *end) return 0;
     *out = v;
     return 1;

@@ -134,6 +134,15 @@ def main():
         check(path, "NIfTI-2 %s-endian, scl 2/1.5" % ("big" if endian == ">" else "little"))
         made += 1
 
+    # a slope of 0 or non-finite means no scaling at all (the intercept is ignored too), as nibabel reads it
+    for slope, tag in ((0.0, "0"), (float("nan"), "nan"), (float("inf"), "inf")):
+        data = random_data("int16", (4, 4, 4), rng)
+        path = os.path.join(OUT, "n1_int16_slope_%s.nii" % tag)
+        nib.Nifti1Image(data, AFFINE).to_filename(path)
+        patch_scaling(path, 1, "<", slope, 5.0)
+        check(path, "scl_slope %s, scl_inter 5: no scaling" % tag)
+        made += 1
+
     # .hdr/.img pair, read by either name
     data = random_data("float32", (4, 5, 6), rng)
     pair = nib.Nifti1Pair(data, AFFINE)

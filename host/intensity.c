@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/* Intensity ops on the device: consecutive elementwise ops become one program (kernels/intensity_ops.h) run by
+ * one kernel pass (kernels/intensity.cl). Ops that need statistics (pclip, minmax, zscore, gamma, contrast)
+ * first flush the pending program, reduce on the device (host/reduce.c), then join the next program as
+ * elementwise instructions with per-channel parameters. Blur and lowres flush and run their own passes. */
+#include "cl.h"
+#include "intensity.h"
+#include "intensity_ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct iprog {
+    int n, npar;                 /* instructions, parameters used per channel */
+    cl_int4 ins[VXA_IPROG_MAX];
+    float *par;                  /* channels x VXA_IPROG_MAXPAR */
+    uint64_t seed, sample;       /* of the noise ops in the program (one pipeline sample: all the same) */
+    bool has_noise;              /* seed and sample are set */
+    bool clears_scale;           /* the program bakes the volume's scl_slope in */
+} iprog;
+
+/* Runs the pending program over the volume, one launch. */
+static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
+{
+    if (p->n == 0) return VXA_OK;
+    const size_t nc = (size_t)vol->channels;
+    cl_mem insm = NULL, parm = NULL;
+    cl_kernel k;
+    vxa_status st = vxa_cl_kernel(ctx, "intensity", "", "vxa_intensity_apply", &k);
+    if (st != VXA_OK) return st;
+    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)p->n * sizeof(cl_int4), p->ins,
+                            &insm, "intensity program")) != VXA_OK ||
+        (st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nc * VXA_IPROG_MAXPAR * sizeof(float),
+                            p->par, &parm, "intensity parameters")) != VXA_OK)
+        goto done;
+    cl_mem xm = (cl_mem)vol->mem;
+    cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2], vol->channels } };
+    cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR;
+    cl_ulong seed = p->seed, sample = p->sample;
+    if ((st = vxa_cl_args(ctx, k, "vxa_intensity_apply", sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm,
+                          sizeof nprog, &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
+                          sizeof sample, &sample, (size_t)0)) != VXA_OK)
+        goto done;
+    const size_t g[3] = { (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2] + 3) / 4, nc, 1 };  /* 4 voxels each */
+    if ((st = vxa_cl_launch(ctx, k, "vxa_intensity_apply", 2, g)) != VXA_OK) goto done;
+    if (p->clears_scale) vol->slope = vol->inter = 0.0f;
+    p->clears_scale = p->has_noise = false;
+    p->n = p->npar = 0;
+done:   /* released after the enqueue: OpenCL keeps them alive until the kernel has run */
+    if (insm) clReleaseMemObject(insm);
+    if (parm) clReleaseMemObject(parm);
+    return st;
+}
+
+/* Appends an instruction with npar parameters per channel (flushing first if the program is full) and returns
+ * the index of its first parameter in *off. */
+static vxa_status prog_add(vxa_context *ctx, iprog *p, vxa_dvol *vol, int opcode, int op_index, int npar,
+                           int extra, int *off)
+{
+    if (p->n == VXA_IPROG_MAX || p->npar + npar > VXA_IPROG_MAXPAR) {
+        vxa_status st = prog_flush(ctx, p, vol);
+        if (st != VXA_OK) return st;
+    }
+    p->ins[p->n] = (cl_int4){ { opcode, op_index, p->npar, extra } };
+    p->n++;
+    *off = p->npar;
+    p->npar += npar;
+    return VXA_OK;
+}
+
+/* An instruction with the same three parameters on every channel. */
+static vxa_status prog_add3(vxa_context *ctx, iprog *p, vxa_dvol *vol, int opcode, double a, double b, double c)
+{
+    int off;
+    vxa_status st = prog_add(ctx, p, vol, opcode, 0, 3, 0, &off);
+    if (st != VXA_OK) return st;
+    for (int64_t ch = 0; ch < vol->channels; ch++) {
+        float *q = p->par + ch * VXA_IPROG_MAXPAR + off;
+        q[0] = (float)a;
+        q[1] = (float)b;
+        q[2] = (float)c;
+    }
+    return VXA_OK;
+}
+
+/* Appends the instructions of one op; statistics come from the device after a flush. */
+static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, vxa_moments *m,
+                         double *pct)
+{
+    vxa_status st = VXA_OK;
+    const int64_t nc = vol->channels;
+    int off;
+    switch (op->id) {
+    case VXA_INT_CLIP:
+        return prog_add3(ctx, p, vol, VXA_IOP_CLIP, op->a, op->b, 0);
+    case VXA_INT_WINDOW:
+        if ((st = prog_add3(ctx, p, vol, VXA_IOP_CLIP, op->a, op->b, 0)) != VXA_OK) return st;
+        return prog_add3(ctx, p, vol, VXA_IOP_LINEAR, op->a, 1.0 / (op->b - op->a), 0);
+    case VXA_INT_BRIGHTNESS:
+        return prog_add3(ctx, p, vol, VXA_IOP_LINEAR, 0, op->a, 0);
+    case VXA_INT_NOISE:
+        if (op->a == 0) return VXA_OK;
+        if (p->has_noise && (p->seed != op->seed || p->sample != op->sample))
+            if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
+        p->seed = op->seed;
+        p->sample = op->sample;
+        p->has_noise = true;
+        if ((st = prog_add(ctx, p, vol, VXA_IOP_NOISE, (int)op->op_index, 1, 0, &off)) != VXA_OK) return st;
+        for (int64_t c = 0; c < nc; c++) p->par[c * VXA_IPROG_MAXPAR + off] = (float)op->a;
+        return VXA_OK;
+    case VXA_INT_BIAS:
+        if ((st = prog_add(ctx, p, vol, VXA_IOP_BIAS, 0, op->ncoef, op->order, &off)) != VXA_OK) return st;
+        for (int64_t c = 0; c < nc; c++)
+            for (int t = 0; t < op->ncoef; t++) p->par[c * VXA_IPROG_MAXPAR + off + t] = (float)op->coef[t];
+        return VXA_OK;
+    case VXA_INT_BLUR:
+    case VXA_INT_LOWRES:   /* not elementwise: the pending program runs first */
+        if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
+        return op->id == VXA_INT_BLUR ? vxa_intensity_blur(ctx, op, vol) : vxa_intensity_lowres(ctx, op, vol);
+    default:
+        break;
+    }
+    /* The rest need statistics of the volume as it is now. */
+    if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
+    if (op->id == VXA_INT_PCLIP) {
+        const double q[2] = { op->a, op->b };
+        if ((st = vxa_reduce_percentiles(ctx, vol, op->nonzero, q, pct)) != VXA_OK) return st;
+        if ((st = prog_add(ctx, p, vol, op->nonzero ? VXA_IOP_CLIP_NZ : VXA_IOP_CLIP, 0, 2, 0, &off)) != VXA_OK)
+            return st;
+        for (int64_t c = 0; c < nc; c++) {
+            float *q2 = p->par + c * VXA_IPROG_MAXPAR + off;
+            const bool none = isnan(pct[2 * c]);   /* no voxel counted: leave the channel alone */
+            q2[0] = none ? -INFINITY : (float)pct[2 * c];
+            q2[1] = none ? INFINITY : (float)pct[2 * c + 1];
+        }
+        return VXA_OK;
+    }
+    const int nonzero = op->id == VXA_INT_ZSCORE && op->nonzero;
+    if ((st = vxa_reduce_moments(ctx, vol, nonzero, op->id == VXA_INT_ZSCORE, m)) != VXA_OK) return st;
+    const int opcode = op->id == VXA_INT_GAMMA ? VXA_IOP_GAMMA : nonzero ? VXA_IOP_LINEAR_NZ : VXA_IOP_LINEAR;
+    if ((st = prog_add(ctx, p, vol, opcode, 0, 3, 0, &off)) != VXA_OK) return st;
+    for (int64_t c = 0; c < nc; c++) {
+        float *q = p->par + c * VXA_IPROG_MAXPAR + off;
+        const vxa_moments *mc = &m[c];
+        const double range = mc->max - mc->min;
+        double a = 0, b = 1, d = 0;        /* identity (x - 0) * 1 + 0 where no voxel was counted */
+        if (mc->count > 0) switch (op->id) {
+        case VXA_INT_MINMAX: a = mc->min; b = range > 0 ? 1.0 / range : 0; d = 0; break;
+        case VXA_INT_ZSCORE: a = mc->mean; b = mc->std > 0 ? 1.0 / mc->std : 1; d = 0; break;
+        case VXA_INT_CONTRAST: a = mc->mean; b = op->a; d = mc->mean; break;
+        case VXA_INT_GAMMA: a = mc->min; b = range > 0 ? range : 0; d = op->a; break;  /* b = 0: identity */
+        default: break;
+        }
+        if (op->id == VXA_INT_GAMMA && !(mc->count > 0)) b = 0;
+        q[0] = (float)a;
+        q[1] = (float)b;
+        q[2] = (float)d;
+    }
+    if (op->id == VXA_INT_CONTRAST && op->preserve) {
+        if ((st = prog_add(ctx, p, vol, VXA_IOP_CLIP, 0, 2, 0, &off)) != VXA_OK) return st;
+        for (int64_t c = 0; c < nc; c++) {
+            float *q = p->par + c * VXA_IPROG_MAXPAR + off;
+            q[0] = m[c].count > 0 ? (float)m[c].min : -INFINITY;
+            q[1] = m[c].count > 0 ? (float)m[c].max : INFINITY;
+        }
+    }
+    return VXA_OK;
+}
+
+/* What both paths refuse alike. */
+static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *vol)
+{
+    for (int i = 0; i < n; i++)
+        if (ops[i].id == VXA_INT_NOISE && vol->channels > 240)  /* lanes 0xF0.. are the pipeline's draws */
+            return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %lld channels, at most 240 (one Philox lane each)",
+                            (long long)vol->channels);
+    return VXA_OK;
+}
+
+vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol)
+{
+    vxa_status st0 = intensity_check(ctx, ops, n, vol);
+    if (st0 != VXA_OK) return st0;
+    if (ctx->reference) return vxa_ref_intensity_apply(ctx, ops, n, vol);
+    if (vol->dtype != VXA_FLOAT32)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: expect a float32 volume, got %s",
+                        vxa_dtype_name(vol->dtype));
+    if (n == 0) return VXA_OK;
+    const size_t nc = (size_t)vol->channels;
+    iprog p = { 0 };
+    vxa_moments *m = malloc(nc * sizeof *m);
+    double *pct = malloc(nc * 2 * sizeof *pct);
+    p.par = calloc(nc * VXA_IPROG_MAXPAR, sizeof *p.par);
+    vxa_status st = VXA_OK;
+    if (!m || !pct || !p.par) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity program for %zu channels", nc);
+        goto done;
+    }
+    if (vol->slope != 0.0f) {   /* bake the NIfTI scaling in first: x * slope + inter */
+        if ((st = prog_add3(ctx, &p, vol, VXA_IOP_LINEAR, 0, vol->slope, vol->inter)) != VXA_OK) goto done;
+        p.clears_scale = true;
+    }
+    for (int i = 0; i < n; i++)
+        if ((st = add_op(ctx, &p, &ops[i], vol, m, pct)) != VXA_OK) goto done;
+    st = prog_flush(ctx, &p, vol);
+done:
+    free(m);
+    free(pct);
+    free(p.par);
+    return st;
+}

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/* Reductions on the device (kernels/reduce.cl): statistics from per-group partials combined in double, exact
+ * percentiles by radix selection on histograms. Only partials and histograms come back to the host. */
+#include "cl.h"
+#include "intensity.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static vxa_status check_float(vxa_context *ctx, const vxa_dvol *vol, const char *what)
+{
+    if (vol->dtype != VXA_FLOAT32 || vol->slope != 0.0f)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: expects an unscaled float32 volume (got %s, "
+                        "scl_slope %g)", what, vxa_dtype_name(vol->dtype), (double)vol->slope);
+    return VXA_OK;
+}
+
+/* Work-group size L (a power of two, at most 64 and what the kernel allows) and group count for n voxels per
+ * channel: enough groups to fill a GPU, each seeing fewer than 2^22 voxels (exact float counts). */
+static void reduce_shape(vxa_context *ctx, cl_kernel k, size_t n, size_t *L, size_t *groups)
+{
+    size_t kwg = 64;
+    if (clGetKernelWorkGroupInfo(k, ctx->cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) !=
+        CL_SUCCESS) kwg = 1;
+    size_t l = 1;
+    while (l * 2 <= 64 && l * 2 <= kwg && l * 2 <= ctx->cl->max_wg) l *= 2;
+    size_t g = (n + l * 16 - 1) / (l * 16);
+    size_t gmax = ctx->cl->is_cpu ? 64 * (size_t)ctx->cl->compute_units : 4096;
+    if (g > gmax) g = gmax;
+    while (g < 65536 && n / g >= ((size_t)1 << 22)) g++;
+    *L = l;
+    *groups = g ? g : 1;
+}
+
+static vxa_status reduce_launch(vxa_context *ctx, cl_kernel k, const char *name, size_t L, size_t groups,
+                                size_t channels)
+{
+    const size_t global[2] = { L * groups, channels }, local[2] = { L, 1 };
+    cl_int err = clEnqueueNDRangeKernel(ctx->cl->queue, k, 2, NULL, global, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return vxa_cl_fail(ctx, err, "clEnqueueNDRangeKernel(%s, %zu groups of %zu x %zu channels)", name,
+                           groups, L, channels);
+    vxa_count_launch(ctx, name);
+    return VXA_OK;
+}
+
+vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double *shift,
+                            vxa_rstats *out)
+{
+    if (ctx->reference) return vxa_ref_reduce_stats(ctx, vol, nonzero, shift, out);
+    vxa_status st = check_float(ctx, vol, "reduce_stats");
+    if (st != VXA_OK) return st;
+    const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "reduce", "", "vxa_reduce_stats", &k)) != VXA_OK) return st;
+    size_t L, G;
+    reduce_shape(ctx, k, n, &L, &G);
+    float *sh = malloc(nc * sizeof *sh), *part = malloc(nc * G * 5 * sizeof *part);
+    cl_mem shm = NULL, partm = NULL;
+    if (!sh || !part) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "reduce_stats: partials for %zu groups", G);
+        goto done;
+    }
+    for (size_t c = 0; c < nc; c++) sh[c] = shift ? (float)shift[c] : 0.0f;
+    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nc * sizeof *sh, sh, &shm,
+                            "reduction shifts")) != VXA_OK ||
+        (st = vxa_cl_buffer(ctx, CL_MEM_WRITE_ONLY, nc * G * 5 * sizeof *part, NULL, &partm,
+                            "reduction partials")) != VXA_OK)
+        goto done;
+    cl_mem xm = (cl_mem)vol->mem;
+    cl_long nn = (cl_long)n;
+    cl_int nz = nonzero != 0;
+    const size_t lb = L * sizeof(float);
+    if ((st = vxa_cl_args(ctx, k, "vxa_reduce_stats", sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz,
+                          sizeof shm, &shm, sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb,
+                          NULL, (size_t)0)) != VXA_OK ||
+        (st = reduce_launch(ctx, k, "vxa_reduce_stats", L, G, nc)) != VXA_OK)
+        goto done;
+    cl_int err = clEnqueueReadBuffer(ctx->cl->queue, partm, CL_TRUE, 0, nc * G * 5 * sizeof *part, part, 0,
+                                     NULL, NULL);
+    if (err != CL_SUCCESS) {
+        st = vxa_cl_fail(ctx, err, "clEnqueueReadBuffer: reduction partials");
+        goto done;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        vxa_rstats r = { 0, INFINITY, -INFINITY, 0, 0 };
+        for (size_t g = 0; g < G; g++) {
+            const float *p = part + (c * G + g) * 5;
+            r.count += p[0];
+            r.min = fmin(r.min, p[1]);
+            r.max = fmax(r.max, p[2]);
+            r.sum += p[3];
+            r.sumsq += p[4];
+        }
+        out[c] = r;
+    }
+done:
+    if (shm) clReleaseMemObject(shm);
+    if (partm) clReleaseMemObject(partm);
+    free(sh);
+    free(part);
+    return st;
+}
+
+vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, int want_std, vxa_moments *out)
+{
+    if (ctx->reference) return vxa_ref_reduce_moments(ctx, vol, nonzero, want_std, out);
+    const size_t nc = (size_t)vol->channels;
+    vxa_rstats *r = malloc(nc * sizeof *r);
+    double *shift = malloc(nc * sizeof *shift);
+    vxa_status st = VXA_OK;
+    if (!r || !shift) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "reduce_moments: %zu channels", nc);
+        goto done;
+    }
+    if ((st = vxa_reduce_stats(ctx, vol, nonzero, NULL, r)) != VXA_OK) goto done;
+    for (size_t c = 0; c < nc; c++) {
+        out[c].count = r[c].count;
+        out[c].min = r[c].min;
+        out[c].max = r[c].max;
+        out[c].mean = r[c].count > 0 ? r[c].sum / r[c].count : NAN;
+        out[c].std = NAN;
+        /* The second pass is shifted by the mean as the kernel sees it (float). */
+        shift[c] = r[c].count > 0 ? (double)(float)out[c].mean : 0.0;
+    }
+    if (!want_std) goto done;
+    if ((st = vxa_reduce_stats(ctx, vol, nonzero, shift, r)) != VXA_OK) goto done;
+    for (size_t c = 0; c < nc; c++) {
+        if (!(r[c].count > 0)) continue;
+        const double d = r[c].sum / r[c].count;   /* mean - shift */
+        const double var = r[c].sumsq / r[c].count - d * d;
+        out[c].mean = shift[c] + d;
+        out[c].std = sqrt(var > 0 ? var : 0);
+    }
+done:
+    free(r);
+    free(shift);
+    return st;
+}
+
+/* The float whose order-preserving key is `key` (inverse of vxa_float_key in kernels/reduce.cl). */
+static float key_float(uint32_t key)
+{
+    uint32_t u = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Radix selection of four order statistics per channel: pass p histograms digit 3 - p (8 bits, most
+ * significant first) of the keys that share the prefix found so far. */
+vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double q[2],
+                                  double *out)
+{
+    if (ctx->reference) return vxa_ref_reduce_percentiles(ctx, vol, nonzero, q, out);
+    vxa_status st = check_float(ctx, vol, "reduce_percentiles");
+    if (st != VXA_OK) return st;
+    const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
+    if (n >= ((size_t)1 << 32))
+        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "percentiles: %zu voxels per channel, at most 2^32 - 1", n);
+    cl_kernel k;
+    if ((st = vxa_cl_kernel(ctx, "reduce", "", "vxa_reduce_hist", &k)) != VXA_OK) return st;
+    size_t L, G;
+    reduce_shape(ctx, k, n, &L, &G);
+    uint32_t *prefix = calloc(nc * 4, sizeof *prefix), *hist = malloc(nc * 1024 * sizeof *hist);
+    uint64_t *rank = calloc(nc * 4, sizeof *rank), *total = calloc(nc, sizeof *total);
+    double *t = calloc(nc * 2, sizeof *t);
+    cl_mem prefm = NULL, histm = NULL;
+    if (!prefix || !hist || !rank || !total || !t) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "percentiles: histograms for %zu channels", nc);
+        goto done;
+    }
+    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY, nc * 4 * sizeof *prefix, NULL, &prefm,
+                            "percentile prefixes")) != VXA_OK ||
+        (st = vxa_cl_buffer(ctx, CL_MEM_READ_WRITE, nc * 1024 * sizeof *hist, NULL, &histm,
+                            "percentile histograms")) != VXA_OK)
+        goto done;
+    cl_mem xm = (cl_mem)vol->mem;
+    cl_long nn = (cl_long)n;
+    cl_int nz = nonzero != 0;
+    for (int pass = 0; pass < 4; pass++) {
+        cl_int shift = 24 - 8 * pass;
+        cl_uint pmask = pass == 0 ? 0u : 0xffffffffu << (32 - 8 * pass);
+        const cl_uint zero = 0;
+        cl_int err = clEnqueueWriteBuffer(ctx->cl->queue, prefm, CL_FALSE, 0, nc * 4 * sizeof *prefix, prefix, 0,
+                                          NULL, NULL);
+        if (err == CL_SUCCESS)
+            err = clEnqueueFillBuffer(ctx->cl->queue, histm, &zero, sizeof zero, 0, nc * 1024 * sizeof *hist, 0,
+                                      NULL, NULL);
+        if (err != CL_SUCCESS) {
+            st = vxa_cl_fail(ctx, err, "percentiles: preparing pass %d", pass);
+            goto done;
+        }
+        if ((st = vxa_cl_args(ctx, k, "vxa_reduce_hist", sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz,
+                              sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
+                              &histm, 4 * 256 * sizeof(cl_uint), NULL, (size_t)0)) != VXA_OK ||
+            (st = reduce_launch(ctx, k, "vxa_reduce_hist", L, G, nc)) != VXA_OK)
+            goto done;
+        err = clEnqueueReadBuffer(ctx->cl->queue, histm, CL_TRUE, 0, nc * 1024 * sizeof *hist, hist, 0, NULL,
+                                  NULL);
+        if (err != CL_SUCCESS) {
+            st = vxa_cl_fail(ctx, err, "clEnqueueReadBuffer: percentile histograms");
+            goto done;
+        }
+        for (size_t c = 0; c < nc; c++) {
+            if (pass == 0) {   /* all four slots share the empty prefix: slot 0 holds the full histogram */
+                for (int b = 0; b < 256; b++) total[c] += hist[c * 1024 + (size_t)b];
+                if (total[c] == 0) continue;
+                for (int i = 0; i < 2; i++)
+                    vxa_percentile_ranks(total[c], q[i], &rank[c * 4 + 2 * i], &rank[c * 4 + 2 * i + 1],
+                                         &t[c * 2 + i]);
+            }
+            if (total[c] == 0) continue;
+            uint32_t seen[4];
+            memcpy(seen, prefix + c * 4, sizeof seen);
+            for (int r = 0; r < 4; r++) {
+                int slot = 0;  /* the kernel counted each distinct prefix in its first slot only */
+                while (seen[slot] != seen[r]) slot++;
+                const uint32_t *h = hist + c * 1024 + (size_t)slot * 256;
+                uint64_t below = 0;
+                int b = 0;
+                while (b < 255 && below + h[b] <= rank[c * 4 + (size_t)r]) below += h[b++];
+                rank[c * 4 + (size_t)r] -= below;
+                prefix[c * 4 + (size_t)r] |= (uint32_t)b << shift;
+            }
+        }
+    }
+    for (size_t c = 0; c < nc; c++)
+        for (int i = 0; i < 2; i++)
+            out[c * 2 + (size_t)i] = total[c] == 0 ? NAN
+                : vxa_percentile_lerp(key_float(prefix[c * 4 + 2 * (size_t)i]),
+                                      key_float(prefix[c * 4 + 2 * (size_t)i + 1]), t[c * 2 + (size_t)i]);
+done:
+    if (prefm) clReleaseMemObject(prefm);
+    if (histm) clReleaseMemObject(histm);
+    free(prefix);
+    free(hist);
+    free(rank);
+    free(total);
+    free(t);
+    return st;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* Reductions over each channel of a float32 volume: work-group tree reductions that write one partial per
+ * group; the host combines the partials in double (host/reduce.c). Launched with global (groups * L,
+ * channels) and local (L, 1), L a power of two. Non-finite voxels are skipped, and zero ones with nonzero. */
+#pragma OPENCL FP_CONTRACT OFF
+
+inline bool vxa_reduce_takes(float y, int nonzero)
+{
+    return isfinite(y) && !(nonzero && y == 0.0f);
+}
+
+/* Kahan summation step: s + a with the lost low part carried in e. */
+inline void vxa_kahan_add(float *s, float *e, float a)
+{
+    const float y = a - *e;
+    const float t = *s + y;
+    *e = (t - *s) - y;
+    *s = t;
+}
+
+/* Partials per (channel, group), 5 floats: count, min, max, sum of (x - shift), sum of (x - shift)^2.
+ * Counts are exact in float while a group sees fewer than 2^24 voxels (the host sees to that). */
+__kernel void vxa_reduce_stats(__global const float *x, long n, int nonzero, __global const float *shift,
+                               __global float *part, __local float *lcnt, __local float *lmin,
+                               __local float *lmax, __local float *ls1, __local float *ls2)
+{
+    const long c = get_global_id(1);
+    const long stride = (long)get_global_size(0);
+    const int lid = (int)get_local_id(0), L = (int)get_local_size(0);
+    __global const float *xc = x + c * n;
+    const float sh = shift[c];
+    float cnt = 0.0f, mn = INFINITY, mx = -INFINITY, s1 = 0.0f, e1 = 0.0f, s2 = 0.0f, e2 = 0.0f;
+    for (long v = get_global_id(0); v < n; v += stride) {
+        const float y = xc[v];
+        if (!vxa_reduce_takes(y, nonzero)) continue;
+        cnt += 1.0f;
+        mn = fmin(mn, y);
+        mx = fmax(mx, y);
+        const float d = y - sh;
+        vxa_kahan_add(&s1, &e1, d);
+        vxa_kahan_add(&s2, &e2, d * d);
+    }
+    lcnt[lid] = cnt;
+    lmin[lid] = mn;
+    lmax[lid] = mx;
+    ls1[lid] = s1 - e1;
+    ls2[lid] = s2 - e2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = L / 2; h > 0; h /= 2) {
+        if (lid < h) {
+            lcnt[lid] += lcnt[lid + h];
+            lmin[lid] = fmin(lmin[lid], lmin[lid + h]);
+            lmax[lid] = fmax(lmax[lid], lmax[lid + h]);
+            ls1[lid] += ls1[lid + h];
+            ls2[lid] += ls2[lid + h];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        __global float *o = part + (c * (long)get_num_groups(0) + (long)get_group_id(0)) * 5;
+        o[0] = lcnt[0];
+        o[1] = lmin[0];
+        o[2] = lmax[0];
+        o[3] = ls1[0];
+        o[4] = ls2[0];
+    }
+}
+
+/* Order-preserving key of a float: larger float, larger unsigned key (-0 just below +0). */
+inline uint vxa_float_key(float y)
+{
+    const uint u = as_uint(y);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/* One radix-select pass: for each of 4 targets t, a 256-bin histogram of the key's digit (key >> shift) & 255
+ * over the voxels whose key matches the target's prefix under pmask. prefix: [channel][4]; hist:
+ * [channel][4][256], zeroed by the host, accumulated with atomics from per-group local histograms. */
+__kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, int shift, uint pmask,
+                              __global const uint *prefix, __global uint *hist, __local uint *lh)
+{
+    const long c = get_global_id(1);
+    const long stride = (long)get_global_size(0);
+    const int lid = (int)get_local_id(0), L = (int)get_local_size(0);
+    for (int b = lid; b < 4 * 256; b += L) lh[b] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    __global const float *xc = x + c * n;
+    const uint p0 = prefix[c * 4 + 0], p1 = prefix[c * 4 + 1], p2 = prefix[c * 4 + 2], p3 = prefix[c * 4 + 3];
+    for (long v = get_global_id(0); v < n; v += stride) {
+        const float y = xc[v];
+        if (!vxa_reduce_takes(y, nonzero)) continue;
+        const uint key = vxa_float_key(y);
+        const uint m = key & pmask, digit = (key >> shift) & 255u;
+        if (m == p0) atomic_inc(&lh[digit]);
+        if (m == p1 && p1 != p0) atomic_inc(&lh[256 + digit]);
+        if (m == p2 && p2 != p0 && p2 != p1) atomic_inc(&lh[512 + digit]);
+        if (m == p3 && p3 != p0 && p3 != p1 && p3 != p2) atomic_inc(&lh[768 + digit]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int b = lid; b < 4 * 256; b += L)
+        if (lh[b]) atomic_add(&hist[c * 1024 + b], lh[b]);
+}

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: MIT
+"""The elastic op through `voxaug apply` against SciPy, on ch2 with the AAL labels.
+
+Run as: /usr/bin/python3 check_elastic.py <voxaug CLI>. For each case and device (reference, and the default
+device when there is one): `voxaug apply ch2 --ops "elastic(...)" --seed 7 --label aal --field-out f.nii.gz`,
+then
+  * image  == ndimage.map_coordinates(ch2, grid + d, order=1, mode='grid-constant', cval=0) within
+    1e-4 x (max - min) of ch2 (SPEC: the pipeline's default mode 'constant' is SciPy's 'grid-constant');
+  * labels == map_coordinates(aal, grid + d, order=0, mode='grid-constant') exactly, except at ties: voxels
+    whose sample position lies within 1e-4 of a rounding boundary (float32 on the device vs float64 here);
+  * the exact field == alpha * gaussian_filter(U, sigma, mode='constant', truncate=4) in distribution: its
+    interior standard deviation within 5% of alpha * sqrt(1/3 * prod(sum(w^2))) (U itself is Philox noise, not
+    NumPy's), and for rms/smooth_mm the per-axis standard deviation in mm within 10% of rms/sqrt(3);
+  * device and reference: fields within 1e-4 x their range, labels identical (ties aside), images within
+    1e-4 x range.
+Exit 77 (skipped) without SciPy, nibabel or the data.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import nibabel as nib
+    from scipy import ndimage
+except ImportError as e:
+    print("skip: %s" % e)
+    sys.exit(77)
+
+CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
+AAL = "/usr/share/mricron/templates/aal.nii.gz"
+
+CASES = [
+    # (name, ops, devices to run it on)
+    ("exact", "elastic(alpha=600, sigma=6)", ("reference", "default")),
+    ("fast", "elastic(alpha=[4000,6000], sigma=10, mode=fast)", ("reference", "default")),
+    ("mm", "elastic(rms=4, smooth_mm=5)", ("default",)),
+]
+
+
+def unit_std(sigma):
+    """Standard deviation of gaussian_filter(U, sigma, mode='constant', truncate=4) away from the borders."""
+    v = 1.0 / 3.0
+    for s in sigma:
+        if s > 1e-15:
+            r = int(4.0 * s + 0.5)
+            x = np.arange(-r, r + 1)
+            w = np.exp(-0.5 / (s * s) * x ** 2)
+            w /= w.sum()
+            v *= float((w ** 2).sum())
+    return np.sqrt(v)
+
+
+def apply(cli, device, ops, scratch, tag):
+    out = {k: os.path.join(scratch, "%s_%s_%s.nii.gz" % (tag, device, k)) for k in ("img", "lab", "field")}
+    params = os.path.join(scratch, "%s_%s.json" % (tag, device))
+    cmd = [cli, "apply", CH2, "--ops", ops, "--seed", "7", "-o", out["img"], "--label", AAL, "--label-out",
+           out["lab"], "--field-out", out["field"], "--params-out", params]
+    if device != "default":
+        cmd += ["--device", device]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    res = {k: np.asarray(nib.load(p).dataobj) for k, p in out.items()}
+    res["field"] = res["field"].reshape(res["img"].shape + (3,), order="F") if res["field"].ndim != 4 \
+        else res["field"]
+    with open(params) as f:
+        res["params"] = json.load(f)
+    return res
+
+
+def ties(coords):
+    """Voxels whose order-0 sample is a near tie on some axis."""
+    frac = coords - np.floor(coords)
+    return np.any(np.abs(frac - 0.5) < 1e-4, axis=0)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: check_elastic.py <voxaug CLI>")
+        return 2
+    cli = sys.argv[1]
+    if not (os.access(CH2, os.R_OK) and os.access(AAL, os.R_OK)):
+        print("skip: %s or %s not installed" % (CH2, AAL))
+        return 77
+    scratch = os.environ.get("VOXAUG_TEST_OUT") or tempfile.mkdtemp()
+    os.makedirs(scratch, exist_ok=True)
+    ch2_img = nib.load(CH2)
+    img = np.asarray(ch2_img.get_fdata(dtype=np.float64))
+    lab = np.asarray(nib.load(AAL).dataobj)
+    spacing = np.asarray(ch2_img.header.get_zooms()[:3], dtype=np.float64)
+    tol = 1e-4 * float(img.max() - img.min())
+    grid = np.indices(img.shape, dtype=np.float64)
+
+    devices_ok = {"reference": True, "default": True}
+    failures = 0
+    checks = 0
+
+    def check(ok, what):
+        nonlocal failures, checks
+        checks += 1
+        failures += not ok
+        print("%-4s %s" % ("ok" if ok else "FAIL", what))
+
+    for tag, ops, devices in CASES:
+        results = {}
+        for dev in devices:
+            if not devices_ok[dev]:
+                continue
+            try:
+                results[dev] = apply(cli, dev, ops, scratch, tag)
+            except RuntimeError as e:
+                if dev == "default" and "OpenCL" in str(e) and os.environ.get("VOXAUG_REQUIRE_DEVICE") != "1":
+                    print("no OpenCL device, reference path only: %s" % e)
+                    devices_ok[dev] = False
+                    continue
+                raise
+        for dev, r in results.items():
+            d = r["field"].astype(np.float64)
+            coords = grid + np.moveaxis(d, 3, 0)
+            want = ndimage.map_coordinates(img, coords, order=1, mode="grid-constant", cval=0.0)
+            err = float(np.max(np.abs(r["img"].astype(np.float64) - want)))
+            check(err <= tol, "%-5s %-9s image vs map_coordinates(order=1): max|diff| %.3g (tol %.3g)" % (
+                tag, dev, err, tol))
+            want_lab = ndimage.map_coordinates(lab, coords, order=0, mode="grid-constant", cval=0)
+            diff = r["lab"] != want_lab
+            near = ties(coords)
+            check(not np.any(diff & ~near), "%-5s %-9s labels vs map_coordinates(order=0): %d differ, %d of them "
+                  "at ties" % (tag, dev, int(diff.sum()), int((diff & near).sum())))
+            # the field's size against theory, away from the borders
+            op = r["params"]["ops"][0]
+            sigma = np.asarray(op["sigma"], dtype=np.float64)
+            if op.get("smooth_mm"):
+                sigma = op["smooth_mm"] / spacing
+            m = [int(4 * s) + 1 for s in sigma]
+            inner = d[m[0]:-m[0], m[1]:-m[1], m[2]:-m[2], :]
+            sd = inner.reshape(-1, 3).std(axis=0)
+            if op.get("rms"):
+                sd_mm = sd * spacing
+                expect = op["rms"] / np.sqrt(3.0)
+                check(bool(np.all(np.abs(sd_mm / expect - 1) < 0.10)), "%-5s %-9s field std per axis %s mm, "
+                      "expected %.3f (rms/sqrt(3))" % (tag, dev, np.round(sd_mm, 3), expect))
+            else:
+                expect = op["alpha"] * unit_std(sigma)
+                check(bool(np.all(np.abs(sd / expect - 1) < 0.05)), "%-5s %-9s field std %s voxels, expected "
+                      "%.3f" % (tag, dev, np.round(sd, 3), expect))
+        if "reference" in results and "default" in results:
+            a, b = results["reference"], results["default"]
+            frange = float(a["field"].max() - a["field"].min())
+            ferr = float(np.max(np.abs(a["field"].astype(np.float64) - b["field"])))
+            check(ferr <= 1e-4 * frange, "%-5s device vs reference field: max|diff| %.3g (tol %.3g)" % (
+                tag, ferr, 1e-4 * frange))
+            ierr = float(np.max(np.abs(a["img"].astype(np.float64) - b["img"])))
+            check(ierr <= tol, "%-5s device vs reference image: max|diff| %.3g (tol %.3g)" % (tag, ierr, tol))
+            coords = grid + np.moveaxis(a["field"].astype(np.float64), 3, 0)
+            diff = a["lab"] != b["lab"]
+            check(not np.any(diff & ~ties(coords)), "%-5s device vs reference labels: %d differ (ties aside)" % (
+                tag, int(diff.sum())))
+    print("%d of %d checks failed" % (failures, checks))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

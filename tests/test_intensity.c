@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/* Intensity ops: device vs C reference for every op on awkward shapes with 1-2 channels, fusion of elementwise
+ * chains, non-finite and constant volumes, noise statistics, the bias field against TorchIO's formula. */
+#include "testutil.h"
+#include "ops.h"
+#include "intensity.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One op with some parameters set by name; the others keep their defaults. */
+typedef struct { const char *op; const char *p[3]; double v[3]; } op_spec;
+
+static vxa_op_values make_values(const vxa_op_desc *d, const op_spec *s, uint32_t op_index, uint64_t seed,
+                                 uint64_t sample)
+{
+    vxa_op_values val;
+    memset(&val, 0, sizeof val);
+    for (int i = 0; i < d->nparams; i++)
+        for (int k = 0; k < 3; k++) val.v[i][k] = d->params[i].def[d->params[i].count > 1 ? k : 0];
+    for (int j = 0; j < 3 && s->p[j]; j++) {
+        int i = 0;
+        while (i < d->nparams && strcmp(d->params[i].name, s->p[j]) != 0) i++;
+        if (i == d->nparams) fail_msg("%s has no parameter %s", d->name, s->p[j]);
+        for (int k = 0; k < 3; k++) val.v[i][k] = s->v[j];
+        val.given[i] = 1;
+    }
+    val.seed = seed;
+    val.sample = sample;
+    val.op_index = op_index;
+    return val;
+}
+
+/* Runs ops in order on a copy of `in`; returns the result (float32, unscaled). */
+static vxa_volume *run_specs(vxa_context *ctx, const vxa_volume *in, const op_spec *specs, int n, uint64_t seed,
+                             uint64_t sample, vxa_status want)
+{
+    const vxa_op_desc *ops[16];
+    vxa_op_values vals[16];
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        ops[i] = vxa_op_find(specs[i].op);
+        if (!ops[i]) fail_msg("no op %s", specs[i].op);
+        vals[i] = make_values(ops[i], &specs[i], (uint32_t)i, seed, sample);
+    }
+    vxa_volume *out = NULL;
+    assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
+    vxa_dvol d;
+    assert_int_equal(vxa_dvol_from_volume(ctx, out, &d), VXA_OK);
+    vxa_status st = vxa_intensity_run(ctx, ops, vals, n, &d);
+    if (st != want)
+        fail_msg("%s...: %s on %s (wanted %s): %s", specs[0].op, vxa_status_name(st), vxa_context_device_name(ctx),
+                 vxa_status_name(want), vxa_last_error(ctx));
+    if (st == VXA_OK) {
+        assert_int_equal(vxa_dvol_read(ctx, &d, out->data), VXA_OK);
+        assert_true(d.slope == 0.0f);
+        out->scl_slope = 0;
+        out->scl_inter = 0;
+    }
+    vxa_dvol_release(ctx, &d);
+    if (st != VXA_OK) {
+        vxa_volume_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The scale of a volume's values: max(max - min, max |x|) over the finite voxels. */
+static double finite_scale(const vxa_volume *v)
+{
+    const float *x = v->data;
+    double lo = INFINITY, hi = -INFINITY, mag = 0;
+    for (size_t i = 0; i < vxa_volume_voxels(v); i++)
+        if (isfinite(x[i])) {
+            lo = fmin(lo, x[i]);
+            hi = fmax(hi, x[i]);
+            mag = fmax(mag, fabs(x[i]));
+        }
+    return fmax(hi > lo ? hi - lo : 0, mag);
+}
+
+/* Device and reference agree within rel * (scale of the reference output) at every voxel; NaN and +-Inf at the
+ * same places. */
+static void assert_agree(const vxa_volume *ref, const vxa_volume *dev, double rel, const char *what)
+{
+    const float *r = ref->data, *d = dev->data;
+    const double tol = rel * fmax(finite_scale(ref), 1e-30);
+    for (size_t i = 0; i < vxa_volume_voxels(ref); i++) {
+        const bool same_kind = isnan(r[i]) == isnan(d[i]) && (isfinite(r[i]) || isnan(r[i]) || r[i] == d[i]);
+        if (!same_kind || (isfinite(r[i]) && !(fabs((double)r[i] - d[i]) <= tol)))
+            fail_msg("%s: voxel %zu of %lldx%lldx%lld x %lld: reference %.9g, device %.9g (tolerance %.3g)", what, i,
+                     (long long)ref->dim[0], (long long)ref->dim[1], (long long)ref->dim[2],
+                     (long long)ref->channels, r[i], d[i], tol);
+    }
+}
+
+static const op_spec every_op[] = {
+    { "clip", { "lo", "hi" }, { -300, 500 } },
+    { "pclip", { "lo", "hi" }, { 0.5, 99.5 } },
+    { "pclip", { "lo", "hi", "nonzero" }, { 2, 95, 1 } },
+    { "minmax", { NULL }, { 0 } },
+    { "zscore", { NULL }, { 0 } },
+    { "zscore", { "nonzero" }, { 1 } },
+    { "window", { "center", "width" }, { 100, 700 } },
+    { "window", { "preset" }, { 4 } },
+    { "noise", { "std" }, { 50 } },
+    { "gamma", { "gamma" }, { 0.7 } },
+    { "gamma", { "gamma" }, { 1.8 } },
+    { "brightness", { "factor" }, { 1.2 } },
+    { "contrast", { "factor", "preserve" }, { 0.8, 1 } },
+    { "contrast", { "factor", "preserve" }, { 1.3, 0 } },
+    { "contrast", { "factor", "preserve" }, { 1.3, 1 } },
+    { "bias", { "coef", "order" }, { 0.5, 3 } },
+    { "bias", { "coef", "order" }, { 0.3, 5 } },
+    { "blur", { "sigma" }, { 1.5 } },
+    { "lowres", { "factor" }, { 2.5 } },
+};
+#define N_EVERY (int)(sizeof every_op / sizeof every_op[0])
+
+static void test_every_op_device_equals_reference(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed();
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        const bool big = dim[0] * dim[1] * dim[2] > 1000000;
+        for (int o = 0; o < N_EVERY; o++) {
+            if (big && o % 3 != s % 3) continue;   /* the large shape: a third of the ops per shape index */
+            const int64_t nc = big ? 1 : 1 + (int64_t)(vxa_test_rand(&rng) % 2);
+            vxa_volume *in = vxa_test_random_volume(dim, nc, VXA_FLOAT32, &rng);
+            const uint64_t sample = vxa_test_rand(&rng);
+            vxa_volume *r = run_specs(ref, in, &every_op[o], 1, 42, sample, VXA_OK);
+            vxa_volume *d = run_specs(dev, in, &every_op[o], 1, 42, sample, VXA_OK);
+            char what[64];
+            snprintf(what, sizeof what, "%s #%d", every_op[o].op, o);
+            /* the resampling kernel's float coordinates on white noise: the project's 1e-4 bar for lowres */
+            assert_agree(r, d, strcmp(every_op[o].op, "lowres") == 0 ? 1e-4 : 1e-5, what);
+            vxa_volume_free(in);
+            vxa_volume_free(r);
+            vxa_volume_free(d);
+        }
+    }
+}
+
+/* Random chains of 2..7 ops (elementwise and statistical mixed). */
+static void test_random_chains_device_equals_reference(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 1;
+    for (int trial = 0; trial < 24; trial++) {
+        const int64_t *dim = vxa_test_shapes[trial % (vxa_test_nshapes - 1)];
+        op_spec chain[7];
+        const int n = 2 + (int)(vxa_test_rand(&rng) % 6);
+        /* A window squeezes normalised data into a sliver of [0, 1] that a later zscore would blow up with
+         * the float rounding: ill-conditioned, not wrong. Windows go last. */
+        for (int i = 0; i < n; i++)
+            do chain[i] = every_op[vxa_test_rand(&rng) % N_EVERY];
+            while (i < n - 1 && strcmp(chain[i].op, "window") == 0);
+        vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
+        vxa_volume *r = run_specs(ref, in, chain, n, 7, (uint64_t)trial, VXA_OK);
+        vxa_volume *d = run_specs(dev, in, chain, n, 7, (uint64_t)trial, VXA_OK);
+        char what[256] = "chain";
+        for (int i = 0; i < n; i++) snprintf(what + strlen(what), sizeof what - strlen(what), " %s", chain[i].op);
+        assert_agree(r, d, 1e-4, what);
+        vxa_volume_free(in);
+        vxa_volume_free(r);
+        vxa_volume_free(d);
+    }
+}
+
+/* Five elementwise ops run as one kernel pass; a statistic in the middle adds its reductions and one pass. */
+static void test_elementwise_chain_is_one_pass(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 2;
+    const int64_t dim[3] = { 31, 37, 11 };
+    vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
+    const op_spec chain[] = {
+        { "clip", { "lo", "hi" }, { -500, 800 } }, { "brightness", { "factor" }, { 1.1 } },
+        { "noise", { "std" }, { 3 } }, { "bias", { NULL }, { 0 } }, { "window", { "center", "width" }, { 0, 900 } },
+    };
+    uint64_t before = vxa_context_launches(dev, ""), apply0 = vxa_context_launches(dev, "vxa_intensity_apply");
+    vxa_volume *out = run_specs(dev, in, chain, 5, 1, 2, VXA_OK);
+    assert_int_equal(vxa_context_launches(dev, "vxa_intensity_apply") - apply0, 1);
+    assert_int_equal(vxa_context_launches(dev, "") - before, 1);
+    vxa_volume_free(out);
+
+    const op_spec chain2[] = {
+        { "pclip", { NULL }, { 0 } }, { "zscore", { NULL }, { 0 } }, { "noise", { "std" }, { 0.1 } },
+        { "brightness", { "factor" }, { 0.9 } },
+    };
+    apply0 = vxa_context_launches(dev, "vxa_intensity_apply");
+    out = run_specs(dev, in, chain2, 4, 1, 2, VXA_OK);
+    assert_int_equal(vxa_context_launches(dev, "vxa_intensity_apply") - apply0, 2);  /* [clip] [zscore noise bright] */
+    vxa_volume_free(out);
+    vxa_volume_free(in);
+}
+
+/* NaN stays NaN through every op; clip and window send +-Inf to their bounds; statistics ignore them. */
+static void test_nonfinite_voxels(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 3;
+    const int64_t dim[3] = { 17, 19, 23 };
+    vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
+    float *x = in->data;
+    for (size_t i = 0; i < vxa_volume_voxels(in); i += 5)
+        x[i] = (i / 5) % 3 == 0 ? NAN : (i / 5) % 3 == 1 ? INFINITY : -INFINITY;
+    for (int o = 0; o < N_EVERY; o++) {
+        vxa_volume *r = run_specs(ref, in, &every_op[o], 1, 3, 4, VXA_OK);
+        vxa_volume *d = run_specs(dev, in, &every_op[o], 1, 3, 4, VXA_OK);
+        /* lowres: the resampling kernels disagree on Inf times a zero weight (reference Inf, device NaN);
+         * that is vxa_resample's business, not compared here */
+        if (strcmp(every_op[o].op, "lowres") != 0) assert_agree(r, d, 1e-5, every_op[o].op);
+        const float *y = r->data;
+        const bool spreads = strcmp(every_op[o].op, "blur") == 0 || strcmp(every_op[o].op, "lowres") == 0;
+        for (size_t i = 0; i < vxa_volume_voxels(in) && !spreads; i++) {
+            if (isnan(x[i])) assert_true(isnan(y[i]));
+            if (isfinite(x[i])) assert_true(isfinite(y[i]));
+        }
+        if (strcmp(every_op[o].op, "clip") == 0 || strcmp(every_op[o].op, "window") == 0)
+            for (size_t i = 0; i < vxa_volume_voxels(in); i++) assert_true(!isinf(y[i]));
+        vxa_volume_free(r);
+        vxa_volume_free(d);
+    }
+    const op_spec clip = { "clip", { "lo", "hi" }, { -1, 2 } };
+    vxa_volume *d = run_specs(dev, in, &clip, 1, 0, 0, VXA_OK);
+    assert_true(((float *)d->data)[5] == 2.0f && ((float *)d->data)[10] == -1.0f);  /* +Inf, -Inf */
+    vxa_volume_free(d);
+    vxa_volume_free(in);
+}
+
+/* A constant volume: minmax gives 0, zscore x - mean = 0, gamma, contrast and pclip leave it unchanged. */
+static void test_constant_volume_gives_no_nan(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    const int64_t dim[3] = { 7, 5, 3 };
+    vxa_volume *in = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 2, VXA_FLOAT32, &in), VXA_OK);
+    for (size_t i = 0; i < vxa_volume_voxels(in); i++) ((float *)in->data)[i] = 5.5f;
+    const struct { op_spec s; float want; } cases[] = {
+        { { "minmax", { NULL }, { 0 } }, 0.0f },
+        { { "zscore", { NULL }, { 0 } }, 0.0f },
+        { { "zscore", { "nonzero" }, { 1 } }, 0.0f },
+        { { "gamma", { "gamma" }, { 2.5 } }, 5.5f },
+        { { "contrast", { "factor", "preserve" }, { 1.5, 0 } }, 5.5f },
+        { { "pclip", { NULL }, { 0 } }, 5.5f },
+    };
+    for (int t = 0; t < 2; t++)
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            vxa_volume *out = run_specs(ctxs[t], in, &cases[c].s, 1, 0, 0, VXA_OK);
+            for (size_t i = 0; i < vxa_volume_voxels(out); i++)
+                if (((float *)out->data)[i] != cases[c].want)
+                    fail_msg("%s of a constant 5.5 on %s: %g, want %g", cases[c].s.op,
+                             vxa_context_device_name(ctxs[t]), ((float *)out->data)[i], cases[c].want);
+            vxa_volume_free(out);
+        }
+    vxa_volume_free(in);
+}
+
+/* A channel of zeros in nonzero modes has no voxel to count: it is left as it is (zeros), while the other
+ * channel is normalised; device and reference alike. */
+static void test_empty_channel_left_alone(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    uint64_t rng = vxa_test_seed() + 8;
+    const int64_t dim[3] = { 9, 10, 11 };
+    vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
+    const size_t n = (size_t)(dim[0] * dim[1] * dim[2]);
+    memset((float *)in->data + n, 0, n * sizeof(float));
+    const op_spec specs[] = { { "zscore", { "nonzero" }, { 1 } }, { "pclip", { "lo", "hi", "nonzero" }, { 5, 95, 1 } } };
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < 2; o++) {
+            vxa_volume *out = run_specs(ctxs[t], in, &specs[o], 1, 0, 0, VXA_OK);
+            const float *y = out->data, *x = in->data;
+            bool changed = false;
+            for (size_t i = 0; i < n; i++) {
+                assert_true(y[n + i] == 0.0f);
+                changed = changed || y[i] != x[i];
+                if (x[i] == 0) assert_true(y[i] == 0.0f);
+            }
+            assert_true(changed);
+            vxa_volume_free(out);
+        }
+    vxa_volume_free(in);
+}
+
+/* Noise on a zero volume: mean 0, std sigma, Gaussian tails; channels independent; the same seed and sample give
+ * the same noise, another sample other noise; the device follows the documented Philox mapping. */
+static void test_noise_statistics_and_mapping(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    const int64_t dim[3] = { 64, 48, 33 };
+    vxa_volume *in = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 2, VXA_FLOAT32, &in), VXA_OK);
+    const op_spec noise = { "noise", { "std" }, { 2 } };
+    vxa_volume *a = run_specs(dev, in, &noise, 1, 99, 5, VXA_OK);
+    vxa_volume *b = run_specs(dev, in, &noise, 1, 99, 5, VXA_OK);
+    vxa_volume *c = run_specs(dev, in, &noise, 1, 99, 6, VXA_OK);
+    assert_true(vxa_test_identical(a, b));
+    assert_false(vxa_test_identical(a, c));
+    const size_t n = (size_t)(dim[0] * dim[1] * dim[2]);
+    const float *y = a->data;
+    double s1 = 0, s2 = 0, s4 = 0, cross = 0, tail = 0;
+    for (size_t i = 0; i < n; i++) {
+        s1 += y[i];
+        s2 += (double)y[i] * y[i];
+        s4 += pow(y[i] / 2.0, 4);
+        cross += (double)y[i] * y[i + n];
+        tail += fabs(y[i]) > 2 * 1.959964;
+    }
+    const double mean = s1 / n, var = s2 / n;
+    assert_true(fabs(mean) < 5 * 2 / sqrt((double)n));
+    assert_true(fabs(sqrt(var) - 2) < 0.02);
+    assert_true(fabs(s4 / n - 3) < 0.1);                    /* kurtosis of a normal */
+    assert_true(fabs(cross / n / var) < 5 / sqrt((double)n)); /* channels uncorrelated */
+    assert_true(fabs(tail / n - 0.05) < 0.005);              /* 5% beyond 1.96 sigma */
+    for (size_t i = 0; i < 2 * n; i += 97) {                 /* op 0: stream 0 << 8 | channel */
+        const double z = vxa_ref_noise_normal(99, 5, (uint32_t)(i / n), i % n);
+        assert_true(fabs(y[i] - 2 * z) < 1e-5 * fmax(1, fabs(2 * z)));
+    }
+    vxa_volume_free(a);
+    vxa_volume_free(b);
+    vxa_volume_free(c);
+    vxa_volume_free(in);
+}
+
+/* The bias field on a volume of ones is exp(P) with TorchIO's coordinates (np.arange(-n/2, n/2) + 0.5, divided by
+ * its maximum) and term order, written here from TorchIO's generate_bias_field. */
+static void test_bias_matches_torchio_formula(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    const int64_t dim[3] = { 12, 9, 7 };
+    vxa_volume *in = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &in), VXA_OK);
+    for (size_t i = 0; i < vxa_volume_voxels(in); i++) ((float *)in->data)[i] = 1.0f;
+    vxa_iop op = { .id = VXA_INT_BIAS, .order = 3, .ncoef = 20 };
+    for (int t = 0; t < 20; t++) op.coef[t] = 0.05 * (t % 7) - 0.13;
+    for (int t = 0; t < 2; t++) {
+        vxa_volume *out = NULL;
+        assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
+        vxa_dvol d;
+        assert_int_equal(vxa_dvol_from_volume(ctxs[t], out, &d), VXA_OK);
+        assert_int_equal(vxa_intensity_apply(ctxs[t], &op, 1, &d), VXA_OK);
+        assert_int_equal(vxa_dvol_read(ctxs[t], &d, out->data), VXA_OK);
+        vxa_dvol_release(ctxs[t], &d);
+        for (int64_t k = 0; k < dim[2]; k++)
+            for (int64_t j = 0; j < dim[1]; j++)
+                for (int64_t i = 0; i < dim[0]; i++) {
+                    const int64_t idx[3] = { i, j, k };
+                    double m[3];
+                    for (int a = 0; a < 3; a++) {
+                        const double half = dim[a] / 2.0;
+                        m[a] = ((double)idx[a] - half + 0.5) / (half - 0.5);  /* arange(-h, h) + 0.5, / max */
+                    }
+                    double p = 0;
+                    int term = 0;
+                    for (int xo = 0; xo <= 3; xo++)
+                        for (int yo = 0; yo <= 3 - xo; yo++)
+                            for (int zo = 0; zo <= 3 - xo - yo; zo++)
+                                p += op.coef[term++] * pow(m[0], xo) * pow(m[1], yo) * pow(m[2], zo);
+                    const double got = vxa_volume_get(out, i, j, k, 0);
+                    if (!(fabs(got - exp(p)) < 1e-5 * exp(p)))
+                        fail_msg("bias at (%lld,%lld,%lld) on %s: %g, TorchIO %g", (long long)i, (long long)j,
+                                 (long long)k, vxa_context_device_name(ctxs[t]), got, exp(p));
+                }
+        vxa_volume_free(out);
+    }
+    vxa_volume_free(in);
+}
+
+/* The coefficients are drawn per (seed, sample, op): fixed for one sample, new for another. */
+static void test_bias_draws_per_sample(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 4;
+    const int64_t dim[3] = { 9, 8, 7 };
+    vxa_volume *in = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng);
+    const op_spec bias = { "bias", { "coef" }, { 0.8 } };
+    vxa_volume *a = run_specs(dev, in, &bias, 1, 11, 1, VXA_OK), *b = run_specs(dev, in, &bias, 1, 11, 1, VXA_OK);
+    vxa_volume *c = run_specs(dev, in, &bias, 1, 11, 2, VXA_OK), *e = run_specs(dev, in, &bias, 1, 12, 1, VXA_OK);
+    assert_true(vxa_test_identical(a, b));
+    assert_false(vxa_test_identical(a, c));
+    assert_false(vxa_test_identical(a, e));
+    vxa_volume_free(a);
+    vxa_volume_free(b);
+    vxa_volume_free(c);
+    vxa_volume_free(e);
+    vxa_volume_free(in);
+}
+
+/* Written-out definitions checked on the reference: window presets, zscore(nonzero) as MONAI. */
+static void test_definitions_on_reference(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 5;
+    const int64_t dim[3] = { 13, 11, 7 };
+    vxa_volume *in = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng);
+    const float *x = in->data;
+    const size_t n = vxa_volume_voxels(in);
+    /* window(preset=lung) = window(-600, 1500) = (clip(x, -1350, 150) + 1350) / 1500 */
+    const op_spec lung = { "window", { "preset" }, { 4 } };
+    vxa_volume *w = run_specs(ref, in, &lung, 1, 0, 0, VXA_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_true(fabs(((float *)w->data)[i] - (fmin(fmax(x[i], -1350.0), 150.0) + 1350.0) / 1500.0) < 1e-6);
+    /* zscore(nonzero=1): zeros stay 0, the others get mean 0 and std 1 */
+    const op_spec zs = { "zscore", { "nonzero" }, { 1 } };
+    vxa_volume *z = run_specs(ref, in, &zs, 1, 0, 0, VXA_OK);
+    double s1 = 0, s2 = 0, cnt = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double y = ((float *)z->data)[i];
+        if (x[i] == 0) {
+            assert_true(y == 0);
+            continue;
+        }
+        s1 += y;
+        s2 += y * y;
+        cnt++;
+    }
+    assert_true(cnt > 0 && fabs(s1 / cnt) < 1e-6 && fabs(s2 / cnt - 1) < 1e-5);
+    vxa_volume_free(w);
+    vxa_volume_free(z);
+    vxa_volume_free(in);
+}
+
+/* A float32 volume with scl_slope/scl_inter is scaled before the ops (brightness 1 returns slope x + inter). */
+static void test_scaled_input_is_scaled_first(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    uint64_t rng = vxa_test_seed() + 6;
+    const int64_t dim[3] = { 5, 6, 7 };
+    vxa_volume *in = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng);
+    in->scl_slope = 2;
+    in->scl_inter = 1;
+    const op_spec one = { "brightness", { "factor" }, { 1 } };
+    for (int t = 0; t < 2; t++) {
+        vxa_volume *out = run_specs(ctxs[t], in, &one, 1, 0, 0, VXA_OK);
+        for (size_t i = 0; i < vxa_volume_voxels(in); i++)
+            assert_true(((float *)out->data)[i] == (float)(2.0 * ((float *)in->data)[i] + 1.0));
+        vxa_volume_free(out);
+    }
+    vxa_volume_free(in);
+}
+
+/* Bad input: a clear error naming the problem, never a crash. */
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    uint64_t rng = vxa_test_seed() + 7;
+    const int64_t dim[3] = { 3, 4, 5 };
+    vxa_volume *in = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng);
+    vxa_volume *i16 = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
+    const op_spec bad_clip = { "clip", { "lo", "hi" }, { 5, 3 } };
+    const op_spec bad_pclip = { "pclip", { "lo", "hi" }, { 60, 40 } };
+    const op_spec ok = { "brightness", { "factor" }, { 2 } };
+    for (int t = 0; t < 2; t++) {
+        assert_null(run_specs(ctxs[t], in, &bad_clip, 1, 0, 0, VXA_ERR_INVALID_ARGUMENT));
+        assert_non_null(strstr(vxa_last_error(ctxs[t]), "lo > hi"));
+        assert_null(run_specs(ctxs[t], in, &bad_pclip, 1, 0, 0, VXA_ERR_INVALID_ARGUMENT));
+        assert_null(run_specs(ctxs[t], i16, &ok, 1, 0, 0, VXA_ERR_INVALID_ARGUMENT));
+        assert_non_null(strstr(vxa_last_error(ctxs[t]), "float32"));
+    }
+    vxa_volume_free(in);
+    vxa_volume_free(i16);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_op_device_equals_reference),
+        cmocka_unit_test(test_random_chains_device_equals_reference),
+        cmocka_unit_test(test_elementwise_chain_is_one_pass),
+        cmocka_unit_test(test_nonfinite_voxels),
+        cmocka_unit_test(test_constant_volume_gives_no_nan),
+        cmocka_unit_test(test_empty_channel_left_alone),
+        cmocka_unit_test(test_noise_statistics_and_mapping),
+        cmocka_unit_test(test_bias_matches_torchio_formula),
+        cmocka_unit_test(test_bias_draws_per_sample),
+        cmocka_unit_test(test_definitions_on_reference),
+        cmocka_unit_test(test_scaled_input_is_scaled_first),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    vxa_test_contexts_free();
+    return rc;
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* Reductions: device statistics vs double sums over the same voxels; percentiles equal a sort written here,
+ * exactly; non-finite voxels are skipped. */
+#include "testutil.h"
+#include "intensity.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Stats of channel c of v over finite (non-zero) voxels, as NumPy would in float64. */
+typedef struct { double count, min, max, mean, std; } host_moments;
+static host_moments host_stats(const vxa_volume *v, int64_t c, int nonzero)
+{
+    const size_t n = (size_t)(v->dim[0] * v->dim[1] * v->dim[2]);
+    const float *x = (const float *)v->data + (size_t)c * n;
+    host_moments m = { 0, INFINITY, -INFINITY, 0, 0 };
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && !(nonzero && x[i] == 0)) {
+            m.count++;
+            m.mean += x[i];
+            if (x[i] < m.min) m.min = x[i];
+            if (x[i] > m.max) m.max = x[i];
+        }
+    m.mean /= m.count;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && !(nonzero && x[i] == 0)) m.std += (x[i] - m.mean) * (x[i] - m.mean);
+    m.std = sqrt(m.std / m.count);
+    return m;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* np.percentile(x, q) (linear) over finite (non-zero) voxels, written out from NumPy 1.24's source. */
+static double host_percentile(const vxa_volume *v, int64_t c, int nonzero, double q)
+{
+    const size_t n = (size_t)(v->dim[0] * v->dim[1] * v->dim[2]);
+    const float *x = (const float *)v->data + (size_t)c * n;
+    double *s = malloc(n * sizeof *s);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && !(nonzero && x[i] == 0)) s[m++] = x[i];
+    if (m == 0) {
+        free(s);
+        return NAN;
+    }
+    qsort(s, m, sizeof *s, cmp_double);
+    const double h = (double)(m - 1) * (q / 100.0);
+    double r;
+    if (h >= (double)(m - 1)) {
+        r = s[m - 1];
+    } else {
+        const size_t lo = (size_t)floor(h);
+        const double t = h - floor(h), a = s[lo], b = s[lo + 1], d = b - a;
+        r = t >= 0.5 ? b - d * (1 - t) : a + d * t;
+    }
+    free(s);
+    return r;
+}
+
+static void check_close(double got, double want, double scale, double rel, const char *what, vxa_context *ctx,
+                        const int64_t *dim)
+{
+    if (!(fabs(got - want) <= rel * scale))
+        fail_msg("%s on %s, %lldx%lldx%lld: got %.17g, want %.17g (scale %g)", what, vxa_context_device_name(ctx),
+                 (long long)dim[0], (long long)dim[1], (long long)dim[2], got, want, scale);
+}
+
+static void check_moments(vxa_context *ctx, const vxa_volume *v, int nonzero)
+{
+    vxa_dvol d;
+    assert_int_equal(vxa_dvol_from_volume(ctx, v, &d), VXA_OK);
+    vxa_moments m[4];
+    vxa_status st = vxa_reduce_moments(ctx, &d, nonzero, 1, m);
+    if (st != VXA_OK) fail_msg("moments: %s", vxa_last_error(ctx));
+    for (int64_t c = 0; c < v->channels; c++) {
+        host_moments h = host_stats(v, c, nonzero);
+        assert_true(m[c].count == h.count);
+        if (h.count == 0) {
+            assert_true(isnan(m[c].mean) && isnan(m[c].std));
+            continue;
+        }
+        assert_true(m[c].min == h.min && m[c].max == h.max);
+        const double scale = fmax(fabs(h.mean), h.std) + 1e-30;
+        check_close(m[c].mean, h.mean, scale, 1e-6, "mean", ctx, v->dim);
+        check_close(m[c].std, h.std, h.std + 1e-30, 1e-5, "std", ctx, v->dim);
+    }
+    vxa_dvol_release(ctx, &d);
+}
+
+static void check_percentiles(vxa_context *ctx, const vxa_volume *v, int nonzero, const double q[2])
+{
+    vxa_dvol d;
+    assert_int_equal(vxa_dvol_from_volume(ctx, v, &d), VXA_OK);
+    double out[8];
+    vxa_status st = vxa_reduce_percentiles(ctx, &d, nonzero, q, out);
+    if (st != VXA_OK) fail_msg("percentiles: %s", vxa_last_error(ctx));
+    for (int64_t c = 0; c < v->channels; c++)
+        for (int i = 0; i < 2; i++) {
+            const double want = host_percentile(v, c, nonzero, q[i]), got = out[2 * c + i];
+            if (!(got == want || (isnan(got) && isnan(want))))
+                fail_msg("percentile %g (nonzero %d) channel %lld on %s, %lldx%lldx%lld: got %.17g, want %.17g", q[i],
+                         nonzero, (long long)c, vxa_context_device_name(ctx), (long long)v->dim[0],
+                         (long long)v->dim[1], (long long)v->dim[2], got, want);
+        }
+    vxa_dvol_release(ctx, &d);
+}
+
+/* Mean and std within 1e-6 / 1e-5 relative of float64 sums; count, min, max exact. */
+static void test_moments_match_double(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed();
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        vxa_volume *v = vxa_test_random_volume(vxa_test_shapes[s], 1 + (int64_t)(vxa_test_rand(&rng) % 2),
+                                               VXA_FLOAT32, &rng);
+        for (int nz = 0; nz < 2; nz++) {
+            check_moments(dev, v, nz);
+            check_moments(ref, v, nz);
+        }
+        vxa_volume_free(v);
+    }
+}
+
+/* A large mean over a small spread (MRI-like offsets): the shifted second pass keeps the std exact. */
+static void test_std_of_offset_data(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 1;
+    const int64_t dim[3] = { 181, 217, 181 };
+    vxa_volume *v = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
+    float *x = v->data;
+    for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)(10000.0 + vxa_test_uniform(&rng));
+    check_moments(dev, v, 0);
+    vxa_volume_free(v);
+}
+
+/* Exact equality with the sort, on awkward shapes, with many duplicates, and at q = 0, 100, 50, 0.5/99.5. */
+static void test_percentiles_equal_sort(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 2;
+    const double qs[][2] = { { 0, 100 }, { 0.5, 99.5 }, { 50, 50 }, { 1, 2 }, { 25, 75 }, { 99.9, 100 } };
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        const int64_t nc = 1 + (int64_t)(vxa_test_rand(&rng) % 2);
+        vxa_volume *v = vxa_test_random_volume(dim, nc, VXA_FLOAT32, &rng);
+        if (s % 2) {  /* duplicates: a few distinct values, negative and positive */
+            float *x = v->data;
+            for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)((int)(x[i] / 250.0f)) * 0.75f;
+        }
+        for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
+            check_percentiles(dev, v, (int)(k % 2), qs[k]);
+            if (dim[0] * dim[1] * dim[2] < 100000) check_percentiles(ref, v, (int)(k % 2), qs[k]);
+        }
+        const double rq[2] = { 100 * vxa_test_uniform(&rng), 100 * vxa_test_uniform(&rng) };
+        check_percentiles(dev, v, 0, rq);
+        vxa_volume_free(v);
+    }
+}
+
+/* NumPy's lerp takes b - (b - a)(1 - t) for t >= 0.5: on these two values at q = 70 it differs from
+ * a + (b - a) t in the last bit (found by search against np.percentile); the result must be NumPy's. */
+static void test_percentile_upper_half_lerp(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    const int64_t dim[3] = { 2, 1, 1 };
+    vxa_volume *v = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
+    ((float *)v->data)[0] = 273.92337f;
+    ((float *)v->data)[1] = -460.42657f;
+    const double a = -460.42657f, b = 273.92337f, naive = a + (b - a) * 0.7;
+    const double q[2] = { 70, 70 };
+    for (int t = 0; t < 2; t++) {
+        check_percentiles(ctxs[t], v, 0, q);
+        vxa_dvol d;
+        assert_int_equal(vxa_dvol_from_volume(ctxs[t], v, &d), VXA_OK);
+        double out[2];
+        assert_int_equal(vxa_reduce_percentiles(ctxs[t], &d, 0, q, out), VXA_OK);
+        assert_true(out[0] == 53.61838684082028 && out[0] != naive);
+        vxa_dvol_release(ctxs[t], &d);
+    }
+    vxa_volume_free(v);
+}
+
+/* NaN and +-Inf are skipped by every reduction; a channel with nothing left gives count 0 and NaN. */
+static void test_reductions_skip_nonfinite(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 3;
+    const int64_t dim[3] = { 17, 19, 23 };
+    vxa_volume *v = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
+    float *x = v->data;
+    const size_t n = (size_t)(dim[0] * dim[1] * dim[2]);
+    for (size_t i = 0; i < n; i += 7) x[i] = (i / 7) % 3 == 0 ? NAN : (i / 7) % 3 == 1 ? INFINITY : -INFINITY;
+    for (size_t i = n; i < 2 * n; i++) x[i] = i % 2 ? 0.0f : NAN;   /* channel 1: zeros and NaN only */
+    const double q[2] = { 0, 100 }, q2[2] = { 10, 90 };
+    vxa_context *ctxs[2] = { dev, ref };
+    for (int t = 0; t < 2; t++) {
+        check_moments(ctxs[t], v, 0);
+        check_moments(ctxs[t], v, 1);
+        check_percentiles(ctxs[t], v, 0, q);
+        check_percentiles(ctxs[t], v, 1, q2);
+    }
+    /* channel 0's extremes are finite */
+    vxa_dvol d;
+    assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
+    vxa_rstats r[2];
+    assert_int_equal(vxa_reduce_stats(dev, &d, 1, NULL, r), VXA_OK);
+    assert_true(isfinite(r[0].min) && isfinite(r[0].max) && isfinite(r[0].sum));
+    assert_true(r[1].count == 0 && r[1].min == INFINITY && r[1].max == -INFINITY);
+    vxa_dvol_release(dev, &d);
+    vxa_volume_free(v);
+}
+
+/* A float32 volume that is not unscaled is refused with a message, not misread. */
+static void test_scaled_volume_is_refused(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 4;
+    const int64_t dim[3] = { 3, 5, 7 };
+    vxa_volume *v = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
+    vxa_dvol d;
+    assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
+    vxa_rstats r;
+    assert_int_equal(vxa_reduce_stats(dev, &d, 0, NULL, &r), VXA_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vxa_last_error(dev), "float32"));
+    vxa_dvol_release(dev, &d);
+    vxa_volume_free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_moments_match_double),
+        cmocka_unit_test(test_std_of_offset_data),
+        cmocka_unit_test(test_percentiles_equal_sort),
+        cmocka_unit_test(test_percentile_upper_half_lerp),
+        cmocka_unit_test(test_reductions_skip_nonfinite),
+        cmocka_unit_test(test_scaled_volume_is_refused),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    vxa_test_contexts_free();
+    return rc;
+}
