@@ -417,7 +417,7 @@ def compare_noise(vox, clean, sigma):
     return ok, f"residual mean {m:.3g}, std {s:.4g} (sigma {sigma:g})"
 
 
-def compare_stats(a, b, what, corr_min=0.95):
+def compare_stats(a, b, what, corr_min=0.95, dmax=0.02):
     """The same op computed another way (the tutorial's, with voxaug's drawn parameters, where grids or border
     modes differ slightly): on the interior (10% margins), means and stds within 2% of the range, correlation
     above corr_min."""
@@ -430,7 +430,7 @@ def compare_stats(a, b, what, corr_min=0.95):
     rng_ = max(float(b.max() - b.min()), 1e-12)
     dm, ds = abs(a.mean() - b.mean()) / rng_, abs(a.std() - b.std()) / rng_
     r = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 1.0
-    ok = dm < 0.02 and ds < 0.02 and r > corr_min
+    ok = dm < dmax and ds < dmax and r > corr_min
     return ok, f"vs {what}: Δmean {dm:.3g}, Δstd {ds:.3g} of range, corr {r:.4f}"
 
 
@@ -589,7 +589,9 @@ def bench_pipeline(args, vol_name, inp_path, x, c, results):
     else:
         checks = [compare_image(vox, clean, float(x.max() - x.min()))]
     if field.shape[:3] == x.shape:  # the tutorial's elastic step works on the whole volume
-        checks.append(compare_stats(vox, pipeline_tutorial(x, c, trng, d, field), "tutorial chain"))
+        # a different computation (four resamplings, corner-aligned zoom, 'constant' borders, its own noise):
+        # looser bounds, 5% of the range and correlation 0.9
+        checks.append(compare_stats(vox, pipeline_tutorial(x, c, trng, d, field), "tutorial chain", 0.9, 0.05))
     res["ok"] = all(ok for ok, _ in checks)
     res["check"] = "; ".join(msg for _, msg in checks)
     results.append(res)
