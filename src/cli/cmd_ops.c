@@ -33,6 +33,15 @@ static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
     }
 }
 
+/* A table cell: '|' escaped so Markdown keeps the columns. */
+static void cell(const char *text)
+{
+    for (; *text; text++) {
+        if (*text == '|') fputc('\\', stdout);
+        fputc(*text, stdout);
+    }
+}
+
 int cmd_ops(int argc, char **argv)
 {
     int markdown = argc == 2 && strcmp(argv[1], "--markdown") == 0;
@@ -67,9 +76,15 @@ int cmd_ops(int argc, char **argv)
             param_text(&d->params[p], one, sizeof one);
             used += (size_t)snprintf(params + used, sizeof params - used, "%s%s", p ? ", " : "", one);
         }
-        if (markdown)
-            printf("| `%s` | %s | %s | %s | %s |\n", d->name, kind_name(d->kind), params, d->doc,
-                   d->scipy && d->scipy[0] ? d->scipy : "");
+        if (markdown) {
+            printf("| `%s` | %s | ", d->name, kind_name(d->kind));
+            cell(params);
+            printf(" | ");
+            cell(d->doc);
+            printf(" | ");
+            cell(d->scipy ? d->scipy : "");
+            printf(" |\n");
+        }
         else {
             printf("%s(%s%sp=1)\n    %s\n", d->name, params, d->nparams ? ", " : "", d->doc);
             for (int p = 0; p < d->nparams; p++) printf("      %-10s %s\n", d->params[p].name, d->params[p].doc);
