@@ -67,6 +67,10 @@ vxa_status vxa_dvol_read(vxa_context *ctx, const vxa_dvol *d, void *dst);
 vxa_status vxa_dvol_write(vxa_context *ctx, vxa_dvol *d, const void *src);
 void       vxa_dvol_release(vxa_context *ctx, vxa_dvol *d);  /* zeroed afterwards; fine to call twice */
 
+/* Index along an axis of n for integer position q by boundary mode (scipy's extensions): constant -> -1 outside
+ * (the caller reads cval), nearest -> clamped, reflect -> d c b a | a b c d | d c b a. */
+int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode);
+
 /* Reads voxel index `idx` of a host-side dvol as float after scaling (reference path helper). */
 double vxa_ref_value(const vxa_dvol *d, size_t idx);
 /* Stores x at idx, rounding half away from zero and saturating for integer types. */

@@ -436,15 +436,8 @@ static void slab_planes(const double A[3][3], const double b[3], const int64_t o
         h = nz - 1;
     } else {
         for (int64_t q = a; q <= z; q++) {
-            int64_t f = q;
-            if (q < 0 || q >= nz) {
-                if (mode == VXA_MODE_CONSTANT) continue;
-                if (mode == VXA_MODE_NEAREST) f = q < 0 ? 0 : nz - 1;
-                else {
-                    const int64_t m = ((q % (2 * nz)) + 2 * nz) % (2 * nz);
-                    f = m < nz ? m : 2 * nz - 1 - m;
-                }
-            }
+            const int64_t f = vxa_fold_index(q, nz, (vxa_mode)mode);
+            if (f < 0) continue; /* constant: reads cval, no plane */
             if (f < l) l = f;
             if (f > h) h = f;
         }

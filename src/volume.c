@@ -213,3 +213,14 @@ const char *vxa_dtype_cl_name(vxa_dtype t)
     }
     return "float";
 }
+
+int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode)
+{
+    if (q >= 0 && q < n) return q;
+    if (mode == VXA_MODE_NEAREST) return q < 0 ? 0 : n - 1;
+    if (mode == VXA_MODE_REFLECT) {
+        const int64_t m = ((q % (2 * n)) + 2 * n) % (2 * n);
+        return m < n ? m : 2 * n - 1 - m;
+    }
+    return -1;
+}

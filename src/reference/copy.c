@@ -4,18 +4,6 @@
 
 #include <string.h>
 
-/* Index along one axis for position p in a grid of n, by mode; -1 = outside (constant mode). */
-static int64_t ref_fold(int64_t p, int64_t n, vxa_mode mode)
-{
-    if (p >= 0 && p < n) return p;
-    if (mode == VXA_MODE_NEAREST) return p < 0 ? 0 : n - 1;
-    if (mode == VXA_MODE_REFLECT) {                 /* d c b a | a b c d | d c b a */
-        int64_t m = ((p % (2 * n)) + 2 * n) % (2 * n);
-        return m < n ? m : 2 * n - 1 - m;
-    }
-    return -1;
-}
-
 vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                              const int64_t offset[3], vxa_mode mode, double cval)
 {
@@ -33,7 +21,7 @@ vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
                     int64_t p[3];
                     bool inside = true;
                     for (int a = 0; a < 3; a++) {
-                        p[a] = ref_fold(sign[a] * o[a] + offset[a], in->dim[a], mode);
+                        p[a] = vxa_fold_index(sign[a] * o[a] + offset[a], in->dim[a], mode);
                         inside = inside && p[a] >= 0;
                     }
                     const size_t oi = (size_t)(i + out->dim[0] * (j + out->dim[1] * k)) + (size_t)c * nout;

@@ -70,18 +70,6 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
     return VXA_OK;
 }
 
-/* Index along one axis for integer position q in a grid of n, by mode; -1 = outside (constant mode). */
-static int64_t ref_fold(int64_t q, int64_t n, vxa_mode mode)
-{
-    if (q >= 0 && q < n) return q;
-    if (mode == VXA_MODE_NEAREST) return q < 0 ? 0 : n - 1;
-    if (mode == VXA_MODE_REFLECT) { /* d c b a | a b c d | d c b a */
-        int64_t m = ((q % (2 * n)) + 2 * n) % (2 * n);
-        return m < n ? m : 2 * n - 1 - m;
-    }
-    return -1;
-}
-
 /* Linear index of grid position idx in channel c after folding by the mode; -1 = outside (reads cval).
  * v holds planes k0 .. of a volume nz deep (a slab; k0 = 0 and nz = v->dim[2] for a whole volume). */
 static int64_t ref_index(const vxa_dvol *v, const int64_t idx[3], int64_t c, vxa_mode mode, int64_t k0,
@@ -90,7 +78,7 @@ static int64_t ref_index(const vxa_dvol *v, const int64_t idx[3], int64_t c, vxa
     int64_t q[3];
     const int64_t n[3] = { v->dim[0], v->dim[1], nz };
     for (int a = 0; a < 3; a++)
-        if ((q[a] = ref_fold(idx[a], n[a], mode)) < 0) return -1;
+        if ((q[a] = vxa_fold_index(idx[a], n[a], mode)) < 0) return -1;
     return q[0] + v->dim[0] * (q[1] + v->dim[1] * (q[2] - k0 + v->dim[2] * c));
 }
 

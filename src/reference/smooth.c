@@ -60,18 +60,6 @@ vxa_status vxa_gauss_check(vxa_context *ctx, const vxa_dvol *vol, const double s
     return VXA_OK;
 }
 
-/* Index along a line of n for position p by mode (scipy's extensions); -1 = outside, reads 0 (constant). */
-static int64_t ref_fold(int64_t p, int64_t n, vxa_mode mode)
-{
-    if (p >= 0 && p < n) return p;
-    if (mode == VXA_MODE_NEAREST) return p < 0 ? 0 : n - 1;
-    if (mode == VXA_MODE_REFLECT) {                 /* d c b a | a b c d | d c b a */
-        int64_t m = ((p % (2 * n)) + 2 * n) % (2 * n);
-        return m < n ? m : 2 * n - 1 - m;
-    }
-    return -1;
-}
-
 vxa_status vxa_ref_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
                                 double truncate)
 {
@@ -103,7 +91,7 @@ vxa_status vxa_ref_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double si
                     for (int64_t p = 0; p < n[a]; p++) {
                         double sum = 0.0;
                         for (int64_t t = -r; t <= r; t++) {
-                            const int64_t q = ref_fold(p + t, n[a], mode);
+                            const int64_t q = vxa_fold_index(p + t, n[a], mode);
                             sum += w[t + r] * (q >= 0 ? line[q] : 0.0);
                         }
                         base[p * stride[a]] = (float)sum;
