@@ -190,6 +190,8 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
                 p->pos = save;
             }
             if (target < 0) { /* a bare value: the current parameter, or the next one if it is full */
+                if (cur < VXA_OP_MAXPARAMS && cur >= nparams)
+                    return perr(p, argcol, "%s takes at most %d positional parameter(s)", name, nparams);
                 const int cap = cur == VXA_OP_MAXPARAMS ? 1 : params[cur].count;
                 if (filled[cur] >= cap) {
                     if (keyed) return perr(p, argcol, "%s: too many values for '%s' (it takes %d)", name,
