@@ -73,7 +73,7 @@ __kernel void vxa_intensity_apply(__global float *x, long4 dim, __global const i
         case VXA_IOP_CLIP_NZ:
             for (int l = 0; l < 4; l++) {
                 if (ins.x == VXA_IOP_CLIP_NZ && y[l] == 0.0f) continue;
-                if (!isnan(y[l])) y[l] = fmin(fmax(y[l], p[0]), p[1]);
+                y[l] = y[l] < p[0] ? p[0] : (y[l] > p[1] ? p[1] : y[l]); /* NaN fails both: stays NaN */
             }
             break;
         case VXA_IOP_GAMMA:
