@@ -14,6 +14,7 @@ enum {
     VXA_P_FIXED = 2,      /* no ranges: the value shapes the output (crop size, resize shape) */
     VXA_P_REQUIRED = 4,   /* must be given */
     VXA_P_LIST = 8,       /* takes 1..count values, no broadcast (e.g. flip's axes); val->given says how many */
+    VXA_P_AUTO = 16,      /* left out, it is computed from the input (crop's start: centred); def[] is unused */
 };
 
 typedef struct vxa_param_desc {
@@ -72,6 +73,10 @@ typedef struct vxa_op_desc {
 
     /* INTENSITY: an identifier private to src/ops_intensity.c; runs go through vxa_intensity_run. */
     int intensity_id;
+
+    /* Optional: a check of the parsed values that needs no input (rotate's plane names two different axes),
+     * run by the parser so the error points at the op; returns NULL, or what is wrong. */
+    const char *(*check)(const double lo[][3], const double hi[][3]);
 } vxa_op_desc;
 
 /* ---- grids and affines (src/transform.c) ---- */

@@ -96,6 +96,12 @@ static vxa_status flip_map(const vxa_op_values *val, vxa_draw_rng *rng, const vx
 }
 
 /* ---- rotate, rotate3d ------------------------------------------------------------------------------------- */
+static const char *rotate_check(const double lo[][3], const double hi[][3])
+{
+    (void)hi; /* plane is fixed: lo == hi */
+    return lo[1][0] == lo[1][1] ? "plane must name two different axes among 0, 1, 2" : NULL;
+}
+
 static vxa_status rotate_map(const vxa_op_values *val, vxa_draw_rng *rng, const vxa_grid *in, int64_t out_dim[3],
                              double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen)
 {
@@ -343,7 +349,8 @@ static const vxa_param_desc resample_params[] = {
 };
 static const vxa_param_desc crop_params[] = {
     { "size", 3, FIXED_INT | VXA_P_REQUIRED, 1, BIG, { 1, 1, 1 }, "output size m per axis (<= input)", NULL },
-    { "start", 3, FIXED_INT, 0, BIG, { 0, 0, 0 }, "first input voxel q per axis (default: centred)", NULL },
+    { "start", 3, FIXED_INT | VXA_P_AUTO, 0, BIG, { 0, 0, 0 }, "first input voxel q per axis (default: centred)",
+      NULL },
 };
 static const vxa_param_desc size_params[] = {
     { "size", 3, FIXED_INT | VXA_P_REQUIRED, 1, BIG, { 1, 1, 1 }, "output size m per axis", NULL },
@@ -360,7 +367,7 @@ const vxa_op_desc vxa_spatial_ops[] = {
       .doc = "mirror each listed axis with probability p_axis: p_a = n_a - 1 - o_a, an exact copy; "
              "draws are noted as \"flipped\":[f0,f1,f2]",
       .scipy = "np.flip(x, a) for each flipped axis a" },
-    { .name = "rotate", .kind = VXA_OPK_SPATIAL, PARAMS(rotate_params), .spatial = rotate_map,
+    { .name = "rotate", .kind = VXA_OPK_SPATIAL, PARAMS(rotate_params), .spatial = rotate_map, .check = rotate_check,
       .doc = "rotate by angle degrees in the plane of two axes about the centre c = (n-1)/2, same shape",
       .scipy = "ndimage.rotate(x, angle, axes=(a, b), reshape=False)" },
     { .name = "rotate3d", .kind = VXA_OPK_SPATIAL, PARAMS(rotate3d_params), .spatial = rotate3d_map,

@@ -230,6 +230,10 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
         }
         op->given[i] = filled[i];
     }
+    if (op->desc && op->desc->check) {
+        const char *why = op->desc->check((const double(*)[3])op->lo, (const double(*)[3])op->hi);
+        if (why) return perr(p, col, "%s: %s", name, why);
+    }
     if (!op->desc) { /* sampling */
         op->set_order = filled[0];
         op->order = (int)op->lo[0][0];

@@ -43,6 +43,8 @@ static void test_parse_errors_name_the_token(void **state)
     expect_parse_error("zoom(1.1, p=2)", "outside [0, 1]", 13);
     expect_parse_error("sampling(mode=wrap)", "one of: constant, nearest, reflect", 15);
     expect_parse_error("zoom(1.1, 1.2)", "'z' takes 1 or 3 values, got 2", 1);
+    expect_parse_error("flip(0) rotate(15, plane=2,2)", "rotate: plane must name two different axes", 9);
+    expect_parse_error("minmax(1)", "minmax takes at most 0 positional parameter(s)", 8);
 }
 
 static void test_parse_normalises_and_round_trips(void **state)

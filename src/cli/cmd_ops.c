@@ -19,6 +19,10 @@ static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
         snprintf(buf + n, len - n, " (required)");
         return;
     }
+    if (pd->flags & VXA_P_AUTO) {
+        snprintf(buf + n, len - n, "=auto");
+        return;
+    }
     if (pd->choices) {
         n += (size_t)snprintf(buf + n, len - n, "=%s (", pd->choices[(int)pd->def[0]]);
         for (int i = 0; pd->choices[i] && n < len; i++)
