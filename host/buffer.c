@@ -51,6 +51,38 @@ vxa_status vxa_dvol_from_volume(vxa_context *ctx, const vxa_volume *v, vxa_dvol 
     return VXA_OK;
 }
 
+/* Frees one volume's buffers: the cl_mem first (it may wrap the host memory), after queued work on CPU devices,
+ * where kernels may still be using the host memory. */
+static void free_buffers(vxa_context *ctx, void *host, void *mem, bool owns_host)
+{
+    if (mem && owns_host && ctx && ctx->cl) clFinish(ctx->cl->queue);
+    if (mem) clReleaseMemObject((cl_mem)mem);
+    if (owns_host) free(host);
+}
+
+/* Takes a pooled buffer of exactly `bytes` into out, the most recently released first. */
+static bool pool_take(vxa_context *ctx, size_t bytes, vxa_dvol *out)
+{
+    for (int i = ctx->npool - 1; i >= 0; i--) {
+        if (ctx->pool[i].bytes != bytes) continue;
+        out->host = ctx->pool[i].host;
+        out->mem = ctx->pool[i].mem;
+        out->owns_host = out->host != NULL;
+        out->pool_bytes = bytes;
+        memmove(&ctx->pool[i], &ctx->pool[i + 1], (size_t)(ctx->npool - 1 - i) * sizeof ctx->pool[0]);
+        ctx->npool--;
+        return true;
+    }
+    return false;
+}
+
+void vxa_pool_clear(vxa_context *ctx)
+{
+    if (!ctx) return;
+    for (int i = 0; i < ctx->npool; i++) free_buffers(ctx, ctx->pool[i].host, ctx->pool[i].mem, ctx->pool[i].host);
+    ctx->npool = 0;
+}
+
 vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channels, vxa_dtype dtype,
                           vxa_dvol *out)
 {
@@ -58,6 +90,8 @@ vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channe
     vxa_status st = check_size(ctx, out, "device volume");
     if (st != VXA_OK) return st;
     size_t bytes = vxa_dvol_bytes(out);
+    if (pool_take(ctx, bytes, out)) return VXA_OK;
+    out->pool_bytes = bytes;
     if (ctx->reference || ctx->cl->is_cpu) {
         void *p = NULL;
         if (posix_memalign(&p, 128, (bytes + 127) & ~(size_t)127) != 0)
@@ -115,8 +149,22 @@ vxa_status vxa_dvol_write(vxa_context *ctx, vxa_dvol *d, const void *src)
 void vxa_dvol_release(vxa_context *ctx, vxa_dvol *d)
 {
     if (!d) return;
-    if (d->mem && d->owns_host && ctx && ctx->cl) clFinish(ctx->cl->queue); /* kernels may still use host */
-    if (d->mem) clReleaseMemObject((cl_mem)d->mem);
-    if (d->owns_host) free(d->host);
+    const size_t bytes = d->pool_bytes;
+    if (ctx && bytes >= VXA_POOL_MIN_BYTES && (d->host || d->mem)) {
+        /* Kept for the next allocation of this size. The queue is in order, so later kernels that write the
+         * buffer run after those still reading it; host-side writes wait for the queue as a release did. */
+        if (d->mem && d->owns_host && ctx->cl) clFinish(ctx->cl->queue);
+        if (ctx->npool == VXA_POOL_SLOTS) { /* full: the oldest goes */
+            free_buffers(ctx, ctx->pool[0].host, ctx->pool[0].mem, ctx->pool[0].host);
+            memmove(&ctx->pool[0], &ctx->pool[1], (VXA_POOL_SLOTS - 1) * sizeof ctx->pool[0]);
+            ctx->npool--;
+        }
+        ctx->pool[ctx->npool].bytes = bytes;
+        ctx->pool[ctx->npool].host = d->owns_host ? d->host : NULL;
+        ctx->pool[ctx->npool].mem = d->mem;
+        ctx->npool++;
+    } else {
+        free_buffers(ctx, d->host, d->mem, d->owns_host);
+    }
     memset(d, 0, sizeof *d);
 }

@@ -302,6 +302,7 @@ vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa
 void vxa_context_destroy(vxa_context *ctx)
 {
     if (!ctx) return;
+    vxa_pool_clear(ctx);
     vxa_cl *cl = ctx->cl;
     if (cl) {
         if (cl->queue) clFinish(cl->queue);
@@ -325,6 +326,8 @@ vxa_status vxa_context_finish(vxa_context *ctx)
 
 cl_context vxa_context_cl_context(const vxa_context *ctx) { return ctx && ctx->cl ? ctx->cl->context : NULL; }
 cl_command_queue vxa_context_cl_queue(const vxa_context *ctx) { return ctx && ctx->cl ? ctx->cl->queue : NULL; }
+
+void vxa_context_trim(vxa_context *ctx) { vxa_pool_clear(ctx); }
 
 const char *vxa_context_device_name(const vxa_context *ctx) { return ctx ? ctx->device_name : ""; }
 int vxa_context_is_reference(const vxa_context *ctx) { return ctx && ctx->reference; }

@@ -120,6 +120,9 @@ VXA_API void        vxa_context_options_init(vxa_context_options *opt);  /* defa
  * vxa_last_error, then vxa_context_destroy it. */
 VXA_API vxa_status  vxa_context_create(const vxa_context_options *opt, vxa_context **out);
 VXA_API void        vxa_context_destroy(vxa_context *ctx);            /* NULL is fine */
+/* A context keeps the buffers of up to 4 released volumes (1 MiB or more) for reuse by the next run of the same
+ * size (no allocation, no page faults); vxa_context_trim frees them now, vxa_context_destroy frees them too. */
+VXA_API void        vxa_context_trim(vxa_context *ctx);               /* NULL is fine */
 VXA_API const char *vxa_last_error(const vxa_context *ctx);           /* "" if none */
 VXA_API const char *vxa_context_device_name(const vxa_context *ctx);  /* "reference (C)" for the C path */
 VXA_API int         vxa_context_is_reference(const vxa_context *ctx);

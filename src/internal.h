@@ -13,6 +13,9 @@
 
 typedef struct vxa_cl vxa_cl;  /* host/cl.h */
 
+#define VXA_POOL_SLOTS 4             /* released buffers a context keeps for reuse */
+#define VXA_POOL_MIN_BYTES (1u << 20) /* smaller ones are freed at once */
+
 struct vxa_context {
     bool reference;              /* the C reference path, no OpenCL */
     vxa_cl *cl;                  /* NULL for the reference path */
@@ -20,6 +23,10 @@ struct vxa_context {
     uint64_t max_alloc;          /* bytes, the single-allocation limit in force */
     char error[VXA_ERRLEN];
     struct { char name[48]; uint64_t count; } launches[VXA_MAX_LAUNCH_NAMES];
+    /* Buffers of released volumes kept for the next allocation of the same size (host/buffer.c), oldest
+     * first: a fresh 64 MiB buffer costs ~16k page faults before a kernel writes a byte. */
+    struct { size_t bytes; void *host, *mem; } pool[VXA_POOL_SLOTS];
+    int npool;
 };
 
 /* Writes the detail (printf-style) into ctx->error and returns st. Who detects a problem calls this once;
@@ -51,6 +58,8 @@ typedef struct vxa_dvol {
     void *host;                  /* reference: the data; OpenCL: host pointer the buffer wraps, or NULL */
     void *mem;                   /* cl_mem, NULL on the reference path */
     bool owns_host;              /* host was allocated by vxa_dvol_alloc */
+    size_t pool_bytes;           /* vxa_dvol_alloc's buffers: their size (they may go back to the context's
+                                  * pool); 0 for others */
 } vxa_dvol;
 
 size_t vxa_dvol_voxels(const vxa_dvol *d);  /* nx*ny*nz*channels */
@@ -65,7 +74,11 @@ vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channe
 vxa_status vxa_dvol_read(vxa_context *ctx, const vxa_dvol *d, void *dst);
 /* Copies bytes from src into the device volume. */
 vxa_status vxa_dvol_write(vxa_context *ctx, vxa_dvol *d, const void *src);
-void       vxa_dvol_release(vxa_context *ctx, vxa_dvol *d);  /* zeroed afterwards; fine to call twice */
+/* Releases d's buffers, or keeps them in ctx's pool when vxa_dvol_alloc made them; zeroed afterwards, fine to
+ * call twice. */
+void       vxa_dvol_release(vxa_context *ctx, vxa_dvol *d);
+/* Frees every buffer in ctx's pool (vxa_context_trim, vxa_context_destroy). */
+void       vxa_pool_clear(vxa_context *ctx);
 
 /* Index along an axis of n for integer position q by boundary mode (scipy's extensions): constant -> -1 outside
  * (the caller reads cval), nearest -> clamped, reflect -> d c b a | a b c d | d c b a. */

@@ -308,6 +308,58 @@ static void test_empty_pipeline_is_a_float_copy(void **state)
     vxa_pipeline_free(p);
 }
 
+/* Released buffers of 1 MiB or more go to the context's pool and the next run of the same size takes them back
+ * (the same buffers, no new allocation); a reused buffer's old contents do not reach the next output, and
+ * vxa_context_trim empties the pool. */
+static void pool_buffers(const vxa_context *ctx, void *bufs[VXA_POOL_SLOTS])
+{
+    for (int i = 0; i < VXA_POOL_SLOTS; i++)
+        bufs[i] = i < ctx->npool ? (ctx->pool[i].mem ? ctx->pool[i].mem : ctx->pool[i].host) : NULL;
+}
+
+static bool same_buffer_set(void *const a[VXA_POOL_SLOTS], void *const b[VXA_POOL_SLOTS])
+{
+    for (int i = 0; i < VXA_POOL_SLOTS; i++) {
+        bool found = false;
+        for (int j = 0; j < VXA_POOL_SLOTS; j++) found |= a[i] == b[j];
+        if (!found) return false;
+    }
+    return true;
+}
+
+static void test_released_buffers_are_reused(void **state)
+{
+    (void)state;
+    vxa_context *contexts[2] = { vxa_test_reference(), vxa_test_device() };
+    uint64_t rng = vxa_test_seed() + 13;
+    const int64_t dim[3] = { 67, 71, 61 }; /* > 1 MiB as float32 */
+    vxa_volume *a = vxa_test_smooth_volume(dim, &rng), *b = vxa_test_smooth_volume(dim, &rng);
+    vxa_pipeline *p = parse_ok("sampling(cval=-5) rotate([-20,20], plane=0,1) pad(2,3,1) minmax()");
+    for (int c = 0; c < 2; c++) {
+        vxa_context *ctx = contexts[c];
+        vxa_context_trim(ctx);
+        assert_int_equal(ctx->npool, 0);
+        vxa_volume *expect = run_ok(ctx, p, 3, 1, b, NULL, NULL); /* b on an empty pool */
+        vxa_context_trim(ctx);
+        vxa_volume *first = run_ok(ctx, p, 3, 0, a, NULL, NULL);
+        assert_true(ctx->npool > 0);
+        void *before[VXA_POOL_SLOTS], *after[VXA_POOL_SLOTS];
+        pool_buffers(ctx, before);
+        vxa_volume *second = run_ok(ctx, p, 3, 1, b, NULL, NULL); /* b on a's buffers */
+        pool_buffers(ctx, after);
+        assert_true(same_buffer_set(before, after));
+        assert_true(vxa_test_identical(expect, second));
+        vxa_context_trim(ctx);
+        assert_int_equal(ctx->npool, 0);
+        vxa_volume_free(expect);
+        vxa_volume_free(first);
+        vxa_volume_free(second);
+    }
+    vxa_volume_free(a);
+    vxa_volume_free(b);
+    vxa_pipeline_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_output_affine_is_true_world_geometry),
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
         cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
+        cmocka_unit_test(test_released_buffers_are_reused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();
