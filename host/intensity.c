@@ -85,9 +85,11 @@ static vxa_status prog_add3(vxa_context *ctx, iprog *p, vxa_dvol *vol, int opcod
 }
 
 /* Appends the instructions of one op; statistics come from the device after a flush. */
-static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, vxa_moments *m,
-                         double *pct)
+/* fmask: the mask as float32 on the device, or NULL; used by ops with `masked`. */
+static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *fmask,
+                         vxa_moments *m, double *pct)
 {
+    const vxa_dvol *mask = op->masked ? fmask : NULL;
     vxa_status st = VXA_OK;
     const int64_t nc = vol->channels;
     int off;
@@ -125,7 +127,7 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
     if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
     if (op->id == VXA_INT_PCLIP) {
         const double q[2] = { op->a, op->b };
-        if ((st = vxa_reduce_percentiles(ctx, vol, op->nonzero, q, pct)) != VXA_OK) return st;
+        if ((st = vxa_reduce_percentiles(ctx, vol, op->nonzero, mask, q, pct)) != VXA_OK) return st;
         if ((st = prog_add(ctx, p, vol, op->nonzero ? VXA_IOP_CLIP_NZ : VXA_IOP_CLIP, 0, 2, 0, &off)) != VXA_OK)
             return st;
         for (int64_t c = 0; c < nc; c++) {
@@ -137,7 +139,7 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
         return VXA_OK;
     }
     const int nonzero = op->id == VXA_INT_ZSCORE && op->nonzero;
-    if ((st = vxa_reduce_moments(ctx, vol, nonzero, op->id == VXA_INT_ZSCORE, m)) != VXA_OK) return st;
+    if ((st = vxa_reduce_moments(ctx, vol, nonzero, mask, op->id == VXA_INT_ZSCORE, m)) != VXA_OK) return st;
     const int opcode = op->id == VXA_INT_GAMMA ? VXA_IOP_GAMMA : nonzero ? VXA_IOP_LINEAR_NZ : VXA_IOP_LINEAR;
     if ((st = prog_add(ctx, p, vol, opcode, 0, 3, 0, &off)) != VXA_OK) return st;
     for (int64_t c = 0; c < nc; c++) {
@@ -168,27 +170,46 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
     return VXA_OK;
 }
 
-/* What both paths refuse alike. */
-static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *vol)
+/* What both paths refuse alike; *masked tells whether an op needs the mask. */
+static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *vol,
+                                  const vxa_dvol *mask, bool *masked)
 {
-    for (int i = 0; i < n; i++)
+    *masked = false;
+    for (int i = 0; i < n; i++) {
         if (ops[i].id == VXA_INT_NOISE && vol->channels > 240)  /* lanes 0xF0.. are the pipeline's draws */
             return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %lld channels, at most 240 (one Philox lane each)",
                             (long long)vol->channels);
+        if (ops[i].masked && !mask)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s(mask=1): no label map to take the mask from",
+                            ops[i].id == VXA_INT_ZSCORE ? "zscore" : "pclip");
+        *masked = *masked || ops[i].masked;
+    }
+    if (!*masked) return VXA_OK;
+    if (mask->channels != 1)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "mask=1: the label map has %lld channels, the mask needs 1",
+                        (long long)mask->channels);
+    for (int a = 0; a < 3; a++)
+        if (mask->dim[a] != vol->dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "mask=1: the label map is %lldx%lldx%lld, the image "
+                            "%lldx%lldx%lld", (long long)mask->dim[0], (long long)mask->dim[1],
+                            (long long)mask->dim[2], (long long)vol->dim[0], (long long)vol->dim[1],
+                            (long long)vol->dim[2]);
     return VXA_OK;
 }
 
-vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol)
+vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const vxa_dvol *mask)
 {
-    vxa_status st0 = intensity_check(ctx, ops, n, vol);
+    bool masked;
+    vxa_status st0 = intensity_check(ctx, ops, n, vol, mask, &masked);
     if (st0 != VXA_OK) return st0;
-    if (ctx->reference) return vxa_ref_intensity_apply(ctx, ops, n, vol);
+    if (ctx->reference) return vxa_ref_intensity_apply(ctx, ops, n, vol, mask);
     if (vol->dtype != VXA_FLOAT32)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: expect a float32 volume, got %s",
                         vxa_dtype_name(vol->dtype));
     if (n == 0) return VXA_OK;
     const size_t nc = (size_t)vol->channels;
     iprog p = { 0 };
+    vxa_dvol fmask = { 0 };      /* the mask as float32, for the reduction kernels */
     vxa_moments *m = malloc(nc * sizeof *m);
     double *pct = malloc(nc * 2 * sizeof *pct);
     p.par = calloc(nc * VXA_IPROG_MAXPAR, sizeof *p.par);
@@ -197,14 +218,18 @@ vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity program for %zu channels", nc);
         goto done;
     }
+    if (masked && (st = vxa_dvol_alloc(ctx, mask->dim, 1, VXA_FLOAT32, &fmask)) == VXA_OK)
+        st = vxa_cast_float(ctx, mask, &fmask);
+    if (st != VXA_OK) goto done;
     if (vol->slope != 0.0f) {   /* bake the NIfTI scaling in first: x * slope + inter */
         if ((st = prog_add3(ctx, &p, vol, VXA_IOP_LINEAR, 0, vol->slope, vol->inter)) != VXA_OK) goto done;
         p.clears_scale = true;
     }
     for (int i = 0; i < n; i++)
-        if ((st = add_op(ctx, &p, &ops[i], vol, m, pct)) != VXA_OK) goto done;
+        if ((st = add_op(ctx, &p, &ops[i], vol, masked ? &fmask : NULL, m, pct)) != VXA_OK) goto done;
     st = prog_flush(ctx, &p, vol);
 done:
+    vxa_dvol_release(ctx, &fmask);
     free(m);
     free(pct);
     free(p.par);

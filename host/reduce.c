@@ -16,6 +16,21 @@ static vxa_status check_float(vxa_context *ctx, const vxa_dvol *vol, const char 
     return VXA_OK;
 }
 
+/* A mask, if any: one float32 channel on vol's grid (host/intensity.c casts the label map). */
+static vxa_status check_mask(vxa_context *ctx, const vxa_dvol *vol, const vxa_dvol *mask, const char *what)
+{
+    if (!mask) return VXA_OK;
+    if (mask->dtype != VXA_FLOAT32 || mask->slope != 0.0f || mask->channels != 1)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: the mask must be one unscaled float32 channel (got %lld "
+                        "of %s)", what, (long long)mask->channels, vxa_dtype_name(mask->dtype));
+    for (int a = 0; a < 3; a++)
+        if (mask->dim[a] != vol->dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: the mask is %lldx%lldx%lld, the volume %lldx%lldx%lld",
+                            what, (long long)mask->dim[0], (long long)mask->dim[1], (long long)mask->dim[2],
+                            (long long)vol->dim[0], (long long)vol->dim[1], (long long)vol->dim[2]);
+    return VXA_OK;
+}
+
 /* Work-group size L (a power of two, at most 64 and what the kernel allows) and group count for n voxels per
  * channel: enough groups to fill a GPU, each seeing fewer than 2^22 voxels (exact float counts). */
 static void reduce_shape(vxa_context *ctx, cl_kernel k, size_t n, size_t *L, size_t *groups)
@@ -45,11 +60,12 @@ static vxa_status reduce_launch(vxa_context *ctx, cl_kernel k, const char *name,
     return VXA_OK;
 }
 
-vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double *shift,
-                            vxa_rstats *out)
+vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                            const double *shift, vxa_rstats *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_stats(ctx, vol, nonzero, shift, out);
+    if (ctx->reference) return vxa_ref_reduce_stats(ctx, vol, nonzero, mask, shift, out);
     vxa_status st = check_float(ctx, vol, "reduce_stats");
+    if (st == VXA_OK) st = check_mask(ctx, vol, mask, "reduce_stats");
     if (st != VXA_OK) return st;
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
     cl_kernel k;
@@ -68,12 +84,12 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
         (st = vxa_cl_buffer(ctx, CL_MEM_WRITE_ONLY, nc * G * 5 * sizeof *part, NULL, &partm,
                             "reduction partials")) != VXA_OK)
         goto done;
-    cl_mem xm = (cl_mem)vol->mem;
+    cl_mem xm = (cl_mem)vol->mem, mm = mask ? (cl_mem)mask->mem : NULL;
     cl_long nn = (cl_long)n;
     cl_int nz = nonzero != 0;
     const size_t lb = L * sizeof(float);
     if ((st = vxa_cl_args(ctx, k, "vxa_reduce_stats", sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz,
-                          sizeof shm, &shm, sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb,
+                          sizeof mm, &mm, sizeof shm, &shm, sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb,
                           NULL, (size_t)0)) != VXA_OK ||
         (st = reduce_launch(ctx, k, "vxa_reduce_stats", L, G, nc)) != VXA_OK)
         goto done;
@@ -103,9 +119,10 @@ done:
     return st;
 }
 
-vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, int want_std, vxa_moments *out)
+vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                              int want_std, vxa_moments *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_moments(ctx, vol, nonzero, want_std, out);
+    if (ctx->reference) return vxa_ref_reduce_moments(ctx, vol, nonzero, mask, want_std, out);
     const size_t nc = (size_t)vol->channels;
     vxa_rstats *r = malloc(nc * sizeof *r);
     double *shift = malloc(nc * sizeof *shift);
@@ -114,7 +131,7 @@ vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "reduce_moments: %zu channels", nc);
         goto done;
     }
-    if ((st = vxa_reduce_stats(ctx, vol, nonzero, NULL, r)) != VXA_OK) goto done;
+    if ((st = vxa_reduce_stats(ctx, vol, nonzero, mask, NULL, r)) != VXA_OK) goto done;
     for (size_t c = 0; c < nc; c++) {
         out[c].count = r[c].count;
         out[c].min = r[c].min;
@@ -125,7 +142,7 @@ vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero
         shift[c] = r[c].count > 0 ? (double)(float)out[c].mean : 0.0;
     }
     if (!want_std) goto done;
-    if ((st = vxa_reduce_stats(ctx, vol, nonzero, shift, r)) != VXA_OK) goto done;
+    if ((st = vxa_reduce_stats(ctx, vol, nonzero, mask, shift, r)) != VXA_OK) goto done;
     for (size_t c = 0; c < nc; c++) {
         if (!(r[c].count > 0)) continue;
         const double d = r[c].sum / r[c].count;   /* mean - shift */
@@ -150,11 +167,12 @@ static float key_float(uint32_t key)
 
 /* Radix selection of four order statistics per channel: pass p histograms digit 3 - p (8 bits, most
  * significant first) of the keys that share the prefix found so far. */
-vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double q[2],
-                                  double *out)
+vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                  const double q[2], double *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_percentiles(ctx, vol, nonzero, q, out);
+    if (ctx->reference) return vxa_ref_reduce_percentiles(ctx, vol, nonzero, mask, q, out);
     vxa_status st = check_float(ctx, vol, "reduce_percentiles");
+    if (st == VXA_OK) st = check_mask(ctx, vol, mask, "reduce_percentiles");
     if (st != VXA_OK) return st;
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
     if (n >= ((size_t)1 << 32))
@@ -176,7 +194,7 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
         (st = vxa_cl_buffer(ctx, CL_MEM_READ_WRITE, nc * 1024 * sizeof *hist, NULL, &histm,
                             "percentile histograms")) != VXA_OK)
         goto done;
-    cl_mem xm = (cl_mem)vol->mem;
+    cl_mem xm = (cl_mem)vol->mem, mm = mask ? (cl_mem)mask->mem : NULL;
     cl_long nn = (cl_long)n;
     cl_int nz = nonzero != 0;
     for (int pass = 0; pass < 4; pass++) {
@@ -193,7 +211,7 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
             goto done;
         }
         if ((st = vxa_cl_args(ctx, k, "vxa_reduce_hist", sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz,
-                              sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
+                              sizeof mm, &mm, sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
                               &histm, 4 * 256 * sizeof(cl_uint), NULL, (size_t)0)) != VXA_OK ||
             (st = reduce_launch(ctx, k, "vxa_reduce_hist", L, G, nc)) != VXA_OK)
             goto done;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Reductions over each channel of a float32 volume: work-group tree reductions that write one partial per
  * group; the host combines the partials in double (host/reduce.c). Launched with global (groups * L,
- * channels) and local (L, 1), L a power of two. Non-finite voxels are skipped, and zero ones with nonzero. */
+ * channels) and local (L, 1), L a power of two. Non-finite voxels are skipped, zero ones with nonzero, and with
+ * a mask (one float32 channel on the volume's grid, or NULL) those where the mask is 0. */
 #pragma OPENCL FP_CONTRACT OFF
 
 inline bool vxa_reduce_takes(float y, int nonzero)
@@ -20,7 +21,8 @@ inline void vxa_kahan_add(float *s, float *e, float a)
 
 /* Partials per (channel, group), 5 floats: count, min, max, sum of (x - shift), sum of (x - shift)^2.
  * Counts are exact in float while a group sees fewer than 2^24 voxels (the host sees to that). */
-__kernel void vxa_reduce_stats(__global const float *x, long n, int nonzero, __global const float *shift,
+__kernel void vxa_reduce_stats(__global const float *x, long n, int nonzero, __global const float *mask,
+                               __global const float *shift,
                                __global float *part, __local float *lcnt, __local float *lmin,
                                __local float *lmax, __local float *ls1, __local float *ls2)
 {
@@ -32,7 +34,7 @@ __kernel void vxa_reduce_stats(__global const float *x, long n, int nonzero, __g
     float cnt = 0.0f, mn = INFINITY, mx = -INFINITY, s1 = 0.0f, e1 = 0.0f, s2 = 0.0f, e2 = 0.0f;
     for (long v = get_global_id(0); v < n; v += stride) {
         const float y = xc[v];
-        if (!vxa_reduce_takes(y, nonzero)) continue;
+        if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
         cnt += 1.0f;
         mn = fmin(mn, y);
         mx = fmax(mx, y);
@@ -76,7 +78,8 @@ inline uint vxa_float_key(float y)
 /* One radix-select pass: for each of 4 targets t, a 256-bin histogram of the key's digit (key >> shift) & 255
  * over the voxels whose key matches the target's prefix under pmask. prefix: [channel][4]; hist:
  * [channel][4][256], zeroed by the host, accumulated with atomics from per-group local histograms. */
-__kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, int shift, uint pmask,
+__kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, __global const float *mask,
+                              int shift, uint pmask,
                               __global const uint *prefix, __global uint *hist, __local uint *lh)
 {
     const long c = get_global_id(1);
@@ -88,7 +91,7 @@ __kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, int 
     const uint p0 = prefix[c * 4 + 0], p1 = prefix[c * 4 + 1], p2 = prefix[c * 4 + 2], p3 = prefix[c * 4 + 3];
     for (long v = get_global_id(0); v < n; v += stride) {
         const float y = xc[v];
-        if (!vxa_reduce_takes(y, nonzero)) continue;
+        if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
         const uint key = vxa_float_key(y);
         const uint m = key & pmask, digit = (key >> shift) & 255u;
         if (m == p0) atomic_inc(&lh[digit]);

@@ -27,6 +27,7 @@ typedef struct vxa_iop {
     double sigma[3];             /* blur: Gaussian sigma per axis, voxels */
     double factor[3];            /* lowres: down-sampling factor per axis */
     int nonzero;                 /* pclip, zscore: statistics over non-zero voxels, zero voxels stay 0 */
+    int masked;                  /* pclip, zscore: statistics over the voxels where the mask is non-zero */
     int preserve;                /* contrast: clip the result to the input's [min, max] */
     int order, ncoef;            /* bias: polynomial order and its coefficients, TorchIO's term order */
     double coef[VXA_BIAS_MAX_COEFS];
@@ -35,9 +36,12 @@ typedef struct vxa_iop {
 } vxa_iop;
 
 /* Runs ops in place on a float32 volume (device: fused elementwise passes; reference: one op at a time in
- * double). The volume's scl_slope/scl_inter, if set, is applied first and cleared. */
-vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol);
-vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol);
+ * double). The volume's scl_slope/scl_inter, if set, is applied first and cleared. mask: the label map on the
+ * volume's grid (one channel, any integer type) for ops with `masked`, else NULL; an op with `masked` and no
+ * mask is an error. */
+vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const vxa_dvol *mask);
+vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
+                                   const vxa_dvol *mask);
 
 /* blur: vxa_gauss_smooth(sigma, nearest, truncate 4). lowres: resize to n' = max(1, round(n / f)) per axis and
  * back to n, both trilinear with mode nearest (SPEC resize). Both paths call these (they dispatch on ctx). */
@@ -45,7 +49,9 @@ vxa_status vxa_intensity_blur(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol
 vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol);
 
 /* ---- reductions over each channel of a float32 volume (scl_slope must be 0): non-finite voxels are skipped,
- * and with nonzero also zero voxels ---------------------------------------------------------------------- */
+ * with nonzero also zero voxels, and with a mask (NULL: none) the voxels where the mask is 0. The mask has one
+ * channel on the volume's grid, shared by all channels; the device takes it as float32 (vxa_cast_float), the
+ * reference in any type. ---------------------------------------------------------------------------------- */
 typedef struct vxa_rstats {
     double count;                /* voxels that took part */
     double min, max;             /* +inf / -inf when count is 0 */
@@ -54,26 +60,27 @@ typedef struct vxa_rstats {
 
 /* shift: one value per channel, or NULL for 0. out: one per channel. Device: per-group partial sums
  * (compensated in float) combined in double on the host; launches "vxa_reduce_stats". */
-vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double *shift,
-                            vxa_rstats *out);
-vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double *shift,
-                                vxa_rstats *out);
+vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                            const double *shift, vxa_rstats *out);
+vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                const double *shift, vxa_rstats *out);
 
 /* Count, min, max, mean and population std (ddof 0) per channel; std only when want_std (a second pass on
  * the device, shifted by the mean so that no precision is lost). mean and std are NaN when count is 0. */
 typedef struct vxa_moments { double count, min, max, mean, std; } vxa_moments;
-vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, int want_std, vxa_moments *out);
-vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, int want_std,
-                                  vxa_moments *out);
+vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                              int want_std, vxa_moments *out);
+vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                  int want_std, vxa_moments *out);
 
 /* np.percentile(x, q, method='linear') per channel for the two percentiles q[0], q[1] (0..100), over the
  * finite (and, with nonzero, non-zero) voxels: out[2*c + i]; NaN for a channel with none. The device finds
  * the exact order statistics by radix selection on histograms (launches "vxa_reduce_hist"), nothing but
  * histograms comes back to the host. */
-vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double q[2],
-                                  double *out);
-vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double q[2],
-                                      double *out);
+vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                  const double q[2], double *out);
+vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                      const double q[2], double *out);
 
 /* NumPy's linear percentile of n sorted values: the 0-based ranks to read (prev, next) and the weight t;
  * then vxa_percentile_lerp(sorted[prev], sorted[next], t). Shared by both paths. */

@@ -28,9 +28,11 @@ static const vxa_param_desc pclip_params[] = {
     { "lo", 1, 0, 0, 100, { 0.5 }, "lower percentile", NULL },
     { "hi", 1, 0, 0, 100, { 99.5 }, "upper percentile", NULL },
     { "nonzero", 1, VXA_P_INT, 0, 1, { 0 }, "1: percentiles of the non-zero voxels, zero voxels stay 0", NULL },
+    { "mask", 1, VXA_P_INT, 0, 1, { 0 }, "1: percentiles of the voxels where the label map is non-zero", NULL },
 };
 static const vxa_param_desc zscore_params[] = {
     { "nonzero", 1, VXA_P_INT, 0, 1, { 0 }, "1: mean and std of the non-zero voxels, zero voxels stay 0", NULL },
+    { "mask", 1, VXA_P_INT, 0, 1, { 0 }, "1: mean and std of the voxels where the label map is non-zero", NULL },
 };
 static const vxa_param_desc window_params[] = {
     { "center", 1, 0, -BIG, BIG, { 40 }, "window centre (HU)", NULL },
@@ -69,13 +71,15 @@ const vxa_op_desc vxa_intensity_ops[] = {
       .intensity_id = VXA_INT_CLIP },
     { .name = "pclip", .kind = VXA_OPK_INTENSITY, .params = pclip_params, .nparams = NP(pclip_params),
       .doc = "clip to the [lo, hi] percentiles (linear interpolation) of the finite voxels, or of the finite "
-             "non-zero ones with nonzero=1 (zero voxels then stay 0); computed exactly on the device",
+             "non-zero ones with nonzero=1 (zero voxels then stay 0), or of those inside the label map with "
+             "mask=1 (all voxels are clipped); computed exactly on the device",
       .scipy = "np.clip(x, *np.percentile(x[np.isfinite(x)], [lo, hi]))", .intensity_id = VXA_INT_PCLIP },
     { .name = "minmax", .kind = VXA_OPK_INTENSITY, .params = NULL, .nparams = 0,
       .doc = "rescale to [0, 1]: (x - min) / (max - min) over the finite voxels; a constant channel gives 0",
       .scipy = "(x - x.min()) / (x.max() - x.min())", .intensity_id = VXA_INT_MINMAX },
     { .name = "zscore", .kind = VXA_OPK_INTENSITY, .params = zscore_params, .nparams = NP(zscore_params),
-      .doc = "(x - mean) / std, population std of the finite voxels (or non-zero ones: nonzero=1, zeros stay 0); "
+      .doc = "(x - mean) / std, population std of the finite voxels (or non-zero ones: nonzero=1, zeros stay 0; "
+             "or those where the label map is non-zero: mask=1, every voxel is then normalised with them); "
              "std 0: only the mean is subtracted",
       .scipy = "MONAI NormalizeIntensity(nonzero=...): (x - x.mean()) / x.std()", .intensity_id = VXA_INT_ZSCORE },
     { .name = "window", .kind = VXA_OPK_INTENSITY, .params = window_params, .nparams = NP(window_params),
@@ -127,11 +131,13 @@ static vxa_status resolve(vxa_context *ctx, const vxa_op_desc *op, const vxa_op_
         out->a = v[0][0];
         out->b = v[1][0];
         out->nonzero = v[2][0] != 0;
+        out->masked = v[3][0] != 0;
         if (!(out->a <= out->b))
             return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pclip(%g, %g): lo > hi", out->a, out->b);
         break;
     case VXA_INT_ZSCORE:
         out->nonzero = v[0][0] != 0;
+        out->masked = v[1][0] != 0;
         break;
     case VXA_INT_WINDOW: {
         const int preset = (int)v[2][0];
@@ -210,7 +216,7 @@ vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *v
 }
 
 vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
-                             vxa_dvol *vol)
+                             vxa_dvol *vol, const vxa_dvol *mask)
 {
     enum { CHUNK = 16 };
     vxa_iop res[CHUNK];
@@ -224,7 +230,7 @@ vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, co
             vxa_status st = resolve(ctx, op, &vals[start + i], &res[i]);
             if (st != VXA_OK) return st;
         }
-        vxa_status st = vxa_intensity_apply(ctx, res, m, vol);
+        vxa_status st = vxa_intensity_apply(ctx, res, m, vol, mask);
         if (st != VXA_OK) return st;
     }
     return VXA_OK;

@@ -4,7 +4,8 @@
  *   - spatial (+ at most one elastic) ops compose into one pull map (A, b) and one resampling pass of the image
  *     and the label map (order 0); an elastic op's field lives on the output grid of its run, p = A·(o + d(o)) + b,
  *     wherever the elastic op stands inside the run;
- *   - intensity ops go to vxa_intensity_run, which fuses elementwise ones; label maps never see them.
+ *   - intensity ops go to vxa_intensity_run, which fuses elementwise ones; label maps never see them (but give
+ *     the voxels of zscore(mask=1) and pclip(mask=1) statistics).
  * The volume stays in the context's memory between runs and is read back once at the end. */
 #include "pipeline.h"
 
@@ -273,7 +274,7 @@ static vxa_status run_intensity(runner *r, int *i)
     if (n == 0) return VXA_OK;
     vxa_status st = ensure_float(r);
     if (st != VXA_OK) return st;
-    return vxa_intensity_run(r->ctx, descs, vals, n, &r->img);
+    return vxa_intensity_run(r->ctx, descs, vals, n, &r->img, r->has_label ? &r->lab : NULL);
 }
 
 static bool same_grid(const vxa_volume *a, const vxa_volume *b)

@@ -49,7 +49,7 @@ static vxa_volume *run_specs(vxa_context *ctx, const vxa_volume *in, const op_sp
     assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
     vxa_dvol d;
     assert_int_equal(vxa_dvol_from_volume(ctx, out, &d), VXA_OK);
-    vxa_status st = vxa_intensity_run(ctx, ops, vals, n, &d);
+    vxa_status st = vxa_intensity_run(ctx, ops, vals, n, &d, NULL);
     if (st != want)
         fail_msg("%s...: %s on %s (wanted %s): %s", specs[0].op, vxa_status_name(st), vxa_context_device_name(ctx),
                  vxa_status_name(want), vxa_last_error(ctx));
@@ -351,7 +351,7 @@ static void test_bias_matches_torchio_formula(void **state)
         assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
         vxa_dvol d;
         assert_int_equal(vxa_dvol_from_volume(ctxs[t], out, &d), VXA_OK);
-        assert_int_equal(vxa_intensity_apply(ctxs[t], &op, 1, &d), VXA_OK);
+        assert_int_equal(vxa_intensity_apply(ctxs[t], &op, 1, &d, NULL), VXA_OK);
         assert_int_equal(vxa_dvol_read(ctxs[t], &d, out->data), VXA_OK);
         vxa_dvol_release(ctxs[t], &d);
         for (int64_t k = 0; k < dim[2]; k++)

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static vxa_pipeline *parse_ok(const char *spec)
@@ -360,6 +361,102 @@ static void test_released_buffers_are_reused(void **state)
     vxa_pipeline_free(p);
 }
 
+/* np.percentile(x[mask != 0], q) (linear), channel 0; mask NULL: all voxels. */
+static int cmp_dbl(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double masked_percentile(const vxa_volume *img, const vxa_volume *mask, double q)
+{
+    double *v = malloc(vxa_volume_voxels(img) * sizeof *v);
+    size_t m = 0;
+    for (int64_t k = 0; k < img->dim[2]; k++)
+        for (int64_t j = 0; j < img->dim[1]; j++)
+            for (int64_t i = 0; i < img->dim[0]; i++)
+                if (!mask || vxa_volume_get(mask, i, j, k, 0) != 0) v[m++] = vxa_volume_get(img, i, j, k, 0);
+    qsort(v, m, sizeof *v, cmp_dbl);
+    const double h = (double)(m - 1) * q / 100.0;
+    const size_t lo = (size_t)floor(h), hi = lo + 1 < m ? lo + 1 : m - 1;
+    const double r = v[lo] + (v[hi] - v[lo]) * (h - (double)lo);
+    free(v);
+    return r;
+}
+
+/* zscore(mask=1) takes mean and std over the voxels where the label map (here int16, after a flip: the
+ * label map as the pipeline holds it) is non-zero and normalises every voxel with them; pclip(mask=1) clips
+ * to the masked percentiles; device equals reference; mask=1 without a label map is an error that says so. */
+static void test_statistics_masked_by_label(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_reference(), vxa_test_device() };
+    uint64_t rng = vxa_test_seed() + 17;
+    const int64_t dim[3] = { 37, 23, 19 };
+    vxa_volume *img = vxa_test_smooth_volume(dim, &rng), *lab = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_INT16, &lab), VXA_OK);
+    for (int64_t k = 0; k < dim[2]; k++)
+        for (int64_t j = 0; j < dim[1]; j++)
+            for (int64_t i = 0; i < dim[0]; i++)  /* an off-centre box of labels 2 and 300 */
+                vxa_volume_set(lab, i, j, k, 0, i < 12 && j > 5 && k > 3 ? (i + j) % 2 ? 2 : 300 : 0);
+    /* expected zscore after flip(axes=0): mask voxel (i,j,k) of the flipped label = (n0-1-i, j, k) of lab */
+    double sum = 0, cnt = 0, ss = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t k = 0; k < dim[2]; k++)
+            for (int64_t j = 0; j < dim[1]; j++)
+                for (int64_t i = 0; i < dim[0]; i++) {
+                    if (vxa_volume_get(lab, i, j, k, 0) == 0) continue;
+                    const double x = vxa_volume_get(img, i, j, k, 0), mean = cnt > 0 ? sum / cnt : 0;
+                    if (pass == 0) sum += x, cnt++;
+                    else ss += (x - mean) * (x - mean);
+                }
+    const double mean = sum / cnt, sd = sqrt(ss / cnt);
+    vxa_pipeline *p = parse_ok("flip(axes=0) zscore(mask=1)"), *pc = parse_ok("pclip(10, 90, mask=1)");
+    vxa_volume *outs[2], *clips[2];
+    for (int t = 0; t < 2; t++) {
+        vxa_volume *olab = NULL;
+        outs[t] = run_ok(ctxs[t], p, 1, 0, img, lab, &olab);
+        double err = 0, scale = 0;
+        for (int64_t k = 0; k < dim[2]; k++)
+            for (int64_t j = 0; j < dim[1]; j++)
+                for (int64_t i = 0; i < dim[0]; i++) {
+                    const double want = (vxa_volume_get(img, dim[0] - 1 - i, j, k, 0) - mean) / sd;
+                    err = fmax(err, fabs(vxa_volume_get(outs[t], i, j, k, 0) - want));
+                    scale = fmax(scale, fabs(want));
+                }
+        if (err > 1e-5 * scale) fail_msg("zscore(mask=1) on %s: off by %g (scale %g)",
+                                         vxa_context_device_name(ctxs[t]), err, scale);
+        vxa_volume_free(olab);
+        clips[t] = run_ok(ctxs[t], pc, 1, 0, img, lab, &olab);
+        vxa_volume_free(olab);
+    }
+    assert_true(vxa_test_max_abs_diff(outs[0], outs[1]) <= 1e-5 * vxa_test_range(outs[0]));
+    assert_true(vxa_test_max_abs_diff(clips[0], clips[1]) == 0.0);  /* exact percentiles on both */
+    /* the clip bounds are the masked percentiles, not the whole volume's: outside values are clipped to them */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t v = 0; v < vxa_volume_voxels(clips[0]); v++) {
+        lo = fmin(lo, ((float *)clips[0]->data)[v]);
+        hi = fmax(hi, ((float *)clips[0]->data)[v]);
+    }
+    const double want_lo = masked_percentile(img, lab, 10), want_hi = masked_percentile(img, lab, 90);
+    const double whole_lo = masked_percentile(img, NULL, 10), tol = 1e-6 * vxa_test_range(img);
+    if (!(fabs(lo - want_lo) <= tol && fabs(hi - want_hi) <= tol))
+        fail_msg("pclip(10, 90, mask=1) gave [%.9g, %.9g], want [%.9g, %.9g]", lo, hi, want_lo, want_hi);
+    assert_true(fabs(whole_lo - want_lo) > 100 * tol);  /* the mask matters here */
+    for (int t = 0; t < 2; t++) {
+        vxa_volume_free(outs[t]);
+        vxa_volume_free(clips[t]);
+    }
+    vxa_volume *out = NULL;
+    assert_int_equal(vxa_pipeline_run(ctxs[1], p, 1, 0, img, NULL, &out, NULL, NULL), VXA_ERR_INVALID_ARGUMENT);
+    assert_null(out);
+    assert_non_null(strstr(vxa_last_error(ctxs[1]), "zscore(mask=1): no label map"));
+    vxa_pipeline_free(p);
+    vxa_pipeline_free(pc);
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
         cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
         cmocka_unit_test(test_released_buffers_are_reused),
+        cmocka_unit_test(test_statistics_masked_by_label),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();

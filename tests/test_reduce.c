@@ -9,15 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Stats of channel c of v over finite (non-zero) voxels, as NumPy would in float64. */
+/* Whether voxel i (within its channel) of value x counts: finite, non-zero with nonzero, inside the mask (a
+ * float32 volume, or NULL) with a mask. */
+static bool host_takes(float x, int nonzero, const vxa_volume *mask, size_t i)
+{
+    return isfinite(x) && !(nonzero && x == 0) && !(mask && ((const float *)mask->data)[i] == 0);
+}
+
+/* Stats of channel c of v over the voxels host_takes, as NumPy would in float64. */
 typedef struct { double count, min, max, mean, std; } host_moments;
-static host_moments host_stats(const vxa_volume *v, int64_t c, int nonzero)
+static host_moments host_stats(const vxa_volume *v, int64_t c, int nonzero, const vxa_volume *mask)
 {
     const size_t n = (size_t)(v->dim[0] * v->dim[1] * v->dim[2]);
     const float *x = (const float *)v->data + (size_t)c * n;
     host_moments m = { 0, INFINITY, -INFINITY, 0, 0 };
     for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i]) && !(nonzero && x[i] == 0)) {
+        if (host_takes(x[i], nonzero, mask, i)) {
             m.count++;
             m.mean += x[i];
             if (x[i] < m.min) m.min = x[i];
@@ -25,7 +32,7 @@ static host_moments host_stats(const vxa_volume *v, int64_t c, int nonzero)
         }
     m.mean /= m.count;
     for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i]) && !(nonzero && x[i] == 0)) m.std += (x[i] - m.mean) * (x[i] - m.mean);
+        if (host_takes(x[i], nonzero, mask, i)) m.std += (x[i] - m.mean) * (x[i] - m.mean);
     m.std = sqrt(m.std / m.count);
     return m;
 }
@@ -36,15 +43,15 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* np.percentile(x, q) (linear) over finite (non-zero) voxels, written out from NumPy 1.24's source. */
-static double host_percentile(const vxa_volume *v, int64_t c, int nonzero, double q)
+/* np.percentile(x, q) (linear) over the voxels host_takes, written out from NumPy 1.24's source. */
+static double host_percentile(const vxa_volume *v, int64_t c, int nonzero, const vxa_volume *mask, double q)
 {
     const size_t n = (size_t)(v->dim[0] * v->dim[1] * v->dim[2]);
     const float *x = (const float *)v->data + (size_t)c * n;
     double *s = malloc(n * sizeof *s);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i]) && !(nonzero && x[i] == 0)) s[m++] = x[i];
+        if (host_takes(x[i], nonzero, mask, i)) s[m++] = x[i];
     if (m == 0) {
         free(s);
         return NAN;
@@ -71,15 +78,16 @@ static void check_close(double got, double want, double scale, double rel, const
                  (long long)dim[0], (long long)dim[1], (long long)dim[2], got, want, scale);
 }
 
-static void check_moments(vxa_context *ctx, const vxa_volume *v, int nonzero)
+static void check_moments(vxa_context *ctx, const vxa_volume *v, int nonzero, const vxa_volume *mask)
 {
-    vxa_dvol d;
+    vxa_dvol d, md = { 0 };
     assert_int_equal(vxa_dvol_from_volume(ctx, v, &d), VXA_OK);
+    if (mask) assert_int_equal(vxa_dvol_from_volume(ctx, mask, &md), VXA_OK);
     vxa_moments m[4];
-    vxa_status st = vxa_reduce_moments(ctx, &d, nonzero, 1, m);
+    vxa_status st = vxa_reduce_moments(ctx, &d, nonzero, mask ? &md : NULL, 1, m);
     if (st != VXA_OK) fail_msg("moments: %s", vxa_last_error(ctx));
     for (int64_t c = 0; c < v->channels; c++) {
-        host_moments h = host_stats(v, c, nonzero);
+        host_moments h = host_stats(v, c, nonzero, mask);
         assert_true(m[c].count == h.count);
         if (h.count == 0) {
             assert_true(isnan(m[c].mean) && isnan(m[c].std));
@@ -91,24 +99,28 @@ static void check_moments(vxa_context *ctx, const vxa_volume *v, int nonzero)
         check_close(m[c].std, h.std, h.std + 1e-30, 1e-5, "std", ctx, v->dim);
     }
     vxa_dvol_release(ctx, &d);
+    vxa_dvol_release(ctx, &md);
 }
 
-static void check_percentiles(vxa_context *ctx, const vxa_volume *v, int nonzero, const double q[2])
+static void check_percentiles(vxa_context *ctx, const vxa_volume *v, int nonzero, const vxa_volume *mask,
+                              const double q[2])
 {
-    vxa_dvol d;
+    vxa_dvol d, md = { 0 };
     assert_int_equal(vxa_dvol_from_volume(ctx, v, &d), VXA_OK);
+    if (mask) assert_int_equal(vxa_dvol_from_volume(ctx, mask, &md), VXA_OK);
     double out[8];
-    vxa_status st = vxa_reduce_percentiles(ctx, &d, nonzero, q, out);
+    vxa_status st = vxa_reduce_percentiles(ctx, &d, nonzero, mask ? &md : NULL, q, out);
     if (st != VXA_OK) fail_msg("percentiles: %s", vxa_last_error(ctx));
     for (int64_t c = 0; c < v->channels; c++)
         for (int i = 0; i < 2; i++) {
-            const double want = host_percentile(v, c, nonzero, q[i]), got = out[2 * c + i];
+            const double want = host_percentile(v, c, nonzero, mask, q[i]), got = out[2 * c + i];
             if (!(got == want || (isnan(got) && isnan(want))))
                 fail_msg("percentile %g (nonzero %d) channel %lld on %s, %lldx%lldx%lld: got %.17g, want %.17g", q[i],
                          nonzero, (long long)c, vxa_context_device_name(ctx), (long long)v->dim[0],
                          (long long)v->dim[1], (long long)v->dim[2], got, want);
         }
     vxa_dvol_release(ctx, &d);
+    vxa_dvol_release(ctx, &md);
 }
 
 /* Mean and std within 1e-6 / 1e-5 relative of float64 sums; count, min, max exact. */
@@ -121,8 +133,8 @@ static void test_moments_match_double(void **state)
         vxa_volume *v = vxa_test_random_volume(vxa_test_shapes[s], 1 + (int64_t)(vxa_test_rand(&rng) % 2),
                                                VXA_FLOAT32, &rng);
         for (int nz = 0; nz < 2; nz++) {
-            check_moments(dev, v, nz);
-            check_moments(ref, v, nz);
+            check_moments(dev, v, nz, NULL);
+            check_moments(ref, v, nz, NULL);
         }
         vxa_volume_free(v);
     }
@@ -139,7 +151,7 @@ static void test_std_of_offset_data(void **state)
     assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
     float *x = v->data;
     for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)(10000.0 + vxa_test_uniform(&rng));
-    check_moments(dev, v, 0);
+    check_moments(dev, v, 0, NULL);
     vxa_volume_free(v);
 }
 
@@ -159,11 +171,11 @@ static void test_percentiles_equal_sort(void **state)
             for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)((int)(x[i] / 250.0f)) * 0.75f;
         }
         for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
-            check_percentiles(dev, v, (int)(k % 2), qs[k]);
-            if (dim[0] * dim[1] * dim[2] < 100000) check_percentiles(ref, v, (int)(k % 2), qs[k]);
+            check_percentiles(dev, v, (int)(k % 2), NULL, qs[k]);
+            if (dim[0] * dim[1] * dim[2] < 100000) check_percentiles(ref, v, (int)(k % 2), NULL, qs[k]);
         }
         const double rq[2] = { 100 * vxa_test_uniform(&rng), 100 * vxa_test_uniform(&rng) };
-        check_percentiles(dev, v, 0, rq);
+        check_percentiles(dev, v, 0, NULL, rq);
         vxa_volume_free(v);
     }
 }
@@ -182,11 +194,11 @@ static void test_percentile_upper_half_lerp(void **state)
     const double a = -460.42657f, b = 273.92337f, naive = a + (b - a) * 0.7;
     const double q[2] = { 70, 70 };
     for (int t = 0; t < 2; t++) {
-        check_percentiles(ctxs[t], v, 0, q);
+        check_percentiles(ctxs[t], v, 0, NULL, q);
         vxa_dvol d;
         assert_int_equal(vxa_dvol_from_volume(ctxs[t], v, &d), VXA_OK);
         double out[2];
-        assert_int_equal(vxa_reduce_percentiles(ctxs[t], &d, 0, q, out), VXA_OK);
+        assert_int_equal(vxa_reduce_percentiles(ctxs[t], &d, 0, NULL, q, out), VXA_OK);
         assert_true(out[0] == 53.61838684082028 && out[0] != naive);
         vxa_dvol_release(ctxs[t], &d);
     }
@@ -208,16 +220,16 @@ static void test_reductions_skip_nonfinite(void **state)
     const double q[2] = { 0, 100 }, q2[2] = { 10, 90 };
     vxa_context *ctxs[2] = { dev, ref };
     for (int t = 0; t < 2; t++) {
-        check_moments(ctxs[t], v, 0);
-        check_moments(ctxs[t], v, 1);
-        check_percentiles(ctxs[t], v, 0, q);
-        check_percentiles(ctxs[t], v, 1, q2);
+        check_moments(ctxs[t], v, 0, NULL);
+        check_moments(ctxs[t], v, 1, NULL);
+        check_percentiles(ctxs[t], v, 0, NULL, q);
+        check_percentiles(ctxs[t], v, 1, NULL, q2);
     }
     /* channel 0's extremes are finite */
     vxa_dvol d;
     assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
     vxa_rstats r[2];
-    assert_int_equal(vxa_reduce_stats(dev, &d, 1, NULL, r), VXA_OK);
+    assert_int_equal(vxa_reduce_stats(dev, &d, 1, NULL, NULL, r), VXA_OK);
     assert_true(isfinite(r[0].min) && isfinite(r[0].max) && isfinite(r[0].sum));
     assert_true(r[1].count == 0 && r[1].min == INFINITY && r[1].max == -INFINITY);
     vxa_dvol_release(dev, &d);
@@ -235,10 +247,60 @@ static void test_scaled_volume_is_refused(void **state)
     vxa_dvol d;
     assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
     vxa_rstats r;
-    assert_int_equal(vxa_reduce_stats(dev, &d, 0, NULL, &r), VXA_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vxa_reduce_stats(dev, &d, 0, NULL, NULL, &r), VXA_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(vxa_last_error(dev), "float32"));
     vxa_dvol_release(dev, &d);
     vxa_volume_free(v);
+}
+
+/* A mask (the label map's voxels, shared by all channels) restricts every reduction, with and without nonzero, on
+ * awkward shapes; an empty mask gives count 0 and NaN; a mask on another grid is refused by name. */
+static void test_masked_reductions(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    uint64_t rng = vxa_test_seed() + 5;
+    const double q[2] = { 2, 98 }, q2[2] = { 0, 100 };
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        if (dim[0] * dim[1] * dim[2] > 3000000) continue; /* the reference sorts */
+        vxa_volume *v = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng), *mask = NULL;
+        assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &mask), VXA_OK);
+        float *x = v->data, *m = mask->data;
+        for (size_t i = 0; i < vxa_volume_voxels(mask); i++) {
+            const uint64_t r = vxa_test_rand(&rng) % 10;
+            m[i] = r < 4 ? 0.0f : (float)r;                  /* labels 4..9 in, 0 out */
+            if (r == 1) x[i] = 0.0f;                          /* zeros outside the mask too */
+            if (r == 5) x[i + vxa_volume_voxels(mask)] = 0.0f; /* and inside, in channel 1 */
+        }
+        for (int t = 0; t < 2; t++)
+            for (int nz = 0; nz < 2; nz++) {
+                check_moments(ctxs[t], v, nz, mask);
+                check_percentiles(ctxs[t], v, nz, mask, nz ? q2 : q);
+            }
+        memset(m, 0, vxa_volume_bytes(mask));
+        for (int t = 0; t < 2; t++) {
+            check_moments(ctxs[t], v, 0, mask);
+            check_percentiles(ctxs[t], v, 0, mask, q);
+        }
+        vxa_volume_free(v);
+        vxa_volume_free(mask);
+    }
+    /* another grid */
+    const int64_t dim[3] = { 7, 5, 3 }, other[3] = { 7, 5, 4 };
+    vxa_volume *v = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng), *mask = NULL;
+    assert_int_equal(vxa_volume_alloc(other, 1, VXA_FLOAT32, &mask), VXA_OK);
+    vxa_context *dev = ctxs[0];
+    vxa_dvol d, md;
+    assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
+    assert_int_equal(vxa_dvol_from_volume(dev, mask, &md), VXA_OK);
+    vxa_moments mo;
+    assert_int_equal(vxa_reduce_moments(dev, &d, 0, &md, 1, &mo), VXA_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vxa_last_error(dev), "the mask is 7x5x4, the volume 7x5x3"));
+    vxa_dvol_release(dev, &d);
+    vxa_dvol_release(dev, &md);
+    vxa_volume_free(v);
+    vxa_volume_free(mask);
 }
 
 int main(void)
@@ -250,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_percentile_upper_half_lerp),
         cmocka_unit_test(test_reductions_skip_nonfinite),
         cmocka_unit_test(test_scaled_volume_is_refused),
+        cmocka_unit_test(test_masked_reductions),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();

@@ -84,8 +84,9 @@ static double ref_op_value(const vxa_iop *op, const ref_stats *s, double x, cons
     }
 }
 
-static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
+static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *mask)
 {
+    mask = op->masked ? mask : NULL;
     const int64_t nc = vol->channels;
     ref_stats *s = calloc((size_t)nc, sizeof *s);
     vxa_moments *m = calloc((size_t)nc, sizeof *m);
@@ -106,7 +107,7 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
         }
     } else if (op->id == VXA_INT_PCLIP) {
         const double q[2] = { op->a, op->b };
-        if ((st = vxa_ref_reduce_percentiles(ctx, vol, op->nonzero, q, pct)) != VXA_OK) goto done;
+        if ((st = vxa_ref_reduce_percentiles(ctx, vol, op->nonzero, mask, q, pct)) != VXA_OK) goto done;
         for (int64_t c = 0; c < nc; c++) {
             s[c].lo = pct[2 * c];
             s[c].hi = pct[2 * c + 1];
@@ -114,7 +115,8 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
     } else if (op->id == VXA_INT_MINMAX || op->id == VXA_INT_ZSCORE || op->id == VXA_INT_GAMMA ||
                op->id == VXA_INT_CONTRAST) {
         const int nonzero = op->id == VXA_INT_ZSCORE && op->nonzero;
-        if ((st = vxa_ref_reduce_moments(ctx, vol, nonzero, op->id == VXA_INT_ZSCORE, m)) != VXA_OK) goto done;
+        if ((st = vxa_ref_reduce_moments(ctx, vol, nonzero, mask, op->id == VXA_INT_ZSCORE, m)) != VXA_OK)
+            goto done;
         for (int64_t c = 0; c < nc; c++) s[c].m = m[c];
     }
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
@@ -133,7 +135,7 @@ done:
     return st;
 }
 
-vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol)
+vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const vxa_dvol *mask)
 {
     if (vol->dtype != VXA_FLOAT32)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: expect a float32 volume, got %s",
@@ -145,7 +147,7 @@ vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, 
         vol->slope = vol->inter = 0.0f;
     }
     for (int i = 0; i < n; i++) {
-        vxa_status st = ref_one(ctx, &ops[i], vol);
+        vxa_status st = ref_one(ctx, &ops[i], vol, mask);
         if (st != VXA_OK) return st;
     }
     return VXA_OK;

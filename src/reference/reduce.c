@@ -5,9 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-static bool ref_takes(double y, int nonzero)
+/* Whether voxel v (index within its channel) with value y counts. */
+static bool ref_takes(double y, int nonzero, const vxa_dvol *mask, size_t v)
 {
-    return isfinite(y) && !(nonzero && y == 0.0);
+    return isfinite(y) && !(nonzero && y == 0.0) && !(mask && vxa_ref_value(mask, v) == 0.0);
 }
 
 static size_t ref_channel_voxels(const vxa_dvol *vol)
@@ -15,8 +16,8 @@ static size_t ref_channel_voxels(const vxa_dvol *vol)
     return (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
 }
 
-vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double *shift,
-                                vxa_rstats *out)
+vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                const double *shift, vxa_rstats *out)
 {
     const size_t n = ref_channel_voxels(vol);
     for (int64_t c = 0; c < vol->channels; c++) {
@@ -24,7 +25,7 @@ vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonze
         vxa_rstats r = { 0, INFINITY, -INFINITY, 0, 0 };
         for (size_t v = 0; v < n; v++) {
             const double y = vxa_ref_value(vol, v + (size_t)c * n);
-            if (!ref_takes(y, nonzero)) continue;
+            if (!ref_takes(y, nonzero, mask, v)) continue;
             r.count += 1;
             r.min = fmin(r.min, y);
             r.max = fmax(r.max, y);
@@ -38,15 +39,15 @@ vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonze
 }
 
 /* mean = sum / n, std = sqrt(sum (x - mean)^2 / n): the textbook two passes. */
-vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, int want_std,
-                                  vxa_moments *out)
+vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                  int want_std, vxa_moments *out)
 {
     const size_t n = ref_channel_voxels(vol);
     for (int64_t c = 0; c < vol->channels; c++) {
         vxa_moments m = { 0, INFINITY, -INFINITY, 0, NAN };
         for (size_t v = 0; v < n; v++) {
             const double y = vxa_ref_value(vol, v + (size_t)c * n);
-            if (!ref_takes(y, nonzero)) continue;
+            if (!ref_takes(y, nonzero, mask, v)) continue;
             m.count += 1;
             m.min = fmin(m.min, y);
             m.max = fmax(m.max, y);
@@ -57,7 +58,7 @@ vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int non
             double ss = 0;
             for (size_t v = 0; v < n; v++) {
                 const double y = vxa_ref_value(vol, v + (size_t)c * n);
-                if (ref_takes(y, nonzero)) ss += (y - m.mean) * (y - m.mean);
+                if (ref_takes(y, nonzero, mask, v)) ss += (y - m.mean) * (y - m.mean);
             }
             m.std = sqrt(ss / m.count);
         }
@@ -97,8 +98,8 @@ static int ref_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const double q[2],
-                                      double *out)
+vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                      const double q[2], double *out)
 {
     const size_t n = ref_channel_voxels(vol);
     double *vals = malloc((n ? n : 1) * sizeof *vals);
@@ -107,7 +108,7 @@ vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int
         size_t m = 0;
         for (size_t v = 0; v < n; v++) {
             const double y = vxa_ref_value(vol, v + (size_t)c * n);
-            if (ref_takes(y, nonzero)) vals[m++] = y;
+            if (ref_takes(y, nonzero, mask, v)) vals[m++] = y;
         }
         qsort(vals, m, sizeof *vals, ref_cmp_double);
         for (int i = 0; i < 2; i++) {

@@ -26,6 +26,7 @@ except ImportError as e:
     sys.exit(77)
 
 CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
+AAL = "/usr/share/mricron/templates/aal.nii.gz"
 M32 = np.uint64(0xFFFFFFFF)
 
 
@@ -171,8 +172,10 @@ def cases(seed, sample):
     ]
 
 
-def run(cli, src, spec, dst, device, seed, sample):
+def run(cli, src, spec, dst, device, seed, sample, label=None):
     cmd = [cli, "apply", src, "--ops", spec, "-o", dst, "--seed", str(seed), "--sample", str(sample)]
+    if label:   # the label map comes out unchanged by intensity ops; written beside dst
+        cmd += ["--label", label, "--label-out", dst.replace(".nii", "_label.nii")]
     if device != "default":   # default: the CLI's own choice ($VOXAUG_DEVICE, else a GPU, else the first)
         cmd += ["--device", device]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -239,6 +242,25 @@ def main():
                 failures += not ok
                 print("%-5s %-22s %-40s %-10s max error %.2e x scale (limit %.0e)"
                       % ("ok" if ok else "FAIL", name, spec, dev, err, rel))
+    # statistics over the label map's voxels (mask=1): ch2 with the AAL atlas (same grid) as the mask
+    if os.access(CH2, os.R_OK) and os.access(AAL, os.R_OK):
+        x = np.asarray(nib.load(CH2).get_fdata(dtype=np.float32), dtype=np.float64)
+        m = np.asarray(nib.load(AAL).dataobj) != 0
+        lo, hi = np.percentile(x[m], [1, 99])
+        masked = [("zscore(mask=1)", (x - x[m].mean()) / x[m].std()),
+                  ("pclip(1, 99, mask=1)", np.clip(x, lo, hi))]
+        assert np.percentile(x, 1) != lo   # the mask changes the statistics
+        for spec, want in masked:
+            scale = max(np.ptp(want), np.abs(want).max())
+            for dev in devices:
+                got = run(cli, CH2, spec, os.path.join(scratch, "out.nii"), dev, seed, sample, label=AAL)
+                err = np.abs(got - want).max() / scale if got.shape == want.shape else np.inf
+                ok = err <= 1e-5
+                failures += not ok
+                print("%-5s %-22s %-40s %-10s max error %.2e x scale (limit %.0e)"
+                      % ("ok" if ok else "FAIL", "ch2 + aal mask", spec, dev, err, 1e-5))
+    else:
+        print("aal.nii.gz not installed: no mask=1 check")
     print("%d failure(s)" % failures)
     return 1 if failures else 0
 
