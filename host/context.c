@@ -227,6 +227,8 @@ static vxa_status setup_device(vxa_context *ctx, vxa_cl *cl)
         return vxa_cl_fail(ctx, err, "clGetDeviceInfo");
     ctx->device_name[sizeof ctx->device_name - 1] = '\0';
     cl->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+    const char *forms = getenv("VOXAUG_GPU_FORMS");
+    cl->chunked = cl->is_cpu && !(forms && strcmp(forms, "1") == 0);
     cl->mem_align = align_bits / 8 ? align_bits / 8 : 64;
     if (ctx->max_alloc == 0 || ctx->max_alloc > maxa) ctx->max_alloc = maxa;
     return VXA_OK;

@@ -28,7 +28,8 @@ vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, co
     char opts[64];
     snprintf(opts, sizeof opts, "-DIN_T=%s", type);
     cl_kernel k;
-    if ((st = vxa_cl_kernel(ctx, "copy", opts, "vxa_copy_axes", &k)) != VXA_OK) return st;
+    const char *name = ctx->cl->chunked ? "vxa_copy_rows" : "vxa_copy_axes";
+    if ((st = vxa_cl_kernel(ctx, "copy", opts, name, &k)) != VXA_OK) return st;
     unsigned char fill[8] = { 0 };
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = in->dtype, .host = fill };
     vxa_ref_store(&f, 0, cval);
@@ -38,11 +39,15 @@ vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, co
     cl_long4 off = { { offset[0], offset[1], offset[2], 0 } };
     cl_int m = (cl_int)mode;
     cl_mem inm = (cl_mem)in->mem, outm = (cl_mem)out->mem;
-    st = vxa_cl_args(ctx, k, "vxa_copy_axes", sizeof inm, &inm, sizeof outm, &outm, sizeof ind, &ind,
-                     sizeof outd, &outd, sizeof sg, &sg, sizeof off, &off, sizeof m, &m, es, fill, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof ind, &ind, sizeof outd, &outd,
+                     sizeof sg, &sg, sizeof off, &off, sizeof m, &m, es, fill, (size_t)0);
     if (st != VXA_OK) return st;
+    if (ctx->cl->chunked) {
+        const size_t g[3] = { (size_t)out->dim[1], (size_t)out->dim[2], 1 };
+        return vxa_cl_launch(ctx, k, name, 2, g);
+    }
     const size_t g[3] = { (size_t)out->dim[0], (size_t)out->dim[1], (size_t)out->dim[2] };
-    return vxa_cl_launch(ctx, k, "vxa_copy_axes", 3, g);
+    return vxa_cl_launch(ctx, k, name, 3, g);
 }
 
 vxa_status vxa_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out)

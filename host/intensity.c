@@ -27,7 +27,13 @@ static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
     const size_t nc = (size_t)vol->channels;
     cl_mem insm = NULL, parm = NULL;
     cl_kernel k;
-    vxa_status st = vxa_cl_kernel(ctx, "intensity", "", "vxa_intensity_apply", &k);
+    /* On CPU devices the chunked form, unless the program has math-heavy ops (gamma's exp2/log2, noise's
+     * Philox and Box-Muller), which PoCL runs faster vectorised across work-items in the GPU form. */
+    bool chunked = ctx->cl->chunked;
+    for (int s = 0; s < p->n; s++)
+        if (p->ins[s].x == VXA_IOP_GAMMA || p->ins[s].x == VXA_IOP_NOISE) chunked = false;
+    const char *name = chunked ? "vxa_intensity_chunk" : "vxa_intensity_apply";
+    vxa_status st = vxa_cl_kernel(ctx, "intensity", "", name, &k);
     if (st != VXA_OK) return st;
     if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)p->n * sizeof(cl_int4), p->ins,
                             &insm, "intensity program")) != VXA_OK ||
@@ -38,12 +44,25 @@ static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
     cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2], vol->channels } };
     cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR;
     cl_ulong seed = p->seed, sample = p->sample;
-    if ((st = vxa_cl_args(ctx, k, "vxa_intensity_apply", sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm,
-                          sizeof nprog, &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
-                          sizeof sample, &sample, (size_t)0)) != VXA_OK)
-        goto done;
-    const size_t g[3] = { (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2] + 3) / 4, nc, 1 };  /* 4 voxels each */
-    if ((st = vxa_cl_launch(ctx, k, "vxa_intensity_apply", 2, g)) != VXA_OK) goto done;
+    const size_t nvox = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
+    if (chunked) {  /* contiguous chunks of a multiple of 4 voxels, ~64 KiB, at least 8 per core */
+        size_t chunk = nvox / (8 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1));
+        chunk = chunk > 16384 ? 16384 : chunk < 256 ? 256 : chunk;
+        cl_long ch = (cl_long)((chunk + 3) / 4 * 4);
+        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm, sizeof nprog,
+                              &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
+                              sizeof sample, &sample, sizeof ch, &ch, (size_t)0)) != VXA_OK)
+            goto done;
+        const size_t g[3] = { (nvox + (size_t)ch - 1) / (size_t)ch, nc, 1 };
+        if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
+    } else {
+        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm, sizeof nprog,
+                              &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
+                              sizeof sample, &sample, (size_t)0)) != VXA_OK)
+            goto done;
+        const size_t g[3] = { (nvox + 3) / 4, nc, 1 };  /* 4 voxels each */
+        if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
+    }
     if (p->clears_scale) vol->slope = vol->inter = 0.0f;
     p->clears_scale = p->has_noise = false;
     p->n = p->npar = 0;

@@ -35,6 +35,12 @@ static vxa_status check_mask(vxa_context *ctx, const vxa_dvol *vol, const vxa_dv
  * channel: enough groups to fill a GPU, each seeing fewer than 2^22 voxels (exact float counts). */
 static void reduce_shape(vxa_context *ctx, cl_kernel k, size_t n, size_t *L, size_t *groups)
 {
+    if (ctx->cl->chunked) {  /* CPU forms: one work-item per group, chunks of a multiple of 8 voxels */
+        size_t g = (n + 4095) / 4096, gmax = 16 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1);
+        *L = 1;
+        *groups = g < 1 ? 1 : g > gmax ? gmax : g;
+        return;
+    }
     size_t kwg = 64;
     if (clGetKernelWorkGroupInfo(k, ctx->cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) !=
         CL_SUCCESS) kwg = 1;
@@ -69,9 +75,11 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
     if (st != VXA_OK) return st;
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
     cl_kernel k;
-    if ((st = vxa_cl_kernel(ctx, "reduce", "", "vxa_reduce_stats", &k)) != VXA_OK) return st;
+    const char *name = ctx->cl->chunked ? "vxa_reduce_stats_chunk" : "vxa_reduce_stats";
+    if ((st = vxa_cl_kernel(ctx, "reduce", "", name, &k)) != VXA_OK) return st;
     size_t L, G;
     reduce_shape(ctx, k, n, &L, &G);
+    cl_long chunk = (cl_long)(((n + G - 1) / G + 7) / 8 * 8);
     float *sh = malloc(nc * sizeof *sh), *part = malloc(nc * G * 5 * sizeof *part);
     cl_mem shm = NULL, partm = NULL;
     if (!sh || !part) {
@@ -88,11 +96,14 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
     cl_long nn = (cl_long)n;
     cl_int nz = nonzero != 0;
     const size_t lb = L * sizeof(float);
-    if ((st = vxa_cl_args(ctx, k, "vxa_reduce_stats", sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz,
-                          sizeof mm, &mm, sizeof shm, &shm, sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb,
-                          NULL, (size_t)0)) != VXA_OK ||
-        (st = reduce_launch(ctx, k, "vxa_reduce_stats", L, G, nc)) != VXA_OK)
-        goto done;
+    if (ctx->cl->chunked)
+        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm,
+                         sizeof shm, &shm, sizeof partm, &partm, sizeof chunk, &chunk, (size_t)0);
+    else
+        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm,
+                         sizeof shm, &shm, sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb, NULL,
+                         (size_t)0);
+    if (st != VXA_OK || (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK) goto done;
     cl_int err = clEnqueueReadBuffer(ctx->cl->queue, partm, CL_TRUE, 0, nc * G * 5 * sizeof *part, part, 0,
                                      NULL, NULL);
     if (err != CL_SUCCESS) {
@@ -178,9 +189,11 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
     if (n >= ((size_t)1 << 32))
         return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "percentiles: %zu voxels per channel, at most 2^32 - 1", n);
     cl_kernel k;
-    if ((st = vxa_cl_kernel(ctx, "reduce", "", "vxa_reduce_hist", &k)) != VXA_OK) return st;
+    const char *name = ctx->cl->chunked ? "vxa_reduce_hist_chunk" : "vxa_reduce_hist";
+    if ((st = vxa_cl_kernel(ctx, "reduce", "", name, &k)) != VXA_OK) return st;
     size_t L, G;
     reduce_shape(ctx, k, n, &L, &G);
+    cl_long chunk = (cl_long)(((n + G - 1) / G + 7) / 8 * 8);
     uint32_t *prefix = calloc(nc * 4, sizeof *prefix), *hist = malloc(nc * 1024 * sizeof *hist);
     uint64_t *rank = calloc(nc * 4, sizeof *rank), *total = calloc(nc, sizeof *total);
     double *t = calloc(nc * 2, sizeof *t);
@@ -210,10 +223,12 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
             st = vxa_cl_fail(ctx, err, "percentiles: preparing pass %d", pass);
             goto done;
         }
-        if ((st = vxa_cl_args(ctx, k, "vxa_reduce_hist", sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz,
-                              sizeof mm, &mm, sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
-                              &histm, 4 * 256 * sizeof(cl_uint), NULL, (size_t)0)) != VXA_OK ||
-            (st = reduce_launch(ctx, k, "vxa_reduce_hist", L, G, nc)) != VXA_OK)
+        /* the GPU form's last argument is its local histogram, the CPU form's its chunk length */
+        const size_t last = ctx->cl->chunked ? sizeof chunk : 4 * 256 * sizeof(cl_uint);
+        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm,
+                              sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
+                              &histm, last, ctx->cl->chunked ? (void *)&chunk : NULL, (size_t)0)) != VXA_OK ||
+            (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK)
             goto done;
         err = clEnqueueReadBuffer(ctx->cl->queue, histm, CL_TRUE, 0, nc * 1024 * sizeof *hist, hist, 0, NULL,
                                   NULL);

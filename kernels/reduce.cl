@@ -103,3 +103,82 @@ __kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, __gl
     for (int b = lid; b < 4 * 256; b += L)
         if (lh[b]) atomic_add(&hist[c * 1024 + b], lh[b]);
 }
+
+/* CPU forms of the two reductions (PoCL): one work-item per work-group, each over the contiguous voxels
+ * v0 .. v0 + chunk - 1 of its channel, launched with global (groups, channels) and local (1, 1); partials and
+ * histograms as above. The grid-stride forms above suit GPUs; on PoCL they run ~8x slower. */
+
+/* Per (channel, group) partials as vxa_reduce_stats, from eight Kahan lanes over float8 loads (a voxel that
+ * is not taken adds 0 and counts 0) and a scalar tail. */
+__kernel void vxa_reduce_stats_chunk(__global const float *x, long n, int nonzero, __global const float *mask,
+                                     __global const float *shift, __global float *part, long chunk)
+{
+    const long g = get_global_id(0), c = get_global_id(1);
+    const long v0 = g * chunk, v1 = min(v0 + chunk, n);
+    __global const float *xc = x + c * n;
+    const float sh = shift[c];
+    float8 cnt = 0.0f, mn = INFINITY, mx = -INFINITY, s1 = 0.0f, e1 = 0.0f, s2 = 0.0f, e2 = 0.0f;
+    long v = v0;
+    for (; v + 8 <= v1; v += 8) {
+        const float8 y = vload8(0, xc + v);
+        int8 take = isfinite(y);
+        if (nonzero) take &= y != 0.0f;
+        if (mask) take &= vload8(0, mask + v) != 0.0f;
+        cnt += select((float8)0.0f, (float8)1.0f, take);
+        mn = fmin(mn, select((float8)INFINITY, y, take));
+        mx = fmax(mx, select((float8)-INFINITY, y, take));
+        const float8 d = select((float8)0.0f, y - sh, take);
+        float8 a = d - e1, t = s1 + a;
+        e1 = (t - s1) - a;
+        s1 = t;
+        a = d * d - e2;
+        t = s2 + a;
+        e2 = (t - s2) - a;
+        s2 = t;
+    }
+    float tc = 0.0f, tmn = INFINITY, tmx = -INFINITY, ts1 = 0.0f, te1 = 0.0f, ts2 = 0.0f, te2 = 0.0f;
+    for (; v < v1; v++) {
+        const float y = xc[v];
+        if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
+        tc += 1.0f;
+        tmn = fmin(tmn, y);
+        tmx = fmax(tmx, y);
+        const float d = y - sh;
+        vxa_kahan_add(&ts1, &te1, d);
+        vxa_kahan_add(&ts2, &te2, d * d);
+    }
+    const float8 r1 = s1 - e1, r2 = s2 - e2;
+    __global float *o = part + (c * (long)get_global_size(0) + g) * 5;
+    o[0] = tc + (((cnt.s0 + cnt.s1) + (cnt.s2 + cnt.s3)) + ((cnt.s4 + cnt.s5) + (cnt.s6 + cnt.s7)));
+    o[1] = fmin(tmn, fmin(fmin(fmin(mn.s0, mn.s1), fmin(mn.s2, mn.s3)), fmin(fmin(mn.s4, mn.s5), fmin(mn.s6, mn.s7))));
+    o[2] = fmax(tmx, fmax(fmax(fmax(mx.s0, mx.s1), fmax(mx.s2, mx.s3)), fmax(fmax(mx.s4, mx.s5), fmax(mx.s6, mx.s7))));
+    o[3] = (ts1 - te1) + (((r1.s0 + r1.s1) + (r1.s2 + r1.s3)) + ((r1.s4 + r1.s5) + (r1.s6 + r1.s7)));
+    o[4] = (ts2 - te2) + (((r2.s0 + r2.s1) + (r2.s2 + r2.s3)) + ((r2.s4 + r2.s5) + (r2.s6 + r2.s7)));
+}
+
+/* One radix-select pass as vxa_reduce_hist over a contiguous chunk, counted in the work-item's own histogram
+ * (no atomics) whose non-zero bins are added to hist at the end. */
+__kernel void vxa_reduce_hist_chunk(__global const float *x, long n, int nonzero, __global const float *mask,
+                                    int shift, uint pmask, __global const uint *prefix, __global uint *hist,
+                                    long chunk)
+{
+    const long g = get_global_id(0), c = get_global_id(1);
+    const long v0 = g * chunk, v1 = min(v0 + chunk, n);
+    uint h[4 * 256];
+    for (int b = 0; b < 4 * 256; b++) h[b] = 0;
+    __global const float *xc = x + c * n;
+    const uint p0 = prefix[c * 4 + 0], p1 = prefix[c * 4 + 1], p2 = prefix[c * 4 + 2], p3 = prefix[c * 4 + 3];
+    const bool u1 = p1 != p0, u2 = p2 != p0 && p2 != p1, u3 = p3 != p0 && p3 != p1 && p3 != p2;
+    for (long v = v0; v < v1; v++) {
+        const float y = xc[v];
+        if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
+        const uint key = vxa_float_key(y);
+        const uint m = key & pmask, digit = (key >> shift) & 255u;
+        if (m == p0) h[digit]++;
+        if (u1 && m == p1) h[256 + digit]++;
+        if (u2 && m == p2) h[512 + digit]++;
+        if (u3 && m == p3) h[768 + digit]++;
+    }
+    for (int b = 0; b < 4 * 256; b++)
+        if (h[b]) atomic_add(&hist[c * 1024 + b], h[b]);
+}
