@@ -27,11 +27,7 @@ static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
     const size_t nc = (size_t)vol->channels;
     cl_mem insm = NULL, parm = NULL;
     cl_kernel k;
-    /* On CPU devices the chunked form, unless the program has math-heavy ops (gamma's exp2/log2, noise's
-     * Philox and Box-Muller), which PoCL runs faster vectorised across work-items in the GPU form. */
-    bool chunked = ctx->cl->chunked;
-    for (int s = 0; s < p->n; s++)
-        if (p->ins[s].x == VXA_IOP_GAMMA || p->ins[s].x == VXA_IOP_NOISE) chunked = false;
+    const bool chunked = ctx->cl->chunked;  /* the CPU form on CPU devices (host/cl.h) */
     const char *name = chunked ? "vxa_intensity_chunk" : "vxa_intensity_apply";
     vxa_status st = vxa_cl_kernel(ctx, "intensity", "", name, &k);
     if (st != VXA_OK) return st;

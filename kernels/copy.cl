@@ -4,7 +4,7 @@
  * 0 constant (cval, converted to the type), 1 nearest, 2 reflect (scipy 'reflect': d c b a | a b c d | d c b a). */
 #pragma OPENCL FP_CONTRACT OFF
 
-inline long vxa_copy_fold(long p, long n, int mode)
+VXA_INLINE long vxa_copy_fold(long p, long n, int mode)
 {
     if (p >= 0 && p < n) return p;
     if (mode == 1) return p < 0 ? 0 : n - 1;

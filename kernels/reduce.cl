@@ -5,13 +5,13 @@
  * a mask (one float32 channel on the volume's grid, or NULL) those where the mask is 0. */
 #pragma OPENCL FP_CONTRACT OFF
 
-inline bool vxa_reduce_takes(float y, int nonzero)
+VXA_INLINE bool vxa_reduce_takes(float y, int nonzero)
 {
     return isfinite(y) && !(nonzero && y == 0.0f);
 }
 
 /* Kahan summation step: s + a with the lost low part carried in e. */
-inline void vxa_kahan_add(float *s, float *e, float a)
+VXA_INLINE void vxa_kahan_add(float *s, float *e, float a)
 {
     const float y = a - *e;
     const float t = *s + y;
@@ -69,7 +69,7 @@ __kernel void vxa_reduce_stats(__global const float *x, long n, int nonzero, __g
 }
 
 /* Order-preserving key of a float: larger float, larger unsigned key (-0 just below +0). */
-inline uint vxa_float_key(float y)
+VXA_INLINE uint vxa_float_key(float y)
 {
     const uint u = as_uint(y);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
@@ -157,27 +157,31 @@ __kernel void vxa_reduce_stats_chunk(__global const float *x, long n, int nonzer
 }
 
 /* One radix-select pass as vxa_reduce_hist over a contiguous chunk, counted in the work-item's own histogram
- * (no atomics) whose non-zero bins are added to hist at the end. */
+ * (no atomics) whose non-zero bins are added to hist at the end. Distinct prefixes cannot both match a key, so
+ * each voxel increments one bin, chosen without branches; voxels that count nowhere go to a spare bin 1024. */
 __kernel void vxa_reduce_hist_chunk(__global const float *x, long n, int nonzero, __global const float *mask,
                                     int shift, uint pmask, __global const uint *prefix, __global uint *hist,
                                     long chunk)
 {
     const long g = get_global_id(0), c = get_global_id(1);
     const long v0 = g * chunk, v1 = min(v0 + chunk, n);
-    uint h[4 * 256];
-    for (int b = 0; b < 4 * 256; b++) h[b] = 0;
+    uint h[4 * 256 + 1];
+    for (int b = 0; b <= 4 * 256; b++) h[b] = 0;
     __global const float *xc = x + c * n;
     const uint p0 = prefix[c * 4 + 0], p1 = prefix[c * 4 + 1], p2 = prefix[c * 4 + 2], p3 = prefix[c * 4 + 3];
-    const bool u1 = p1 != p0, u2 = p2 != p0 && p2 != p1, u3 = p3 != p0 && p3 != p1 && p3 != p2;
+    /* a slot whose prefix repeats an earlier one never matches: its prefix is replaced by one no key has */
+    const uint none = ~pmask ? 1u : 0u;  /* a value with bits outside pmask (pmask is never all ones here) */
+    const uint q1 = p1 != p0 ? p1 : none;
+    const uint q2 = p2 != p0 && p2 != p1 ? p2 : none;
+    const uint q3 = p3 != p0 && p3 != p1 && p3 != p2 ? p3 : none;
     for (long v = v0; v < v1; v++) {
         const float y = xc[v];
-        if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
+        const bool take = vxa_reduce_takes(y, nonzero) && !(mask && mask[v] == 0.0f);
         const uint key = vxa_float_key(y);
         const uint m = key & pmask, digit = (key >> shift) & 255u;
-        if (m == p0) h[digit]++;
-        if (u1 && m == p1) h[256 + digit]++;
-        if (u2 && m == p2) h[512 + digit]++;
-        if (u3 && m == p3) h[768 + digit]++;
+        const uint bin = !take ? 1024u : m == p0 ? digit : m == q1 ? 256u + digit : m == q2 ? 512u + digit
+                       : m == q3 ? 768u + digit : 1024u;
+        h[bin]++;
     }
     for (int b = 0; b < 4 * 256; b++)
         if (h[b]) atomic_add(&hist[c * 1024 + b], h[b]);

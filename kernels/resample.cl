@@ -27,7 +27,7 @@
 #endif
 
 /* Index along an axis of n for integer position q, by mode; -1 = outside (constant mode). */
-inline IDX_T rs_fold(IDX_T q, IDX_T n, int mode)
+VXA_INLINE IDX_T rs_fold(IDX_T q, IDX_T n, int mode)
 {
     if (q >= 0 && q < n) return q;
     if (mode == 1) return q < 0 ? 0 : n - 1;
@@ -42,7 +42,7 @@ inline IDX_T rs_fold(IDX_T q, IDX_T n, int mode)
 }
 
 /* floor(p) as an integer, exact for |p| < 2^31 (positions are clamped to 2^30). */
-inline IDX_T rs_floor(float p)
+VXA_INLINE IDX_T rs_floor(float p)
 {
     const int t = (int)p;
     return (IDX_T)(t - ((float)t > p ? 1 : 0));
@@ -72,7 +72,7 @@ inline IDX_T rs_floor(float p)
 #if !OUT_IS_RAW
 /* Trilinear. Interior (all 8 neighbours inside): interpolate the stored values and scale once (scaling is
  * affine and the weights sum to 1); border: each neighbour folded by the mode, or cval. */
-inline void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
+VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 {
     const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
     const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;
@@ -129,7 +129,7 @@ __kernel void vxa_resample_linear_field_1(RS_ARGS(float, float)) { rs_linear(RS_
 
 /* Nearest neighbour, index floor(p + 0.5) per axis (resample_coord.h), folded by the mode. Images: the scaled
  * value as float; labels (OUT_IS_RAW): the stored value itself. */
-inline void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
+VXA_INLINE void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
 {
     const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
     const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;

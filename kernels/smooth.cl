@@ -11,7 +11,7 @@
  * wpad[B − 1 + t'] = w[t'], so that every output takes every input of the window without a test. Windows wholly
  * inside the line read without checks; the others fold each input position once by the mode. */
 
-inline long vxa_gauss_fold(long p, long n, int mode)
+VXA_INLINE long vxa_gauss_fold(long p, long n, int mode)
 {
     if (p >= 0 && p < n) return p;
     if (mode == 1) return p < 0 ? 0 : n - 1;

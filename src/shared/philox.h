@@ -13,7 +13,7 @@
 #ifdef __OPENCL_VERSION__
 typedef uint vxa_u32;
 typedef ulong vxa_u64;
-#define VXA_PHILOX_INLINE inline
+#define VXA_PHILOX_INLINE inline __attribute__((always_inline))
 #else
 #include <stdint.h>
 typedef uint32_t vxa_u32;
