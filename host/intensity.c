@@ -99,6 +99,46 @@ static vxa_status prog_add3(vxa_context *ctx, iprog *p, vxa_dvol *vol, int opcod
     return VXA_OK;
 }
 
+static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *fmask,
+                         vxa_moments *m, double *pct);
+
+/* nnU-Net's augment_gamma with invert_image and retain_stats: [negate] gamma [(y - mean_y) * std_x / (std_y +
+ * 1e-8) + mean_x] [negate], the statistics from the device after a flush. m: scratch for one per channel. */
+static vxa_status add_gamma_nnunet(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, vxa_moments *m)
+{
+    const int64_t nc = vol->channels;
+    vxa_iop g = *op;
+    g.invert = g.retain = 0;
+    vxa_moments *before = NULL;
+    vxa_status st = VXA_OK;
+    if (op->invert && (st = prog_add3(ctx, p, vol, VXA_IOP_LINEAR, 0, -1, 0)) != VXA_OK) return st;
+    if (op->retain) {
+        if (!(before = malloc((size_t)nc * sizeof *before)))
+            return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "gamma(retain=1): %lld channels", (long long)nc);
+        if ((st = prog_flush(ctx, p, vol)) != VXA_OK ||
+            (st = vxa_reduce_moments(ctx, vol, 0, NULL, 1, before)) != VXA_OK)
+            goto done;
+    }
+    if ((st = add_op(ctx, p, &g, vol, NULL, m, NULL)) != VXA_OK) goto done;
+    if (op->retain) {
+        int off;
+        if ((st = prog_flush(ctx, p, vol)) != VXA_OK || (st = vxa_reduce_moments(ctx, vol, 0, NULL, 1, m)) != VXA_OK ||
+            (st = prog_add(ctx, p, vol, VXA_IOP_LINEAR, 0, 3, 0, &off)) != VXA_OK)
+            goto done;
+        for (int64_t c = 0; c < nc; c++) {
+            float *q = p->par + c * VXA_IPROG_MAXPAR + off;
+            const bool some = before[c].count > 0 && m[c].count > 0;
+            q[0] = some ? (float)m[c].mean : 0.0f;
+            q[1] = some ? (float)(before[c].std / (m[c].std + 1e-8)) : 1.0f;
+            q[2] = some ? (float)before[c].mean : 0.0f;
+        }
+    }
+    if (op->invert) st = prog_add3(ctx, p, vol, VXA_IOP_LINEAR, 0, -1, 0);
+done:
+    free(before);
+    return st;
+}
+
 /* Appends the instructions of one op; statistics come from the device after a flush. */
 /* fmask: the mask as float32 on the device, or NULL; used by ops with `masked`. */
 static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *fmask,
@@ -108,6 +148,7 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
     vxa_status st = VXA_OK;
     const int64_t nc = vol->channels;
     int off;
+    if (op->id == VXA_INT_GAMMA && (op->invert || op->retain)) return add_gamma_nnunet(ctx, p, op, vol, m);
     switch (op->id) {
     case VXA_INT_CLIP:
         return prog_add3(ctx, p, vol, VXA_IOP_CLIP, op->a, op->b, 0);

@@ -29,6 +29,8 @@ typedef struct vxa_iop {
     int nonzero;                 /* pclip, zscore: statistics over non-zero voxels, zero voxels stay 0 */
     int masked;                  /* pclip, zscore: statistics over the voxels where the mask is non-zero */
     int preserve;                /* contrast: clip the result to the input's [min, max] */
+    int invert, retain;          /* gamma: nnU-Net's invert_image (negate before and after) and retain_stats
+                                  * (the mean and std from before the gamma are restored after it) */
     int order, ncoef;            /* bias: polynomial order and its coefficients, TorchIO's term order */
     double coef[VXA_BIAS_MAX_COEFS];
     uint64_t seed, sample;       /* noise: Philox key and sample */

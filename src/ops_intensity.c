@@ -44,6 +44,8 @@ static const vxa_param_desc noise_params[] = {
 };
 static const vxa_param_desc gamma_params[] = {
     { "gamma", 1, 0, 1e-3, 1e3, { 1 }, "exponent applied to the [0, 1]-rescaled intensities", NULL },
+    { "invert", 1, VXA_P_INT, 0, 1, { 0 }, "1: negate before and after (nnU-Net invert_image)", NULL },
+    { "retain", 1, VXA_P_INT, 0, 1, { 0 }, "1: restore the mean and std from before (nnU-Net retain_stats)", NULL },
 };
 static const vxa_param_desc brightness_params[] = {
     { "factor", 1, 0, 0, BIG, { 1 }, "multiplicative factor", NULL },
@@ -92,8 +94,11 @@ const vxa_op_desc vxa_intensity_ops[] = {
              "op << 8 | channel, sample)) by Box-Muller, the same on every device",
       .scipy = "x + std * rng.standard_normal(x.shape)", .intensity_id = VXA_INT_NOISE },
     { .name = "gamma", .kind = VXA_OPK_INTENSITY, .params = gamma_params, .nparams = NP(gamma_params),
-      .doc = "nnU-Net gamma: u = (x - min) / (max - min), u^gamma * (max - min) + min; a constant channel is unchanged",
-      .scipy = "nnU-Net augment_gamma (retain_stats=False, epsilon 0)", .intensity_id = VXA_INT_GAMMA },
+      .doc = "nnU-Net gamma: u = (x - min) / (max - min), u^gamma * (max - min) + min; a constant channel is "
+             "unchanged; invert=1 negates before and after, retain=1 then maps y to (y - mean_y) * std_x / (std_y + "
+             "1e-8) + mean_x (population std of the finite voxels)",
+      .scipy = "nnU-Net augment_gamma(invert_image=invert, retain_stats=retain), epsilon 0",
+      .intensity_id = VXA_INT_GAMMA },
     { .name = "brightness", .kind = VXA_OPK_INTENSITY, .params = brightness_params,
       .nparams = NP(brightness_params), .doc = "multiplicative brightness x * factor",
       .scipy = "nnU-Net BrightnessMultiplicativeTransform", .intensity_id = VXA_INT_BRIGHTNESS },
@@ -152,6 +157,11 @@ static vxa_status resolve(vxa_context *ctx, const vxa_op_desc *op, const vxa_op_
     case VXA_INT_CONTRAST:
         out->a = v[0][0];
         out->preserve = v[1][0] != 0;
+        break;
+    case VXA_INT_GAMMA:
+        out->a = v[0][0];
+        out->invert = v[1][0] != 0;
+        out->retain = v[2][0] != 0;
         break;
     case VXA_INT_BIAS: {
         out->order = (int)v[1][0];

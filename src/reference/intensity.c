@@ -84,8 +84,51 @@ static double ref_op_value(const vxa_iop *op, const ref_stats *s, double x, cons
     }
 }
 
+static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *mask);
+
+/* Every voxel of channel c through y = (x - a) * f + b (NaN stays NaN; f = 0 gives b), stored as float32. */
+static void ref_linear(vxa_dvol *vol, int64_t c, double a, double f, double b)
+{
+    const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
+    for (size_t v = (size_t)c * n; v < (size_t)(c + 1) * n; v++) {
+        const double x = vxa_ref_value(vol, v);
+        vxa_ref_store(vol, v, isnan(x) ? x : f == 0 ? b : (x - a) * f + b);
+    }
+}
+
+/* nnU-Net's augment_gamma with invert_image and retain_stats, written out as its steps. */
+static vxa_status ref_gamma_nnunet(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol)
+{
+    const int64_t nc = vol->channels;
+    vxa_iop g = *op;
+    g.invert = g.retain = 0;
+    vxa_moments *before = calloc((size_t)nc, sizeof *before), *after = calloc((size_t)nc, sizeof *after);
+    vxa_status st = VXA_OK;
+    if (!before || !after) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "gamma reference: %lld channels", (long long)nc);
+        goto done;
+    }
+    if (op->invert)
+        for (int64_t c = 0; c < nc; c++) ref_linear(vol, c, 0, -1, 0);
+    if (op->retain && (st = vxa_ref_reduce_moments(ctx, vol, 0, NULL, 1, before)) != VXA_OK) goto done;
+    if ((st = ref_one(ctx, &g, vol, NULL)) != VXA_OK) goto done;
+    if (op->retain) {
+        if ((st = vxa_ref_reduce_moments(ctx, vol, 0, NULL, 1, after)) != VXA_OK) goto done;
+        for (int64_t c = 0; c < nc; c++)
+            if (before[c].count > 0 && after[c].count > 0)
+                ref_linear(vol, c, after[c].mean, before[c].std / (after[c].std + 1e-8), before[c].mean);
+    }
+    if (op->invert)
+        for (int64_t c = 0; c < nc; c++) ref_linear(vol, c, 0, -1, 0);
+done:
+    free(before);
+    free(after);
+    return st;
+}
+
 static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *mask)
 {
+    if (op->id == VXA_INT_GAMMA && (op->invert || op->retain)) return ref_gamma_nnunet(ctx, op, vol);
     mask = op->masked ? mask : NULL;
     const int64_t nc = vol->channels;
     ref_stats *s = calloc((size_t)nc, sizeof *s);

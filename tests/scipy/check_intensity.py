@@ -107,6 +107,19 @@ def gamma(x, g):
     return ((x - mn) / (mx - mn)) ** g * (mx - mn) + mn
 
 
+def gamma_nnunet(x, g, invert, retain):
+    """batchgenerators' augment_gamma(invert_image, retain_stats) with epsilon 0."""
+    x = -x if invert else x
+    if retain:
+        mn, sd = x.mean(), x.std()
+    y = gamma(x, g)
+    if retain:
+        y = y - y.mean()
+        y = y / (y.std() + 1e-8) * sd
+        y = y + mn
+    return -y if invert else y
+
+
 def contrast(x, f, preserve):
     m = x.mean()
     y = (x - m) * f + m
@@ -157,6 +170,9 @@ def cases(seed, sample):
         ("window(preset=lung)", lambda x, c: window(x, -600, 1500), 1e-5),
         ("gamma(1.7)", lambda x, c: gamma(x, 1.7), 1e-5),
         ("gamma(0.6)", lambda x, c: gamma(x, 0.6), 1e-5),
+        ("gamma(1.5, retain=1)", lambda x, c: gamma_nnunet(x, 1.5, False, True), 1e-5),
+        ("gamma(0.8, invert=1, retain=1)", lambda x, c: gamma_nnunet(x, 0.8, True, True), 1e-5),
+        ("gamma(2, invert=1)", lambda x, c: gamma_nnunet(x, 2.0, True, False), 1e-5),
         ("brightness(1.3)", lambda x, c: x * 1.3, 1e-5),
         ("contrast(0.7, preserve=1)", lambda x, c: contrast(x, 0.7, True), 1e-5),
         ("contrast(1.4, preserve=0)", lambda x, c: contrast(x, 1.4, False), 1e-5),
