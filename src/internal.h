@@ -104,7 +104,9 @@ typedef struct vxa_resample_params {
 } vxa_resample_params;
 
 /* out must be allocated with out_dim and in->channels; out->dtype float32 (images) or, with order 0, any type
- * (labels keep theirs). Counted as launch "vxa_resample". */
+ * (labels keep theirs). Counted as launch "vxa_resample". On both paths, a map that only flips, crops or
+ * shifts by whole voxels inside the input is done as an exact copy (vxa_copy_axes, then vxa_cast_float for typed or
+ * scaled images): the same values, but a non-finite voxel no longer spreads NaN to its neighbours. */
 vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 /* The checks both paths make first (order, mode, dims, channels, types, field shape); writes the detail. */

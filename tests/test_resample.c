@@ -285,6 +285,55 @@ static void test_resample_exact_maps_are_exact(void **state)
     vxa_volume_free(in);
 }
 
+static vxa_status run_ref_sampler(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, void *arg)
+{
+    return vxa_ref_resample(ctx, in, out, &((rs_arg *)arg)->p);
+}
+
+/* Maps that only flip, crop or shift by whole voxels inside the input run as exact copies (host/resample.c) on
+ * both paths; they must give what the reference's own trilinear and nearest samplers give, on every type (some
+ * scaled), labels in their type, 1-2 channels, every awkward shape, and they still count one "vxa_resample". */
+static void test_copy_maps_equal_sampler(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_reference(), vxa_test_device() };
+    uint64_t rng = vxa_test_seed() + 6;
+    const vxa_dtype types[] = { VXA_UINT8, VXA_INT16, VXA_UINT16, VXA_INT32, VXA_FLOAT32 };
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        if (dim[0] * dim[1] * dim[2] > 300000) continue;  /* the sampler is slow; shapes, not sizes, matter */
+        const vxa_dtype t = types[s % 5];
+        vxa_volume *in = vxa_test_random_volume(dim, 1 + s % 2, t, &rng);
+        if (s % 3 == 1) { in->scl_slope = 0.5; in->scl_inter = 10; }
+        for (int label = 0; label < 2; label++) {
+            rs_arg a = { .p = { .order = label ? 0 : 1, .mode = (vxa_mode)(vxa_test_rand(&rng) % 3), .cval = 7 } };
+            for (int r = 0; r < 3; r++) {  /* a random flip, then a random box inside */
+                const int64_t m = 1 + (int64_t)(vxa_test_rand(&rng) % (uint64_t)dim[r]);
+                const int64_t q = (int64_t)(vxa_test_rand(&rng) % (uint64_t)(dim[r] - m + 1));
+                const bool flip = vxa_test_rand(&rng) % 2;
+                a.p.out_dim[r] = m;
+                a.p.A[r][r] = flip ? -1 : 1;
+                a.p.b[r] = flip ? (double)(q + m - 1) : (double)q;
+            }
+            const vxa_dtype odt = label ? in->dtype : VXA_FLOAT32;
+            vxa_volume *want = vxa_test_run(ctxs[0], in, a.p.out_dim, odt, run_ref_sampler, &a);
+            for (int x = 0; x < 2; x++) {
+                const uint64_t before = vxa_context_launches(ctxs[x], "vxa_resample");
+                vxa_volume *got = vxa_test_run(ctxs[x], in, a.p.out_dim, odt, run_resample, &a);
+                assert_int_equal(vxa_context_launches(ctxs[x], "vxa_resample"), before + 1);
+                if (!vxa_test_identical(want, got))
+                    fail_msg("copy map on %s: %lldx%lldx%lld %s x%lld (%s), max diff %g",
+                             vxa_context_device_name(ctxs[x]), (long long)dim[0], (long long)dim[1],
+                             (long long)dim[2], vxa_dtype_name(t), (long long)in->channels, label ? "label" : "image",
+                             vxa_test_max_abs_diff(want, got));
+                vxa_volume_free(got);
+            }
+            vxa_volume_free(want);
+        }
+        vxa_volume_free(in);
+    }
+}
+
 /* The reference's trilinear value at one position, worked out by hand from the eight neighbours. */
 static void test_reference_linear_by_hand(void **state)
 {
@@ -405,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_resample_bad_params_device),
         cmocka_unit_test(test_resample_counts_one_launch),
         cmocka_unit_test(test_resample_exact_maps_are_exact),
+        cmocka_unit_test(test_copy_maps_equal_sampler),
         cmocka_unit_test(test_resample_border_boundary),
         cmocka_unit_test(test_resample_far_outside),
         cmocka_unit_test(test_resample_field_device_equals_reference),
