@@ -19,7 +19,7 @@ struct vxa_cl {
     cl_command_queue queue;
     bool owns;                   /* false when wrapping a caller's context and queue */
     bool is_cpu;                 /* CL_DEVICE_TYPE_CPU: zero-copy host buffers */
-    bool chunked;                /* CPU forms of the copy, elementwise and reduction kernels: one work-item per
+    bool chunked;                /* CPU forms of the copy, elementwise, reduction and smoothing kernels: one work-item per
                                   * contiguous chunk (is_cpu, unless VOXAUG_GPU_FORMS=1 asks for the GPU forms,
                                   * which tests use to check those on PoCL) */
     size_t max_wg;               /* CL_DEVICE_MAX_WORK_GROUP_SIZE */

@@ -41,7 +41,8 @@ vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[
     vxa_dvol tmp = { 0 };
     cl_mem w = NULL;
     cl_kernel k;
-    if ((st = vxa_cl_kernel(ctx, "smooth", "", "vxa_gauss_axis", &k)) != VXA_OK) goto done;
+    const char *name = ctx->cl->chunked ? "vxa_gauss_rows" : "vxa_gauss_axis";  /* CPU or GPU form */
+    if ((st = vxa_cl_kernel(ctx, "smooth", "", name, &k)) != VXA_OK) goto done;
     if ((st = vxa_dvol_alloc(ctx, vol->dim, vol->channels, VXA_FLOAT32, &tmp)) != VXA_OK) goto done;
     cl_mem src = (cl_mem)vol->mem, dst = (cl_mem)tmp.mem;
     const cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2] * vol->channels, vol->dim[2] } };
@@ -54,9 +55,14 @@ vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[
         size_t g[3] = { (size_t)vol->dim[0], (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels) };
         if (a < 2) g[a] = (g[a] + VXA_GAUSS_B - 1) / VXA_GAUSS_B;   /* blocks along the axis */
         else g[2] = (size_t)((vol->dim[2] + VXA_GAUSS_B - 1) / VXA_GAUSS_B * vol->channels);
-        st = vxa_cl_args(ctx, k, "vxa_gauss_axis", sizeof src, &src, sizeof dst, &dst, sizeof dim, &dim,
-                         sizeof axis, &axis, sizeof radius, &radius, sizeof m, &m, sizeof w, &w, (size_t)0);
-        if (st == VXA_OK) st = vxa_cl_launch(ctx, k, "vxa_gauss_axis", 3, g);
+        st = vxa_cl_args(ctx, k, name, sizeof src, &src, sizeof dst, &dst, sizeof dim, &dim, sizeof axis, &axis,
+                         sizeof radius, &radius, sizeof m, &m, sizeof w, &w, (size_t)0);
+        if (st == VXA_OK && ctx->cl->chunked) {   /* one work-item per row along i */
+            const size_t gr[3] = { (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels), 1 };
+            st = vxa_cl_launch(ctx, k, name, 2, gr);
+        } else if (st == VXA_OK) {
+            st = vxa_cl_launch(ctx, k, name, 3, g);
+        }
         clReleaseMemObject(w);   /* the queue keeps it alive until the pass has run */
         w = NULL;
         if (st != VXA_OK) goto done;

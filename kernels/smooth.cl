@@ -65,3 +65,53 @@ __kernel void vxa_gauss_axis(__global const float *in, __global float *out, long
     for (int b = 0; b < VXA_GAUSS_B; b++)
         if (pos0 + b < n) out[base + (pos0 + b) * stride] = acc[b];
 }
+
+/* The CPU form (PoCL): one work-item per output row along i, global (ny, nz · channels). The row is cleared,
+ * then for each tap t (ascending, the order of vxa_gauss_axis) out[i] += w[t] · in[i + t - r] along axis 0, or
+ * the whole input row at j + t - r (axis 1) or k + t - r (axis 2): contiguous loops the compiler vectorises.
+ * Along axis 0 the positions that leave the line are folded one by one; along the others a folded row index
+ * of -1 (constant mode) adds nothing. Weights: w[t] = wpad[VXA_GAUSS_B - 1 + t]. */
+__kernel void vxa_gauss_rows(__global const float *in, __global float *out, long4 dim, int axis, int radius,
+                             int mode, __global const float *wpad)
+{
+    const long j = get_global_id(0), kc = get_global_id(1);
+    const long nx = dim.x, ny = dim.y, nz = dim.w;
+    if (j >= ny || kc >= dim.z) return;
+    const long k = kc % nz, c0 = kc - k;  /* plane k of the channel whose first plane is c0 */
+    __global const float *w = wpad + VXA_GAUSS_B - 1;
+    __global float *o = out + nx * (j + ny * kc);
+    for (long i = 0; i < nx; i++) o[i] = 0.0f;
+    const int taps = 2 * radius + 1;
+    if (axis == 0) {
+        __global const float *row = in + nx * (j + ny * kc);
+        for (int t = 0; t < taps; t++) {
+            const float wt = w[t];
+            const long sh = t - radius;  /* o[i] takes row[i + sh] */
+            const long lo = min(nx, max(0L, -sh)), hi = max(lo, min(nx, nx - sh));
+            for (long i = 0; i < lo; i++) {
+                const long p = vxa_gauss_fold(i + sh, nx, mode);
+                o[i] += wt * (p >= 0 ? row[p] : 0.0f);
+            }
+            for (long i = lo; i < hi; i++) o[i] += wt * row[i + sh];
+            for (long i = hi; i < nx; i++) {
+                const long p = vxa_gauss_fold(i + sh, nx, mode);
+                o[i] += wt * (p >= 0 ? row[p] : 0.0f);
+            }
+        }
+    } else {
+        for (int t = 0; t < taps; t++) {
+            const float wt = w[t];
+            long src;
+            if (axis == 1) {
+                const long q = vxa_gauss_fold(j + t - radius, ny, mode);
+                src = q < 0 ? -1 : nx * (q + ny * kc);
+            } else {
+                const long q = vxa_gauss_fold(k + t - radius, nz, mode);
+                src = q < 0 ? -1 : nx * (j + ny * (c0 + q));
+            }
+            if (src < 0) continue;   /* constant mode: zeros */
+            __global const float *row = in + src;
+            for (long i = 0; i < nx; i++) o[i] += wt * row[i];
+        }
+    }
+}
