@@ -129,6 +129,14 @@ VXA_INLINE float vxa_bias_poly(__global const float *coef, int order, float x, f
     return p;
 }
 
+/* The bias field's factor exp(P) at linear voxel v of a channel of dim (nx, ny, nz). */
+VXA_INLINE float vxa_bias_factor(__global const float *coef, int order, long v, long4 dim)
+{
+    const long i = v % dim.x, j = (v / dim.x) % dim.y, k = v / (dim.x * dim.y);
+    return exp(vxa_bias_poly(coef, order, vxa_bias_coord(i, dim.x), vxa_bias_coord(j, dim.y),
+                             vxa_bias_coord(k, dim.z)));
+}
+
 /* x: the volume, channel c at offset c * nx*ny*nz; dim = (nx, ny, nz, channels). prog[s] = (opcode, op index,
  * parameter offset, extra); channel c's parameters start at par + c * pstride. Work-item t runs voxels 4t .. 4t+3
  * of its channel (one Philox block for the four). */
@@ -180,12 +188,7 @@ __kernel void vxa_intensity_apply(__global float *x, long4 dim, __global const i
             break;
         }
         case VXA_IOP_BIAS:
-            for (int l = 0; l < nv; l++) {
-                const long v = v0 + l;
-                const long i = v % dim.x, j = (v / dim.x) % dim.y, k = v / (dim.x * dim.y);
-                y[l] *= exp(vxa_bias_poly(p, ins.w, vxa_bias_coord(i, dim.x), vxa_bias_coord(j, dim.y),
-                                          vxa_bias_coord(k, dim.z)));
-            }
+            for (int l = 0; l < nv; l++) y[l] *= vxa_bias_factor(p, ins.w, v0 + l, dim);
             break;
         default:
             break;
@@ -287,11 +290,7 @@ __kernel void vxa_intensity_chunk(__global float *x, long4 dim, __global const i
             break;
         }
         case VXA_IOP_BIAS:
-            for (long v = v0; v < v1; v++) {
-                const long i = v % dim.x, j = (v / dim.x) % dim.y, k = v / (dim.x * dim.y);
-                xc[v] *= exp(vxa_bias_poly(p, ins.w, vxa_bias_coord(i, dim.x), vxa_bias_coord(j, dim.y),
-                                           vxa_bias_coord(k, dim.z)));
-            }
+            for (long v = v0; v < v1; v++) xc[v] *= vxa_bias_factor(p, ins.w, v, dim);
             break;
         default:
             break;
