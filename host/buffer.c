@@ -93,9 +93,8 @@ vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channe
     if (pool_take(ctx, bytes, out)) return VXA_OK;
     out->pool_bytes = bytes;
     if (ctx->reference || ctx->cl->is_cpu) {
-        void *p = NULL;
-        if (posix_memalign(&p, 128, (bytes + 127) & ~(size_t)127) != 0)
-            return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "device volume: %zu bytes of host memory", bytes);
+        void *p = vxa_host_alloc((bytes + 127) & ~(size_t)127, 128);
+        if (!p) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "device volume: %zu bytes of host memory", bytes);
         out->host = p;
         out->owns_host = true;
         if (ctx->reference) return VXA_OK;

@@ -84,6 +84,11 @@ void       vxa_pool_clear(vxa_context *ctx);
  * (the caller reads cval), nearest -> clamped, reflect -> d c b a | a b c d | d c b a. */
 int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode);
 
+/* Host memory for volumes, released with free(): align-byte aligned; blocks of 4 MiB or more are 2 MiB aligned
+ * and advised as transparent huge pages (Linux), which makes first touch of a fresh 28-64 MiB volume ~5x
+ * cheaper (512x fewer page faults). NULL when out of memory. */
+void *vxa_host_alloc(size_t bytes, size_t align);
+
 /* Reads voxel index `idx` of a host-side dvol as float after scaling (reference path helper). */
 double vxa_ref_value(const vxa_dvol *d, size_t idx);
 /* Stores x at idx, rounding half away from zero and saturating for integer types. */

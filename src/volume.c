@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Host volumes: allocation, typed access, geometry helpers. */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 size_t vxa_dtype_size(vxa_dtype t)
 {
@@ -68,6 +72,21 @@ size_t vxa_volume_bytes(const vxa_volume *v)
     return vxa_mul_size(vxa_volume_voxels(v), vxa_dtype_size(v->dtype), &b) ? b : 0;
 }
 
+void *vxa_host_alloc(size_t bytes, size_t align)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *p = NULL;
+    if (bytes >= 2 * huge && bytes <= SIZE_MAX - huge) {
+        const size_t len = (bytes + huge - 1) & ~(huge - 1);
+        if (posix_memalign(&p, huge, len) != 0) return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        (void)madvise(p, len, MADV_HUGEPAGE);  /* advice only: without transparent huge pages nothing changes */
+#endif
+        return p;
+    }
+    return posix_memalign(&p, align, bytes ? bytes : 1) == 0 ? p : NULL;
+}
+
 /* Header and data in one block; data aligned to 64 bytes for zero-copy device buffers. */
 static vxa_status volume_block(const vxa_volume *hdr, vxa_volume **out)
 {
@@ -76,8 +95,8 @@ static vxa_status volume_block(const vxa_volume *hdr, vxa_volume **out)
     if (bytes == 0 || vxa_dtype_size(hdr->dtype) == 0) return VXA_ERR_INVALID_ARGUMENT;
     const size_t head = (sizeof(vxa_volume) + 63) & ~(size_t)63;
     if (bytes > SIZE_MAX - head - 64) return VXA_ERR_OUT_OF_MEMORY;
-    void *block = NULL;
-    if (posix_memalign(&block, 64, head + ((bytes + 63) & ~(size_t)63)) != 0) return VXA_ERR_OUT_OF_MEMORY;
+    void *block = vxa_host_alloc(head + ((bytes + 63) & ~(size_t)63), 64);
+    if (!block) return VXA_ERR_OUT_OF_MEMORY;
     vxa_volume *v = block;
     *v = *hdr;
     v->data = (char *)block + head;
