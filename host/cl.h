@@ -19,9 +19,9 @@ struct vxa_cl {
     cl_command_queue queue;
     bool owns;                   /* false when wrapping a caller's context and queue */
     bool is_cpu;                 /* CL_DEVICE_TYPE_CPU: zero-copy host buffers */
-    bool chunked;                /* CPU forms of the copy, elementwise, reduction and smoothing kernels: one work-item per
-                                  * contiguous chunk (is_cpu, unless VOXAUG_GPU_FORMS=1 asks for the GPU forms,
-                                  * which tests use to check those on PoCL) */
+    bool chunked;                /* CPU forms of the copy, elementwise, reduction and smoothing kernels: one
+                                  * work-item per contiguous chunk or row (is_cpu, unless VOXAUG_GPU_FORMS=1 asks
+                                  * for the GPU forms, which tests use to check those on PoCL) */
     size_t max_wg;               /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     cl_uint compute_units;
     size_t mem_align;            /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */

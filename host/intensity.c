@@ -41,24 +41,17 @@ static vxa_status prog_flush(vxa_context *ctx, iprog *p, vxa_dvol *vol)
     cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR;
     cl_ulong seed = p->seed, sample = p->sample;
     const size_t nvox = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
-    if (chunked) {  /* contiguous chunks of a multiple of 4 voxels, ~64 KiB, at least 8 per core */
-        size_t chunk = nvox / (8 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1));
-        chunk = chunk > 16384 ? 16384 : chunk < 256 ? 256 : chunk;
-        cl_long ch = (cl_long)((chunk + 3) / 4 * 4);
-        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm, sizeof nprog,
-                              &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
-                              sizeof sample, &sample, sizeof ch, &ch, (size_t)0)) != VXA_OK)
-            goto done;
-        const size_t g[3] = { (nvox + (size_t)ch - 1) / (size_t)ch, nc, 1 };
-        if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
-    } else {
-        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm, sizeof nprog,
-                              &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
-                              sizeof sample, &sample, (size_t)0)) != VXA_OK)
-            goto done;
-        const size_t g[3] = { (nvox + 3) / 4, nc, 1 };  /* 4 voxels each */
-        if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
-    }
+    /* The CPU form takes contiguous chunks of a multiple of 4 voxels (~64 KiB, at least 8 per core) and the
+     * chunk length as a last argument; the GPU form takes 4 voxels per work-item. */
+    size_t chunk = nvox / (8 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1));
+    chunk = chunked ? ((chunk > 16384 ? 16384 : chunk < 256 ? 256 : chunk) + 3) / 4 * 4 : 4;
+    const cl_long ch = (cl_long)chunk;
+    if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm, sizeof nprog, &nprog,
+                          sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed, sizeof sample, &sample,
+                          chunked ? sizeof ch : (size_t)0, &ch, (size_t)0)) != VXA_OK)
+        goto done;
+    const size_t g[3] = { (nvox + chunk - 1) / chunk, nc, 1 };
+    if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
     if (p->clears_scale) vol->slope = vol->inter = 0.0f;
     p->clears_scale = p->has_noise = false;
     p->n = p->npar = 0;

@@ -32,15 +32,19 @@ static vxa_status check_mask(vxa_context *ctx, const vxa_dvol *vol, const vxa_dv
 }
 
 /* Work-group size L (a power of two, at most 64 and what the kernel allows) and group count for n voxels per
- * channel: enough groups to fill a GPU, each seeing fewer than 2^22 voxels (exact float counts). */
-static void reduce_shape(vxa_context *ctx, cl_kernel k, size_t n, size_t *L, size_t *groups)
+ * channel: enough groups to fill a GPU, each seeing fewer than 2^22 voxels (exact float counts). For the CPU
+ * forms, groups of one work-item and the chunk of voxels each takes. */
+static void reduce_shape(vxa_context *ctx, cl_kernel k, size_t n, size_t *L, size_t *groups, cl_long *chunk)
 {
     if (ctx->cl->chunked) {  /* CPU forms: one work-item per group, chunks of a multiple of 8 voxels */
         size_t g = (n + 4095) / 4096, gmax = 16 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1);
+        g = g < 1 ? 1 : g > gmax ? gmax : g;
         *L = 1;
-        *groups = g < 1 ? 1 : g > gmax ? gmax : g;
+        *groups = g;
+        *chunk = (cl_long)(((n + g - 1) / g + 7) / 8 * 8);
         return;
     }
+    *chunk = 0;  /* the GPU forms stride over the whole channel */
     size_t kwg = 64;
     if (clGetKernelWorkGroupInfo(k, ctx->cl->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) !=
         CL_SUCCESS) kwg = 1;
@@ -78,8 +82,8 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
     const char *name = ctx->cl->chunked ? "vxa_reduce_stats_chunk" : "vxa_reduce_stats";
     if ((st = vxa_cl_kernel(ctx, "reduce", "", name, &k)) != VXA_OK) return st;
     size_t L, G;
-    reduce_shape(ctx, k, n, &L, &G);
-    cl_long chunk = (cl_long)(((n + G - 1) / G + 7) / 8 * 8);
+    cl_long chunk;
+    reduce_shape(ctx, k, n, &L, &G, &chunk);
     float *sh = malloc(nc * sizeof *sh), *part = malloc(nc * G * 5 * sizeof *part);
     cl_mem shm = NULL, partm = NULL;
     if (!sh || !part) {
@@ -192,8 +196,8 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
     const char *name = ctx->cl->chunked ? "vxa_reduce_hist_chunk" : "vxa_reduce_hist";
     if ((st = vxa_cl_kernel(ctx, "reduce", "", name, &k)) != VXA_OK) return st;
     size_t L, G;
-    reduce_shape(ctx, k, n, &L, &G);
-    cl_long chunk = (cl_long)(((n + G - 1) / G + 7) / 8 * 8);
+    cl_long chunk;
+    reduce_shape(ctx, k, n, &L, &G, &chunk);
     uint32_t *prefix = calloc(nc * 4, sizeof *prefix), *hist = malloc(nc * 1024 * sizeof *hist);
     uint64_t *rank = calloc(nc * 4, sizeof *rank), *total = calloc(nc, sizeof *total);
     double *t = calloc(nc * 2, sizeof *t);

@@ -37,6 +37,16 @@ VXA_INLINE float vxa_exp2f(float t)
     return n < -126.0f ? 0.0f : n > 127.0f ? INFINITY : (p * 1.41421356f) * as_float(((int)n + 127) << 23);
 }
 
+/* nnU-Net gamma of one voxel, range != 0: u = max((y - lo) / range, 0), u^g * range + lo, as exp2(g log2 u)
+ * (relative error ~|g log2 u| ulp, far below the tolerance; vxa_exp2f and vxa_log2f vectorise where the
+ * built-ins may not). NaN stays NaN, +Inf stays +Inf, -Inf goes to lo. */
+VXA_INLINE float vxa_gamma(float y, float lo, float range, float g)
+{
+    float u = (y - lo) / range;
+    u = u > 0.0f ? (isinf(u) ? u : vxa_exp2f(g * vxa_log2f(u))) : 0.0f;
+    return isnan(y) ? y : u * range + lo;
+}
+
 /* sin(pi t) and cos(pi t) for t in [0, 2]: t = q / 2 + r, r in [-1/4, 1/4], x = pi r; Taylor series of sin
  * to x^9 and cos to x^10 (truncation < 2e-9), then the quadrant q. For float and float4. */
 #define VXA_DEF_SINCOSPI(NAME, F, I) \
@@ -172,14 +182,8 @@ __kernel void vxa_intensity_apply(__global float *x, long4 dim, __global const i
             }
             break;
         case VXA_IOP_GAMMA:
-            for (int l = 0; l < 4; l++)
-                if (!isnan(y[l]) && p[1] != 0.0f) {
-                    /* u^g as exp2(g log2 u): the relative error stays ~|g log2 u| ulp, far below the
-                     * tolerance; vxa_exp2f and vxa_log2f vectorise where the built-ins may not */
-                    float u = (y[l] - p[0]) / p[1];
-                    u = u > 0.0f ? (isinf(u) ? u : vxa_exp2f(p[2] * vxa_log2f(u))) : 0.0f;
-                    y[l] = u * p[1] + p[0];
-                }
+            if (p[1] != 0.0f)
+                for (int l = 0; l < 4; l++) y[l] = vxa_gamma(y[l], p[0], p[1], p[2]);
             break;
         case VXA_IOP_NOISE: {
             float z[4];
@@ -255,12 +259,7 @@ __kernel void vxa_intensity_chunk(__global float *x, long4 dim, __global const i
         case VXA_IOP_GAMMA: {
             const float p0 = p[0], p1 = p[1], g = p[2];
             if (p1 == 0.0f) break;
-            for (long v = v0; v < v1; v++) {
-                const float y = xc[v];
-                float u = (y - p0) / p1;
-                u = u > 0.0f ? (isinf(u) ? u : vxa_exp2f(g * vxa_log2f(u))) : 0.0f;
-                xc[v] = isnan(y) ? y : u * p1 + p0;
-            }
+            for (long v = v0; v < v1; v++) xc[v] = vxa_gamma(xc[v], p0, p1, g);
             break;
         }
         case VXA_IOP_NOISE: {
