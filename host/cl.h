@@ -22,6 +22,7 @@ struct vxa_cl {
     bool chunked;                /* CPU forms of the copy, elementwise, reduction and smoothing kernels: one
                                   * work-item per contiguous chunk or row (is_cpu, unless VOXAUG_GPU_FORMS=1 asks
                                   * for the GPU forms, which tests use to check those on PoCL) */
+    bool profile;                /* VOXAUG_PROFILE=1: each launch waited for and its time printed on stderr */
     size_t max_wg;               /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     cl_uint compute_units;
     size_t mem_align;            /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */

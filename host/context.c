@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Build options in one place: OpenCL C 1.2, no relaxed math, no float64. */
 #define VXA_CL_BASE_OPTIONS "-cl-std=CL1.2"
@@ -229,6 +230,8 @@ static vxa_status setup_device(vxa_context *ctx, vxa_cl *cl)
     cl->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     const char *forms = getenv("VOXAUG_GPU_FORMS");
     cl->chunked = cl->is_cpu && !(forms && strcmp(forms, "1") == 0);
+    const char *profile = getenv("VOXAUG_PROFILE");
+    cl->profile = profile && strcmp(profile, "1") == 0;
     cl->mem_align = align_bits / 8 ? align_bits / 8 : 64;
     if (ctx->max_alloc == 0 || ctx->max_alloc > maxa) ctx->max_alloc = maxa;
     return VXA_OK;
@@ -525,7 +528,18 @@ vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uin
         while (local[0] * local[1] * local[2] > kwg && local[0] > 1) local[0] /= 2;
     }
     for (cl_uint a = 0; a < dims; a++) global[a] = (gg[a] + local[a] - 1) / local[a] * local[a];
+    struct timespec t0, t1;
+    if (cl->profile) {
+        clFinish(cl->queue);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+    }
     cl_int err = clEnqueueNDRangeKernel(cl->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    if (err == CL_SUCCESS && cl->profile && (err = clFinish(cl->queue)) == CL_SUCCESS) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        fprintf(stderr, "voxaug profile: %-28s %6zux%5zux%5zu local %zux%zux%zu %9.3f ms\n", name, gg[0], gg[1],
+                gg[2], local[0], local[1], local[2],
+                1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
+    }
     if (err != CL_SUCCESS)
         return vxa_cl_fail(ctx, err, "clEnqueueNDRangeKernel(%s, %zux%zux%zu)", name, gg[0], gg[1], gg[2]);
     vxa_count_launch(ctx, name);
