@@ -88,11 +88,12 @@ __kernel void vxa_gauss_rows(__global const float *in, __global float *out, long
             const float wt = w[t];
             const long sh = t - radius;  /* o[i] takes row[i + sh] */
             const long lo = min(nx, max(0L, -sh)), hi = max(lo, min(nx, nx - sh));
+            for (long i = lo; i < hi; i++) o[i] += wt * row[i + sh];
+            if (mode == 0) continue;   /* constant: what leaves the line adds 0 */
             for (long i = 0; i < lo; i++) {
                 const long p = vxa_gauss_fold(i + sh, nx, mode);
                 o[i] += wt * (p >= 0 ? row[p] : 0.0f);
             }
-            for (long i = lo; i < hi; i++) o[i] += wt * row[i + sh];
             for (long i = hi; i < nx; i++) {
                 const long p = vxa_gauss_fold(i + sh, nx, mode);
                 o[i] += wt * (p >= 0 ? row[p] : 0.0f);
