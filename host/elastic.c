@@ -48,8 +48,10 @@ vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_no
                             "%lld do not cover %lld voxels", a, (long long)coarse->dim[a], (long long)step[a],
                             (long long)first[a], (long long)fine_dim[a]);
     if (ctx->reference) return vxa_ref_noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
+    const bool rows = ctx->cl->chunked;   /* the CPU form: one work-item per coarse row and channel */
+    const char *name = rows ? "vxa_noise_block_mean_rows" : "vxa_noise_block_mean";
     cl_kernel k;
-    if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_block_mean", &k)) != VXA_OK) return st;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", name, &k)) != VXA_OK) return st;
     const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
     const cl_long4 fd = { { fine_dim[0], fine_dim[1], fine_dim[2], 1 } };
     const cl_long4 f0 = { { first[0], first[1], first[2], 0 } };
@@ -59,12 +61,13 @@ vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_no
     const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
     const cl_float inv = (cl_float)(1.0 / (double)(step[0] * step[1] * step[2]));
     cl_mem m = (cl_mem)coarse->mem;
-    st = vxa_cl_args(ctx, k, "vxa_noise_block_mean", sizeof m, &m, sizeof cd, &cd, sizeof fd, &fd, sizeof f0, &f0,
-                     sizeof s, &s, sizeof seed, &seed, sizeof sample, &sample, sizeof op, &op, sizeof a, &a,
-                     sizeof inv, &inv, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, sizeof m, &m, sizeof cd, &cd, sizeof fd, &fd, sizeof f0, &f0, sizeof s, &s,
+                     sizeof seed, &seed, sizeof sample, &sample, sizeof op, &op, sizeof a, &a, sizeof inv, &inv,
+                     (size_t)0);
     if (st != VXA_OK) return st;
     const size_t g[3] = { (size_t)coarse->dim[0], (size_t)coarse->dim[1], (size_t)coarse->dim[2] };
-    return vxa_cl_launch(ctx, k, "vxa_noise_block_mean", 3, g);
+    const size_t gr[3] = { (size_t)coarse->dim[1], (size_t)coarse->dim[2], (size_t)coarse->channels };
+    return vxa_cl_launch(ctx, k, name, 3, rows ? gr : g);
 }
 
 static vxa_status check_upsample(vxa_context *ctx, const vxa_dvol *coarse, const vxa_dvol *fine,

@@ -44,7 +44,7 @@ static const char *raw_type(vxa_dtype t)
 static bool copy_map(const vxa_dvol *in, const vxa_dvol *out, const vxa_resample_params *p, int sign[3],
                      int64_t off[3])
 {
-    if (p->field || p->out_k0 || p->in_k0 || (p->in_nz && p->in_nz != in->dim[2])) return false;
+    if (p->field || p->coarse || p->out_k0 || p->in_k0 || (p->in_nz && p->in_nz != in->dim[2])) return false;
     for (int r = 0; r < 3; r++) {
         for (int c = 0; c < 3; c++)
             if (r != c && (float)p->A[r][c] != 0.0f) return false;
@@ -78,6 +78,26 @@ static vxa_status resample_copy(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *
     return st;
 }
 
+/* The coarse field interpolated along i onto the output's nx (kernels/noise.cl, vxa_noise_upsample_i), into h
+ * (allocated here: nx x coarse ny x coarse nz x 3). */
+static vxa_status upsample_i(vxa_context *ctx, const vxa_dvol *coarse, int64_t nx, float start, float inv_step,
+                             vxa_dvol *h)
+{
+    const int64_t hd[3] = { nx, coarse->dim[1], coarse->dim[2] };
+    cl_kernel k;
+    vxa_status st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_upsample_i", &k);
+    if (st != VXA_OK || (st = vxa_dvol_alloc(ctx, hd, coarse->channels, VXA_FLOAT32, h)) != VXA_OK) return st;
+    const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
+    const cl_long fnx = nx;
+    cl_mem cm = (cl_mem)coarse->mem, hm = (cl_mem)h->mem;
+    st = vxa_cl_args(ctx, k, "vxa_noise_upsample_i", sizeof cm, &cm, sizeof hm, &hm, sizeof cd, &cd, sizeof fnx,
+                     &fnx, sizeof start, &start, sizeof inv_step, &inv_step, (size_t)0);
+    const size_t g[3] = { (size_t)hd[0], (size_t)hd[1], (size_t)hd[2] };
+    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, "vxa_noise_upsample_i", 3, g);
+    if (st != VXA_OK) vxa_dvol_release(ctx, h);
+    return st;
+}
+
 vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p)
 {
     vxa_status st = vxa_resample_check(ctx, in, out, p);
@@ -89,7 +109,7 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     if (ctx->reference) return vxa_ref_resample(ctx, in, out, p);
 
     const bool raw = out->dtype != VXA_FLOAT32;  /* labels: order 0, the input's type, copied bit for bit */
-    vxa_dvol conv = { 0 };
+    vxa_dvol conv = { 0 }, h = { 0 };
     const vxa_dvol *src = in;
     if (!raw && in->dtype == VXA_FLOAT64) {
         if ((st = to_float32(ctx, in, &conv)) != VXA_OK) return st;
@@ -108,7 +128,7 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
                  small ? "int" : "long");
     char name[64];
     snprintf(name, sizeof name, "vxa_resample_%s%s%s", p->order == 1 ? "linear" : "nearest",
-             p->field ? "_field" : "", in->channels == 1 ? "_1" : "");
+             p->field ? "_field" : p->coarse ? "_cfield" : "", in->channels == 1 ? "_1" : "");
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "resample", opts, name, &k)) != VXA_OK) goto done;
 
@@ -128,15 +148,27 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     cl_float slope = src->slope, inter = src->inter;
     cl_mem inm = (cl_mem)src->mem, outm = (cl_mem)out->mem;
     cl_mem fm = p->field ? (cl_mem)p->field->mem : (cl_mem)out->mem;  /* never read without a field */
+    cl_long4 cdim = { { 1, 1, 1, 3 } };
+    cl_float4 cstart = { { 0.0f, 0.0f, 0.0f, 0.0f } }, cinv = { { 1.0f, 1.0f, 1.0f, 0.0f } };
+    if (p->coarse) {   /* the rows along i first (h); the pass interpolates them along j and k */
+        for (int a = 0; a < 3; a++) {   /* as vxa_noise_upsample passes them */
+            cstart.s[a] = (float)p->coarse_start[a];
+            cinv.s[a] = (float)(1.0 / p->coarse_step[a]);
+        }
+        if ((st = upsample_i(ctx, p->coarse, out->dim[0], cstart.s[0], cinv.s[0], &h)) != VXA_OK) goto done;
+        fm = (cl_mem)h.mem;
+        cdim = (cl_long4){ { h.dim[0], h.dim[1], h.dim[2], 3 } };
+    }
     cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)(p->in_nz ? p->in_nz : src->dim[2]), 0 } };
     st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof fm, &fm, sizeof ind, &ind,
                      sizeof outd, &outd, sizeof col[0], &col[0], sizeof col[1], &col[1], sizeof col[2], &col[2],
                      sizeof b, &b, sizeof mode, &mode, fill_size, fill, sizeof slope, &slope, sizeof inter, &inter,
-                     sizeof slab, &slab, (size_t)0);
+                     sizeof slab, &slab, sizeof cdim, &cdim, sizeof cstart, &cstart, sizeof cinv, &cinv, (size_t)0);
     if (st != VXA_OK) goto done;
     const size_t g[3] = { (size_t)out->dim[0], (size_t)out->dim[1], (size_t)out->dim[2] };
     st = vxa_cl_launch(ctx, k, "vxa_resample", 3, g);
 done:
     vxa_dvol_release(ctx, &conv);
+    vxa_dvol_release(ctx, &h);
     return st;
 }

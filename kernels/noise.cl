@@ -73,30 +73,60 @@ __kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdi
     }
 }
 
-/* Trilinear upsampling, every channel: fine(o) = coarse at q_a = (o_a − start_a) · inv_step_a, clamped to the
- * coarse grid. cdim.w and fdim.w are the channel counts. */
+/* The CPU form of vxa_noise_block_mean (PoCL): one work-item per coarse row (m1, m2) and channel c, global
+ * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks one Philox block after another (one call per
+ * four voxels, none wasted) and adds each voxel to its node's sum, kept in the output row: per node the same
+ * additions in the same order (k, then j, then i ascending) as vxa_noise_block_mean, so the same floats. */
+__kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
+                                        ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
+{
+    const long m1 = get_global_id(0), m2 = get_global_id(1);
+    const uint c = get_global_id(2);
+    if (m1 >= cdim.y || m2 >= cdim.z || c >= (uint)cdim.w) return;
+    const long j0 = max(first.y + m1 * step.y, 0L), j1 = min(first.y + (m1 + 1) * step.y, fdim.y);
+    const long k0 = max(first.z + m2 * step.z, 0L), k1 = min(first.z + (m2 + 1) * step.z, fdim.z);
+    __global float *row = coarse + cdim.x * (m1 + cdim.y * m2) + c * cdim.x * cdim.y * cdim.z;
+    for (long m0 = 0; m0 < cdim.x; m0++) row[m0] = 0.0f;
+    const uint stream = op_index << 8 | c;
+    for (long k = k0; k < k1; k++)
+        for (long j = j0; j < j1; j++) {
+            const ulong v0 = (ulong)(fdim.x * (j + fdim.y * k)), v1 = v0 + (ulong)fdim.x;
+            for (ulong blk = v0 / 4; blk * 4 < v1; blk++) {
+                const vxa_philox4 x = vxa_philox_block(seed, sample, stream, (uint)blk);
+                for (uint w = 0; w < 4; w++) {
+                    const ulong v = blk * 4 + w;
+                    if (v < v0 || v >= v1) continue;
+                    const long m0 = ((long)(v - v0) - first.x) / step.x;   /* i - first.x >= 0 */
+                    row[m0] += vxa_u01_sym(x.v[w]);
+                }
+            }
+        }
+    const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
+    for (long m0 = 0; m0 < cdim.x; m0++) row[m0] = a * (row[m0] * inv_count);
+}
+
+/* Trilinear upsampling, every channel: fine(o) = the coarse field at q_a = (o_a − start_a) · inv_step_a,
+ * clamped to the coarse grid (kernels/elastic_field.h). cdim.w and fdim.w are the channel counts. */
 __kernel void vxa_noise_upsample(__global const float *coarse, __global float *fine, long4 cdim, long4 fdim,
                                  float4 start, float4 inv_step)
 {
     const long i = get_global_id(0), j = get_global_id(1), k = get_global_id(2);
     if (i >= fdim.x || j >= fdim.y || k >= fdim.z) return;
-    const float q0 = clamp(((float)i - start.x) * inv_step.x, 0.0f, (float)(cdim.x - 1));
-    const float q1 = clamp(((float)j - start.y) * inv_step.y, 0.0f, (float)(cdim.y - 1));
-    const float q2 = clamp(((float)k - start.z) * inv_step.z, 0.0f, (float)(cdim.z - 1));
-    const long c0 = min((long)q0, cdim.x - 1), c1 = min((long)q1, cdim.y - 1), c2 = min((long)q2, cdim.z - 1);
-    const long d0 = min(c0 + 1, cdim.x - 1), d1 = min(c1 + 1, cdim.y - 1), d2 = min(c2 + 1, cdim.z - 1);
-    const float f0 = q0 - (float)c0, f1 = q1 - (float)c1, f2 = q2 - (float)c2;
+    const vxa_cf_at at = vxa_cf_locate(i, j, k, cdim, start, inv_step);
     const long cvol = cdim.x * cdim.y * cdim.z, fvol = fdim.x * fdim.y * fdim.z;
     const long o = i + fdim.x * (j + fdim.y * k);
-    for (long ch = 0; ch < fdim.w; ch++) {
-        __global const float *g = coarse + ch * cvol;
-#define AT(a, b, c) g[(a) + cdim.x * ((b) + cdim.y * (c))]
-        const float x00 = AT(c0, c1, c2) + f0 * (AT(d0, c1, c2) - AT(c0, c1, c2));
-        const float x10 = AT(c0, d1, c2) + f0 * (AT(d0, d1, c2) - AT(c0, d1, c2));
-        const float x01 = AT(c0, c1, d2) + f0 * (AT(d0, c1, d2) - AT(c0, c1, d2));
-        const float x11 = AT(c0, d1, d2) + f0 * (AT(d0, d1, d2) - AT(c0, d1, d2));
-#undef AT
-        const float y0 = x00 + f1 * (x10 - x00), y1 = x01 + f1 * (x11 - x01);
-        fine[o + ch * fvol] = y0 + f2 * (y1 - y0);
-    }
+    for (long ch = 0; ch < fdim.w; ch++) fine[o + ch * fvol] = vxa_cf_value(coarse + ch * cvol, at);
+}
+
+/* The coarse field interpolated along i only (kernels/elastic_field.h, vxa_cf_along_i): h(i, m1, m2) for every
+ * channel, h of dims (fnx, cdim.y, cdim.z, cdim.w). */
+__kernel void vxa_noise_upsample_i(__global const float *coarse, __global float *h, long4 cdim, long fnx,
+                                   float start, float inv_step)
+{
+    const long i = get_global_id(0), m1 = get_global_id(1), m2 = get_global_id(2);
+    if (i >= fnx || m1 >= cdim.y || m2 >= cdim.z) return;
+    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fnx * cdim.y * cdim.z;
+    const long o = i + fnx * (m1 + cdim.y * m2);
+    for (long ch = 0; ch < cdim.w; ch++)
+        h[o + ch * hvol] = vxa_cf_along_i(coarse + ch * cvol, i, m1, m2, cdim, start, inv_step);
 }

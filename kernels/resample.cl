@@ -12,9 +12,12 @@
  * slab = (out_k0, in_k0, nz, 0) when the pass runs on slabs along k (volumes over the device's allocation
  * limit): the output holds planes out_k0.., the input planes in_k0.. of a volume nz deep; positions are those
  * of the whole volumes, so slabs give the single pass's values bit for bit. (0, 0, in_dim.z) otherwise.
- * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field][_1]: _field reads the
- * displacement field, _1 is the single-channel case without the channel loop (PoCL vectorises the work-item
- * loop only when it is innermost: measured 2x on a 2-core CPU).
+ * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field|_cfield][_1]: _field reads
+ * the displacement field (3 channels on the output grid), _cfield interpolates it along j and k from the rows
+ * h that vxa_noise_upsample_i made from the coarse nodes of a fast elastic field (cdim = h's dims, cstart/cinv =
+ * the nodes' start and 1/step per axis, kernels/elastic_field.h: the values vxa_noise_upsample would write,
+ * without the full-size field), _1 is the single-channel case without the channel loop (PoCL vectorises the
+ * work-item loop only when it is innermost: measured 2x on a 2-core CPU).
  * Index arithmetic is in IDX_T: int where every channel of the input and the output has at most 2^30 voxels
  * (the host chooses; AVX2 and GPUs have no fast 64-bit multiply), long otherwise. */
 #pragma OPENCL FP_CONTRACT OFF
@@ -48,16 +51,54 @@ VXA_INLINE IDX_T rs_floor(float p)
     return (IDX_T)(t - ((float)t > p ? 1 : 0));
 }
 
+/* A fast field's value at (i, j, k) from the rows h = vxa_noise_upsample_i(coarse) (hdim = (nx, coarse ny,
+ * coarse nz)): along j, then k, as vxa_cf_value finishes (kernels/elastic_field.h), in IDX_T arithmetic. */
+typedef struct {
+    IDX_T base, dy, dz, hvol;
+    float f1, f2;
+} rs_jk;
+
+VXA_INLINE rs_jk rs_locate_jk(IDX_T i, IDX_T j, IDX_T k, long4 hdim, float4 start, float4 inv_step)
+{
+    const IDX_T nx = (IDX_T)hdim.x, ny = (IDX_T)hdim.y, nz = (IDX_T)hdim.z;
+    const float q1 = clamp(((float)j - start.y) * inv_step.y, 0.0f, (float)(ny - 1));
+    const float q2 = clamp(((float)k - start.z) * inv_step.z, 0.0f, (float)(nz - 1));
+    const IDX_T c1 = min((IDX_T)q1, ny - 1), c2 = min((IDX_T)q2, nz - 1);
+    rs_jk at;
+    at.base = i + nx * (c1 + ny * c2);
+    at.dy = c1 + 1 < ny ? nx : 0;
+    at.dz = c2 + 1 < nz ? nx * ny : 0;
+    at.hvol = nx * ny * nz;
+    at.f1 = q1 - (float)c1;
+    at.f2 = q2 - (float)c2;
+    return at;
+}
+
+VXA_INLINE float rs_value_jk(__global const float *h, rs_jk at)
+{
+    __global const float *p = h + at.base;
+    const float x00 = p[0], x10 = p[at.dy], x01 = p[at.dz], x11 = p[at.dz + at.dy];
+    const float y0 = x00 + at.f1 * (x10 - x00), y1 = x01 + at.f1 * (x11 - x01);
+    return y0 + at.f2 * (y1 - y0);
+}
+
 /* The sample position (px, py, pz) of output voxel (i, j, k), o = its linear index on the output grid. Scalars,
  * not a float4: LLVM's vectoriser then spreads work items over the SIMD lanes. */
 #define RS_POSITION(px, py, pz)                                                                   \
     float px, py, pz;                                                                             \
     {                                                                                             \
         float x_ = (float)i, y_ = (float)j, z_ = (float)(k + (IDX_T)slab.x);                                        \
-        if (use_field) {                                                                          \
+        if (use_field == 1) {                                                                     \
             x_ += field[o];                                                                       \
             y_ += field[o + out_vol];                                                             \
             z_ += field[o + 2 * out_vol];                                                         \
+        } else if (use_field == 2) {                                                              \
+            rs_jk at_ = rs_locate_jk(i, j, k + (IDX_T)slab.x, cdim, cstart, cinv);                \
+            x_ += rs_value_jk(field, at_);                                                        \
+            at_.base += at_.hvol;                                                                 \
+            y_ += rs_value_jk(field, at_);                                                        \
+            at_.base += at_.hvol;                                                                 \
+            z_ += rs_value_jk(field, at_);                                                        \
         }                                                                                         \
         px = vxa_resample_coord(a0.x, a1.x, a2.x, b.x, x_, y_, z_);                               \
         py = vxa_resample_coord(a0.y, a1.y, a2.y, b.y, x_, y_, z_);                               \
@@ -66,8 +107,9 @@ VXA_INLINE IDX_T rs_floor(float p)
 
 #define RS_ARGS(OUT_TYPE, CVAL_TYPE)                                                                          \
     __global const IN_T *in, __global OUT_TYPE *out, __global const float *field, long4 in_dim, long4 out_dim, \
-        float4 a0, float4 a1, float4 a2, float4 b, int mode, CVAL_TYPE cval, float slope, float inter, int4 slab
-#define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter, slab
+        float4 a0, float4 a1, float4 a2, float4 b, int mode, CVAL_TYPE cval, float slope, float inter, int4 slab, \
+        long4 cdim, float4 cstart, float4 cinv
+#define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter, slab, cdim, cstart, cinv
 
 #if !OUT_IS_RAW
 /* Trilinear. Interior (all 8 neighbours inside): interpolate the stored values and scale once (scaling is
@@ -125,6 +167,8 @@ __kernel void vxa_resample_linear(RS_ARGS(float, float)) { rs_linear(RS_PASS, 0,
 __kernel void vxa_resample_linear_1(RS_ARGS(float, float)) { rs_linear(RS_PASS, 0, 1); }
 __kernel void vxa_resample_linear_field(RS_ARGS(float, float)) { rs_linear(RS_PASS, 1, 0); }
 __kernel void vxa_resample_linear_field_1(RS_ARGS(float, float)) { rs_linear(RS_PASS, 1, 1); }
+__kernel void vxa_resample_linear_cfield(RS_ARGS(float, float)) { rs_linear(RS_PASS, 2, 0); }
+__kernel void vxa_resample_linear_cfield_1(RS_ARGS(float, float)) { rs_linear(RS_PASS, 2, 1); }
 #endif
 
 /* Nearest neighbour, index floor(p + 0.5) per axis (resample_coord.h), folded by the mode. Images: the scaled
@@ -159,3 +203,5 @@ __kernel void vxa_resample_nearest(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 
 __kernel void vxa_resample_nearest_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 0, 1); }
 __kernel void vxa_resample_nearest_field(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 1, 0); }
 __kernel void vxa_resample_nearest_field_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 1, 1); }
+__kernel void vxa_resample_nearest_cfield(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 2, 0); }
+__kernel void vxa_resample_nearest_cfield_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 2, 1); }

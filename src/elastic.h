@@ -81,6 +81,12 @@ double vxa_elastic_unit_std(const double sigma[3]);
  * of dims `dim`, exact or fast by plan->mode. */
 vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                    const int64_t dim[3], vxa_dvol *field);
+/* Fast mode's coarse nodes alone (smoothed, 3 channels, allocated here), with the start and step that
+ * vxa_noise_upsample takes to make the field of vxa_elastic_field_build from them. *made = false, nothing
+ * allocated, where the plan has no coarse grid (exact mode, or every step 1). */
+vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
+                                    const int64_t dim[3], vxa_dvol *coarse, double start[3], double step[3],
+                                    bool *made);
 
 /* Fast mode's coarse grid along one axis of n voxels for sigma: blocks of s = max(1, floor(sigma / 4)) voxels,
  * nodes = ceil(n / s) of them, centred on the grid: block m covers [first + m·s, first + (m + 1)·s) with

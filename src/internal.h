@@ -102,6 +102,10 @@ typedef struct vxa_resample_params {
     vxa_mode mode;
     double cval;
     const vxa_dvol *field;       /* NULL, or float32 with 3 channels (d_i, d_j, d_k) on the output grid */
+    /* Or (not both) the coarse nodes of a fast elastic field, float32 with 3 channels, interpolated by the pass
+     * itself as vxa_noise_upsample(coarse, start, step) would (kernels/elastic_field.h): no full-size field. */
+    const vxa_dvol *coarse;
+    double coarse_start[3], coarse_step[3];
     /* Slabs along k (all 0: whole volumes). The output holds planes out_k0 .. out_k0 + out->dim[2] - 1 of the
      * full output, the input planes in_k0 .. in_k0 + in->dim[2] - 1 of an input in_nz planes deep; positions
      * and modes are those of the full volumes. The caller makes the input slab cover every plane read. */

@@ -70,6 +70,11 @@ typedef struct vxa_op_desc {
     /* ELASTIC: the displacement field (float32, 3 channels, voxels) on grid `out`, into a device volume that
      * the callee allocates with vxa_dvol_alloc. */
     vxa_status (*field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *field);
+    /* ELASTIC, optional: where the field is interpolated from coarse nodes (fast mode), those nodes instead, for
+     * the resampling pass to interpolate itself (vxa_resample_params.coarse: the same values as `field`, without
+     * the full-size volume); *made = false, and nothing allocated, where there are none (then use `field`). */
+    vxa_status (*coarse_field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *coarse,
+                               double start[3], double step[3], bool *made);
 
     /* INTENSITY: an identifier private to src/ops_intensity.c; runs go through vxa_intensity_run. */
     int intensity_id;

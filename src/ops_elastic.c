@@ -41,7 +41,9 @@
  * the standard deviation and the correlation length (lag where the autocorrelation falls to 1/e) of the fast
  * field stay within 10% of the exact field's (observed within about 2%), and the two fields of one seed
  * correlate at about 0.99 (relative RMS difference about 10%). Where every s_a is 1 (sigma < 8 on all axes)
- * fast is exact. */
+ * fast is exact. In a pipeline that does not ask for the field back, the full-size field is never made: the
+ * nodes are interpolated along i into rows of (nx, nodes_1, nodes_2) and the resampling pass finishes along j
+ * and k itself (vxa_resample_params.coarse; the same floats, bit for bit, as the upsampled field). */
 #include "elastic.h"
 
 #include <math.h>
@@ -124,37 +126,52 @@ void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *no
     *first = -((m * s - n) / 2);
 }
 
+vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
+                                    const int64_t dim[3], vxa_dvol *coarse, double start[3], double step[3],
+                                    bool *made)
+{
+    memset(coarse, 0, sizeof *coarse);
+    *made = false;
+    const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
+    int64_t stepi[3], nodes[3], first[3];
+    double sigma_c[3];
+    bool any = false;
+    for (int a = 0; a < 3; a++) {
+        vxa_elastic_coarse_axis(dim[a], plan->sigma[a], &stepi[a], &nodes[a], &first[a]);
+        any = any || stepi[a] > 1;
+        step[a] = (double)stepi[a];
+        start[a] = (double)first[a] + (step[a] - 1.0) / 2.0;
+        sigma_c[a] = plan->sigma[a] / step[a];
+    }
+    if (plan->mode == VXA_ELASTIC_EXACT || !any) return VXA_OK;
+    vxa_status st = vxa_dvol_alloc(ctx, nodes, 3, VXA_FLOAT32, coarse);
+    if (st == VXA_OK && ((st = vxa_noise_block_mean(ctx, coarse, key, amp, dim, first, stepi)) != VXA_OK ||
+                         (st = vxa_gauss_smooth(ctx, coarse, sigma_c, VXA_MODE_CONSTANT, 4.0)) != VXA_OK))
+        vxa_dvol_release(ctx, coarse);
+    *made = st == VXA_OK;
+    return st;
+}
+
 vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                    const int64_t dim[3], vxa_dvol *field)
 {
     memset(field, 0, sizeof *field);
-    const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
-    int64_t step[3], nodes[3], first[3];
-    double start[3], stepd[3], sigma_c[3];
-    bool coarse = false;
-    for (int a = 0; a < 3; a++) {
-        vxa_elastic_coarse_axis(dim[a], plan->sigma[a], &step[a], &nodes[a], &first[a]);
-        coarse = coarse || step[a] > 1;
-        stepd[a] = (double)step[a];
-        start[a] = (double)first[a] + (stepd[a] - 1.0) / 2.0;
-        sigma_c[a] = plan->sigma[a] / stepd[a];
+    vxa_dvol c;
+    double start[3], step[3];
+    bool coarse;
+    vxa_status st = vxa_elastic_field_coarse(ctx, plan, key, dim, &c, start, step, &coarse);
+    if (st != VXA_OK) return st;
+    if ((st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) == VXA_OK) {
+        if (coarse) {   /* fast: interpolated from the nodes */
+            st = vxa_noise_upsample(ctx, &c, field, start, step);
+        } else {   /* alpha · G_sigma ∗ U at full resolution */
+            const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
+            if ((st = vxa_noise_uniform(ctx, field, key, amp)) == VXA_OK)
+                st = vxa_gauss_smooth(ctx, field, plan->sigma, VXA_MODE_CONSTANT, 4.0);
+        }
+        if (st != VXA_OK) vxa_dvol_release(ctx, field);
     }
-    vxa_status st;
-    if (plan->mode == VXA_ELASTIC_EXACT || !coarse) {   /* alpha · G_sigma ∗ U at full resolution */
-        if ((st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) != VXA_OK) return st;
-        if ((st = vxa_noise_uniform(ctx, field, key, amp)) != VXA_OK ||
-            (st = vxa_gauss_smooth(ctx, field, plan->sigma, VXA_MODE_CONSTANT, 4.0)) != VXA_OK)
-            vxa_dvol_release(ctx, field);
-        return st;
-    }
-    vxa_dvol c = { 0 };
-    if ((st = vxa_dvol_alloc(ctx, nodes, 3, VXA_FLOAT32, &c)) == VXA_OK &&
-        (st = vxa_noise_block_mean(ctx, &c, key, amp, dim, first, step)) == VXA_OK &&
-        (st = vxa_gauss_smooth(ctx, &c, sigma_c, VXA_MODE_CONSTANT, 4.0)) == VXA_OK &&
-        (st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) == VXA_OK &&
-        (st = vxa_noise_upsample(ctx, &c, field, start, stepd)) != VXA_OK)
-        vxa_dvol_release(ctx, field);
-    vxa_dvol_release(ctx, &c);
+    if (coarse) vxa_dvol_release(ctx, &c);
     return st;
 }
 
@@ -168,13 +185,25 @@ static vxa_status elastic_field(vxa_context *ctx, const vxa_op_values *val, cons
     return vxa_elastic_field_build(ctx, &plan, &key, out->dim, field);
 }
 
+static vxa_status elastic_coarse_field(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out,
+                                       vxa_dvol *coarse, double start[3], double step[3], bool *made)
+{
+    vxa_elastic_plan plan;
+    char err[512];
+    *made = false;
+    if (vxa_elastic_plan_make(val, out, &plan, err, sizeof err) != VXA_OK)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s", err);
+    const vxa_noise_key key = { .seed = val->seed, .sample = val->sample, .op_index = val->op_index };
+    return vxa_elastic_field_coarse(ctx, &plan, &key, out->dim, coarse, start, step, made);
+}
+
 const vxa_op_desc vxa_elastic_ops[] = {
     { .name = "elastic", .kind = VXA_OPK_ELASTIC, .params = elastic_params, .nparams = P_COUNT,
       .doc = "random elastic deformation: displacement alpha · G_sigma ∗ U (U uniform on [-1, 1) per voxel), "
              "or rms/max_disp and smooth_mm in mm; mode exact or fast",
       .scipy = "alpha * ndimage.gaussian_filter(U, sigma, mode='constant', truncate=4.0), then "
                "ndimage.map_coordinates(x, grid + d, order=1)",
-      .field = elastic_field },
+      .field = elastic_field, .coarse_field = elastic_coarse_field },
     { .name = NULL },
 };
 const int vxa_elastic_nops = 1;

@@ -205,7 +205,13 @@ static vxa_status run_spatial(runner *r, int *i)
     if (st != VXA_OK) return st;
     if (!elastic && is_identity(A, b, r->grid.dim, cur.dim)) return VXA_OK;
 
-    if (elastic && (st = elastic->desc->field(ctx, &elastic_val, &cur, &field)) != VXA_OK) goto done;
+    /* fast elastic fields: the pass interpolates the coarse nodes itself, unless the caller wants the field */
+    bool coarse = false;
+    double cstart[3] = { 0.0, 0.0, 0.0 }, cstep[3] = { 1.0, 1.0, 1.0 };
+    if (elastic && !r->field_out && elastic->desc->coarse_field &&
+        (st = elastic->desc->coarse_field(ctx, &elastic_val, &cur, &field, cstart, cstep, &coarse)) != VXA_OK)
+        goto done;
+    if (elastic && !coarse && (st = elastic->desc->field(ctx, &elastic_val, &cur, &field)) != VXA_OK) goto done;
     if (elastic && r->field_out) {
         vxa_volume_free(*r->field_out);
         *r->field_out = NULL;
@@ -214,7 +220,9 @@ static vxa_status run_spatial(runner *r, int *i)
         if ((st = read_back(ctx, &like, &cur, &field, r->field_out)) != VXA_OK) goto done;
     }
     vxa_resample_params rp = { .order = r->order, .mode = (vxa_mode)r->mode, .cval = r->cval,
-                               .field = elastic ? &field : NULL };
+                               .field = elastic && !coarse ? &field : NULL, .coarse = coarse ? &field : NULL };
+    memcpy(rp.coarse_start, cstart, sizeof cstart);
+    memcpy(rp.coarse_step, cstep, sizeof cstep);
     memcpy(rp.A, A, sizeof A);
     memcpy(rp.b, b, sizeof b);
     memcpy(rp.out_dim, cur.dim, sizeof rp.out_dim);

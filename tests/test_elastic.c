@@ -530,17 +530,33 @@ static void test_coarse_grid_geometry(void **state)
 }
 
 /* Block means on device and reference agree, and are the means of vxa_noise_uniform's voxels. */
+/* A second context on the device under test that runs the GPU forms of the kernels (host/cl.h, chunked), which
+ * a CPU device otherwise leaves for its CPU forms (on a GPU: the same forms again). Destroyed by the caller. */
+static vxa_context *gpu_forms_context(void)
+{
+    vxa_context *g = NULL;
+    (void)vxa_test_device();   /* skips where there is no device */
+    setenv("VOXAUG_GPU_FORMS", "1", 1);
+    const vxa_status st = vxa_context_create(NULL, &g);
+    unsetenv("VOXAUG_GPU_FORMS");
+    if (st != VXA_OK) fail_msg("a second device context: %s", vxa_last_error(g));
+    return g;
+}
+
+/* Block means on the reference, the device and the device's other kernel form (fine rows of 13 voxels straddle
+ * Philox blocks of four; blocks hang over the grid's edges). */
 static void test_block_mean_is_mean_of_noise(void **state)
 {
     (void)state;
-    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device();
+    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device(), *gpu = gpu_forms_context();
     const int64_t fine[3] = { 13, 10, 7 }, nodes[3] = { 5, 4, 3 }, first[3] = { -1, -1, 0 }, step[3] = { 3, 3, 3 };
     const vxa_noise_key key = { 11, 12, 13 };
     const float amp[3] = { 2, 3, 4 };
     vxa_volume *u = noise_on(ref, fine, 3, &key, amp);
-    vxa_volume *out[2];
-    vxa_context *ctxs[2] = { ref, dev };
-    for (int x = 0; x < 2; x++) {
+    vxa_volume *out[3] = { NULL, NULL, NULL };
+    vxa_context *ctxs[3] = { ref, dev, gpu };
+    const int nctx = 3;
+    for (int x = 0; x < nctx; x++) {
         vxa_dvol c;
         assert_int_equal(vxa_dvol_alloc(ctxs[x], nodes, 3, VXA_FLOAT32, &c), VXA_OK);
         if (vxa_noise_block_mean(ctxs[x], &c, &key, amp, fine, first, step) != VXA_OK)
@@ -558,9 +574,10 @@ static void test_block_mean_is_mean_of_noise(void **state)
                             for (int64_t i = first[0] + m0 * 3; i < first[0] + m0 * 3 + 3; i++)
                                 if (i >= 0 && j >= 0 && k >= 0 && i < fine[0] && j < fine[1] && k < fine[2])
                                     sum += vxa_volume_get(u, i, j, k, c);
-                    for (int x = 0; x < 2; x++)
+                    for (int x = 0; x < nctx; x++)
                         assert_true(fabs(vxa_volume_get(out[x], m0, m1, m2, c) - sum / 27) < 1e-5);
                 }
+    assert_true(vxa_test_identical(out[1], out[2]));   /* both forms add in the same order */
     /* blocks that do not cover the grid are refused */
     const int64_t short_nodes[3] = { 4, 4, 3 };
     vxa_dvol c;
@@ -569,8 +586,8 @@ static void test_block_mean_is_mean_of_noise(void **state)
     assert_non_null(strstr(vxa_last_error(ref), "axis 0"));
     vxa_dvol_release(ref, &c);
     vxa_volume_free(u);
-    vxa_volume_free(out[0]);
-    vxa_volume_free(out[1]);
+    for (int x = 0; x < 3; x++) vxa_volume_free(out[x]);
+    vxa_context_destroy(gpu);
 }
 
 /* Trilinear upsampling reproduces a linear function of the node index at q = (o − start) / step, clamped to
@@ -651,8 +668,10 @@ static void test_fast_approximates_exact_draw(void **state)
 /* ---- through the pipeline ---------------------------------------------------------------------------------- */
 typedef struct { vxa_volume *img, *lab, *field; } run_out;
 
-static run_out run_pipeline(vxa_context *ctx, const char *spec, uint64_t seed, const vxa_volume *img,
-                            const vxa_volume *lab)
+/* Runs spec; with want_field the field is read back too (the pass then reads the full-size field), without it
+ * a fast field's coarse nodes are interpolated inside the pass. */
+static run_out run_pipeline_ex(vxa_context *ctx, const char *spec, uint64_t seed, const vxa_volume *img,
+                               const vxa_volume *lab, bool want_field)
 {
     vxa_pipeline *p = NULL;
     char err[512];
@@ -661,12 +680,18 @@ static run_out run_pipeline(vxa_context *ctx, const char *spec, uint64_t seed, c
     vxa_run_options o;
     vxa_run_options_init(&o);
     o.seed = seed;
-    o.field_out = &r.field;
+    o.field_out = want_field ? &r.field : NULL;
     if (vxa_pipeline_run_ex(ctx, p, &o, img, lab, &r.img, &r.lab, NULL) != VXA_OK)
         fail_msg("%s on %s: %s", spec, vxa_context_device_name(ctx), vxa_last_error(ctx));
-    assert_non_null(r.field);
+    assert_true(want_field == (r.field != NULL));
     vxa_pipeline_free(p);
     return r;
+}
+
+static run_out run_pipeline(vxa_context *ctx, const char *spec, uint64_t seed, const vxa_volume *img,
+                            const vxa_volume *lab)
+{
+    return run_pipeline_ex(ctx, spec, seed, img, lab, true);
 }
 
 static void run_free(run_out *r)
@@ -720,6 +745,63 @@ static void test_pipeline_device_equals_reference(void **state)
     vxa_volume_free(lab);
 }
 
+/* Launches of vxa_noise_upsample itself (the full-size field), not of vxa_noise_upsample_i. */
+static uint64_t full_upsamplings(vxa_context *ctx)
+{
+    return vxa_context_launches(ctx, "vxa_noise_upsample") - vxa_context_launches(ctx, "vxa_noise_upsample_i");
+}
+
+/* Fast fields without a field read back: the pass interpolates the coarse nodes itself (no full upsampling)
+ * and gives, on each path, the images and labels of the full-size field bit for bit; device and reference
+ * agree as in test_pipeline_device_equals_reference. One and two channels, a rotation and a crop in the pass,
+ * anisotropic sigma, odd shapes. */
+static void test_pipeline_fused_coarse_field(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 5;
+    const int64_t dim[3] = { 43, 29, 37 };
+    vxa_volume *phantom = NULL, *lab = NULL;
+    assert_int_equal(vxa_phantom(dim, &phantom, &lab), VXA_OK);
+    vxa_volume *two = vxa_test_random_volume(dim, 2, VXA_INT16, &rng);
+    memcpy(two->affine, lab->affine, sizeof two->affine);   /* the label map's grid */
+    memcpy(two->spacing, lab->spacing, sizeof two->spacing);
+    const char *specs[] = {
+        "elastic(alpha=[2000,3000], sigma=9, mode=fast) crop(30,27,29)",
+        "rotate(10, plane=0,1) elastic(alpha=1500, sigma=8,13,17, mode=fast) zoom(1.1)",
+    };
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
+        for (int v = 0; v < 2; v++) {
+            const vxa_volume *img = v == 0 ? phantom : two;
+            const uint64_t seed = vxa_test_seed() + s;
+            const uint64_t up0 = full_upsamplings(dev);
+            run_out dfull = run_pipeline_ex(dev, specs[s], seed, img, lab, true);
+            assert_int_equal(full_upsamplings(dev) - up0, 1);
+            run_out dfused = run_pipeline_ex(dev, specs[s], seed, img, lab, false);
+            assert_int_equal(full_upsamplings(dev) - up0, 1);   /* none more */
+            run_out rfull = run_pipeline_ex(ref, specs[s], seed, img, lab, true);
+            run_out rfused = run_pipeline_ex(ref, specs[s], seed, img, lab, false);
+            assert_true(vxa_test_identical(dfull.img, dfused.img));
+            assert_true(vxa_test_identical(dfull.lab, dfused.lab));
+            assert_true(vxa_test_identical(rfull.img, rfused.img));
+            assert_true(vxa_test_identical(rfull.lab, rfused.lab));
+            const double idiff = vxa_test_max_abs_diff(rfused.img, dfused.img), itol = 1e-4 * vxa_test_range(img);
+            const size_t ldiff = count_differences(rfused.lab, dfused.lab);
+            print_message("%s, %lld channel(s): fused device vs reference: image diff %.3g (tol %.3g), %zu labels "
+                          "differ\n", specs[s], (long long)img->channels, idiff, itol, ldiff);
+            assert_true(idiff <= itol);
+            assert_true(ldiff * 10000 <= vxa_volume_voxels(rfused.lab));
+            assert_true(vxa_test_range(dfull.field) > 1.0);   /* the deformation is not a no-op */
+            run_free(&dfull);
+            run_free(&dfused);
+            run_free(&rfull);
+            run_free(&rfused);
+        }
+    vxa_volume_free(two);
+    vxa_volume_free(phantom);
+    vxa_volume_free(lab);
+}
+
 /* One device: the same seed gives the same image, labels and field bit for bit; another seed another field. */
 static void test_pipeline_seeds(void **state)
 {
@@ -765,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_fast_matches_exact_statistics),
         cmocka_unit_test(test_pipeline_device_equals_reference),
         cmocka_unit_test(test_pipeline_seeds),
+        cmocka_unit_test(test_pipeline_fused_coarse_field),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();

@@ -3,6 +3,7 @@
  * Trilinear in double precision, as STYLE.md's ref_sample_linear. Nearest neighbour takes its position from
  * kernels/resample_coord.h, the float32 formula the kernel uses, so that labels equal the device's bit for bit
  * (a double position could round to the other neighbour where p is within an ulp of a .5 boundary). */
+#include "elastic.h"
 #include "internal.h"
 #include "resample_coord.h"
 
@@ -57,6 +58,18 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
                             "deep, output from plane %lld: out of range", (long long)p->in_k0,
                             (long long)in->dim[2], (long long)p->in_nz, (long long)p->out_k0);
     }
+    if (p->field && p->coarse)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: a displacement field and a coarse field at once");
+    if (p->coarse) {
+        const vxa_dvol *f = p->coarse;
+        if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] < 1 || f->dim[1] < 1 || f->dim[2] < 1)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the coarse displacement field is %s x %lld "
+                            "channels, expected float32 x 3", vxa_dtype_name(f->dtype), (long long)f->channels);
+        for (int a = 0; a < 3; a++)
+            if (!(p->coarse_step[a] > 0) || !isfinite(p->coarse_step[a]) || !isfinite(p->coarse_start[a]))
+                return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: coarse field step %g, start %g along "
+                                "axis %d: expected a finite step > 0", p->coarse_step[a], p->coarse_start[a], a);
+    }
     if (p->field) {
         const vxa_dvol *f = p->field;
         if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] != p->out_dim[0] || f->dim[1] != p->out_dim[1] ||
@@ -108,6 +121,18 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
 {
     vxa_status st = vxa_resample_check(ctx, in, out, p);
     if (st != VXA_OK) return st;
+    if (p->coarse) {   /* the full field first (fine plane k of a slab is plane out_k0 + k), then the plain pass */
+        vxa_dvol full = { 0 };
+        const double start[3] = { p->coarse_start[0], p->coarse_start[1], p->coarse_start[2] - (double)p->out_k0 };
+        vxa_resample_params q = *p;
+        q.coarse = NULL;
+        q.field = &full;
+        if ((st = vxa_dvol_alloc(ctx, out->dim, 3, VXA_FLOAT32, &full)) == VXA_OK &&
+            (st = vxa_ref_noise_upsample(ctx, p->coarse, &full, start, p->coarse_step)) == VXA_OK)
+            st = vxa_ref_resample(ctx, in, out, &q);
+        vxa_dvol_release(ctx, &full);
+        return st;
+    }
     const size_t es = vxa_dtype_size(out->dtype);
     const bool raw = out->dtype != VXA_FLOAT32;  /* labels: the stored value itself, no scaling */
     unsigned char fill[8] = { 0 };
