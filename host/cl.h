@@ -17,6 +17,7 @@ struct vxa_cl {
     cl_device_id device;
     cl_context context;
     cl_command_queue queue;
+    cl_command_queue xfer;       /* transfers of batches (vxa_pipeline_run_batch), made on first use; ours */
     bool owns;                   /* false when wrapping a caller's context and queue */
     bool is_cpu;                 /* CL_DEVICE_TYPE_CPU: zero-copy host buffers */
     bool chunked;                /* CPU forms of the copy, elementwise, reduction and smoothing kernels: one

@@ -311,6 +311,10 @@ void vxa_context_destroy(vxa_context *ctx)
     vxa_cl *cl = ctx->cl;
     if (cl) {
         if (cl->queue) clFinish(cl->queue);
+        if (cl->xfer) {
+            clFinish(cl->xfer);
+            clReleaseCommandQueue(cl->xfer);
+        }
         for (int i = 0; i < cl->nkernels; i++) clReleaseKernel(cl->kernels[i].kernel);
         for (int i = 0; i < cl->nprograms; i++) clReleaseProgram(cl->programs[i].program);
         if (cl->owns) {

@@ -181,9 +181,10 @@ VXA_API vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, 
  * may be NULL, or hold NULLs). Each result equals vxa_pipeline_run's for the same (seed, sample), whatever n.
  * out_images[i] (out_labels[i], draws[i] if not NULL) receive what vxa_pipeline_run would give; on failure
  * every output is NULL. The samples run back to back on the context's queue, each on the buffers the one before
- * released (the context's pool). On a CPU device the volumes are used in place (zero copy), so there is no
- * transfer to overlap; on a discrete GPU the upload and read-back of a sample are not yet overlapped with the
- * compute of its neighbours (blocking transfers on the one queue). */
+ * released (the context's pool). On a GPU, transfers run on a second queue of the context, double-buffered:
+ * while sample i computes, sample i + 1 is uploaded and sample i - 1 read back (events order the two queues).
+ * On a CPU device the volumes are used in place (zero copy) and the samples simply run in turn
+ * (VOXAUG_BATCH_OVERLAP=1 takes the GPU's path there too; the tests do). */
 VXA_API vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed,
                                           uint64_t first_sample, size_t n, const vxa_volume *const *images,
                                           const vxa_volume *const *labels, vxa_volume **out_images,

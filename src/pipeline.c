@@ -121,8 +121,6 @@ typedef struct {
 
 static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
                             vxa_volume **out);
-static vxa_status alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, int64_t channels,
-                               vxa_dtype dtype, vxa_volume **out);
 
 /* Replaces cur by next; cur is released unless it is the caller's input. */
 static void swap_in(runner *r, vxa_dvol *cur, vxa_dvol *next)
@@ -295,7 +293,7 @@ static bool same_grid(const vxa_volume *a, const vxa_volume *b)
     return true;
 }
 
-static vxa_status check_inputs(vxa_context *ctx, const vxa_volume *image, const vxa_volume *label)
+vxa_status vxa_pipeline_check_inputs(vxa_context *ctx, const vxa_volume *image, const vxa_volume *label)
 {
     if (!image || !image->data) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: no image");
     if (!label) return VXA_OK;
@@ -312,8 +310,8 @@ static vxa_status check_inputs(vxa_context *ctx, const vxa_volume *image, const 
 
 /* A host volume with the runner's geometry for dvol d, filled from it. */
 /* A host output volume on grid g, its header codes taken from `like`. */
-static vxa_status alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, int64_t channels,
-                               vxa_dtype dtype, vxa_volume **out)
+vxa_status vxa_pipeline_alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g,
+                                     int64_t channels, vxa_dtype dtype, vxa_volume **out)
 {
     vxa_volume *v = NULL;
     vxa_status st = vxa_volume_alloc(g->dim, channels, dtype, &v);
@@ -333,7 +331,7 @@ static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_
                             vxa_volume **out)
 {
     vxa_volume *v = NULL;
-    vxa_status st = alloc_output(ctx, like, g, d->channels, d->dtype, &v);
+    vxa_status st = vxa_pipeline_alloc_output(ctx, like, g, d->channels, d->dtype, &v);
     if (st != VXA_OK) return st;
     if ((st = vxa_dvol_read(ctx, d, v->data)) != VXA_OK) {
         vxa_volume_free(v);
@@ -499,8 +497,8 @@ done:
 }
 
 /* Whether a host-memory run must go through slabs: some volume it would put on the device exceeds the limit. */
-static bool needs_slabs(const vxa_context *ctx, const vxa_pipeline *p, const vxa_volume *image,
-                        const vxa_volume *label)
+bool vxa_pipeline_needs_slabs(const vxa_context *ctx, const vxa_pipeline *p, const vxa_volume *image,
+                              const vxa_volume *label)
 {
     if (ctx->reference) return false;
     vxa_volume shape;
@@ -543,8 +541,11 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
             st = vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "slab processing: one resampling pass only");
             goto done;
         }
-    if ((st = alloc_output(ctx, image, &out_grid, image->channels, VXA_FLOAT32, out_image)) != VXA_OK) goto done;
-    if (label && (st = alloc_output(ctx, label, &out_grid, label->channels, label->dtype, out_label)) != VXA_OK)
+    if ((st = vxa_pipeline_alloc_output(ctx, image, &out_grid, image->channels, VXA_FLOAT32, out_image)) !=
+        VXA_OK)
+        goto done;
+    if (label &&
+        (st = vxa_pipeline_alloc_output(ctx, label, &out_grid, label->channels, label->dtype, out_label)) != VXA_OK)
         goto done;
     /* Output planes per slab: as many as fit, halved until the input planes they read fit too. */
     const uint64_t lim = ctx->max_alloc;
@@ -612,10 +613,10 @@ vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vx
     *out_image = NULL;
     if (out_label) *out_label = NULL;
     if (draw) *draw = NULL;
-    vxa_status st = check_inputs(ctx, image, label);
+    vxa_status st = vxa_pipeline_check_inputs(ctx, image, label);
     if (st != VXA_OK) return st;
     if (label && !out_label) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: label without out_label");
-    if (needs_slabs(ctx, p, image, label)) {
+    if (vxa_pipeline_needs_slabs(ctx, p, image, label)) {
         if (o->field_out) *o->field_out = NULL;
         return run_slabs(ctx, p, o, image, label, out_image, out_label, draw);
     }
@@ -667,7 +668,16 @@ vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint6
         if (draws) draws[i] = NULL;
     }
     vxa_status st = VXA_OK;
-    for (size_t i = 0; i < n && st == VXA_OK; i++) {
+    bool overlap = vxa_pipeline_batch_overlaps(ctx, n);
+    for (size_t i = 0; i < n && st == VXA_OK && overlap; i++) {   /* every sample in one pass on the device */
+        const vxa_volume *lab = labels ? labels[i] : NULL;
+        st = vxa_pipeline_check_inputs(ctx, images[i], lab);
+        overlap = !vxa_pipeline_needs_slabs(ctx, p, images[i], lab);
+    }
+    if (st == VXA_OK && overlap)
+        st = vxa_pipeline_batch_overlapped(ctx, p, seed, first_sample, n, images, labels, out_images, out_labels,
+                                           draws);
+    for (size_t i = 0; i < n && st == VXA_OK && !overlap; i++) {
         const vxa_volume *lab = labels ? labels[i] : NULL;
         st = vxa_pipeline_run(ctx, p, seed, first_sample + i, images[i], lab, &out_images[i],
                               lab ? &out_labels[i] : NULL, draws ? &draws[i] : NULL);

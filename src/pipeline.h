@@ -35,6 +35,24 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
                                  const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
                                  vxa_dvol *out_image, vxa_dvol *out_label, vxa_grid *out_grid, vxa_draw **draw);
 
+/* Host-memory helpers of vxa_pipeline_run, shared with the overlapped batch (host/pipeline_cl.c): the checks of
+ * an image and its label map; whether a run must go through slabs along k (some volume over the device's
+ * allocation limit); an output volume on grid g with like's header fields. */
+vxa_status vxa_pipeline_check_inputs(vxa_context *ctx, const vxa_volume *image, const vxa_volume *label);
+bool vxa_pipeline_needs_slabs(const vxa_context *ctx, const vxa_pipeline *p, const vxa_volume *image,
+                              const vxa_volume *label);
+vxa_status vxa_pipeline_alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g,
+                                     int64_t channels, vxa_dtype dtype, vxa_volume **out);
+/* The batch with transfers on their own queue, overlapped with the compute of the neighbouring samples
+ * (host/pipeline_cl.c); the arguments checked and the outputs cleared by vxa_pipeline_run_batch. */
+vxa_status vxa_pipeline_batch_overlapped(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed,
+                                         uint64_t first_sample, size_t n, const vxa_volume *const *images,
+                                         const vxa_volume *const *labels, vxa_volume **out_images,
+                                         vxa_volume **out_labels, vxa_draw **draws);
+/* Whether a batch on ctx takes the overlapped path: a device that is not a CPU (there buffers wrap host memory,
+ * nothing to transfer), or VOXAUG_BATCH_OVERLAP=1 (tests run the path on PoCL); at least two samples. */
+bool vxa_pipeline_batch_overlaps(const vxa_context *ctx, size_t n);
+
 /* Writes the normalised text of one op into buf. */
 void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len);
 

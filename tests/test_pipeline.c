@@ -182,6 +182,71 @@ static void test_batch_equals_single_runs(void **state)
     vxa_pipeline_free(p);
 }
 
+/* The batch with transfers on a second queue (what a GPU runs; VOXAUG_BATCH_OVERLAP=1 takes it on PoCL): each
+ * sample, label map and draw equal a single run's, bit for bit, for batch sizes 2, 3 and 5, samples of
+ * different shapes and types in one batch, a label map missing from one, and statistics (zscore) read back in the
+ * middle of a sample. A batch that fails leaves every output NULL. */
+static void test_batch_overlapped_equals_single_runs(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 10;
+    const int64_t dims[5][3] = { { 17, 19, 13 }, { 23, 11, 29 }, { 1, 31, 7 }, { 17, 19, 13 }, { 30, 29, 31 } };
+    vxa_volume *img[5], *lab[5];
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(vxa_phantom(dims[i], NULL, &lab[i]), VXA_OK);
+        img[i] = vxa_test_random_volume(dims[i], 1 + i % 2, i % 2 ? VXA_INT16 : VXA_FLOAT32, &rng);
+        memcpy(img[i]->affine, lab[i]->affine, sizeof img[i]->affine);
+        memcpy(img[i]->spacing, lab[i]->spacing, sizeof img[i]->spacing);
+    }
+    vxa_pipeline *p = parse_ok("flip(axes=0,1,2, p_axis=0.5) rotate([-20,20], plane=0,1) "
+                               "elastic(alpha=300, sigma=9, mode=fast) zscore noise(0.1) random_crop(12,10,6)");
+    setenv("VOXAUG_BATCH_OVERLAP", "1", 1);
+    const size_t sizes[3] = { 2, 3, 5 };
+    for (int b = 0; b < 3; b++) {
+        const size_t n = sizes[b];
+        const vxa_volume *imgs[5], *labs[5];
+        vxa_volume *outs[5], *olabs[5];
+        vxa_draw *draws[5];
+        for (size_t i = 0; i < n; i++) {
+            imgs[i] = img[(i + (size_t)b) % 5];
+            labs[i] = i == 1 ? NULL : lab[(i + (size_t)b) % 5];
+        }
+        if (vxa_pipeline_run_batch(dev, p, 21, 100 * (uint64_t)b, n, imgs, labs, outs, olabs, draws) != VXA_OK)
+            fail_msg("batch of %zu: %s", n, vxa_last_error(dev));
+        for (size_t i = 0; i < n; i++) {
+            vxa_volume *single = NULL, *slab = NULL;
+            vxa_draw *d = NULL;
+            if (vxa_pipeline_run(dev, p, 21, 100 * (uint64_t)b + i, imgs[i], labs[i], &single, labs[i] ? &slab : NULL,
+                                 &d) != VXA_OK)
+                fail_msg("single run: %s", vxa_last_error(dev));
+            assert_true(vxa_test_identical(single, outs[i]));
+            if (labs[i]) assert_true(vxa_test_identical(slab, olabs[i]));
+            else assert_null(olabs[i]);
+            assert_string_equal(vxa_draw_json(d), vxa_draw_json(draws[i]));
+            vxa_volume_free(single);
+            vxa_volume_free(slab);
+            vxa_draw_free(d);
+            vxa_volume_free(outs[i]);
+            vxa_volume_free(olabs[i]);
+            vxa_draw_free(draws[i]);
+        }
+    }
+    /* a sample whose crop does not fit fails the batch: nothing is left behind */
+    vxa_pipeline *bad = parse_ok("zscore crop(20,20,20)");
+    const vxa_volume *imgs[3] = { img[4], img[2], img[0] };
+    vxa_volume *outs[3];
+    assert_int_not_equal(vxa_pipeline_run_batch(dev, bad, 1, 0, 3, imgs, NULL, outs, NULL, NULL), VXA_OK);
+    for (int i = 0; i < 3; i++) assert_null(outs[i]);
+    unsetenv("VOXAUG_BATCH_OVERLAP");
+    vxa_pipeline_free(bad);
+    vxa_pipeline_free(p);
+    for (int i = 0; i < 5; i++) {
+        vxa_volume_free(img[i]);
+        vxa_volume_free(lab[i]);
+    }
+}
+
 /* Two threads, each with its own context, produce what one thread produces, sample for sample. */
 typedef struct {
     const vxa_pipeline *p;
@@ -466,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_spatial_chain_is_one_resampling_pass),
         cmocka_unit_test(test_device_equals_reference_and_labels_stay_in_set),
         cmocka_unit_test(test_batch_equals_single_runs),
+        cmocka_unit_test(test_batch_overlapped_equals_single_runs),
         cmocka_unit_test(test_threads_with_own_contexts_reproduce_single_thread),
         cmocka_unit_test(test_output_affine_is_true_world_geometry),
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
