@@ -74,8 +74,8 @@ __kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdi
 }
 
 /* The CPU form of vxa_noise_block_mean (PoCL): one work-item per coarse row (m1, m2) and channel c, global
- * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks one Philox block after another (one call per
- * four voxels, none wasted) and adds each voxel to its node's sum, kept in the output row: per node the same
+ * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks four Philox blocks at a time (vxa_philox_x4;
+ * each block computed once) and adds each voxel to its node's sum, kept in the output row: per node the same
  * additions in the same order (k, then j, then i ascending) as vxa_noise_block_mean, so the same floats. */
 __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
                                         ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
@@ -91,14 +91,22 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
     for (long k = k0; k < k1; k++)
         for (long j = j0; j < j1; j++) {
             const ulong v0 = (ulong)(fdim.x * (j + fdim.y * k)), v1 = v0 + (ulong)fdim.x;
-            for (ulong blk = v0 / 4; blk * 4 < v1; blk++) {
+            const ulong bend = (v1 + 3) / 4;
+            ulong blk = v0 / 4;
+            for (; blk + 4 <= bend; blk += 4) {   /* four Philox blocks as vector lanes: 16 voxels */
+                uint4 x, y, z, w;
+                vxa_philox_x4(seed, sample, stream, (uint)blk, &x, &y, &z, &w);
+                const uint words[16] = { x.s0, y.s0, z.s0, w.s0, x.s1, y.s1, z.s1, w.s1,
+                                         x.s2, y.s2, z.s2, w.s2, x.s3, y.s3, z.s3, w.s3 };
+                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 16);
+                for (ulong v = lo; v < hi; v++)
+                    row[((long)(v - v0) - first.x) / step.x] += vxa_u01_sym(words[v - 4 * blk]);
+            }
+            for (; blk < bend; blk++) {
                 const vxa_philox4 x = vxa_philox_block(seed, sample, stream, (uint)blk);
-                for (uint w = 0; w < 4; w++) {
-                    const ulong v = blk * 4 + w;
-                    if (v < v0 || v >= v1) continue;
-                    const long m0 = ((long)(v - v0) - first.x) / step.x;   /* i - first.x >= 0 */
-                    row[m0] += vxa_u01_sym(x.v[w]);
-                }
+                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 4);
+                for (ulong v = lo; v < hi; v++)   /* i - first.x >= 0 */
+                    row[((long)(v - v0) - first.x) / step.x] += vxa_u01_sym(x.v[v - 4 * blk]);
             }
         }
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
