@@ -47,20 +47,22 @@ VXA_INLINE float vxa_cf_value(__global const float *g, vxa_cf_at at)
     return y0 + at.f2 * (y1 - y0);
 }
 
-/* The field along i alone: h(i, m1, m2) = the coarse field at (q_0(i), m1, m2), interpolated between the two
- * nodes along i exactly as vxa_cf_value does first. The resampling pass reads these rows (i fastest, so the
- * neighbouring work-items load neighbouring words) and finishes along j and k with vxa_cf_value_jk: the same
- * floats as vxa_cf_value, without its gathers along i. hdim = (nx of the fine grid, cdim.y, cdim.z, channels). */
-VXA_INLINE float vxa_cf_along_i(__global const float *g, long i, long m1, long m2, long4 cdim, float start,
-                                float inv_step)
+/* The field along i and j: g_ij(i, j, m2) = the coarse field interpolated along i, then j, at node plane m2 along
+ * k, exactly as vxa_cf_value does before its last step (y0 for m2 = c2, y1 for m2 = c2 + 1). The resampling pass
+ * reads these planes (i fastest, so neighbouring work-items load neighbouring words) and finishes along k: the
+ * same floats as vxa_cf_value, without its gathers. */
+VXA_INLINE float vxa_cf_along_ij(__global const float *g, long i, long j, long m2, long4 cdim, float4 start,
+                                 float4 inv_step)
 {
 #pragma OPENCL FP_CONTRACT OFF
-    const float q0 = clamp(((float)i - start) * inv_step, 0.0f, (float)(cdim.x - 1));
-    const long c0 = min((long)q0, cdim.x - 1);
-    const long x = c0 + 1 < cdim.x ? 1 : 0;
-    const float f0 = q0 - (float)c0;
-    __global const float *p = g + c0 + cdim.x * (m1 + cdim.y * m2);
-    return p[0] + f0 * (p[x] - p[0]);
+    const float q0 = clamp(((float)i - start.x) * inv_step.x, 0.0f, (float)(cdim.x - 1));
+    const float q1 = clamp(((float)j - start.y) * inv_step.y, 0.0f, (float)(cdim.y - 1));
+    const long c0 = min((long)q0, cdim.x - 1), c1 = min((long)q1, cdim.y - 1);
+    const long x = c0 + 1 < cdim.x ? 1 : 0, y = c1 + 1 < cdim.y ? cdim.x : 0;
+    const float f0 = q0 - (float)c0, f1 = q1 - (float)c1;
+    __global const float *p = g + c0 + cdim.x * (c1 + cdim.y * m2);
+    const float x0 = p[0] + f0 * (p[x] - p[0]), x1 = p[y] + f0 * (p[y + x] - p[y]);
+    return x0 + f1 * (x1 - x0);
 }
 
 #endif

@@ -126,15 +126,15 @@ __kernel void vxa_noise_upsample(__global const float *coarse, __global float *f
     for (long ch = 0; ch < fdim.w; ch++) fine[o + ch * fvol] = vxa_cf_value(coarse + ch * cvol, at);
 }
 
-/* The coarse field interpolated along i only (kernels/elastic_field.h, vxa_cf_along_i): h(i, m1, m2) for every
- * channel, h of dims (fnx, cdim.y, cdim.z, cdim.w). */
-__kernel void vxa_noise_upsample_i(__global const float *coarse, __global float *h, long4 cdim, long fnx,
-                                   float start, float inv_step)
+/* The coarse field interpolated along i and j (kernels/elastic_field.h, vxa_cf_along_ij): g_ij(i, j, m2) for
+ * every channel, of dims (fdim.x, fdim.y, cdim.z, cdim.w). */
+__kernel void vxa_noise_upsample_ij(__global const float *coarse, __global float *gij, long4 cdim, long4 fdim,
+                                    float4 start, float4 inv_step)
 {
-    const long i = get_global_id(0), m1 = get_global_id(1), m2 = get_global_id(2);
-    if (i >= fnx || m1 >= cdim.y || m2 >= cdim.z) return;
-    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fnx * cdim.y * cdim.z;
-    const long o = i + fnx * (m1 + cdim.y * m2);
+    const long i = get_global_id(0), j = get_global_id(1), m2 = get_global_id(2);
+    if (i >= fdim.x || j >= fdim.y || m2 >= cdim.z) return;
+    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fdim.x * fdim.y * cdim.z;
+    const long o = i + fdim.x * (j + fdim.y * m2);
     for (long ch = 0; ch < cdim.w; ch++)
-        h[o + ch * hvol] = vxa_cf_along_i(coarse + ch * cvol, i, m1, m2, cdim, start, inv_step);
+        gij[o + ch * hvol] = vxa_cf_along_ij(coarse + ch * cvol, i, j, m2, cdim, start, inv_step);
 }

@@ -13,8 +13,8 @@
  * limit): the output holds planes out_k0.., the input planes in_k0.. of a volume nz deep; positions are those
  * of the whole volumes, so slabs give the single pass's values bit for bit. (0, 0, in_dim.z) otherwise.
  * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field|_cfield][_1]: _field reads
- * the displacement field (3 channels on the output grid), _cfield interpolates it along j and k from the rows
- * h that vxa_noise_upsample_i made from the coarse nodes of a fast elastic field (cdim = h's dims, cstart/cinv =
+ * the displacement field (3 channels on the output grid), _cfield interpolates it along k from the planes that
+ * vxa_noise_upsample_ij made from the coarse nodes of a fast elastic field (cdim = their dims, cstart/cinv =
  * the nodes' start and 1/step per axis, kernels/elastic_field.h: the values vxa_noise_upsample would write,
  * without the full-size field), _1 is the single-channel case without the channel loop (PoCL vectorises the
  * work-item loop only when it is innermost: measured 2x on a 2-core CPU).
@@ -51,34 +51,29 @@ VXA_INLINE IDX_T rs_floor(float p)
     return (IDX_T)(t - ((float)t > p ? 1 : 0));
 }
 
-/* A fast field's value at (i, j, k) from the rows h = vxa_noise_upsample_i(coarse) (hdim = (nx, coarse ny,
- * coarse nz)): along j, then k, as vxa_cf_value finishes (kernels/elastic_field.h), in IDX_T arithmetic. */
+/* A fast field's value at (i, j, k) from the planes h = vxa_noise_upsample_ij(coarse) (hdim = (nx, ny, coarse
+ * nz)): along k, as vxa_cf_value finishes (kernels/elastic_field.h), in IDX_T arithmetic. */
 typedef struct {
-    IDX_T base, dy, dz, hvol;
-    float f1, f2;
-} rs_jk;
+    IDX_T base, dz, hvol;
+    float f2;
+} rs_cfk;
 
-VXA_INLINE rs_jk rs_locate_jk(IDX_T i, IDX_T j, IDX_T k, long4 hdim, float4 start, float4 inv_step)
+VXA_INLINE rs_cfk rs_locate_k(IDX_T i, IDX_T j, IDX_T k, long4 hdim, float4 start, float4 inv_step)
 {
     const IDX_T nx = (IDX_T)hdim.x, ny = (IDX_T)hdim.y, nz = (IDX_T)hdim.z;
-    const float q1 = clamp(((float)j - start.y) * inv_step.y, 0.0f, (float)(ny - 1));
     const float q2 = clamp(((float)k - start.z) * inv_step.z, 0.0f, (float)(nz - 1));
-    const IDX_T c1 = min((IDX_T)q1, ny - 1), c2 = min((IDX_T)q2, nz - 1);
-    rs_jk at;
-    at.base = i + nx * (c1 + ny * c2);
-    at.dy = c1 + 1 < ny ? nx : 0;
+    const IDX_T c2 = min((IDX_T)q2, nz - 1);
+    rs_cfk at;
+    at.base = i + nx * (j + ny * c2);
     at.dz = c2 + 1 < nz ? nx * ny : 0;
     at.hvol = nx * ny * nz;
-    at.f1 = q1 - (float)c1;
     at.f2 = q2 - (float)c2;
     return at;
 }
 
-VXA_INLINE float rs_value_jk(__global const float *h, rs_jk at)
+VXA_INLINE float rs_value_k(__global const float *h, rs_cfk at)
 {
-    __global const float *p = h + at.base;
-    const float x00 = p[0], x10 = p[at.dy], x01 = p[at.dz], x11 = p[at.dz + at.dy];
-    const float y0 = x00 + at.f1 * (x10 - x00), y1 = x01 + at.f1 * (x11 - x01);
+    const float y0 = h[at.base], y1 = h[at.base + at.dz];
     return y0 + at.f2 * (y1 - y0);
 }
 
@@ -93,12 +88,12 @@ VXA_INLINE float rs_value_jk(__global const float *h, rs_jk at)
             y_ += field[o + out_vol];                                                             \
             z_ += field[o + 2 * out_vol];                                                         \
         } else if (use_field == 2) {                                                              \
-            rs_jk at_ = rs_locate_jk(i, j, k + (IDX_T)slab.x, cdim, cstart, cinv);                \
-            x_ += rs_value_jk(field, at_);                                                        \
+            rs_cfk at_ = rs_locate_k(i, j, k + (IDX_T)slab.x, cdim, cstart, cinv);                \
+            x_ += rs_value_k(field, at_);                                                         \
             at_.base += at_.hvol;                                                                 \
-            y_ += rs_value_jk(field, at_);                                                        \
+            y_ += rs_value_k(field, at_);                                                         \
             at_.base += at_.hvol;                                                                 \
-            z_ += rs_value_jk(field, at_);                                                        \
+            z_ += rs_value_k(field, at_);                                                         \
         }                                                                                         \
         px = vxa_resample_coord(a0.x, a1.x, a2.x, b.x, x_, y_, z_);                               \
         py = vxa_resample_coord(a0.y, a1.y, a2.y, b.y, x_, y_, z_);                               \

@@ -42,8 +42,8 @@
  * field stay within 10% of the exact field's (observed within about 2%), and the two fields of one seed
  * correlate at about 0.99 (relative RMS difference about 10%). Where every s_a is 1 (sigma < 8 on all axes)
  * fast is exact. In a pipeline that does not ask for the field back, the full-size field is never made: the
- * nodes are interpolated along i into rows of (nx, nodes_1, nodes_2) and the resampling pass finishes along j
- * and k itself (vxa_resample_params.coarse; the same floats, bit for bit, as the upsampled field). */
+ * nodes are interpolated along i and j into planes of (nx, ny, nodes_2) and the resampling pass finishes along
+ * k itself (vxa_resample_params.coarse; the same floats, bit for bit, as the upsampled field). */
 #include "elastic.h"
 
 #include <math.h>

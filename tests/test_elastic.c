@@ -745,10 +745,10 @@ static void test_pipeline_device_equals_reference(void **state)
     vxa_volume_free(lab);
 }
 
-/* Launches of vxa_noise_upsample itself (the full-size field), not of vxa_noise_upsample_i. */
+/* Launches of vxa_noise_upsample itself (the full-size field), not of vxa_noise_upsample_ij. */
 static uint64_t full_upsamplings(vxa_context *ctx)
 {
-    return vxa_context_launches(ctx, "vxa_noise_upsample") - vxa_context_launches(ctx, "vxa_noise_upsample_i");
+    return vxa_context_launches(ctx, "vxa_noise_upsample") - vxa_context_launches(ctx, "vxa_noise_upsample_ij");
 }
 
 /* Fast fields without a field read back: the pass interpolates the coarse nodes itself (no full upsampling)
