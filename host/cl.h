@@ -52,6 +52,11 @@ vxa_status vxa_cl_args(vxa_context *ctx, cl_kernel k, const char *name, ...);
  * must bound-check) and counts the launch under `name`. */
 vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t g[3]);
 
+/* Enqueues k with exact global and local sizes (dims of each), counts the launch under `name`, and under
+ * VOXAUG_PROFILE=1 waits for it and prints its time. vxa_cl_launch ends here. */
+vxa_status vxa_cl_enqueue(vxa_context *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t *global,
+                          const size_t *local);
+
 /* A buffer of `bytes`. */
 vxa_status vxa_cl_buffer(vxa_context *ctx, cl_mem_flags flags, size_t bytes, void *host, cl_mem *out,
                          const char *what);

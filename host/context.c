@@ -532,6 +532,13 @@ vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uin
         while (local[0] * local[1] * local[2] > kwg && local[0] > 1) local[0] /= 2;
     }
     for (cl_uint a = 0; a < dims; a++) global[a] = (gg[a] + local[a] - 1) / local[a] * local[a];
+    return vxa_cl_enqueue(ctx, k, name, dims, global, local);
+}
+
+vxa_status vxa_cl_enqueue(vxa_context *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t *global,
+                          const size_t *local)
+{
+    vxa_cl *cl = ctx->cl;
     struct timespec t0, t1;
     if (cl->profile) {
         clFinish(cl->queue);
@@ -540,12 +547,14 @@ vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uin
     cl_int err = clEnqueueNDRangeKernel(cl->queue, k, dims, NULL, global, local, 0, NULL, NULL);
     if (err == CL_SUCCESS && cl->profile && (err = clFinish(cl->queue)) == CL_SUCCESS) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        fprintf(stderr, "voxaug profile: %-28s %6zux%5zux%5zu local %zux%zux%zu %9.3f ms\n", name, gg[0], gg[1],
-                gg[2], local[0], local[1], local[2],
+        fprintf(stderr, "voxaug profile: %-28s %6zux%5zux%5zu local %zux%zux%zu %9.3f ms\n", name, global[0],
+                dims > 1 ? global[1] : 1, dims > 2 ? global[2] : 1, local[0], dims > 1 ? local[1] : 1,
+                dims > 2 ? local[2] : 1,
                 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
     if (err != CL_SUCCESS)
-        return vxa_cl_fail(ctx, err, "clEnqueueNDRangeKernel(%s, %zux%zux%zu)", name, gg[0], gg[1], gg[2]);
+        return vxa_cl_fail(ctx, err, "clEnqueueNDRangeKernel(%s, %zux%zux%zu)", name, global[0],
+                           dims > 1 ? global[1] : 1, dims > 2 ? global[2] : 1);
     vxa_count_launch(ctx, name);
     return VXA_OK;
 }

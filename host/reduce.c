@@ -62,12 +62,7 @@ static vxa_status reduce_launch(vxa_context *ctx, cl_kernel k, const char *name,
                                 size_t channels)
 {
     const size_t global[2] = { L * groups, channels }, local[2] = { L, 1 };
-    cl_int err = clEnqueueNDRangeKernel(ctx->cl->queue, k, 2, NULL, global, local, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return vxa_cl_fail(ctx, err, "clEnqueueNDRangeKernel(%s, %zu groups of %zu x %zu channels)", name,
-                           groups, L, channels);
-    vxa_count_launch(ctx, name);
-    return VXA_OK;
+    return vxa_cl_enqueue(ctx, k, name, 2, global, local);
 }
 
 vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
