@@ -308,7 +308,6 @@ vxa_status vxa_pipeline_check_inputs(vxa_context *ctx, const vxa_volume *image, 
     return VXA_OK;
 }
 
-/* A host volume with the runner's geometry for dvol d, filled from it. */
 /* A host output volume on grid g, its header codes taken from `like`. */
 vxa_status vxa_pipeline_alloc_output(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g,
                                      int64_t channels, vxa_dtype dtype, vxa_volume **out)
@@ -327,6 +326,7 @@ vxa_status vxa_pipeline_alloc_output(vxa_context *ctx, const vxa_volume *like, c
     return VXA_OK;
 }
 
+/* A host volume on grid g (header codes from `like`) for dvol d, filled from it. */
 static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
                             vxa_volume **out)
 {
