@@ -50,7 +50,10 @@ vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[
         /* CPU form up to radius 48 (sigma 12 at truncate 4): it adds each tap over the output row, ~1.6x faster
          * than the GPU form at sigma 2 on PoCL, even at 8 to 16, 2.3x slower at 35 (measured on 128^3) */
         const bool rows = ctx->cl->chunked && r <= 48;
-        const char *name = rows ? "vxa_gauss_rows" : "vxa_gauss_axis";
+        /* along j and k, one work-item per line of rows where there are enough lines for every core */
+        const size_t lines = a == 1 ? (size_t)(vol->dim[2] * vol->channels) : (size_t)(vol->dim[1] * vol->channels);
+        const bool walk = rows && a > 0 && lines >= 4 * (size_t)ctx->cl->compute_units;
+        const char *name = !rows ? "vxa_gauss_axis" : walk ? "vxa_gauss_rows_walk" : "vxa_gauss_rows";
         cl_kernel k;
         if ((st = vxa_cl_kernel(ctx, "smooth", "", name, &k)) != VXA_OK) goto done;
         if ((st = weights_buffer(ctx, sigma[a], r, VXA_GAUSS_B - 1, &w)) != VXA_OK) goto done;
@@ -60,8 +63,14 @@ vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[
         else g[2] = (size_t)((vol->dim[2] + VXA_GAUSS_B - 1) / VXA_GAUSS_B * vol->channels);
         st = vxa_cl_args(ctx, k, name, sizeof src, &src, sizeof dst, &dst, sizeof dim, &dim, sizeof axis, &axis,
                          sizeof radius, &radius, sizeof m, &m, sizeof w, &w, (size_t)0);
-        if (st == VXA_OK && rows) {   /* one work-item per row along i */
-            const size_t gr[3] = { (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels), 1 };
+        if (st == VXA_OK && rows) {   /* one work-item per row along i, or per line of rows */
+            size_t gr[3] = { (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels), 1 };
+            if (walk && a == 1) {
+                gr[0] = lines;
+                gr[1] = 1;
+            } else if (walk) {
+                gr[1] = (size_t)vol->channels;
+            }
             st = vxa_cl_launch(ctx, k, name, 2, gr);
         } else if (st == VXA_OK) {
             st = vxa_cl_launch(ctx, k, name, 3, g);
