@@ -114,7 +114,10 @@ static vxa_status slot_upload(vxa_context *ctx, batch_slot *s, const vxa_volume 
             s->in[k] = NULL;
             s->bytes[k] = 0;
             vxa_status st = vxa_cl_buffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &s->in[k], "batch input");
-            if (st != VXA_OK) return st;
+            if (st != VXA_OK) {
+                release_event(&done);
+                return st;
+            }
             s->bytes[k] = bytes;
         }
         release_event(&done);
