@@ -120,10 +120,16 @@ __kernel void vxa_noise_upsample(__global const float *coarse, __global float *f
 {
     const long i = get_global_id(0), j = get_global_id(1), k = get_global_id(2);
     if (i >= fdim.x || j >= fdim.y || k >= fdim.z) return;
-    const vxa_cf_at at = vxa_cf_locate(i, j, k, cdim, start, inv_step);
+    long c2;
+    const float f2 = vxa_cf_node(k, start.z, inv_step.z, cdim.z, &c2);
+    const long d2 = c2 + 1 < cdim.z ? c2 + 1 : c2;
     const long cvol = cdim.x * cdim.y * cdim.z, fvol = fdim.x * fdim.y * fdim.z;
     const long o = i + fdim.x * (j + fdim.y * k);
-    for (long ch = 0; ch < fdim.w; ch++) fine[o + ch * fvol] = vxa_cf_value(coarse + ch * cvol, at);
+    for (long ch = 0; ch < fdim.w; ch++) {
+        __global const float *g = coarse + ch * cvol;
+        fine[o + ch * fvol] = vxa_cf_lerp(vxa_cf_along_ij(g, i, j, c2, cdim, start, inv_step),
+                                          vxa_cf_along_ij(g, i, j, d2, cdim, start, inv_step), f2);
+    }
 }
 
 /* The coarse field interpolated along i and j (kernels/elastic_field.h, vxa_cf_along_ij): g_ij(i, j, m2) for

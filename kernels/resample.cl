@@ -51,8 +51,9 @@ VXA_INLINE IDX_T rs_floor(float p)
     return (IDX_T)(t - ((float)t > p ? 1 : 0));
 }
 
-/* A fast field's value at (i, j, k) from the planes h = vxa_noise_upsample_ij(coarse) (hdim = (nx, ny, coarse
- * nz)): along k, as vxa_cf_value finishes (kernels/elastic_field.h), in IDX_T arithmetic. */
+/* A fast field's planes h = vxa_noise_upsample_ij(coarse) (hdim = (nx, ny, coarse nz)) at (i, j, k): the two
+ * planes' index and distance (dz), the fraction between them, and one channel's size; rs_value_k finishes the
+ * interpolation along k with vxa_cf_lerp (kernels/elastic_field.h), as vxa_noise_upsample does. */
 typedef struct {
     IDX_T base, dz, hvol;
     float f2;
@@ -61,20 +62,19 @@ typedef struct {
 VXA_INLINE rs_cfk rs_locate_k(IDX_T i, IDX_T j, IDX_T k, long4 hdim, float4 start, float4 inv_step)
 {
     const IDX_T nx = (IDX_T)hdim.x, ny = (IDX_T)hdim.y, nz = (IDX_T)hdim.z;
-    const float q2 = clamp(((float)k - start.z) * inv_step.z, 0.0f, (float)(nz - 1));
-    const IDX_T c2 = min((IDX_T)q2, nz - 1);
+    long c;
     rs_cfk at;
+    at.f2 = vxa_cf_node(k, start.z, inv_step.z, hdim.z, &c);
+    const IDX_T c2 = (IDX_T)c;
     at.base = i + nx * (j + ny * c2);
     at.dz = c2 + 1 < nz ? nx * ny : 0;
     at.hvol = nx * ny * nz;
-    at.f2 = q2 - (float)c2;
     return at;
 }
 
 VXA_INLINE float rs_value_k(__global const float *h, rs_cfk at)
 {
-    const float y0 = h[at.base], y1 = h[at.base + at.dz];
-    return y0 + at.f2 * (y1 - y0);
+    return vxa_cf_lerp(h[at.base], h[at.base + at.dz], at.f2);
 }
 
 /* The sample position (px, py, pz) of output voxel (i, j, k), o = its linear index on the output grid. Scalars,
