@@ -66,6 +66,21 @@ __kernel void vxa_gauss_axis(__global const float *in, __global float *out, long
         if (pos0 + b < n) out[base + (pos0 + b) * stride] = acc[b];
 }
 
+/* Adds to the output row o (nx long, cleared) the taps of row p of a line of n rows across the axis: row q of
+ * the line starts at line + q · stride; for each tap t ascending, w[t] times the input row at the folded
+ * position p + t − r (constant mode: none outside). The CPU forms along j and k. */
+VXA_INLINE void vxa_gauss_across(__global const float *line, long stride, __global float *o, long p, long n,
+                                 long nx, int radius, int mode, __global const float *w)
+{
+    for (int t = 0; t < 2 * radius + 1; t++) {
+        const long q = vxa_gauss_fold(p + t - radius, n, mode);
+        if (q < 0) continue;   /* constant mode: zeros */
+        const float wt = w[t];
+        __global const float *row = line + q * stride;
+        for (long i = 0; i < nx; i++) o[i] += wt * row[i];
+    }
+}
+
 /* The CPU form (PoCL): one work-item per output row along i, global (ny, nz · channels). The row is cleared,
  * then for each tap t (ascending, the order of vxa_gauss_axis) out[i] += w[t] · in[i + t - r] along axis 0, or
  * the whole input row at j + t - r (axis 1) or k + t - r (axis 2): contiguous loops the compiler vectorises.
@@ -103,11 +118,8 @@ __kernel void vxa_gauss_rows(__global const float *in, __global float *out, long
                 const long sh = t - radius;
                 const long lo = min(nx, max(0L, -sh)), hi = max(lo, min(nx, nx - sh));
                 const long cl = nt == 4 ? L : 0, ch = nt == 4 ? H : 0;   /* [cl, ch): done above */
-                for (long i = lo; i < hi; i++) {
-                    if (i == cl && ch > cl) i = ch;
-                    if (i >= hi) break;
-                    o[i] += wt * row[i + sh];
-                }
+                for (long i = lo; i < min(hi, cl); i++) o[i] += wt * row[i + sh];
+                for (long i = max(lo, ch); i < hi; i++) o[i] += wt * row[i + sh];
                 if (mode == 0) continue;   /* constant: what leaves the line adds 0 */
                 for (long i = 0; i < lo; i++) {
                     const long p = vxa_gauss_fold(i + sh, nx, mode);
@@ -119,21 +131,10 @@ __kernel void vxa_gauss_rows(__global const float *in, __global float *out, long
                 }
             }
         }
+    } else if (axis == 1) {
+        vxa_gauss_across(in + nx * ny * kc, nx, o, j, ny, nx, radius, mode, w);
     } else {
-        for (int t = 0; t < taps; t++) {
-            const float wt = w[t];
-            long src;
-            if (axis == 1) {
-                const long q = vxa_gauss_fold(j + t - radius, ny, mode);
-                src = q < 0 ? -1 : nx * (q + ny * kc);
-            } else {
-                const long q = vxa_gauss_fold(k + t - radius, nz, mode);
-                src = q < 0 ? -1 : nx * (j + ny * (c0 + q));
-            }
-            if (src < 0) continue;   /* constant mode: zeros */
-            __global const float *row = in + src;
-            for (long i = 0; i < nx; i++) o[i] += wt * row[i];
-        }
+        vxa_gauss_across(in + nx * (j + ny * c0), nx * ny, o, k, nz, nx, radius, mode, w);
     }
 }
 
@@ -157,16 +158,9 @@ __kernel void vxa_gauss_rows_walk(__global const float *in, __global float *out,
         n = nz; stride = nx * ny; base = nx * (g0 + ny * nz * g1);
     }
     __global const float *w = wpad + VXA_GAUSS_B - 1;
-    const int taps = 2 * radius + 1;
     for (long p = 0; p < n; p++) {
         __global float *o = out + base + p * stride;
         for (long i = 0; i < nx; i++) o[i] = 0.0f;
-        for (int t = 0; t < taps; t++) {
-            const long q = vxa_gauss_fold(p + t - radius, n, mode);
-            if (q < 0) continue;   /* constant mode: zeros */
-            const float wt = w[t];
-            __global const float *row = in + base + q * stride;
-            for (long i = 0; i < nx; i++) o[i] += wt * row[i];
-        }
+        vxa_gauss_across(in + base, stride, o, p, n, nx, radius, mode, w);
     }
 }
