@@ -5,14 +5,17 @@
 #include "intensity.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static vxa_status check_float(vxa_context *ctx, const vxa_dvol *vol, const char *what)
+/* The volume: float32, or (a pipeline's input not converted yet) any stored type but float64, read with its
+ * scaling as a float32 copy would hold it. opts: its build options. */
+static vxa_status check_input(vxa_context *ctx, const vxa_dvol *vol, const char *what, char opts[64])
 {
-    if (vol->dtype != VXA_FLOAT32 || vol->slope != 0.0f)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: expects an unscaled float32 volume (got %s, "
-                        "scl_slope %g)", what, vxa_dtype_name(vol->dtype), (double)vol->slope);
+    if (vol->dtype == VXA_FLOAT64)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: float64 volumes are converted first", what);
+    snprintf(opts, 64, "-DIN_T=%s", vxa_dtype_cl_name(vol->dtype));
     return VXA_OK;
 }
 
@@ -65,17 +68,18 @@ static vxa_status reduce_launch(vxa_context *ctx, cl_kernel k, const char *name,
     return vxa_cl_enqueue(ctx, k, name, 2, global, local);
 }
 
-vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
-                            const double *shift, vxa_rstats *out)
+/* vxa_reduce_stats; sums = 0 leaves sum and sumsq at 0 (count, min and max only). */
+static vxa_status reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                               const double *shift, int sums, vxa_rstats *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_stats(ctx, vol, nonzero, mask, shift, out);
-    vxa_status st = check_float(ctx, vol, "reduce_stats");
+    char opts[64];
+    vxa_status st = check_input(ctx, vol, "reduce_stats", opts);
     if (st == VXA_OK) st = check_mask(ctx, vol, mask, "reduce_stats");
     if (st != VXA_OK) return st;
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
     cl_kernel k;
     const char *name = ctx->cl->chunked ? "vxa_reduce_stats_chunk" : "vxa_reduce_stats";
-    if ((st = vxa_cl_kernel(ctx, "reduce", "", name, &k)) != VXA_OK) return st;
+    if ((st = vxa_cl_kernel(ctx, "reduce", opts, name, &k)) != VXA_OK) return st;
     size_t L, G;
     cl_long chunk;
     reduce_shape(ctx, k, n, &L, &G, &chunk);
@@ -95,13 +99,16 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
     cl_long nn = (cl_long)n;
     cl_int nz = nonzero != 0;
     const size_t lb = L * sizeof(float);
+    const cl_float slope = vol->slope, inter = vol->inter;
+    const cl_int want_sums = sums != 0;
     if (ctx->cl->chunked)
-        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm,
-                         sizeof shm, &shm, sizeof partm, &partm, sizeof chunk, &chunk, (size_t)0);
+        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter, sizeof nn, &nn,
+                         sizeof nz, &nz, sizeof mm, &mm, sizeof shm, &shm, sizeof want_sums, &want_sums,
+                         sizeof partm, &partm, sizeof chunk, &chunk, (size_t)0);
     else
-        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm,
-                         sizeof shm, &shm, sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb, NULL,
-                         (size_t)0);
+        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter, sizeof nn, &nn,
+                         sizeof nz, &nz, sizeof mm, &mm, sizeof shm, &shm, sizeof want_sums, &want_sums,
+                         sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb, NULL, (size_t)0);
     if (st != VXA_OK || (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK) goto done;
     cl_int err = clEnqueueReadBuffer(ctx->cl->queue, partm, CL_TRUE, 0, nc * G * 5 * sizeof *part, part, 0,
                                      NULL, NULL);
@@ -129,6 +136,13 @@ done:
     return st;
 }
 
+vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                            const double *shift, vxa_rstats *out)
+{
+    if (ctx->reference) return vxa_ref_reduce_stats(ctx, vol, nonzero, mask, shift, out);
+    return reduce_stats(ctx, vol, nonzero, mask, shift, 1, out);
+}
+
 vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                               int want_std, vxa_moments *out)
 {
@@ -141,18 +155,18 @@ vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "reduce_moments: %zu channels", nc);
         goto done;
     }
-    if ((st = vxa_reduce_stats(ctx, vol, nonzero, mask, NULL, r)) != VXA_OK) goto done;
+    if ((st = reduce_stats(ctx, vol, nonzero, mask, NULL, want_std >= 0, r)) != VXA_OK) goto done;
     for (size_t c = 0; c < nc; c++) {
         out[c].count = r[c].count;
         out[c].min = r[c].min;
         out[c].max = r[c].max;
-        out[c].mean = r[c].count > 0 ? r[c].sum / r[c].count : NAN;
+        out[c].mean = r[c].count > 0 && want_std >= 0 ? r[c].sum / r[c].count : NAN;
         out[c].std = NAN;
         /* The second pass is shifted by the mean as the kernel sees it (float). */
         shift[c] = r[c].count > 0 ? (double)(float)out[c].mean : 0.0;
     }
-    if (!want_std) goto done;
-    if ((st = vxa_reduce_stats(ctx, vol, nonzero, mask, shift, r)) != VXA_OK) goto done;
+    if (want_std <= 0) goto done;
+    if ((st = reduce_stats(ctx, vol, nonzero, mask, shift, 1, r)) != VXA_OK) goto done;
     for (size_t c = 0; c < nc; c++) {
         if (!(r[c].count > 0)) continue;
         const double d = r[c].sum / r[c].count;   /* mean - shift */
@@ -181,7 +195,8 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
                                   const double q[2], double *out)
 {
     if (ctx->reference) return vxa_ref_reduce_percentiles(ctx, vol, nonzero, mask, q, out);
-    vxa_status st = check_float(ctx, vol, "reduce_percentiles");
+    char opts[64];
+    vxa_status st = check_input(ctx, vol, "reduce_percentiles", opts);
     if (st == VXA_OK) st = check_mask(ctx, vol, mask, "reduce_percentiles");
     if (st != VXA_OK) return st;
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
@@ -189,7 +204,7 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
         return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "percentiles: %zu voxels per channel, at most 2^32 - 1", n);
     cl_kernel k;
     const char *name = ctx->cl->chunked ? "vxa_reduce_hist_chunk" : "vxa_reduce_hist";
-    if ((st = vxa_cl_kernel(ctx, "reduce", "", name, &k)) != VXA_OK) return st;
+    if ((st = vxa_cl_kernel(ctx, "reduce", opts, name, &k)) != VXA_OK) return st;
     size_t L, G;
     cl_long chunk;
     reduce_shape(ctx, k, n, &L, &G, &chunk);
@@ -209,6 +224,7 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
     cl_mem xm = (cl_mem)vol->mem, mm = mask ? (cl_mem)mask->mem : NULL;
     cl_long nn = (cl_long)n;
     cl_int nz = nonzero != 0;
+    const cl_float slope = vol->slope, inter = vol->inter;
     for (int pass = 0; pass < 4; pass++) {
         cl_int shift = 24 - 8 * pass;
         cl_uint pmask = pass == 0 ? 0u : 0xffffffffu << (32 - 8 * pass);
@@ -224,8 +240,8 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
         }
         /* the GPU form's last argument is its local histogram, the CPU form's its chunk length */
         const size_t last = ctx->cl->chunked ? sizeof chunk : 4 * 256 * sizeof(cl_uint);
-        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm,
-                              sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
+        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter,
+                              sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm, sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
                               &histm, last, ctx->cl->chunked ? (void *)&chunk : NULL, (size_t)0)) != VXA_OK ||
             (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK)
             goto done;

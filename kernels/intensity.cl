@@ -122,9 +122,12 @@ VXA_INLINE float vxa_bias_factor(__global const float *coef, int order, long v, 
 
 /* x: the volume, channel c at offset c * nx*ny*nz; dim = (nx, ny, nz, channels). prog[s] = (opcode, op index,
  * parameter offset, extra); channel c's parameters start at par + c * pstride. Work-item t runs voxels 4t .. 4t+3
- * of its channel (one Philox block for the four). */
-__kernel void vxa_intensity_apply(__global float *x, long4 dim, __global const int4 *prog, int nprog,
-                                  __global const float *par, int pstride, ulong seed, ulong sample)
+ * of its channel (one Philox block for the four). from_src = 1: the values come from src (IN_T, a build option,
+ * scaled by slope/inter as vxa_load, i.e. as vxa_cast_float would write them) instead of x, so that the pass
+ * that first writes a pipeline's float32 volume also converts its typed input; src is x otherwise. */
+__kernel void vxa_intensity_apply(__global const IN_T *src, __global float *x, long4 dim,
+                                  __global const int4 *prog, int nprog, __global const float *par, int pstride,
+                                  ulong seed, ulong sample, float slope, float inter, int from_src)
 {
     const long t = get_global_id(0), c = get_global_id(1);
     const long n = dim.x * dim.y * dim.z;
@@ -133,7 +136,8 @@ __kernel void vxa_intensity_apply(__global float *x, long4 dim, __global const i
     const int nv = n - v0 < 4 ? (int)(n - v0) : 4;
     __global float *xc = x + c * n + v0;
     float y[4];
-    for (int l = 0; l < 4; l++) y[l] = l < nv ? xc[l] : 0.0f;
+    for (int l = 0; l < 4; l++)
+        y[l] = l >= nv ? 0.0f : from_src ? vxa_load(src, (size_t)(c * n + v0 + l), slope, inter) : xc[l];
     __global const float *pc = par + c * (long)pstride;
     for (int s = 0; s < nprog; s++) {
         const int4 ins = prog[s];
@@ -179,8 +183,9 @@ __kernel void vxa_intensity_apply(__global float *x, long4 dim, __global const i
  * at a time over its chunk. Each instruction is a plain loop over contiguous voxels, which the compiler
  * vectorises; the one-work-item-per-four-voxels form of vxa_intensity_apply suits GPUs (coalesced) but runs
  * ~5x slower on PoCL. */
-__kernel void vxa_intensity_chunk(__global float *x, long4 dim, __global const int4 *prog, int nprog,
-                                  __global const float *par, int pstride, ulong seed, ulong sample, long chunk)
+__kernel void vxa_intensity_chunk(__global const IN_T *src, __global float *x, long4 dim,
+                                  __global const int4 *prog, int nprog, __global const float *par, int pstride,
+                                  ulong seed, ulong sample, float slope, float inter, int from_src, long chunk)
 {
     const long t = get_global_id(0), c = get_global_id(1);
     const long n = dim.x * dim.y * dim.z;
@@ -188,6 +193,13 @@ __kernel void vxa_intensity_chunk(__global float *x, long4 dim, __global const i
     if (v0 >= n || c >= dim.w) return;
     const long v1 = min(v0 + chunk, n);
     __global float *xc = x + c * n;
+    if (from_src) {   /* the chunk converted first; the instructions below then find it in the cache */
+        __global const IN_T *sc = src + c * n;
+        if (slope != 0.0f)
+            for (long v = v0; v < v1; v++) xc[v] = (float)sc[v] * slope + inter;
+        else
+            for (long v = v0; v < v1; v++) xc[v] = (float)sc[v];
+    }
     __global const float *pc = par + c * (long)pstride;
     for (int s = 0; s < nprog; s++) {
         const int4 ins = prog[s];

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Reductions over each channel of a float32 volume: work-group tree reductions that write one partial per
- * group; the host combines the partials in double (host/reduce.c). Launched with global (groups * L,
+/* Reductions over each channel of a volume: work-group tree reductions that write one partial per group; the
+ * host combines the partials in double (host/reduce.c). The volume is float32 or, where a pipeline has not
+ * converted its input yet, any stored type (IN_T, a build option) read with its scaling (slope, inter) as
+ * vxa_load: the values a float32 copy would hold. Launched with global (groups * L,
  * channels) and local (L, 1), L a power of two. Non-finite voxels are skipped, zero ones with nonzero, and with
  * a mask (one float32 channel on the volume's grid, or NULL) those where the mask is 0. */
 #pragma OPENCL FP_CONTRACT OFF
@@ -19,25 +21,27 @@ VXA_INLINE void vxa_kahan_add(float *s, float *e, float a)
     *s = t;
 }
 
-/* Partials per (channel, group), 5 floats: count, min, max, sum of (x - shift), sum of (x - shift)^2.
+/* Partials per (channel, group), 5 floats: count, min, max, sum of (x - shift), sum of (x - shift)^2 (0 and 0
+ * when sums is 0: min-max normalisation and gamma need no more, and skip the compensated sums' work).
  * Counts are exact in float while a group sees fewer than 2^24 voxels (the host sees to that). */
-__kernel void vxa_reduce_stats(__global const float *x, long n, int nonzero, __global const float *mask,
-                               __global const float *shift,
+__kernel void vxa_reduce_stats(__global const IN_T *x, float slope, float inter, long n, int nonzero,
+                               __global const float *mask, __global const float *shift, int sums,
                                __global float *part, __local float *lcnt, __local float *lmin,
                                __local float *lmax, __local float *ls1, __local float *ls2)
 {
     const long c = get_global_id(1);
     const long stride = (long)get_global_size(0);
     const int lid = (int)get_local_id(0), L = (int)get_local_size(0);
-    __global const float *xc = x + c * n;
+    __global const IN_T *xc = x + c * n;
     const float sh = shift[c];
     float cnt = 0.0f, mn = INFINITY, mx = -INFINITY, s1 = 0.0f, e1 = 0.0f, s2 = 0.0f, e2 = 0.0f;
     for (long v = get_global_id(0); v < n; v += stride) {
-        const float y = xc[v];
+        const float y = vxa_load(xc, (size_t)v, slope, inter);
         if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
         cnt += 1.0f;
         mn = fmin(mn, y);
         mx = fmax(mx, y);
+        if (!sums) continue;
         const float d = y - sh;
         vxa_kahan_add(&s1, &e1, d);
         vxa_kahan_add(&s2, &e2, d * d);
@@ -78,8 +82,8 @@ VXA_INLINE uint vxa_float_key(float y)
 /* One radix-select pass: for each of 4 targets t, a 256-bin histogram of the key's digit (key >> shift) & 255
  * over the voxels whose key matches the target's prefix under pmask. prefix: [channel][4]; hist:
  * [channel][4][256], zeroed by the host, accumulated with atomics from per-group local histograms. */
-__kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, __global const float *mask,
-                              int shift, uint pmask,
+__kernel void vxa_reduce_hist(__global const IN_T *x, float slope, float inter, long n, int nonzero,
+                              __global const float *mask, int shift, uint pmask,
                               __global const uint *prefix, __global uint *hist, __local uint *lh)
 {
     const long c = get_global_id(1);
@@ -87,10 +91,10 @@ __kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, __gl
     const int lid = (int)get_local_id(0), L = (int)get_local_size(0);
     for (int b = lid; b < 4 * 256; b += L) lh[b] = 0;
     barrier(CLK_LOCAL_MEM_FENCE);
-    __global const float *xc = x + c * n;
+    __global const IN_T *xc = x + c * n;
     const uint p0 = prefix[c * 4 + 0], p1 = prefix[c * 4 + 1], p2 = prefix[c * 4 + 2], p3 = prefix[c * 4 + 3];
     for (long v = get_global_id(0); v < n; v += stride) {
-        const float y = xc[v];
+        const float y = vxa_load(xc, (size_t)v, slope, inter);
         if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
         const uint key = vxa_float_key(y);
         const uint m = key & pmask, digit = (key >> shift) & 255u;
@@ -110,23 +114,26 @@ __kernel void vxa_reduce_hist(__global const float *x, long n, int nonzero, __gl
 
 /* Per (channel, group) partials as vxa_reduce_stats, from eight Kahan lanes over float8 loads (a voxel that
  * is not taken adds 0 and counts 0) and a scalar tail. */
-__kernel void vxa_reduce_stats_chunk(__global const float *x, long n, int nonzero, __global const float *mask,
-                                     __global const float *shift, __global float *part, long chunk)
+__kernel void vxa_reduce_stats_chunk(__global const IN_T *x, float slope, float inter, long n, int nonzero,
+                                     __global const float *mask, __global const float *shift, int sums,
+                                     __global float *part, long chunk)
 {
     const long g = get_global_id(0), c = get_global_id(1);
     const long v0 = g * chunk, v1 = min(v0 + chunk, n);
-    __global const float *xc = x + c * n;
+    __global const IN_T *xc = x + c * n;
     const float sh = shift[c];
     float8 cnt = 0.0f, mn = INFINITY, mx = -INFINITY, s1 = 0.0f, e1 = 0.0f, s2 = 0.0f, e2 = 0.0f;
     long v = v0;
     for (; v + 8 <= v1; v += 8) {
-        const float8 y = vload8(0, xc + v);
+        float8 y = convert_float8(vload8(0, xc + v));
+        if (slope != 0.0f) y = y * slope + inter;
         int8 take = isfinite(y);
         if (nonzero) take &= y != 0.0f;
         if (mask) take &= vload8(0, mask + v) != 0.0f;
         cnt += select((float8)0.0f, (float8)1.0f, take);
         mn = fmin(mn, select((float8)INFINITY, y, take));
         mx = fmax(mx, select((float8)-INFINITY, y, take));
+        if (!sums) continue;
         const float8 d = select((float8)0.0f, y - sh, take);
         float8 a = d - e1, t = s1 + a;
         e1 = (t - s1) - a;
@@ -138,11 +145,12 @@ __kernel void vxa_reduce_stats_chunk(__global const float *x, long n, int nonzer
     }
     float tc = 0.0f, tmn = INFINITY, tmx = -INFINITY, ts1 = 0.0f, te1 = 0.0f, ts2 = 0.0f, te2 = 0.0f;
     for (; v < v1; v++) {
-        const float y = xc[v];
+        const float y = vxa_load(xc, (size_t)v, slope, inter);
         if (!vxa_reduce_takes(y, nonzero) || (mask && mask[v] == 0.0f)) continue;
         tc += 1.0f;
         tmn = fmin(tmn, y);
         tmx = fmax(tmx, y);
+        if (!sums) continue;
         const float d = y - sh;
         vxa_kahan_add(&ts1, &te1, d);
         vxa_kahan_add(&ts2, &te2, d * d);
@@ -159,15 +167,15 @@ __kernel void vxa_reduce_stats_chunk(__global const float *x, long n, int nonzer
 /* One radix-select pass as vxa_reduce_hist over a contiguous chunk, counted in the work-item's own histogram
  * (no atomics) whose non-zero bins are added to hist at the end. Distinct prefixes cannot both match a key, so
  * each voxel increments one bin, chosen without branches; voxels that count nowhere go to a spare bin 1024. */
-__kernel void vxa_reduce_hist_chunk(__global const float *x, long n, int nonzero, __global const float *mask,
-                                    int shift, uint pmask, __global const uint *prefix, __global uint *hist,
-                                    long chunk)
+__kernel void vxa_reduce_hist_chunk(__global const IN_T *x, float slope, float inter, long n, int nonzero,
+                                    __global const float *mask, int shift, uint pmask,
+                                    __global const uint *prefix, __global uint *hist, long chunk)
 {
     const long g = get_global_id(0), c = get_global_id(1);
     const long v0 = g * chunk, v1 = min(v0 + chunk, n);
     uint h[4 * 256 + 1];
     for (int b = 0; b <= 4 * 256; b++) h[b] = 0;
-    __global const float *xc = x + c * n;
+    __global const IN_T *xc = x + c * n;
     const uint p0 = prefix[c * 4 + 0], p1 = prefix[c * 4 + 1], p2 = prefix[c * 4 + 2], p3 = prefix[c * 4 + 3];
     /* a slot whose prefix repeats an earlier one never matches: its prefix is replaced by one no key has */
     const uint none = ~pmask ? 1u : 0u;  /* a value with bits outside pmask (pmask is never all ones here) */
@@ -175,7 +183,7 @@ __kernel void vxa_reduce_hist_chunk(__global const float *x, long n, int nonzero
     const uint q2 = p2 != p0 && p2 != p1 ? p2 : none;
     const uint q3 = p3 != p0 && p3 != p1 && p3 != p2 ? p3 : none;
     for (long v = v0; v < v1; v++) {
-        const float y = xc[v];
+        const float y = vxa_load(xc, (size_t)v, slope, inter);
         const bool take = vxa_reduce_takes(y, nonzero) && !(mask && mask[v] == 0.0f);
         const uint key = vxa_float_key(y);
         const uint m = key & pmask, digit = (key >> shift) & 255u;

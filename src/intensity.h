@@ -38,10 +38,13 @@ typedef struct vxa_iop {
 } vxa_iop;
 
 /* Runs ops in place on a float32 volume (device: fused elementwise passes; reference: one op at a time in
- * double). The volume's scl_slope/scl_inter, if set, is applied first and cleared. mask: the label map on the
- * volume's grid (one channel, any integer type) for ops with `masked`, else NULL; an op with `masked` and no
- * mask is an error. */
-vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const vxa_dvol *mask);
+ * double). The volume's scl_slope/scl_inter, if set, is applied first and cleared. src: NULL, or a volume of
+ * vol's size in any type whose values (with its scaling, as vxa_cast_float converts them) vol starts from:
+ * the device then reads src until its first pass, which converts and applies at once (statistics before it
+ * come from src directly); src is never written. mask: the label map on the volume's grid (one channel, any
+ * integer type) for ops with `masked`, else NULL; an op with `masked` and no mask is an error. */
+vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                               const vxa_dvol *mask);
 vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
                                    const vxa_dvol *mask);
 
@@ -67,8 +70,9 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
 vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                 const double *shift, vxa_rstats *out);
 
-/* Count, min, max, mean and population std (ddof 0) per channel; std only when want_std (a second pass on
- * the device, shifted by the mean so that no precision is lost). mean and std are NaN when count is 0. */
+/* Count, min, max, mean and population std (ddof 0) per channel; std only when want_std > 0 (a second pass on
+ * the device, shifted by the mean so that no precision is lost); want_std < 0: count, min and max only (mean
+ * NaN; the device skips the sums). mean and std are NaN when count is 0. */
 typedef struct vxa_moments { double count, min, max, mean, std; } vxa_moments;
 vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                               int want_std, vxa_moments *out);

@@ -110,9 +110,10 @@ extern const vxa_op_desc vxa_intensity_ops[];
 extern const int vxa_intensity_nops;
 
 /* Runs n consecutive intensity ops (ops[i] with values vals[i]) in place on a float32 device volume (every
- * channel independently), fusing elementwise ones into one pass where possible. Label maps never see these;
- * mask (the label map on the volume's grid, or NULL) gives the voxels of mask=1 statistics. */
+ * channel independently), fusing elementwise ones into one pass where possible. src: NULL, or the typed volume
+ * vol starts as (converted by the first pass, vxa_intensity_apply). Label maps never see these; mask (the label
+ * map on the volume's grid, or NULL) gives the voxels of mask=1 statistics. */
 vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
-                             vxa_dvol *vol, const vxa_dvol *mask);
+                             const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask);
 
 #endif

@@ -226,7 +226,7 @@ vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *v
 }
 
 vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
-                             vxa_dvol *vol, const vxa_dvol *mask)
+                             const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask)
 {
     enum { CHUNK = 16 };
     vxa_iop res[CHUNK];
@@ -240,7 +240,7 @@ vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, co
             vxa_status st = resolve(ctx, op, &vals[start + i], &res[i]);
             if (st != VXA_OK) return st;
         }
-        vxa_status st = vxa_intensity_apply(ctx, res, m, vol, mask);
+        vxa_status st = vxa_intensity_apply(ctx, res, m, start == 0 ? src : NULL, vol, mask);
         if (st != VXA_OK) return st;
     }
     return VXA_OK;

@@ -278,9 +278,21 @@ static vxa_status run_intensity(runner *r, int *i)
     }
     *i = k;
     if (n == 0) return VXA_OK;
-    vxa_status st = ensure_float(r);
+    const vxa_dvol *mask = r->has_label ? &r->lab : NULL;
+    if (!r->img_is_input && r->img.dtype == VXA_FLOAT32)
+        return vxa_intensity_run(r->ctx, descs, vals, n, NULL, &r->img, mask);
+    /* The caller's input (or a typed volume): the first pass converts it as it applies the ops, into a float32
+     * volume of the pipeline's own (the input is never written). */
+    vxa_dvol f;
+    vxa_status st = vxa_dvol_alloc(r->ctx, r->img.dim, r->img.channels, VXA_FLOAT32, &f);
     if (st != VXA_OK) return st;
-    return vxa_intensity_run(r->ctx, descs, vals, n, &r->img, r->has_label ? &r->lab : NULL);
+    if ((st = vxa_intensity_run(r->ctx, descs, vals, n, &r->img, &f, mask)) != VXA_OK) {
+        vxa_dvol_release(r->ctx, &f);
+        return st;
+    }
+    swap_in(r, &r->img, &f);
+    r->img_is_input = false;
+    return VXA_OK;
 }
 
 static bool same_grid(const vxa_volume *a, const vxa_volume *b)

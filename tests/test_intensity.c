@@ -49,7 +49,7 @@ static vxa_volume *run_specs(vxa_context *ctx, const vxa_volume *in, const op_sp
     assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
     vxa_dvol d;
     assert_int_equal(vxa_dvol_from_volume(ctx, out, &d), VXA_OK);
-    vxa_status st = vxa_intensity_run(ctx, ops, vals, n, &d, NULL);
+    vxa_status st = vxa_intensity_run(ctx, ops, vals, n, NULL, &d, NULL);
     if (st != want)
         fail_msg("%s...: %s on %s (wanted %s): %s", specs[0].op, vxa_status_name(st), vxa_context_device_name(ctx),
                  vxa_status_name(want), vxa_last_error(ctx));
@@ -156,6 +156,40 @@ static bool nonzero_mode(const op_spec *s)
     return false;
 }
 
+/* Whether a spec is a gamma with exponent below 1: u^g has an unbounded slope at u = 0. */
+static bool steep_gamma(const op_spec *s)
+{
+    if (strcmp(s->op, "gamma") != 0) return false;
+    for (int j = 0; j < 3 && s->p[j]; j++)
+        if (strcmp(s->p[j], "gamma") == 0) return s->v[j] < 1;
+    return false;
+}
+
+/* A random chain of 2..7 ops from every_op (elementwise and statistical mixed), leaving out the orders that are
+ * ill-conditioned rather than wrong, where float32 (device) and double (reference) rounding may rightly part:
+ * - A window squeezes normalised data into a sliver of [0, 1] that a later zscore would blow up with the float
+ *   rounding. Windows go last.
+ * - A nonzero-mode statistic after an op that can make a value near zero (minmax puts the minimum at 0, lowres
+ *   interpolates, gamma raises a tiny value to a power, ...): one path may give 0 and the other 7e-16 or 1e-16
+ *   (both seen), and nonzero mode treats those two voxels differently by definition. So nonzero-mode
+ *   statistics come first, or after ops that keep zeros zero and the rest non-zero on both paths (brightness,
+ *   bias).
+ * - A gamma below 1 after other ops: its slope near the minimum magnifies the paths' last-bit differences of
+ *   the voxels there (seed 199227755071362: zscore gamma blur lowres clip gamma gamma, 1.9 x the
+ *   tolerance). Such gammas come first. */
+static int random_chain(uint64_t *rng, op_spec chain[7])
+{
+    const int n = 2 + (int)(vxa_test_rand(rng) % 6);
+    bool near_zero = false;
+    for (int i = 0; i < n; i++) {
+        do chain[i] = every_op[vxa_test_rand(rng) % N_EVERY];
+        while ((i < n - 1 && strcmp(chain[i].op, "window") == 0) || (near_zero && nonzero_mode(&chain[i])) ||
+               (i > 0 && steep_gamma(&chain[i])));
+        near_zero = near_zero || !(strcmp(chain[i].op, "brightness") == 0 || strcmp(chain[i].op, "bias") == 0);
+    }
+    return n;
+}
+
 /* Random chains of 2..7 ops (elementwise and statistical mixed). */
 static void test_random_chains_device_equals_reference(void **state)
 {
@@ -165,19 +199,7 @@ static void test_random_chains_device_equals_reference(void **state)
     for (int trial = 0; trial < 24; trial++) {
         const int64_t *dim = vxa_test_shapes[trial % (vxa_test_nshapes - 1)];
         op_spec chain[7];
-        const int n = 2 + (int)(vxa_test_rand(&rng) % 6);
-        /* A window squeezes normalised data into a sliver of [0, 1] that a later zscore would blow up with
-         * the float rounding: ill-conditioned, not wrong. Windows go last. Likewise a nonzero-mode statistic
-         * after an op that can make a value near zero (minmax puts the minimum at 0, lowres interpolates, gamma
-         * raises a tiny value to a power, ...): one path may give 0 and the other 7e-16 or 1e-16 (both seen),
-         * and nonzero mode treats those two voxels differently by definition. So nonzero-mode statistics come
-         * first, or after ops that keep zeros zero and the rest non-zero on both paths (brightness, bias). */
-        bool near_zero = false;
-        for (int i = 0; i < n; i++) {
-            do chain[i] = every_op[vxa_test_rand(&rng) % N_EVERY];
-            while ((i < n - 1 && strcmp(chain[i].op, "window") == 0) || (near_zero && nonzero_mode(&chain[i])));
-            near_zero = near_zero || !(strcmp(chain[i].op, "brightness") == 0 || strcmp(chain[i].op, "bias") == 0);
-        }
+        const int n = random_chain(&rng, chain);
         vxa_volume *in = vxa_test_random_volume(dim, 2, VXA_FLOAT32, &rng);
         vxa_volume *r = run_specs(ref, in, chain, n, 7, (uint64_t)trial, VXA_OK);
         vxa_volume *d = run_specs(dev, in, chain, n, 7, (uint64_t)trial, VXA_OK);
@@ -370,7 +392,7 @@ static void test_bias_matches_torchio_formula(void **state)
         assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
         vxa_dvol d;
         assert_int_equal(vxa_dvol_from_volume(ctxs[t], out, &d), VXA_OK);
-        assert_int_equal(vxa_intensity_apply(ctxs[t], &op, 1, &d, NULL), VXA_OK);
+        assert_int_equal(vxa_intensity_apply(ctxs[t], &op, 1, NULL, &d, NULL), VXA_OK);
         assert_int_equal(vxa_dvol_read(ctxs[t], &d, out->data), VXA_OK);
         vxa_dvol_release(ctxs[t], &d);
         for (int64_t k = 0; k < dim[2]; k++)
@@ -474,6 +496,105 @@ static void test_scaled_input_is_scaled_first(void **state)
     vxa_volume_free(in);
 }
 
+/* The span of a volume's values after its scaling: max - min. */
+static double input_span(const vxa_volume *v)
+{
+    const vxa_dvol d = { .dim = { v->dim[0], v->dim[1], v->dim[2] }, .channels = v->channels, .dtype = v->dtype,
+                         .slope = (float)v->scl_slope, .inter = (float)v->scl_inter, .host = v->data };
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < vxa_volume_voxels(v); i++) {
+        const double y = vxa_ref_value(&d, i);
+        lo = fmin(lo, y);
+        hi = fmax(hi, y);
+    }
+    return hi - lo;
+}
+
+/* Runs ops on a float32 volume that starts as `in` (any type, with its scaling): through the source path (the
+ * first pass converts), or converting first. Returns the float32 result; *launches: kernel launches counted. */
+static vxa_volume *run_typed(vxa_context *ctx, const vxa_volume *in, const op_spec *specs, int n, bool via_src,
+                             uint64_t *launches)
+{
+    const vxa_op_desc *ops[7];
+    vxa_op_values vals[7];
+    for (int i = 0; i < n; i++) {
+        ops[i] = vxa_op_find(specs[i].op);
+        vals[i] = make_values(ops[i], &specs[i], (uint32_t)i, 5, 9);
+    }
+    vxa_volume *out = NULL;
+    assert_int_equal(vxa_volume_alloc(in->dim, in->channels, VXA_FLOAT32, &out), VXA_OK);
+    vxa_dvol src, f;
+    assert_int_equal(vxa_dvol_from_volume(ctx, in, &src), VXA_OK);
+    assert_int_equal(vxa_dvol_alloc(ctx, in->dim, in->channels, VXA_FLOAT32, &f), VXA_OK);
+    const uint64_t before = vxa_context_launches(ctx, "");
+    vxa_status st;
+    if (via_src) {
+        st = vxa_intensity_run(ctx, ops, vals, n, &src, &f, NULL);
+    } else {
+        st = vxa_cast_float(ctx, &src, &f);
+        if (st == VXA_OK) st = vxa_intensity_run(ctx, ops, vals, n, NULL, &f, NULL);
+    }
+    if (st != VXA_OK) fail_msg("%s: %s", vxa_status_name(st), vxa_last_error(ctx));
+    *launches = vxa_context_launches(ctx, "") - before;
+    assert_int_equal(vxa_dvol_read(ctx, &f, out->data), VXA_OK);
+    assert_true(f.slope == 0.0f);
+    vxa_dvol_release(ctx, &f);
+    vxa_dvol_release(ctx, &src);
+    return out;
+}
+
+/* A pipeline's typed (or scaled) input is converted by the first pass of its intensity ops, statistics before
+ * it read the input directly: the same floats, bit for bit, as converting first (vxa_cast_float), one launch
+ * fewer, the input untouched; and the reference agrees. Every stored type, scaled and not, random chains. */
+static void test_typed_source_converted_by_first_pass(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 8;
+    const vxa_dtype types[] = { VXA_UINT8, VXA_INT16, VXA_UINT16, VXA_INT32, VXA_FLOAT32, VXA_FLOAT64, VXA_INT8 };
+    for (int trial = 0; trial < 21; trial++) {
+        const vxa_dtype t = types[trial % 7];
+        const int64_t *dim = vxa_test_shapes[trial % (vxa_test_nshapes - 1)];
+        vxa_volume *in = vxa_test_random_volume(dim, 1 + trial % 2, t, &rng);
+        if (trial % 3 != 0) {   /* scaled two times in three */
+            in->scl_slope = trial % 3 == 1 ? 0.25 : -3.0;
+            in->scl_inter = trial % 3 == 1 ? 7.0 : -0.5;
+        }
+        vxa_volume *copy = NULL;
+        assert_int_equal(vxa_volume_clone(in, &copy), VXA_OK);
+        op_spec chain[7];
+        const int n = trial == 0 ? 1 : random_chain(&rng, chain);
+        if (trial == 0) chain[0] = every_op[0];   /* clip alone: the conversion and the op in one launch */
+        char what[256];
+        snprintf(what, sizeof what, "%s, scaled %g/%g, chain", vxa_dtype_name(t), in->scl_slope, in->scl_inter);
+        for (int i = 0; i < n; i++) snprintf(what + strlen(what), sizeof what - strlen(what), " %s", chain[i].op);
+        uint64_t l_src, l_cast, l_ref;
+        vxa_volume *a = run_typed(dev, in, chain, n, true, &l_src);
+        vxa_volume *b = run_typed(dev, in, chain, n, false, &l_cast);
+        if (memcmp(a->data, b->data, vxa_volume_voxels(a) * sizeof(float)) != 0) {
+            const float *x = a->data, *y = b->data;
+            size_t i = 0;
+            while (x[i] == y[i] || (isnan(x[i]) && isnan(y[i]))) i++;
+            fail_msg("%s: voxel %zu: %.9g through the source, %.9g converting first", what, i, x[i], y[i]);
+        }
+        /* never more launches; one fewer where elementwise ops come first (pclip, blur and lowres want the
+         * converted volume itself, and float64 is converted on the host) */
+        assert_true(l_src <= l_cast);
+        if (trial == 0) assert_true(l_src == 1 && l_cast == 2);
+        assert_memory_equal(in->data, copy->data, vxa_volume_voxels(in) * vxa_dtype_size(t));
+        /* The reference in double agrees as in the float32 chains above, where the values span the same few
+         * thousand: full-range int16 scaled by 3 (+-98304) then clipped to [-300, 500] magnifies the paths'
+         * rounding 200-fold relative to what is left (seed 51318609516519: lowres clip gamma gamma zscore). */
+        vxa_volume *r = run_typed(ref, in, chain, n, true, &l_ref);
+        if (input_span(copy) <= 4096) assert_agree(r, a, 1e-4, what);
+        vxa_volume_free(a);
+        vxa_volume_free(b);
+        vxa_volume_free(r);
+        vxa_volume_free(copy);
+        vxa_volume_free(in);
+    }
+}
+
 /* Bad input: a clear error naming the problem, never a crash. */
 static void test_bad_arguments(void **state)
 {
@@ -511,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_bias_draws_per_sample),
         cmocka_unit_test(test_definitions_on_reference),
         cmocka_unit_test(test_scaled_input_is_scaled_first),
+        cmocka_unit_test(test_typed_source_converted_by_first_pass),
         cmocka_unit_test(test_bad_arguments),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,8 +53,8 @@ vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int non
             m.max = fmax(m.max, y);
             m.mean += y;
         }
-        m.mean = m.count > 0 ? m.mean / m.count : NAN;
-        if (want_std && m.count > 0) {
+        m.mean = m.count > 0 && want_std >= 0 ? m.mean / m.count : NAN;
+        if (want_std > 0 && m.count > 0) {
             double ss = 0;
             for (size_t v = 0; v < n; v++) {
                 const double y = vxa_ref_value(vol, v + (size_t)c * n);

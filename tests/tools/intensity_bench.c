@@ -92,7 +92,7 @@ int main(int argc, char **argv)
             vxa_dvol d;
             if (vxa_dvol_from_volume(ctx, work, &d) != VXA_OK) return 1;
             const double t0 = now_ms();
-            vxa_status st = vxa_intensity_run(ctx, ops, vals, n, &d, NULL);
+            vxa_status st = vxa_intensity_run(ctx, ops, vals, n, NULL, &d, NULL);
             if (st == VXA_OK) st = vxa_dvol_read(ctx, &d, work->data);
             t[r] = now_ms() - t0;
             vxa_dvol_release(ctx, &d);
