@@ -20,9 +20,10 @@ struct vxa_cl {
     cl_command_queue xfer;       /* transfers of batches (vxa_pipeline_run_batch), made on first use; ours */
     bool owns;                   /* false when wrapping a caller's context and queue */
     bool is_cpu;                 /* CL_DEVICE_TYPE_CPU: zero-copy host buffers */
-    bool chunked;                /* CPU forms of the copy, elementwise, reduction and smoothing kernels: one
-                                  * work-item per contiguous chunk or row (is_cpu, unless VOXAUG_GPU_FORMS=1 asks
-                                  * for the GPU forms, which tests use to check those on PoCL) */
+    bool chunked;                /* CPU forms of the copy, elementwise, reduction, smoothing and elastic-noise
+                                  * kernels: one work-item per contiguous chunk or row, or four Philox blocks
+                                  * (is_cpu, unless VOXAUG_GPU_FORMS=1 asks for the GPU forms, which tests use to
+                                  * check those on PoCL) */
     bool profile;                /* VOXAUG_PROFILE=1: each launch waited for and its time printed on stderr */
     size_t max_wg;               /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     cl_uint compute_units;

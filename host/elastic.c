@@ -21,18 +21,21 @@ vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_ke
     vxa_status st = check_noise(ctx, vol);
     if (st != VXA_OK) return st;
     if (ctx->reference) return vxa_ref_noise_uniform(ctx, vol, key, amp);
+    const bool x4 = ctx->cl->chunked;   /* the CPU form: four Philox blocks per work-item, as vector lanes */
+    const char *name = x4 ? "vxa_noise_uniform_x4" : "vxa_noise_uniform";
     cl_kernel k;
-    if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_uniform", &k)) != VXA_OK) return st;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", name, &k)) != VXA_OK) return st;
     const cl_ulong nvox = (cl_ulong)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
     const cl_ulong seed = key->seed, sample = key->sample;
     const cl_uint op = key->op_index;
     const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
     cl_mem m = (cl_mem)vol->mem;
-    st = vxa_cl_args(ctx, k, "vxa_noise_uniform", sizeof m, &m, sizeof nvox, &nvox, sizeof seed, &seed,
-                     sizeof sample, &sample, sizeof op, &op, sizeof a, &a, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, sizeof m, &m, sizeof nvox, &nvox, sizeof seed, &seed, sizeof sample, &sample,
+                     sizeof op, &op, sizeof a, &a, (size_t)0);
     if (st != VXA_OK) return st;
-    const size_t g[3] = { (size_t)((nvox + 3) / 4), (size_t)vol->channels, 1 };
-    return vxa_cl_launch(ctx, k, "vxa_noise_uniform", 2, g);
+    const size_t blocks = (size_t)((nvox + 3) / 4);
+    const size_t g[3] = { x4 ? (blocks + 3) / 4 : blocks, (size_t)vol->channels, 1 };
+    return vxa_cl_launch(ctx, k, name, 2, g);
 }
 
 vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],

@@ -39,6 +39,41 @@ __kernel void vxa_noise_uniform(__global float *out, ulong nvox, ulong seed, ulo
         if ((ulong)w < left) o[w] = a * vxa_u01_sym(x.v[w]);
 }
 
+/* vxa_u01_sym of four words at once, the same float operations. */
+VXA_INLINE float4 vxa_u01_sym4(uint4 x)
+{
+    return convert_float4(x >> 8) * 1.1920928955078125e-7f - 1.0f;
+}
+
+/* The CPU form of vxa_noise_uniform, the same values: work-item t writes the 16 voxels of blocks 4t .. 4t+3 of
+ * channel c, the four blocks drawn at once as the lanes of vxa_philox_x4 (PoCL leaves the one-block form's
+ * Philox rounds scalar). */
+__kernel void vxa_noise_uniform_x4(__global float *out, ulong nvox, ulong seed, ulong sample, uint op_index,
+                                   float4 amp)
+{
+    const ulong b = 4 * get_global_id(0);
+    const uint c = get_global_id(1);
+    if (b * 4 >= nvox || c > 2) return;
+    uint4 x, y, z, w;
+    vxa_philox_x4(seed, sample, op_index << 8 | c, (uint)b, &x, &y, &z, &w);
+    const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
+    const float4 ux = a * vxa_u01_sym4(x), uy = a * vxa_u01_sym4(y), uz = a * vxa_u01_sym4(z);
+    const float4 uw = a * vxa_u01_sym4(w);
+    __global float *o = out + c * nvox + b * 4;
+    if (nvox - b * 4 >= 16) {   /* lane i holds block b+i, words x..w its voxels 0..3 */
+        vstore4((float4)(ux.s0, uy.s0, uz.s0, uw.s0), 0, o);
+        vstore4((float4)(ux.s1, uy.s1, uz.s1, uw.s1), 1, o);
+        vstore4((float4)(ux.s2, uy.s2, uz.s2, uw.s2), 2, o);
+        vstore4((float4)(ux.s3, uy.s3, uz.s3, uw.s3), 3, o);
+        return;
+    }
+    const float v[16] = { ux.s0, uy.s0, uz.s0, uw.s0, ux.s1, uy.s1, uz.s1, uw.s1,
+                          ux.s2, uy.s2, uz.s2, uw.s2, ux.s3, uy.s3, uz.s3, uw.s3 };
+    const ulong left = nvox - b * 4;
+    for (int q = 0; q < 16; q++)
+        if ((ulong)q < left) o[q] = v[q];
+}
+
 /* Block means of the fine noise (fast elastic fields): coarse node (m0, m1, m2), every channel c < cdim.w:
  * amp_c · inv_count · Σ U_c(z), z over the block [first + m·s, first + (m + 1)·s) inside the fine grid fdim,
  * U_c(z) exactly as vxa_noise_uniform draws it. One Philox call per four consecutive fine voxels along i. */
