@@ -128,21 +128,39 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
             const ulong v0 = (ulong)(fdim.x * (j + fdim.y * k)), v1 = v0 + (ulong)fdim.x;
             const ulong bend = (v1 + 3) / 4;
             ulong blk = v0 / 4;
+            /* The node of fine i is (i - first.x) / step.x (first.x <= 0): walked, not divided, and its running
+             * sum held in a register between the row's reads and writes (the same additions in the same order) */
+            long node = -first.x / step.x, next = first.x + (node + 1) * step.x, i = 0;
+            float acc = row[node];
             for (; blk + 4 <= bend; blk += 4) {   /* four Philox blocks as vector lanes: 16 voxels */
                 uint4 x, y, z, w;
                 vxa_philox_x4(seed, sample, stream, (uint)blk, &x, &y, &z, &w);
-                const uint words[16] = { x.s0, y.s0, z.s0, w.s0, x.s1, y.s1, z.s1, w.s1,
-                                         x.s2, y.s2, z.s2, w.s2, x.s3, y.s3, z.s3, w.s3 };
+                const float4 ux = vxa_u01_sym4(x), uy = vxa_u01_sym4(y), uz = vxa_u01_sym4(z), uw = vxa_u01_sym4(w);
+                const float u[16] = { ux.s0, uy.s0, uz.s0, uw.s0, ux.s1, uy.s1, uz.s1, uw.s1,
+                                      ux.s2, uy.s2, uz.s2, uw.s2, ux.s3, uy.s3, uz.s3, uw.s3 };
                 const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 16);
-                for (ulong v = lo; v < hi; v++)
-                    row[((long)(v - v0) - first.x) / step.x] += vxa_u01_sym(words[v - 4 * blk]);
+                for (ulong v = lo; v < hi; v++, i++) {
+                    if (i == next) {
+                        row[node++] = acc;
+                        acc = row[node];
+                        next += step.x;
+                    }
+                    acc += u[v - 4 * blk];
+                }
             }
             for (; blk < bend; blk++) {
                 const vxa_philox4 x = vxa_philox_block(seed, sample, stream, (uint)blk);
                 const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 4);
-                for (ulong v = lo; v < hi; v++)   /* i - first.x >= 0 */
-                    row[((long)(v - v0) - first.x) / step.x] += vxa_u01_sym(x.v[v - 4 * blk]);
+                for (ulong v = lo; v < hi; v++, i++) {
+                    if (i == next) {
+                        row[node++] = acc;
+                        acc = row[node];
+                        next += step.x;
+                    }
+                    acc += vxa_u01_sym(x.v[v - 4 * blk]);
+                }
             }
+            row[node] = acc;
         }
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
     for (long m0 = 0; m0 < cdim.x; m0++) row[m0] = a * (row[m0] * inv_count);
