@@ -241,8 +241,9 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
         /* the GPU form's last argument is its local histogram, the CPU form's its chunk length */
         const size_t last = ctx->cl->chunked ? sizeof chunk : 4 * 256 * sizeof(cl_uint);
         if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter,
-                              sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm, sizeof shift, &shift, sizeof pmask, &pmask, sizeof prefm, &prefm, sizeof histm,
-                              &histm, last, ctx->cl->chunked ? (void *)&chunk : NULL, (size_t)0)) != VXA_OK ||
+                              sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm, sizeof shift, &shift, sizeof pmask,
+                              &pmask, sizeof prefm, &prefm, sizeof histm, &histm, last,
+                              ctx->cl->chunked ? (void *)&chunk : NULL, (size_t)0)) != VXA_OK ||
             (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK)
             goto done;
         err = clEnqueueReadBuffer(ctx->cl->queue, histm, CL_TRUE, 0, nc * 1024 * sizeof *hist, hist, 0, NULL,

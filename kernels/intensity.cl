@@ -195,10 +195,7 @@ __kernel void vxa_intensity_chunk(__global const IN_T *src, __global float *x, l
     __global float *xc = x + c * n;
     if (from_src) {   /* the chunk converted first; the instructions below then find it in the cache */
         __global const IN_T *sc = src + c * n;
-        if (slope != 0.0f)
-            for (long v = v0; v < v1; v++) xc[v] = (float)sc[v] * slope + inter;
-        else
-            for (long v = v0; v < v1; v++) xc[v] = (float)sc[v];
+        for (long v = v0; v < v1; v++) xc[v] = vxa_load(sc, (size_t)v, slope, inter);
     }
     __global const float *pc = par + c * (long)pstride;
     for (int s = 0; s < nprog; s++) {

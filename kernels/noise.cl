@@ -39,39 +39,54 @@ __kernel void vxa_noise_uniform(__global float *out, ulong nvox, ulong seed, ulo
         if ((ulong)w < left) o[w] = a * vxa_u01_sym(x.v[w]);
 }
 
-/* vxa_u01_sym of four words at once, the same float operations. */
-VXA_INLINE float4 vxa_u01_sym4(uint4 x)
+/* vxa_u01_sym of the 16 voxels of Philox blocks b .. b+3 of a stream, in voxel order (u[4 i + w] = word w of
+ * block b + i): the four blocks drawn at once as the lanes of vxa_philox_x4, the mapping four lanes at a time
+ * (the same float operations as vxa_u01_sym). */
+VXA_INLINE void vxa_u01_sym_x4(ulong seed, ulong sample, uint stream, uint b, float u[16])
 {
-    return convert_float4(x >> 8) * 1.1920928955078125e-7f - 1.0f;
+    uint4 x, y, z, w;
+    vxa_philox_x4(seed, sample, stream, b, &x, &y, &z, &w);
+    const float4 ux = convert_float4(x >> 8) * 1.1920928955078125e-7f - 1.0f;
+    const float4 uy = convert_float4(y >> 8) * 1.1920928955078125e-7f - 1.0f;
+    const float4 uz = convert_float4(z >> 8) * 1.1920928955078125e-7f - 1.0f;
+    const float4 uw = convert_float4(w >> 8) * 1.1920928955078125e-7f - 1.0f;
+    vstore4((float4)(ux.s0, uy.s0, uz.s0, uw.s0), 0, u);
+    vstore4((float4)(ux.s1, uy.s1, uz.s1, uw.s1), 1, u);
+    vstore4((float4)(ux.s2, uy.s2, uz.s2, uw.s2), 2, u);
+    vstore4((float4)(ux.s3, uy.s3, uz.s3, uw.s3), 3, u);
 }
 
 /* The CPU form of vxa_noise_uniform, the same values: work-item t writes the 16 voxels of blocks 4t .. 4t+3 of
- * channel c, the four blocks drawn at once as the lanes of vxa_philox_x4 (PoCL leaves the one-block form's
- * Philox rounds scalar). */
+ * channel c (vxa_u01_sym_x4; PoCL leaves the one-block form's Philox rounds scalar). */
 __kernel void vxa_noise_uniform_x4(__global float *out, ulong nvox, ulong seed, ulong sample, uint op_index,
                                    float4 amp)
 {
     const ulong b = 4 * get_global_id(0);
     const uint c = get_global_id(1);
     if (b * 4 >= nvox || c > 2) return;
-    uint4 x, y, z, w;
-    vxa_philox_x4(seed, sample, op_index << 8 | c, (uint)b, &x, &y, &z, &w);
+    float u[16];
+    vxa_u01_sym_x4(seed, sample, op_index << 8 | c, (uint)b, u);
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
-    const float4 ux = a * vxa_u01_sym4(x), uy = a * vxa_u01_sym4(y), uz = a * vxa_u01_sym4(z);
-    const float4 uw = a * vxa_u01_sym4(w);
     __global float *o = out + c * nvox + b * 4;
-    if (nvox - b * 4 >= 16) {   /* lane i holds block b+i, words x..w its voxels 0..3 */
-        vstore4((float4)(ux.s0, uy.s0, uz.s0, uw.s0), 0, o);
-        vstore4((float4)(ux.s1, uy.s1, uz.s1, uw.s1), 1, o);
-        vstore4((float4)(ux.s2, uy.s2, uz.s2, uw.s2), 2, o);
-        vstore4((float4)(ux.s3, uy.s3, uz.s3, uw.s3), 3, o);
-        return;
+    const int nv = nvox - b * 4 < 16 ? (int)(nvox - b * 4) : 16;
+    for (int q = 0; q < nv; q++) o[q] = a * u[q];
+}
+
+/* Adds the uniforms u[q0 .. q1) of fine voxels i0 + q along a row to the running sums of their coarse nodes,
+ * walking the nodes (node: the current one, whose sum is *acc; next: the first i of the next node) instead of
+ * dividing: the sum of each node stays in a register between the row's reads and writes, with the same
+ * additions in the same order. The CPU form of the block means below. */
+VXA_INLINE void vxa_block_mean_add(__global float *row, const float *u, long q0, long q1, long i0, long step,
+                                   long *node, long *next, float *acc)
+{
+    for (long q = q0; q < q1; q++) {
+        if (i0 + q == *next) {
+            row[(*node)++] = *acc;
+            *acc = row[*node];
+            *next += step;
+        }
+        *acc += u[q];
     }
-    const float v[16] = { ux.s0, uy.s0, uz.s0, uw.s0, ux.s1, uy.s1, uz.s1, uw.s1,
-                          ux.s2, uy.s2, uz.s2, uw.s2, ux.s3, uy.s3, uz.s3, uw.s3 };
-    const ulong left = nvox - b * 4;
-    for (int q = 0; q < 16; q++)
-        if ((ulong)q < left) o[q] = v[q];
 }
 
 /* Block means of the fine noise (fast elastic fields): coarse node (m0, m1, m2), every channel c < cdim.w:
@@ -128,37 +143,23 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
             const ulong v0 = (ulong)(fdim.x * (j + fdim.y * k)), v1 = v0 + (ulong)fdim.x;
             const ulong bend = (v1 + 3) / 4;
             ulong blk = v0 / 4;
-            /* The node of fine i is (i - first.x) / step.x (first.x <= 0): walked, not divided, and its running
-             * sum held in a register between the row's reads and writes (the same additions in the same order) */
-            long node = -first.x / step.x, next = first.x + (node + 1) * step.x, i = 0;
+            /* The node of fine i is (i - first.x) / step.x (first.x <= 0), walked (vxa_block_mean_add) */
+            long node = -first.x / step.x, next = first.x + (node + 1) * step.x;
             float acc = row[node];
             for (; blk + 4 <= bend; blk += 4) {   /* four Philox blocks as vector lanes: 16 voxels */
-                uint4 x, y, z, w;
-                vxa_philox_x4(seed, sample, stream, (uint)blk, &x, &y, &z, &w);
-                const float4 ux = vxa_u01_sym4(x), uy = vxa_u01_sym4(y), uz = vxa_u01_sym4(z), uw = vxa_u01_sym4(w);
-                const float u[16] = { ux.s0, uy.s0, uz.s0, uw.s0, ux.s1, uy.s1, uz.s1, uw.s1,
-                                      ux.s2, uy.s2, uz.s2, uw.s2, ux.s3, uy.s3, uz.s3, uw.s3 };
+                float u[16];
+                vxa_u01_sym_x4(seed, sample, stream, (uint)blk, u);
                 const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 16);
-                for (ulong v = lo; v < hi; v++, i++) {
-                    if (i == next) {
-                        row[node++] = acc;
-                        acc = row[node];
-                        next += step.x;
-                    }
-                    acc += u[v - 4 * blk];
-                }
+                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
+                                   &node, &next, &acc);
             }
             for (; blk < bend; blk++) {
                 const vxa_philox4 x = vxa_philox_block(seed, sample, stream, (uint)blk);
+                const float u[4] = { vxa_u01_sym(x.v[0]), vxa_u01_sym(x.v[1]), vxa_u01_sym(x.v[2]),
+                                     vxa_u01_sym(x.v[3]) };
                 const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 4);
-                for (ulong v = lo; v < hi; v++, i++) {
-                    if (i == next) {
-                        row[node++] = acc;
-                        acc = row[node];
-                        next += step.x;
-                    }
-                    acc += vxa_u01_sym(x.v[v - 4 * blk]);
-                }
+                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
+                                   &node, &next, &acc);
             }
             row[node] = acc;
         }

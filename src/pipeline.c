@@ -246,15 +246,20 @@ done:
     return st;
 }
 
-/* The image as a float32 volume of the pipeline's own: the caller's input (wrapped without a copy on CPU
- * devices) is never written, so the first intensity op after no spatial pass converts it into a new volume. */
-static vxa_status ensure_float(runner *r)
+/* Runs the intensity ops descs[0..n) (n may be 0) on the image as a float32 volume of the pipeline's own. The
+ * caller's input (wrapped without a copy on CPU devices) is never written, so while the image is that input
+ * (or is typed) it goes into a new float32 volume: converted by the ops' first pass when there are ops
+ * (vxa_intensity_run), else by vxa_cast_float. */
+static vxa_status own_float(runner *r, const vxa_op_desc *const *descs, const vxa_op_values *vals, int n)
 {
-    if (!r->img_is_input && r->img.dtype == VXA_FLOAT32) return VXA_OK;
+    const vxa_dvol *mask = r->has_label ? &r->lab : NULL;
+    if (!r->img_is_input && r->img.dtype == VXA_FLOAT32)
+        return n ? vxa_intensity_run(r->ctx, descs, vals, n, NULL, &r->img, mask) : VXA_OK;
     vxa_dvol f;
     vxa_status st = vxa_dvol_alloc(r->ctx, r->img.dim, r->img.channels, VXA_FLOAT32, &f);
     if (st != VXA_OK) return st;
-    if ((st = vxa_cast_float(r->ctx, &r->img, &f)) != VXA_OK) {
+    st = n ? vxa_intensity_run(r->ctx, descs, vals, n, &r->img, &f, mask) : vxa_cast_float(r->ctx, &r->img, &f);
+    if (st != VXA_OK) {
         vxa_dvol_release(r->ctx, &f);
         return st;
     }
@@ -277,22 +282,7 @@ static vxa_status run_intensity(runner *r, int *i)
         if (applied) descs[n++] = op->desc;
     }
     *i = k;
-    if (n == 0) return VXA_OK;
-    const vxa_dvol *mask = r->has_label ? &r->lab : NULL;
-    if (!r->img_is_input && r->img.dtype == VXA_FLOAT32)
-        return vxa_intensity_run(r->ctx, descs, vals, n, NULL, &r->img, mask);
-    /* The caller's input (or a typed volume): the first pass converts it as it applies the ops, into a float32
-     * volume of the pipeline's own (the input is never written). */
-    vxa_dvol f;
-    vxa_status st = vxa_dvol_alloc(r->ctx, r->img.dim, r->img.channels, VXA_FLOAT32, &f);
-    if (st != VXA_OK) return st;
-    if ((st = vxa_intensity_run(r->ctx, descs, vals, n, &r->img, &f, mask)) != VXA_OK) {
-        vxa_dvol_release(r->ctx, &f);
-        return st;
-    }
-    swap_in(r, &r->img, &f);
-    r->img_is_input = false;
-    return VXA_OK;
+    return n ? own_float(r, descs, vals, n) : VXA_OK;
 }
 
 static bool same_grid(const vxa_volume *a, const vxa_volume *b)
@@ -396,7 +386,7 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
         else st = run_spatial(&r, &i);
         if (st != VXA_OK) goto done;
     }
-    if ((st = ensure_float(&r)) != VXA_OK) goto done;
+    if ((st = own_float(&r, NULL, NULL, 0)) != VXA_OK) goto done;
     if (r.has_label && r.lab_is_input) { /* no spatial pass: the label map comes out as it went in */
         vxa_dvol copy;
         const int sign[3] = { 1, 1, 1 };

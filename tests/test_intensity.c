@@ -33,18 +33,25 @@ static vxa_op_values make_values(const vxa_op_desc *d, const op_spec *s, uint32_
     return val;
 }
 
-/* Runs ops in order on a copy of `in`; returns the result (float32, unscaled). */
-static vxa_volume *run_specs(vxa_context *ctx, const vxa_volume *in, const op_spec *specs, int n, uint64_t seed,
-                             uint64_t sample, vxa_status want)
+/* The ops of specs[0..n) (n <= 16) and their values, op i with op index i. */
+static void resolve_specs(const op_spec *specs, int n, uint64_t seed, uint64_t sample, const vxa_op_desc **ops,
+                          vxa_op_values *vals)
 {
-    const vxa_op_desc *ops[16];
-    vxa_op_values vals[16];
     assert_true(n <= 16);
     for (int i = 0; i < n; i++) {
         ops[i] = vxa_op_find(specs[i].op);
         if (!ops[i]) fail_msg("no op %s", specs[i].op);
         vals[i] = make_values(ops[i], &specs[i], (uint32_t)i, seed, sample);
     }
+}
+
+/* Runs ops in order on a copy of `in`; returns the result (float32, unscaled). */
+static vxa_volume *run_specs(vxa_context *ctx, const vxa_volume *in, const op_spec *specs, int n, uint64_t seed,
+                             uint64_t sample, vxa_status want)
+{
+    const vxa_op_desc *ops[16];
+    vxa_op_values vals[16];
+    resolve_specs(specs, n, seed, sample, ops, vals);
     vxa_volume *out = NULL;
     assert_int_equal(vxa_volume_clone(in, &out), VXA_OK);
     vxa_dvol d;
@@ -515,12 +522,9 @@ static double input_span(const vxa_volume *v)
 static vxa_volume *run_typed(vxa_context *ctx, const vxa_volume *in, const op_spec *specs, int n, bool via_src,
                              uint64_t *launches)
 {
-    const vxa_op_desc *ops[7];
-    vxa_op_values vals[7];
-    for (int i = 0; i < n; i++) {
-        ops[i] = vxa_op_find(specs[i].op);
-        vals[i] = make_values(ops[i], &specs[i], (uint32_t)i, 5, 9);
-    }
+    const vxa_op_desc *ops[16];
+    vxa_op_values vals[16];
+    resolve_specs(specs, n, 5, 9, ops, vals);
     vxa_volume *out = NULL;
     assert_int_equal(vxa_volume_alloc(in->dim, in->channels, VXA_FLOAT32, &out), VXA_OK);
     vxa_dvol src, f;
