@@ -197,13 +197,14 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
     default:
         break;
     }
-    /* The rest need statistics of the volume as it is now. pclip's four histogram passes have the volume
-     * converted first: they run faster on float32 than each converting a typed source again (measured on ch2,
-     * uint8: ~32 against ~40 ms). */
-    if ((st = prog_run(ctx, p, vol, op->id == VXA_INT_PCLIP)) != VXA_OK) return st;
+    /* The rest need statistics of the volume as it is now. pclip's three radix passes have the volume
+     * converted first (each would convert a typed source again), unless one pass over the stored values
+     * finds the percentiles. */
+    const bool pclip_converts = op->id == VXA_INT_PCLIP && !vxa_reduce_percentiles_read_stored(prog_view(p, vol));
+    if ((st = prog_run(ctx, p, vol, pclip_converts)) != VXA_OK) return st;
     if (op->id == VXA_INT_PCLIP) {
         const double q[2] = { op->a, op->b };
-        if ((st = vxa_reduce_percentiles(ctx, vol, op->nonzero, mask, q, pct)) != VXA_OK) return st;
+        if ((st = vxa_reduce_percentiles(ctx, prog_view(p, vol), op->nonzero, mask, q, pct)) != VXA_OK) return st;
         if ((st = prog_add(ctx, p, vol, op->nonzero ? VXA_IOP_CLIP_NZ : VXA_IOP_CLIP, 0, 2, 0, &off)) != VXA_OK)
             return st;
         for (int64_t c = 0; c < nc; c++) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Reductions on the device (kernels/reduce.cl): statistics from per-group partials combined in double, exact
- * percentiles by radix selection on histograms. Only partials and histograms come back to the host. */
+ * percentiles by selection on histograms. Only partials and histograms come back to the host. */
 #include "cl.h"
 #include "intensity.h"
 
@@ -189,8 +189,122 @@ static float key_float(uint32_t key)
     return f;
 }
 
-/* Radix selection of four order statistics per channel: pass p histograms digit 3 - p (8 bits, most
- * significant first) of the keys that share the prefix found so far. */
+/* Stored integers of at most 16 bits are histogrammed by their stored value (CODE_RAW_MIN, kernels/reduce.cl):
+ * one pass finds every order statistic. *bits: the code's width; *min: the type's minimum. */
+static bool raw_codes(vxa_dtype t, int *bits, int *min)
+{
+    switch (t) {
+    case VXA_UINT8: *bits = 8; *min = 0; return true;
+    case VXA_INT8: *bits = 8; *min = -128; return true;
+    case VXA_UINT16: *bits = 16; *min = 0; return true;
+    case VXA_INT16: *bits = 16; *min = -32768; return true;
+    default: return false;
+    }
+}
+
+bool vxa_reduce_percentiles_read_stored(const vxa_dvol *vol)
+{
+    int bits, min;
+    return raw_codes(vol->dtype, &bits, &min);
+}
+
+/* The float32 a stored value reads as on the device (vxa_load: x * slope + inter, rounded after the product,
+ * no fused multiply-add). */
+static float stored_value(int raw, float slope, float inter)
+{
+    const float x = (float)raw;
+    if (slope == 0.0f) return x;
+    volatile float p = x * slope;   /* volatile: rounded to float here, never contracted with the sum */
+    return p + inter;
+}
+
+/* The four order statistics of channel c from the stored-value histogram h (2^bits codes): the codes are walked
+ * in the order of their floats (a negative slope reverses it), leaving out the floats that do not count. */
+static void raw_select(const uint32_t *h, int bits, int min, float slope, float inter, int nonzero,
+                       const double q[2], double out[2])
+{
+    const int nb = 1 << bits;
+    uint64_t total = 0;
+    for (int b = 0; b < nb; b++) {
+        const float y = stored_value(b + min, slope, inter);
+        if (h[b] && isfinite(y) && !(nonzero && y == 0.0f)) total += h[b];
+    }
+    if (total == 0) {
+        out[0] = out[1] = NAN;
+        return;
+    }
+    uint64_t rank[4];
+    double t[2];
+    float val[4];
+    for (int i = 0; i < 2; i++) vxa_percentile_ranks(total, q[i], &rank[2 * i], &rank[2 * i + 1], &t[i]);
+    for (int r = 0; r < 4; r++) {
+        uint64_t below = 0;
+        for (int k = 0; k < nb; k++) {
+            const int b = slope < 0.0f ? nb - 1 - k : k;
+            const float y = stored_value(b + min, slope, inter);
+            if (!h[b] || !isfinite(y) || (nonzero && y == 0.0f)) continue;
+            val[r] = y;
+            if (below + h[b] > rank[r]) break;
+            below += h[b];
+        }
+    }
+    for (int i = 0; i < 2; i++) out[i] = vxa_percentile_lerp(val[2 * i], val[2 * i + 1], t[i]);
+}
+
+/* The first pass: hist ([channel][2^bits]) of the codes of kernels/reduce.cl's vxa_reduce_code_hist. The CPU
+ * form counts in scratch histograms of its own, so it runs as few work-items as keep the cores busy. */
+static vxa_status code_hist(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                            const char *opts, int bits, uint32_t *hist)
+{
+    const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
+    const size_t nb = (size_t)1 << bits;
+    const bool chunked = ctx->cl->chunked;
+    const char *name = chunked ? "vxa_reduce_code_hist_chunk" : "vxa_reduce_code_hist";
+    cl_kernel k;
+    vxa_status st = vxa_cl_kernel(ctx, "reduce", opts, name, &k);
+    if (st != VXA_OK) return st;
+    size_t L, G;
+    cl_long chunk;
+    reduce_shape(ctx, k, n, &L, &G, &chunk);
+    if (chunked) {   /* two work-items per core: each zeroes and merges its 2^bits bins once */
+        const size_t gmax = 2 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1);
+        if (G > gmax) G = gmax;
+        chunk = (cl_long)((n + G - 1) / G);
+    }
+    cl_mem histm = NULL, scrm = NULL;
+    const cl_uint zero = 0;
+    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_WRITE, nc * nb * sizeof *hist, NULL, &histm,
+                            "percentile histograms")) != VXA_OK ||
+        (chunked && (st = vxa_cl_buffer(ctx, CL_MEM_READ_WRITE, nc * G * nb * sizeof *hist, NULL, &scrm,
+                                        "percentile histograms per work-item")) != VXA_OK))
+        goto done;
+    cl_int err = clEnqueueFillBuffer(ctx->cl->queue, histm, &zero, sizeof zero, 0, nc * nb * sizeof *hist, 0,
+                                     NULL, NULL);
+    if (err != CL_SUCCESS) {
+        st = vxa_cl_fail(ctx, err, "percentiles: clearing the histograms");
+        goto done;
+    }
+    cl_mem xm = (cl_mem)vol->mem, mm = mask ? (cl_mem)mask->mem : NULL;
+    const cl_long nn = (cl_long)n;
+    const cl_int nz = nonzero != 0, cbits = bits;
+    const cl_float slope = vol->slope, inter = vol->inter;
+    if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter, sizeof nn, &nn,
+                          sizeof nz, &nz, sizeof mm, &mm, sizeof cbits, &cbits, sizeof histm, &histm,
+                          chunked ? sizeof scrm : (size_t)0, &scrm, sizeof chunk, &chunk, (size_t)0)) != VXA_OK ||
+        (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK)
+        goto done;
+    err = clEnqueueReadBuffer(ctx->cl->queue, histm, CL_TRUE, 0, nc * nb * sizeof *hist, hist, 0, NULL, NULL);
+    if (err != CL_SUCCESS) st = vxa_cl_fail(ctx, err, "clEnqueueReadBuffer: percentile histograms");
+done:
+    if (histm) clReleaseMemObject(histm);
+    if (scrm) clReleaseMemObject(scrm);
+    return st;
+}
+
+/* Selection of four order statistics per channel. Stored integers of at most 16 bits: one histogram of the
+ * stored values (raw_select). Otherwise radix selection on the keys of kernels/reduce.cl: a first pass
+ * histograms their top 16 bits, then two passes their next 8 bits each, over the keys that share the prefix
+ * found so far (most significant first). */
 vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                   const double q[2], double *out)
 {
@@ -202,19 +316,47 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]), nc = (size_t)vol->channels;
     if (n >= ((size_t)1 << 32))
         return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "percentiles: %zu voxels per channel, at most 2^32 - 1", n);
+    int bits = 16, rmin = 0;
+    const bool raw = raw_codes(vol->dtype, &bits, &rmin);
+    if (raw) {
+        char ropts[96];
+        snprintf(ropts, sizeof ropts, "%s -DCODE_RAW_MIN=%d", opts, rmin);
+        uint32_t *h = malloc(nc * ((size_t)1 << bits) * sizeof *h);
+        if (!h) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "percentiles: histograms for %zu channels", nc);
+        if ((st = code_hist(ctx, vol, nonzero, mask, ropts, bits, h)) == VXA_OK)
+            for (size_t c = 0; c < nc; c++)
+                raw_select(h + (c << bits), bits, rmin, vol->slope, vol->inter, nonzero, q, out + 2 * c);
+        free(h);
+        return st;
+    }
     cl_kernel k;
     const char *name = ctx->cl->chunked ? "vxa_reduce_hist_chunk" : "vxa_reduce_hist";
     if ((st = vxa_cl_kernel(ctx, "reduce", opts, name, &k)) != VXA_OK) return st;
     size_t L, G;
     cl_long chunk;
     reduce_shape(ctx, k, n, &L, &G, &chunk);
-    uint32_t *prefix = calloc(nc * 4, sizeof *prefix), *hist = malloc(nc * 1024 * sizeof *hist);
+    uint32_t *prefix = calloc(nc * 4, sizeof *prefix), *hist = malloc(nc * 65536 * sizeof *hist);
     uint64_t *rank = calloc(nc * 4, sizeof *rank), *total = calloc(nc, sizeof *total);
     double *t = calloc(nc * 2, sizeof *t);
     cl_mem prefm = NULL, histm = NULL;
     if (!prefix || !hist || !rank || !total || !t) {
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "percentiles: histograms for %zu channels", nc);
         goto done;
+    }
+    if ((st = code_hist(ctx, vol, nonzero, mask, opts, 16, hist)) != VXA_OK) goto done;
+    for (size_t c = 0; c < nc; c++) {
+        const uint32_t *h = hist + (c << 16);
+        for (int b = 0; b < 65536; b++) total[c] += h[b];
+        if (total[c] == 0) continue;
+        for (int i = 0; i < 2; i++)
+            vxa_percentile_ranks(total[c], q[i], &rank[c * 4 + 2 * i], &rank[c * 4 + 2 * i + 1], &t[c * 2 + i]);
+        for (int r = 0; r < 4; r++) {
+            uint64_t below = 0;
+            int b = 0;
+            while (b < 65535 && below + h[b] <= rank[c * 4 + (size_t)r]) below += h[b++];
+            rank[c * 4 + (size_t)r] -= below;
+            prefix[c * 4 + (size_t)r] = (uint32_t)b << 16;
+        }
     }
     if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY, nc * 4 * sizeof *prefix, NULL, &prefm,
                             "percentile prefixes")) != VXA_OK ||
@@ -225,9 +367,8 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
     cl_long nn = (cl_long)n;
     cl_int nz = nonzero != 0;
     const cl_float slope = vol->slope, inter = vol->inter;
-    for (int pass = 0; pass < 4; pass++) {
-        cl_int shift = 24 - 8 * pass;
-        cl_uint pmask = pass == 0 ? 0u : 0xffffffffu << (32 - 8 * pass);
+    for (cl_int shift = 8; shift >= 0; shift -= 8) {
+        const cl_uint pmask = 0xffffffffu << (shift + 8);
         const cl_uint zero = 0;
         cl_int err = clEnqueueWriteBuffer(ctx->cl->queue, prefm, CL_FALSE, 0, nc * 4 * sizeof *prefix, prefix, 0,
                                           NULL, NULL);
@@ -235,7 +376,7 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
             err = clEnqueueFillBuffer(ctx->cl->queue, histm, &zero, sizeof zero, 0, nc * 1024 * sizeof *hist, 0,
                                       NULL, NULL);
         if (err != CL_SUCCESS) {
-            st = vxa_cl_fail(ctx, err, "percentiles: preparing pass %d", pass);
+            st = vxa_cl_fail(ctx, err, "percentiles: preparing the pass over bits %d..%d", shift, shift + 7);
             goto done;
         }
         /* the GPU form's last argument is its local histogram, the CPU form's its chunk length */
@@ -253,13 +394,6 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
             goto done;
         }
         for (size_t c = 0; c < nc; c++) {
-            if (pass == 0) {   /* all four slots share the empty prefix: slot 0 holds the full histogram */
-                for (int b = 0; b < 256; b++) total[c] += hist[c * 1024 + (size_t)b];
-                if (total[c] == 0) continue;
-                for (int i = 0; i < 2; i++)
-                    vxa_percentile_ranks(total[c], q[i], &rank[c * 4 + 2 * i], &rank[c * 4 + 2 * i + 1],
-                                         &t[c * 2 + i]);
-            }
             if (total[c] == 0) continue;
             uint32_t seen[4];
             memcpy(seen, prefix + c * 4, sizeof seen);

@@ -5,6 +5,9 @@
 #ifndef VXA_KERNEL_COMMON_H
 #define VXA_KERNEL_COMMON_H
 #ifdef __OPENCL_VERSION__
+/* No contraction of a * b + c into fma anywhere, from here on: vxa_load's scaling is rounded after the
+ * product as in every vector form of it and on the host (a contracted vxa_load differed from them by an ulp). */
+#pragma OPENCL FP_CONTRACT OFF
 /* Kernel helpers are always inlined: PoCL's LLVM otherwise leaves large ones (four float4 transcendentals, the
  * resampling body) as calls, which keeps their vectors in memory and was measured ~3x slower (noise). */
 #define VXA_INLINE inline __attribute__((always_inline))

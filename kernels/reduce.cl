@@ -79,6 +79,45 @@ VXA_INLINE uint vxa_float_key(float y)
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
+/* vxa_float_key of 16 lanes. */
+VXA_INLINE uint16 vxa_float_key16(float16 y)
+{
+    const uint16 u = as_uint16(y);
+    return select(u | 0x80000000u, ~u, u);   /* ~u where the sign bit is set */
+}
+
+/* The first pass of percentile selection histograms one code per voxel over 2^bits bins. With CODE_RAW_MIN (a
+ * build option: stored integers of at most 16 bits, whose minimum it names) the code is the stored value less
+ * that minimum, whatever the scaling: every voxel inside the mask is counted, and the host, which maps each code
+ * to its float, leaves out the codes that are not finite or (nonzero) are zero after scaling. Otherwise the
+ * code is the top `bits` bits of the key of the voxels that count; VXA_NO_CODE marks the others. */
+#define VXA_NO_CODE 0xffffffffu
+VXA_INLINE uint vxa_hist_code(__global const IN_T *xc, long v, float slope, float inter, int nonzero,
+                              __global const float *mask, int bits)
+{
+    if (mask && mask[v] == 0.0f) return VXA_NO_CODE;
+#ifdef CODE_RAW_MIN
+    return (uint)((int)xc[v] - CODE_RAW_MIN);
+#else
+    const float y = vxa_load(xc, (size_t)v, slope, inter);
+    return vxa_reduce_takes(y, nonzero) ? vxa_float_key(y) >> (32 - bits) : VXA_NO_CODE;
+#endif
+}
+
+/* hist: [channel][2^bits], zeroed by the host, counted with global atomics. */
+__kernel void vxa_reduce_code_hist(__global const IN_T *x, float slope, float inter, long n, int nonzero,
+                                   __global const float *mask, int bits, __global uint *hist)
+{
+    const long c = get_global_id(1);
+    const long stride = (long)get_global_size(0);
+    __global const IN_T *xc = x + c * n;
+    __global uint *hc = hist + (c << bits);
+    for (long v = get_global_id(0); v < n; v += stride) {
+        const uint code = vxa_hist_code(xc, v, slope, inter, nonzero, mask, bits);
+        if (code != VXA_NO_CODE) atomic_inc(&hc[code]);
+    }
+}
+
 /* One radix-select pass: for each of 4 targets t, a 256-bin histogram of the key's digit (key >> shift) & 255
  * over the voxels whose key matches the target's prefix under pmask. prefix: [channel][4]; hist:
  * [channel][4][256], zeroed by the host, accumulated with atomics from per-group local histograms. */
@@ -108,7 +147,7 @@ __kernel void vxa_reduce_hist(__global const IN_T *x, float slope, float inter, 
         if (lh[b]) atomic_add(&hist[c * 1024 + b], lh[b]);
 }
 
-/* CPU forms of the two reductions (PoCL): one work-item per work-group, each over the contiguous voxels
+/* CPU forms of the reductions (PoCL): one work-item per work-group, each over the contiguous voxels
  * v0 .. v0 + chunk - 1 of its channel, launched with global (groups, channels) and local (1, 1); partials and
  * histograms as above. The grid-stride forms above suit GPUs; on PoCL they run ~8x slower. */
 
@@ -166,7 +205,9 @@ __kernel void vxa_reduce_stats_chunk(__global const IN_T *x, float slope, float 
 
 /* One radix-select pass as vxa_reduce_hist over a contiguous chunk, counted in the work-item's own histogram
  * (no atomics) whose non-zero bins are added to hist at the end. Distinct prefixes cannot both match a key, so
- * each voxel increments one bin, chosen without branches; voxels that count nowhere go to a spare bin 1024. */
+ * each voxel increments one bin, chosen without branches; voxels that count nowhere go to a spare bin 1024.
+ * pmask is never 0 here (the first pass is vxa_reduce_code_hist_chunk): few voxels match a prefix, and sixteen
+ * at a time are tested in vectors first and skipped together when none matches. */
 __kernel void vxa_reduce_hist_chunk(__global const IN_T *x, float slope, float inter, long n, int nonzero,
                                     __global const float *mask, int shift, uint pmask,
                                     __global const uint *prefix, __global uint *hist, long chunk)
@@ -182,15 +223,46 @@ __kernel void vxa_reduce_hist_chunk(__global const IN_T *x, float slope, float i
     const uint q1 = p1 != p0 ? p1 : none;
     const uint q2 = p2 != p0 && p2 != p1 ? p2 : none;
     const uint q3 = p3 != p0 && p3 != p1 && p3 != p2 ? p3 : none;
-    for (long v = v0; v < v1; v++) {
-        const float y = vxa_load(xc, (size_t)v, slope, inter);
-        const bool take = vxa_reduce_takes(y, nonzero) && !(mask && mask[v] == 0.0f);
-        const uint key = vxa_float_key(y);
-        const uint m = key & pmask, digit = (key >> shift) & 255u;
-        const uint bin = !take ? 1024u : m == p0 ? digit : m == q1 ? 256u + digit : m == q2 ? 512u + digit
-                       : m == q3 ? 768u + digit : 1024u;
-        h[bin]++;
+    for (long vb = v0; vb < v1; vb += 16) {
+        const long ve = min(vb + 16, v1);
+        if (ve - vb == 16) {
+            float16 y = convert_float16(vload16(0, xc + vb));
+            if (slope != 0.0f) y = y * slope + inter;
+            const uint16 m = vxa_float_key16(y) & pmask;
+            if (!any((m == p0) | (m == q1) | (m == q2) | (m == q3))) continue;
+        }
+        for (long v = vb; v < ve; v++) {
+            const float y = vxa_load(xc, (size_t)v, slope, inter);
+            const bool take = vxa_reduce_takes(y, nonzero) && !(mask && mask[v] == 0.0f);
+            const uint key = vxa_float_key(y);
+            const uint m = key & pmask, digit = (key >> shift) & 255u;
+            const uint bin = !take ? 1024u : m == p0 ? digit : m == q1 ? 256u + digit : m == q2 ? 512u + digit
+                           : m == q3 ? 768u + digit : 1024u;
+            h[bin]++;
+        }
     }
     for (int b = 0; b < 4 * 256; b++)
         if (h[b]) atomic_add(&hist[c * 1024 + b], h[b]);
+}
+
+/* The first pass as vxa_reduce_code_hist over a contiguous chunk, counted in the work-item's own histogram in
+ * scratch ([channel][group][2^bits], 2^16 bins do not fit in private memory), whose non-zero bins are added to
+ * hist at the end. */
+__kernel void vxa_reduce_code_hist_chunk(__global const IN_T *x, float slope, float inter, long n, int nonzero,
+                                         __global const float *mask, int bits, __global uint *hist,
+                                         __global uint *scratch, long chunk)
+{
+    const long g = get_global_id(0), c = get_global_id(1);
+    const long v0 = g * chunk, v1 = min(v0 + chunk, n);
+    const uint nb = 1u << bits;
+    __global uint *h = scratch + ((c * (long)get_global_size(0) + g) << bits);
+    for (uint b = 0; b < nb; b++) h[b] = 0;
+    __global const IN_T *xc = x + c * n;
+    for (long v = v0; v < v1; v++) {
+        const uint code = vxa_hist_code(xc, v, slope, inter, nonzero, mask, bits);
+        if (code != VXA_NO_CODE) h[code]++;
+    }
+    __global uint *hc = hist + (c << bits);
+    for (uint b = 0; b < nb; b++)
+        if (h[b]) atomic_add(&hc[b], h[b]);
 }

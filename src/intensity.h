@@ -81,10 +81,13 @@ vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int non
 
 /* np.percentile(x, q, method='linear') per channel for the two percentiles q[0], q[1] (0..100), over the
  * finite (and, with nonzero, non-zero) voxels: out[2*c + i]; NaN for a channel with none. The device finds
- * the exact order statistics by radix selection on histograms (launches "vxa_reduce_hist"), nothing but
- * histograms comes back to the host. */
+ * the exact order statistics on histograms, nothing but histograms comes back to the host: stored integers of
+ * at most 16 bits in one pass over their stored values ("vxa_reduce_code_hist"), other volumes by radix
+ * selection on their floats' keys in three passes (then "vxa_reduce_hist" twice). */
 vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                   const double q[2], double *out);
+/* Whether vxa_reduce_percentiles reads vol's stored values in one pass (no float32 copy is worth making). */
+bool vxa_reduce_percentiles_read_stored(const vxa_dvol *vol);
 vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                       const double q[2], double *out);
 

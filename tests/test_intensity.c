@@ -548,8 +548,9 @@ static vxa_volume *run_typed(vxa_context *ctx, const vxa_volume *in, const op_sp
 }
 
 /* A pipeline's typed (or scaled) input is converted by the first pass of its intensity ops, statistics before
- * it read the input directly: the same floats, bit for bit, as converting first (vxa_cast_float), one launch
- * fewer, the input untouched; and the reference agrees. Every stored type, scaled and not, random chains. */
+ * it read the input directly (pclip on integers of at most 16 bits too): the same floats, bit for bit, as
+ * converting first (vxa_cast_float), fewer launches, the input untouched; and the reference agrees. Every
+ * stored type, scaled and not, random chains. */
 static void test_typed_source_converted_by_first_pass(void **state)
 {
     (void)state;
@@ -567,8 +568,10 @@ static void test_typed_source_converted_by_first_pass(void **state)
         vxa_volume *copy = NULL;
         assert_int_equal(vxa_volume_clone(in, &copy), VXA_OK);
         op_spec chain[7];
-        const int n = trial == 0 ? 1 : random_chain(&rng, chain);
+        const int n = trial == 0 || trial == 8 ? 1 : random_chain(&rng, chain);
         if (trial == 0) chain[0] = every_op[0];   /* clip alone: the conversion and the op in one launch */
+        if (trial == 8) chain[0] = every_op[2];   /* pclip(nonzero) on int16 scaled by -3: one histogram of the
+                                                   * stored values, then the conversion and the clip */
         char what[256];
         snprintf(what, sizeof what, "%s, scaled %g/%g, chain", vxa_dtype_name(t), in->scl_slope, in->scl_inter);
         for (int i = 0; i < n; i++) snprintf(what + strlen(what), sizeof what - strlen(what), " %s", chain[i].op);
@@ -585,6 +588,7 @@ static void test_typed_source_converted_by_first_pass(void **state)
          * converted volume itself, and float64 is converted on the host) */
         assert_true(l_src <= l_cast);
         if (trial == 0) assert_true(l_src == 1 && l_cast == 2);
+        if (trial == 8) assert_true(t == VXA_INT16 && in->scl_slope < 0 && l_src == 2 && l_cast == 5);
         assert_memory_equal(in->data, copy->data, vxa_volume_voxels(in) * vxa_dtype_size(t));
         /* The reference in double agrees as in the float32 chains above, where the values span the same few
          * thousand: full-range int16 scaled by 3 (+-98304) then clipped to [-300, 500] magnifies the paths'

@@ -70,6 +70,12 @@ static double host_percentile(const vxa_volume *v, int64_t c, int nonzero, const
     return r;
 }
 
+/* Equal, or both NaN (sums of values near FLT_MAX overflow alike). */
+static bool same(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
 static void check_close(double got, double want, double scale, double rel, const char *what, vxa_context *ctx,
                         const int64_t *dim)
 {
@@ -237,19 +243,29 @@ static void test_reductions_skip_nonfinite(void **state)
 }
 
 /* A typed or scaled volume (a pipeline's input before its first pass) gives the statistics and percentiles of
- * its float32 conversion bit for bit, moments with and without sums alike; float64 is refused with a message. */
+ * its float32 conversion bit for bit, moments with and without sums alike; float64 is refused with a message.
+ * Integers of at most 16 bits take the percentiles from their stored values: the scalings here reverse the
+ * order (negative slope), send a stored value other than 0 to 0 (left out with nonzero), and send large ones
+ * to +-Inf (left out always), with and without a mask. */
 static void test_typed_volume_reads_as_its_conversion(void **state)
 {
     (void)state;
     vxa_context *dev = vxa_test_device();
     uint64_t rng = vxa_test_seed() + 4;
     const vxa_dtype types[] = { VXA_UINT8, VXA_INT16, VXA_UINT16, VXA_INT32, VXA_FLOAT32, VXA_INT8 };
-    for (int trial = 0; trial < 12; trial++) {
+    const float scl[][2] = { { -0.75f, 12.5f }, { -0.5f, 8.0f }, { 3e36f, 0.0f }, { 0.5f, -60.0f }, { 0.3f, -1.1f } };
+    for (int trial = 0; trial < 24; trial++) {
         const int64_t *dim = vxa_test_shapes[trial % vxa_test_nshapes];
         vxa_volume *v = vxa_test_random_volume(dim, 1 + trial % 2, types[trial % 6], &rng);
         if (trial >= 6) {
-            v->scl_slope = -0.75;
-            v->scl_inter = 12.5;
+            v->scl_slope = scl[(trial / 6 - 1 + trial) % 5][0];
+            v->scl_inter = scl[(trial / 6 - 1 + trial) % 5][1];
+        }
+        if (trial % 3 == 0) {  /* stored values 16 (-> 0 at slope -0.5) and 120 (-> 0 at slope 0.5) */
+            for (int64_t c = 0, t = 0; c < v->channels; c++)
+                for (int64_t k = 0; k < dim[2]; k++)
+                    for (int64_t j = 0; j < dim[1]; j++)
+                        for (int64_t i = 0; i < dim[0]; i += 5) vxa_volume_set(v, i, j, k, c, t++ % 2 ? 16 : 120);
         }
         vxa_dvol d, f;
         assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
@@ -262,20 +278,36 @@ static void test_typed_volume_reads_as_its_conversion(void **state)
         assert_memory_equal(rd, rf, (size_t)v->channels * sizeof rd[0]);
         for (int want = -1; want <= 1; want++) {
             vxa_moments md[2], mf[2];
-            assert_int_equal(vxa_reduce_moments(dev, &d, 0, NULL, want, md), VXA_OK);
-            assert_int_equal(vxa_reduce_moments(dev, &f, 0, NULL, want, mf), VXA_OK);
+            assert_int_equal(vxa_reduce_moments(dev, &d, trial % 2, NULL, want, md), VXA_OK);
+            assert_int_equal(vxa_reduce_moments(dev, &f, trial % 2, NULL, want, mf), VXA_OK);
             for (int64_t c = 0; c < v->channels; c++) {
                 assert_true(md[c].count == mf[c].count && md[c].min == mf[c].min && md[c].max == mf[c].max);
-                assert_true(want < 0 ? isnan(md[c].mean) && isnan(mf[c].mean) : md[c].mean == mf[c].mean);
-                assert_true(want < 1 ? isnan(md[c].std) && isnan(mf[c].std) : md[c].std == mf[c].std);
+                assert_true(want < 0 ? isnan(md[c].mean) && isnan(mf[c].mean) : same(md[c].mean, mf[c].mean));
+                assert_true(want < 1 ? isnan(md[c].std) && isnan(mf[c].std) : same(md[c].std, mf[c].std));
                 assert_true(md[c].min == rf[c].min && md[c].max == rf[c].max);
             }
         }
-        const double q[2] = { 1.5, 97 };
-        double pd[4], pf[4];
-        assert_int_equal(vxa_reduce_percentiles(dev, &d, 0, NULL, q, pd), VXA_OK);
-        assert_int_equal(vxa_reduce_percentiles(dev, &f, 0, NULL, q, pf), VXA_OK);
-        assert_memory_equal(pd, pf, (size_t)v->channels * 2 * sizeof pd[0]);
+        const double q[2] = { 1.5, 97 }, q2[2] = { 0, 100 };
+        vxa_volume *mask = NULL;
+        vxa_dvol md;
+        assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &mask), VXA_OK);
+        for (size_t i = 0; i < vxa_volume_voxels(mask); i++) ((float *)mask->data)[i] = vxa_test_rand(&rng) % 3 != 0;
+        assert_int_equal(vxa_dvol_from_volume(dev, mask, &md), VXA_OK);
+        for (int form = 0; form < 8; form++) {
+            const int nz = form % 2;
+            const vxa_dvol *mk = form & 2 ? &md : NULL;
+            const double *qq = form & 4 ? q2 : q;
+            double pd[4], pf[4];
+            assert_int_equal(vxa_reduce_percentiles(dev, &d, nz, mk, qq, pd), VXA_OK);
+            assert_int_equal(vxa_reduce_percentiles(dev, &f, nz, mk, qq, pf), VXA_OK);
+            for (int64_t i = 0; i < 2 * v->channels; i++)
+                if (!same(pd[i], pf[i]))
+                    fail_msg("%s, slope %g inter %g, nonzero %d, mask %d, q (%g, %g), percentile %lld: stored "
+                             "values give %.9g, their float32 copy %.9g", vxa_dtype_name(v->dtype), v->scl_slope,
+                             v->scl_inter, nz, mk != NULL, qq[0], qq[1], (long long)i, pd[i], pf[i]);
+        }
+        vxa_dvol_release(dev, &md);
+        vxa_volume_free(mask);
         vxa_dvol_release(dev, &f);
         vxa_dvol_release(dev, &d);
         vxa_volume_free(v);
