@@ -6,7 +6,8 @@
 /* log2(u) for u > 0 (+Inf gives 128, callers keep Inf apart) in plain arithmetic, which vectorises on every
  * device (PoCL calls a scalar log2 per voxel): u = m 2^e with m in [sqrt(1/2), sqrt(2)), log2 m = 2 atanh(s) /
  * ln 2 with s = (m - 1) / (m + 1), |s| <= 0.172, by its series to s^9 (truncation < 1e-9). Subnormals are
- * scaled by 2^24 first. Within a few ulp of log2. Defined for float (vxa_log2f) and float4 (vxa_log2f4). */
+ * scaled by 2^24 first. Within a few ulp of log2. Defined for float (vxa_log2f) and float4 (vxa_log2f4); the
+ * series in Horner form with fma, as vxa_exp2f. */
 #define VXA_DEF_LOG2(NAME, F, I) \
     VXA_INLINE F NAME(F u) \
     { \
@@ -19,20 +20,23 @@
         m = big ? 0.5f * m : m; \
         e = big ? e + 1 : e; \
         const F s = (m - 1.0f) / (m + 1.0f), s2 = s * s; \
-        const F at2 = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f)))); \
+        const F at2 = s * fma(s2, fma(s2, fma(s2, fma(s2, (F)0.222222222f, (F)0.285714286f), (F)0.4f), \
+                    (F)0.666666667f), (F)2.0f); \
         return convert_##F(e) + at2 * 1.44269504f; \
     }
 VXA_DEF_LOG2(vxa_log2f, float, int)
 VXA_DEF_LOG2(vxa_log2f4, float4, int4)
 
 /* 2^t in plain arithmetic: t = n + 0.5 + f, f in [-0.5, 0.5); 2^f = e^x, x = f ln 2, by Taylor to x^7
- * (truncation < 6e-9); results below 2^-126 flush to 0, above 2^128 give +Inf. */
+ * (truncation < 6e-9) in Horner form with fma (exact, so the same on every device; ~20% faster than the
+ * separate product and sum on PoCL, 256^3 gamma 31 -> 24 ms); results below 2^-126 flush to 0, above 2^128
+ * give +Inf. */
 VXA_INLINE float vxa_exp2f(float t)
 {
     const float fn = floor(t);
     const float x = (t - fn - 0.5f) * 0.693147181f;
-    const float p = 1.0f + x * (1.0f + x * (0.5f + x * (0.166666667f + x * (0.0416666667f + x * (0.00833333333f +
-                    x * (0.00138888889f + x * 0.000198412698f))))));
+    const float p = fma(x, fma(x, fma(x, fma(x, fma(x, fma(x, fma(x, 0.000198412698f, 0.00138888889f),
+                    0.00833333333f), 0.0416666667f), 0.166666667f), 0.5f), 1.0f), 1.0f);
     const float n = fn;
     return n < -126.0f ? 0.0f : n > 127.0f ? INFINITY : (p * 1.41421356f) * as_float(((int)n + 127) << 23);
 }
