@@ -56,19 +56,38 @@ VXA_INLINE void vxa_u01_sym_x4(ulong seed, ulong sample, uint stream, uint b, fl
     vstore4((float4)(ux.s3, uy.s3, uz.s3, uw.s3), 3, u);
 }
 
-/* The CPU form of vxa_noise_uniform, the same values: work-item t writes the 16 voxels of blocks 4t .. 4t+3 of
- * channel c (vxa_u01_sym_x4; PoCL leaves the one-block form's Philox rounds scalar). */
-__kernel void vxa_noise_uniform_x4(__global float *out, ulong nvox, ulong seed, ulong sample, uint op_index,
+/* vxa_u01_sym_x4 for the 32 voxels of blocks b .. b+7 (vxa_philox_x8). */
+VXA_INLINE void vxa_u01_sym_x8(ulong seed, ulong sample, uint stream, uint b, float u[32])
+{
+    uint8 x, y, z, w;
+    vxa_philox_x8(seed, sample, stream, b, &x, &y, &z, &w);
+    const float8 ux = convert_float8(x >> 8) * 1.1920928955078125e-7f - 1.0f;
+    const float8 uy = convert_float8(y >> 8) * 1.1920928955078125e-7f - 1.0f;
+    const float8 uz = convert_float8(z >> 8) * 1.1920928955078125e-7f - 1.0f;
+    const float8 uw = convert_float8(w >> 8) * 1.1920928955078125e-7f - 1.0f;
+    vstore4((float4)(ux.s0, uy.s0, uz.s0, uw.s0), 0, u);
+    vstore4((float4)(ux.s1, uy.s1, uz.s1, uw.s1), 1, u);
+    vstore4((float4)(ux.s2, uy.s2, uz.s2, uw.s2), 2, u);
+    vstore4((float4)(ux.s3, uy.s3, uz.s3, uw.s3), 3, u);
+    vstore4((float4)(ux.s4, uy.s4, uz.s4, uw.s4), 4, u);
+    vstore4((float4)(ux.s5, uy.s5, uz.s5, uw.s5), 5, u);
+    vstore4((float4)(ux.s6, uy.s6, uz.s6, uw.s6), 6, u);
+    vstore4((float4)(ux.s7, uy.s7, uz.s7, uw.s7), 7, u);
+}
+
+/* The CPU form of vxa_noise_uniform, the same values: work-item t writes the 32 voxels of blocks 8t .. 8t+7 of
+ * channel c (vxa_u01_sym_x8; PoCL leaves the one-block form's Philox rounds scalar). */
+__kernel void vxa_noise_uniform_x8(__global float *out, ulong nvox, ulong seed, ulong sample, uint op_index,
                                    float4 amp)
 {
-    const ulong b = 4 * get_global_id(0);
+    const ulong b = 8 * get_global_id(0);
     const uint c = get_global_id(1);
     if (b * 4 >= nvox || c > 2) return;
-    float u[16];
-    vxa_u01_sym_x4(seed, sample, op_index << 8 | c, (uint)b, u);
+    float u[32];
+    vxa_u01_sym_x8(seed, sample, op_index << 8 | c, (uint)b, u);
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
     __global float *o = out + c * nvox + b * 4;
-    const int nv = nvox - b * 4 < 16 ? (int)(nvox - b * 4) : 16;
+    const int nv = nvox - b * 4 < 32 ? (int)(nvox - b * 4) : 32;
     for (int q = 0; q < nv; q++) o[q] = a * u[q];
 }
 
@@ -124,8 +143,8 @@ __kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdi
 }
 
 /* The CPU form of vxa_noise_block_mean (PoCL): one work-item per coarse row (m1, m2) and channel c, global
- * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks four Philox blocks at a time (vxa_philox_x4;
- * each block computed once) and adds each voxel to its node's sum, kept in the output row: per node the same
+ * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks eight, then four Philox blocks at a time
+ * (vxa_philox_x8, vxa_philox_x4; each block computed once) and adds each voxel to its node's sum, kept in the output row: per node the same
  * additions in the same order (k, then j, then i ascending) as vxa_noise_block_mean, so the same floats. */
 __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
                                         ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
@@ -146,6 +165,13 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
             /* The node of fine i is (i - first.x) / step.x (first.x <= 0), walked (vxa_block_mean_add) */
             long node = -first.x / step.x, next = first.x + (node + 1) * step.x;
             float acc = row[node];
+            for (; blk + 8 <= bend; blk += 8) {   /* eight Philox blocks as vector lanes: 32 voxels */
+                float u[32];
+                vxa_u01_sym_x8(seed, sample, stream, (uint)blk, u);
+                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 32);
+                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
+                                   &node, &next, &acc);
+            }
             for (; blk + 4 <= bend; blk += 4) {   /* four Philox blocks as vector lanes: 16 voxels */
                 float u[16];
                 vxa_u01_sym_x4(seed, sample, stream, (uint)blk, u);
