@@ -72,12 +72,31 @@ __kernel void vxa_gauss_axis(__global const float *in, __global float *out, long
 VXA_INLINE void vxa_gauss_across(__global const float *line, long stride, __global float *o, long p, long n,
                                  long nx, int radius, int mode, __global const float *w)
 {
-    for (int t = 0; t < 2 * radius + 1; t++) {
-        const long q = vxa_gauss_fold(p + t - radius, n, mode);
-        if (q < 0) continue;   /* constant mode: zeros */
-        const float wt = w[t];
-        __global const float *row = line + q * stride;
-        for (long i = 0; i < nx; i++) o[i] += wt * row[i];
+    const int taps = 2 * radius + 1;
+    for (int t = 0; t < taps;) {
+        const long q0 = vxa_gauss_fold(p + t - radius, n, mode);
+        if (t + 4 <= taps) {   /* four taps whose rows all exist in one loop: the same additions, a quarter
+                                * of the loads and stores of o (the walks over ch2's exact field at sigma 8:
+                                * ~50-69 against ~70-82 ms) */
+            const long q1 = vxa_gauss_fold(p + t + 1 - radius, n, mode);
+            const long q2 = vxa_gauss_fold(p + t + 2 - radius, n, mode);
+            const long q3 = vxa_gauss_fold(p + t + 3 - radius, n, mode);
+            if (q0 >= 0 && q1 >= 0 && q2 >= 0 && q3 >= 0) {
+                __global const float *r0 = line + q0 * stride, *r1 = line + q1 * stride;
+                __global const float *r2 = line + q2 * stride, *r3 = line + q3 * stride;
+                const float w0 = w[t], w1 = w[t + 1], w2 = w[t + 2], w3 = w[t + 3];
+                for (long i = 0; i < nx; i++)
+                    o[i] = (((o[i] + w0 * r0[i]) + w1 * r1[i]) + w2 * r2[i]) + w3 * r3[i];
+                t += 4;
+                continue;
+            }
+        }
+        if (q0 >= 0) {   /* constant mode: a row outside adds zeros */
+            const float wt = w[t];
+            __global const float *row = line + q0 * stride;
+            for (long i = 0; i < nx; i++) o[i] += wt * row[i];
+        }
+        t++;
     }
 }
 
