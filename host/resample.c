@@ -126,8 +126,10 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     else
         snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=float -DIDX_T=%s", vxa_dtype_cl_name(src->dtype),
                  small ? "int" : "long");
+    /* CPU devices: eight outputs per work-item in float8 lanes for one channel, trilinear, 32-bit indices */
+    const bool x8 = ctx->cl->chunked && !raw && p->order == 1 && in->channels == 1 && small;
     char name[64];
-    snprintf(name, sizeof name, "vxa_resample_%s%s%s", p->order == 1 ? "linear" : "nearest",
+    snprintf(name, sizeof name, "vxa_resample_%s%s%s", p->order == 1 ? (x8 ? "linear8" : "linear") : "nearest",
              p->field ? "_field" : p->coarse ? "_cfield" : "", in->channels == 1 ? "_1" : "");
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "resample", opts, name, &k)) != VXA_OK) goto done;
@@ -165,7 +167,8 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
                      sizeof b, &b, sizeof mode, &mode, fill_size, fill, sizeof slope, &slope, sizeof inter, &inter,
                      sizeof slab, &slab, sizeof cdim, &cdim, sizeof cstart, &cstart, sizeof cinv, &cinv, (size_t)0);
     if (st != VXA_OK) goto done;
-    const size_t g[3] = { (size_t)out->dim[0], (size_t)out->dim[1], (size_t)out->dim[2] };
+    const size_t g[3] = { x8 ? (size_t)(out->dim[0] + 7) / 8 : (size_t)out->dim[0], (size_t)out->dim[1],
+                          (size_t)out->dim[2] };
     st = vxa_cl_launch(ctx, k, "vxa_resample", 3, g);
 done:
     vxa_dvol_release(ctx, &conv);

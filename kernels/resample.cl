@@ -109,12 +109,10 @@ VXA_INLINE float rs_value_k(__global const float *h, rs_cfk at)
 #if !OUT_IS_RAW
 /* Trilinear. Interior (all 8 neighbours inside): interpolate the stored values and scale once (scaling is
  * affine and the weights sum to 1); border: each neighbour folded by the mode, or cval. */
-VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
+VXA_INLINE void rs_linear_at(RS_ARGS(float, float), int use_field, int one_channel, IDX_T i, IDX_T j, IDX_T k)
 {
-    const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
     const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;
     const IDX_T mx = (IDX_T)out_dim.x, my = (IDX_T)out_dim.y, mz = (IDX_T)out_dim.z;
-    if (i >= mx || j >= my || k >= mz) return;
     const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * (IDX_T)in_dim.z;
     const IDX_T o = i + mx * (j + my * k);
     const long nc = one_channel ? 1 : out_dim.w;
@@ -157,6 +155,80 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
         *dst = sum;
     }
 }
+
+VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
+{
+    const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
+    if (i >= (IDX_T)out_dim.x || j >= (IDX_T)out_dim.y || k >= (IDX_T)out_dim.z) return;
+    rs_linear_at(RS_PASS, use_field, one_channel, i, j, k);
+}
+
+/* The CPU form of the single-channel trilinear pass (PoCL, IDX_T int): work-item (g, j, k) takes the eight
+ * outputs i = 8g .. 8g + 7 of its row with the arithmetic written in float8 lanes, the very operations of
+ * rs_linear_at lane by lane (so the same floats), and the eight neighbours read lane by lane. Rows' last
+ * incomplete eights and groups with a neighbour outside the input take rs_linear_at voxel by voxel. PoCL keeps
+ * the one-voxel form scalar (its vectoriser gives up on the position arithmetic). */
+#define RS_G8(off) (float8)((float)src[b8.s0 + (off)], (float)src[b8.s1 + (off)], (float)src[b8.s2 + (off)], \
+                            (float)src[b8.s3 + (off)], (float)src[b8.s4 + (off)], (float)src[b8.s5 + (off)], \
+                            (float)src[b8.s6 + (off)], (float)src[b8.s7 + (off)])
+VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
+{
+    const int i0 = 8 * (int)get_global_id(0), j = (int)get_global_id(1), k = (int)get_global_id(2);
+    const int nx = (int)in_dim.x, ny = (int)in_dim.y, nz = slab.z, k0 = slab.y;
+    const int mx = (int)out_dim.x, my = (int)out_dim.y, mz = (int)out_dim.z;
+    if (i0 >= mx || j >= my || k >= mz) return;
+    if (i0 + 8 > mx) {
+        for (int i = i0; i < mx; i++) rs_linear_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+        return;
+    }
+    const int out_vol = mx * my * mz, o = i0 + mx * (j + my * k);
+    float8 x_ = convert_float8((int8)(i0) + (int8)(0, 1, 2, 3, 4, 5, 6, 7));
+    float8 y_ = (float8)((float)j), z_ = (float8)((float)(k + slab.x));
+    if (use_field == 1) {
+        x_ += vload8(0, field + o);
+        y_ += vload8(0, field + o + out_vol);
+        z_ += vload8(0, field + o + 2 * out_vol);
+    } else if (use_field == 2) {
+        rs_cfk at = rs_locate_k((IDX_T)i0, (IDX_T)j, (IDX_T)(k + slab.x), cdim, cstart, cinv);
+        for (int c = 0; c < 3; c++, at.base += at.hvol) {
+            const float8 ha = vload8(0, field + at.base), hb = vload8(0, field + at.base + at.dz);
+            const float8 d = ha + at.f2 * (hb - ha);   /* vxa_cf_lerp */
+            if (c == 0) x_ += d; else if (c == 1) y_ += d; else z_ += d;
+        }
+    }
+    /* vxa_resample_coord */
+    float8 px = ((b.x + a2.x * z_) + a1.x * y_) + a0.x * x_;
+    float8 py = ((b.y + a2.y * z_) + a1.y * y_) + a0.y * x_;
+    float8 pz = ((b.z + a2.z * z_) + a1.z * y_) + a0.z * x_;
+    px = fmin(fmax(px, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+    py = fmin(fmax(py, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+    pz = fmin(fmax(pz, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+    /* rs_floor: truncate, then one less where that went up (a comparison is -1 where true) */
+    int8 x0 = convert_int8(px), y0 = convert_int8(py), z0 = convert_int8(pz);
+    x0 += convert_float8(x0) > px;
+    y0 += convert_float8(y0) > py;
+    z0 += convert_float8(z0) > pz;
+    const int8 inside = x0 >= 0 & y0 >= 0 & z0 >= 0 & x0 + 1 < nx & y0 + 1 < ny & z0 + 1 < nz;
+    if (!all(inside)) {
+        for (int i = i0; i < i0 + 8; i++) rs_linear_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+        return;
+    }
+    const float8 tx = px - convert_float8(x0), ty = py - convert_float8(y0), tz = pz - convert_float8(z0);
+    const int sy = nx, sz = nx * ny;
+    const int8 b8 = x0 + sy * y0 + sz * (z0 - k0);
+    __global const IN_T *src = in;
+    const float8 v000 = RS_G8(0), v100 = RS_G8(1), v010 = RS_G8(sy), v110 = RS_G8(sy + 1);
+    const float8 v001 = RS_G8(sz), v101 = RS_G8(sz + 1), v011 = RS_G8(sy + sz), v111 = RS_G8(sy + sz + 1);
+    const float8 c00 = v000 + tx * (v100 - v000), c10 = v010 + tx * (v110 - v010);
+    const float8 c01 = v001 + tx * (v101 - v001), c11 = v011 + tx * (v111 - v011);
+    const float8 c0 = c00 + ty * (c10 - c00), c1 = c01 + ty * (c11 - c01);
+    const float8 r = c0 + tz * (c1 - c0);
+    vstore8(slope != 0.0f ? r * slope + inter : r, 0, out + o);
+}
+
+__kernel void vxa_resample_linear8_1(RS_ARGS(float, float)) { rs_linear8(RS_PASS, 0); }
+__kernel void vxa_resample_linear8_field_1(RS_ARGS(float, float)) { rs_linear8(RS_PASS, 1); }
+__kernel void vxa_resample_linear8_cfield_1(RS_ARGS(float, float)) { rs_linear8(RS_PASS, 2); }
 
 __kernel void vxa_resample_linear(RS_ARGS(float, float)) { rs_linear(RS_PASS, 0, 0); }
 __kernel void vxa_resample_linear_1(RS_ARGS(float, float)) { rs_linear(RS_PASS, 0, 1); }
