@@ -85,15 +85,17 @@ static vxa_status upsample_ij(vxa_context *ctx, const vxa_dvol *coarse, const in
 {
     const int64_t hd[3] = { fine[0], fine[1], coarse->dim[2] };
     cl_kernel k;
-    vxa_status st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_upsample_ij", &k);
+    const bool x8 = ctx->cl->chunked;   /* the CPU form: eight voxels of a row per work-item */
+    const char *name = x8 ? "vxa_noise_upsample_ij8" : "vxa_noise_upsample_ij";
+    vxa_status st = vxa_cl_kernel(ctx, "noise", "", name, &k);
     if (st != VXA_OK || (st = vxa_dvol_alloc(ctx, hd, coarse->channels, VXA_FLOAT32, h)) != VXA_OK) return st;
     const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
     const cl_long4 fd = { { fine[0], fine[1], fine[2], coarse->channels } };
     cl_mem cm = (cl_mem)coarse->mem, hm = (cl_mem)h->mem;
-    st = vxa_cl_args(ctx, k, "vxa_noise_upsample_ij", sizeof cm, &cm, sizeof hm, &hm, sizeof cd, &cd, sizeof fd,
-                     &fd, sizeof *start, start, sizeof *inv_step, inv_step, (size_t)0);
-    const size_t g[3] = { (size_t)hd[0], (size_t)hd[1], (size_t)hd[2] };
-    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, "vxa_noise_upsample_ij", 3, g);
+    st = vxa_cl_args(ctx, k, name, sizeof cm, &cm, sizeof hm, &hm, sizeof cd, &cd, sizeof fd, &fd, sizeof *start,
+                     start, sizeof *inv_step, inv_step, (size_t)0);
+    const size_t g[3] = { x8 ? (size_t)(hd[0] + 7) / 8 : (size_t)hd[0], (size_t)hd[1], (size_t)hd[2] };
+    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 3, g);
     if (st != VXA_OK) vxa_dvol_release(ctx, h);
     return st;
 }
