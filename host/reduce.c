@@ -237,16 +237,18 @@ static void raw_select(const uint32_t *h, int bits, int min, float slope, float 
     double t[2];
     float val[4];
     for (int i = 0; i < 2; i++) vxa_percentile_ranks(total, q[i], &rank[2 * i], &rank[2 * i + 1], &t[i]);
-    for (int r = 0; r < 4; r++) {
-        uint64_t below = 0;
-        for (int k = 0; k < nb; k++) {
-            const int b = slope < 0.0f ? nb - 1 - k : k;
-            const float y = stored_value(b + min, slope, inter);
-            if (!h[b] || !isfinite(y) || (nonzero && y == 0.0f)) continue;
-            val[r] = y;
-            if (below + h[b] > rank[r]) break;
-            below += h[b];
-        }
+    uint64_t upto = 0;   /* counted voxels up to and including this code: the ranks below it are its float */
+    int found = 0;       /* bit r: val[r] is set */
+    for (int k = 0; k < nb && found != 15; k++) {
+        const int b = slope < 0.0f ? nb - 1 - k : k;
+        const float y = stored_value(b + min, slope, inter);
+        if (!h[b] || !isfinite(y) || (nonzero && y == 0.0f)) continue;
+        upto += h[b];
+        for (int r = 0; r < 4; r++)
+            if (!(found >> r & 1) && rank[r] < upto) {
+                val[r] = y;
+                found |= 1 << r;
+            }
     }
     for (int i = 0; i < 2; i++) out[i] = vxa_percentile_lerp(val[2 * i], val[2 * i + 1], t[i]);
 }

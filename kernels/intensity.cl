@@ -6,7 +6,7 @@
 /* log2(u) for u > 0 (+Inf gives 128, callers keep Inf apart) in plain arithmetic, which vectorises on every
  * device (PoCL calls a scalar log2 per voxel): u = m 2^e with m in [sqrt(1/2), sqrt(2)), log2 m = 2 atanh(s) /
  * ln 2 with s = (m - 1) / (m + 1), |s| <= 0.172, by its series to s^9 (truncation < 1e-9). Subnormals are
- * scaled by 2^24 first. Within a few ulp of log2. Defined for float (vxa_log2f) and float4 (vxa_log2f4); the
+ * scaled by 2^24 first. Within a few ulp of log2. Defined for float (vxa_log2f) and float8 (vxa_log2f8); the
  * series in Horner form with fma, as vxa_exp2f. */
 #define VXA_DEF_LOG2(NAME, F, I) \
     VXA_INLINE F NAME(F u) \
@@ -25,7 +25,6 @@
         return convert_##F(e) + at2 * 1.44269504f; \
     }
 VXA_DEF_LOG2(vxa_log2f, float, int)
-VXA_DEF_LOG2(vxa_log2f4, float4, int4)
 VXA_DEF_LOG2(vxa_log2f8, float8, int8)
 
 /* 2^t in plain arithmetic: t = n + 0.5 + f, f in [-0.5, 0.5); 2^f = e^x, x = f ln 2, by Taylor to x^7
@@ -53,7 +52,7 @@ VXA_INLINE float vxa_gamma(float y, float lo, float range, float g)
 }
 
 /* sin(pi t) and cos(pi t) for t in [0, 2]: t = q / 2 + r, r in [-1/4, 1/4], x = pi r; Taylor series of sin
- * to x^9 and cos to x^10 (truncation < 2e-9), then the quadrant q. For float and float4. */
+ * to x^9 and cos to x^10 (truncation < 2e-9), then the quadrant q. For float and float8. */
 #define VXA_DEF_SINCOSPI(NAME, F, I) \
     VXA_INLINE void NAME(F t, F *sn, F *cs) \
     { \
@@ -68,15 +67,9 @@ VXA_INLINE float vxa_gamma(float y, float lo, float range, float g)
         *cs = qi == 0 ? cx : qi == 1 ? -sx : qi == 2 ? -cx : sx; \
     }
 VXA_DEF_SINCOSPI(vxa_sincospi, float, int)
-VXA_DEF_SINCOSPI(vxa_sincospi4, float4, int4)
 VXA_DEF_SINCOSPI(vxa_sincospi8, float8, int8)
 
-/* Uniform [0, 1) floats of four or eight words (vxa_u01). */
-VXA_INLINE float4 vxa_u01_4(uint4 x)
-{
-    return convert_float4(x >> 8) * 5.9604644775390625e-8f;
-}
-
+/* Uniform [0, 1) floats of eight words (vxa_u01). */
 VXA_INLINE float8 vxa_u01_8(uint8 x)
 {
     return convert_float8(x >> 8) * 5.9604644775390625e-8f;
@@ -277,21 +270,6 @@ __kernel void vxa_intensity_chunk(__global const IN_T *src, __global float *x, l
                 vstore4(vload4(5, xv) + sd * (float4)(za.s5, zb.s5, zc.s5, zd.s5), 5, xv);
                 vstore4(vload4(6, xv) + sd * (float4)(za.s6, zb.s6, zc.s6, zd.s6), 6, xv);
                 vstore4(vload4(7, xv) + sd * (float4)(za.s7, zb.s7, zc.s7, zd.s7), 7, xv);
-            }
-            for (; 4 * (b + 4) <= v1; b += 4) {  /* 16 voxels: blocks b .. b+3 as vector lanes */
-                uint4 wx, wy, wz, ww;
-                vxa_philox_x4(seed, sample, stream, (uint)b, &wx, &wy, &wz, &ww);
-                const float4 r0 = sqrt(-1.38629436f * vxa_log2f4(1.0f - vxa_u01_4(wx)));
-                const float4 r1 = sqrt(-1.38629436f * vxa_log2f4(1.0f - vxa_u01_4(wz)));
-                float4 s0, c0, s1, c1;
-                vxa_sincospi4(2.0f * vxa_u01_4(wy), &s0, &c0);
-                vxa_sincospi4(2.0f * vxa_u01_4(ww), &s1, &c1);
-                const float4 za = r0 * c0, zb = r0 * s0, zc = r1 * c1, zd = r1 * s1;  /* lanes: blocks */
-                __global float *xv = xc + 4 * b;
-                vstore4(vload4(0, xv) + sd * (float4)(za.s0, zb.s0, zc.s0, zd.s0), 0, xv);
-                vstore4(vload4(1, xv) + sd * (float4)(za.s1, zb.s1, zc.s1, zd.s1), 1, xv);
-                vstore4(vload4(2, xv) + sd * (float4)(za.s2, zb.s2, zc.s2, zd.s2), 2, xv);
-                vstore4(vload4(3, xv) + sd * (float4)(za.s3, zb.s3, zc.s3, zd.s3), 3, xv);
             }
             for (; 4 * b < v1; b++) {
                 float z[4];
