@@ -28,6 +28,25 @@ static const vxa_dvol *prog_view(const iprog *p, const vxa_dvol *vol)
     return p->src ? p->src : vol;
 }
 
+/* Kernel `name` of the intensity program built for the type of the values the pass reads, and the program's
+ * instructions and per-channel parameters as device buffers (*insm and *parm NULL until made). */
+static vxa_status prog_prepare(vxa_context *ctx, const iprog *p, const vxa_dvol *vol, const char *name, cl_kernel *k,
+                               cl_mem *insm, cl_mem *parm)
+{
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DIN_T=%s", vxa_dtype_cl_name(prog_view(p, vol)->dtype));
+    vxa_status st = vxa_cl_kernel(ctx, "intensity", opts, name, k);
+    if (st != VXA_OK) return st;
+    const cl_int4 nop = { { 0, 0, 0, 0 } };   /* no instruction (a buffer cannot be empty) */
+    st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)(p->n ? p->n : 1) * sizeof(cl_int4),
+                       p->n ? (void *)p->ins : (void *)&nop, insm, "intensity program");
+    if (st == VXA_OK)
+        st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                           (size_t)vol->channels * VXA_IPROG_MAXPAR * sizeof(float), p->par, parm,
+                           "intensity parameters");
+    return st;
+}
+
 /* Runs the pending program over the volume, one launch; with a pending source, the launch also converts it
  * (even an empty program then runs, when `materialize` asks for the volume itself). */
 static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool materialize)
@@ -39,17 +58,8 @@ static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool mater
     const bool chunked = ctx->cl->chunked;  /* the CPU form on CPU devices (host/cl.h) */
     const char *name = chunked ? "vxa_intensity_chunk" : "vxa_intensity_apply";
     const vxa_dvol *src = prog_view(p, vol);
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DIN_T=%s", vxa_dtype_cl_name(src->dtype));
-    vxa_status st = vxa_cl_kernel(ctx, "intensity", opts, name, &k);
-    if (st != VXA_OK) return st;
-    const cl_int4 nop = { { 0, 0, 0, 0 } };   /* no instruction (a buffer cannot be empty) */
-    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                            (size_t)(p->n ? p->n : 1) * sizeof(cl_int4), p->n ? (void *)p->ins : (void *)&nop,
-                            &insm, "intensity program")) != VXA_OK ||
-        (st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nc * VXA_IPROG_MAXPAR * sizeof(float),
-                            p->par, &parm, "intensity parameters")) != VXA_OK)
-        goto done;
+    vxa_status st = prog_prepare(ctx, p, vol, name, &k, &insm, &parm);
+    if (st != VXA_OK) goto done;
     cl_mem xm = (cl_mem)vol->mem, sm = (cl_mem)src->mem;
     cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2], vol->channels } };
     cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR, from_src = p->src != NULL;
@@ -73,6 +83,44 @@ static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool mater
     p->clears_scale = p->has_noise = false;
     p->n = p->npar = 0;
 done:   /* released after the enqueue: OpenCL keeps them alive until the kernel has run */
+    if (insm) clReleaseMemObject(insm);
+    if (parm) clReleaseMemObject(parm);
+    return st;
+}
+
+/* The last pass written straight into a window of the volume (CPU devices, vxa_intensity_window): the program
+ * (possibly empty) runs on the window's voxels only, read from the pending source or the volume, and the
+ * window's float32 volume `win` (vol's channels) receives them; vol itself is left as the earlier passes
+ * wrote it. */
+static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, const int64_t off[3], vxa_dvol *win)
+{
+    const size_t nc = (size_t)vol->channels;
+    cl_mem insm = NULL, parm = NULL;
+    cl_kernel k;
+    const char *name = "vxa_intensity_window";
+    const vxa_dvol *src = prog_view(p, vol);
+    vxa_status st = prog_prepare(ctx, p, vol, name, &k, &insm, &parm);
+    if (st != VXA_OK) goto done;
+    cl_mem sm = (cl_mem)src->mem, xm = (cl_mem)vol->mem, wm = (cl_mem)win->mem;
+    cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2], vol->channels } };
+    cl_long4 o = { { off[0], off[1], off[2], 0 } };
+    cl_long4 wdim = { { win->dim[0], win->dim[1], win->dim[2], win->channels } };
+    cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR, from_src = p->src != NULL;
+    cl_ulong seed = p->seed, sample = p->sample;
+    cl_float slope = src->slope, inter = src->inter;
+    if ((st = vxa_cl_args(ctx, k, name, sizeof sm, &sm, sizeof xm, &xm, sizeof wm, &wm, sizeof dim, &dim,
+                          sizeof o, &o, sizeof wdim, &wdim, sizeof insm, &insm, sizeof nprog, &nprog,
+                          sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed, sizeof sample,
+                          &sample, sizeof slope, &slope, sizeof inter, &inter, sizeof from_src, &from_src,
+                          (size_t)0)) != VXA_OK)
+        goto done;
+    const size_t g[3] = { (size_t)(win->dim[1] * win->dim[2]), nc, 1 };
+    if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
+    win->slope = win->inter = 0.0f;
+    p->src = NULL;
+    p->clears_scale = p->has_noise = false;
+    p->n = p->npar = 0;
+done:
     if (insm) clReleaseMemObject(insm);
     if (parm) clReleaseMemObject(parm);
     return st;
@@ -276,8 +324,11 @@ static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, c
     return VXA_OK;
 }
 
-vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
-                               const vxa_dvol *mask)
+/* vxa_intensity_apply, and with win set the window at off of the result into win: on CPU devices the last
+ * pass computes the window only (vxa_intensity_window), elsewhere the whole volume is computed and the window
+ * copied. */
+static vxa_status apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                        const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
 {
     bool masked;
     vxa_status st0 = intensity_check(ctx, ops, n, vol, mask, &masked);
@@ -290,11 +341,16 @@ vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, cons
         if ((st0 = vxa_cast_float(ctx, src, vol)) != VXA_OK) return st0;
         src = NULL;
     }
+    if (win && !(ctx->reference ? false : ctx->cl->chunked)) {   /* the whole volume, then the window */
+        const int sign[3] = { 1, 1, 1 };
+        vxa_status st = apply(ctx, ops, n, src, vol, mask, NULL, NULL);
+        return st != VXA_OK ? st : vxa_copy_axes(ctx, vol, win, sign, off, VXA_MODE_CONSTANT, 0.0);
+    }
     if (ctx->reference) return vxa_ref_intensity_apply(ctx, ops, n, vol, mask);
     if (vol->dtype != VXA_FLOAT32)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: expect a float32 volume, got %s",
                         vxa_dtype_name(vol->dtype));
-    if (n == 0 && !src) return VXA_OK;
+    if (n == 0 && !src && !win) return VXA_OK;
     const size_t nc = (size_t)vol->channels;
     iprog p = { .src = src };
     vxa_dvol fmask = { 0 };      /* the mask as float32, for the reduction kernels */
@@ -316,11 +372,31 @@ vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, cons
     }
     for (int i = 0; i < n; i++)
         if ((st = add_op(ctx, &p, &ops[i], vol, masked ? &fmask : NULL, m, pct)) != VXA_OK) goto done;
-    st = prog_run(ctx, &p, vol, true);
+    st = win ? prog_run_window(ctx, &p, vol, off, win) : prog_run(ctx, &p, vol, true);
 done:
     vxa_dvol_release(ctx, &fmask);
     free(m);
     free(pct);
     free(p.par);
     return st;
+}
+
+vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                               const vxa_dvol *mask)
+{
+    return apply(ctx, ops, n, src, vol, mask, NULL, NULL);
+}
+
+vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src,
+                                      vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
+{
+    if (!win || !off || win->dtype != VXA_FLOAT32 || win->channels != vol->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity window: expect a float32 window with the "
+                        "volume's %lld channels", (long long)vol->channels);
+    for (int a = 0; a < 3; a++)
+        if (off[a] < 0 || win->dim[a] < 1 || off[a] + win->dim[a] > vol->dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity window: axis %d, %lld voxels at %lld leave "
+                            "the volume's %lld", a, (long long)win->dim[a], (long long)off[a],
+                            (long long)vol->dim[a]);
+    return apply(ctx, ops, n, src, vol, mask, off, win);
 }

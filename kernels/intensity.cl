@@ -190,11 +190,112 @@ __kernel void vxa_intensity_apply(__global const IN_T *src, __global float *x, l
     for (int l = 0; l < nv; l++) xc[l] = y[l];
 }
 
-/* The CPU form of vxa_intensity_apply, the same arithmetic: work-item t runs voxels t * chunk .. (t + 1) *
- * chunk - 1 of channel c (chunk a multiple of 4, so Philox blocks do not straddle work-items), one instruction
- * at a time over its chunk. Each instruction is a plain loop over contiguous voxels, which the compiler
- * vectorises; the one-work-item-per-four-voxels form of vxa_intensity_apply suits GPUs (coalesced) but runs
- * ~5x slower on PoCL. */
+/* The CPU forms of vxa_intensity_apply, the same arithmetic. vxa_iprog_span runs the program over a span of
+ * len voxels of channel c stored contiguously at row, the first of which is voxel s0 of the channel (the linear
+ * index that noise and bias take), one instruction at a time over the span: each instruction is a plain loop
+ * over contiguous voxels, which the compiler vectorises (the one-work-item-per-four-voxels form of
+ * vxa_intensity_apply suits GPUs, coalesced, but runs ~5x slower on PoCL). dim: the channel's whole grid. */
+VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim, __global const int4 *prog,
+                               int nprog, __global const float *pc, ulong seed, ulong sample, long c)
+{
+    for (int s = 0; s < nprog; s++) {
+        const int4 ins = prog[s];
+        __global const float *p = pc + ins.z;
+        const int op = ins.x;
+        switch (op) {
+        case VXA_IOP_LINEAR:
+        case VXA_IOP_LINEAR_NZ: {
+            const float p0 = p[0], p1 = p[1], p2 = p[2];
+            const bool nz = op == VXA_IOP_LINEAR_NZ;
+            if (p1 == 0.0f) {
+                for (long v = 0; v < len; v++) {
+                    const float y = row[v];
+                    row[v] = isnan(y) || (nz && y == 0.0f) ? y : p2;
+                }
+            } else if (nz) {
+                for (long v = 0; v < len; v++) {
+                    const float y = row[v];
+                    row[v] = y == 0.0f ? y : (y - p0) * p1 + p2;
+                }
+            } else {
+                for (long v = 0; v < len; v++) row[v] = (row[v] - p0) * p1 + p2;
+            }
+            break;
+        }
+        case VXA_IOP_CLIP:
+        case VXA_IOP_CLIP_NZ: {
+            const float lo = p[0], hi = p[1];
+            if (op == VXA_IOP_CLIP_NZ) {
+                for (long v = 0; v < len; v++) {
+                    const float y = row[v];
+                    row[v] = y == 0.0f ? y : (y < lo ? lo : (y > hi ? hi : y));
+                }
+            } else {
+                for (long v = 0; v < len; v++) {
+                    const float y = row[v];
+                    row[v] = y < lo ? lo : (y > hi ? hi : y); /* NaN fails both: stays NaN */
+                }
+            }
+            break;
+        }
+        case VXA_IOP_GAMMA: {
+            const float p0 = p[0], p1 = p[1], g = p[2];
+            if (p1 == 0.0f) break;
+            long v = 0;
+            for (; v + 16 <= len; v += 16) vstore16(vxa_gamma16(vload16(0, row + v), p0, p1, g), 0, row + v);
+            for (; v < len; v++) row[v] = vxa_gamma(row[v], p0, p1, g);
+            break;
+        }
+        case VXA_IOP_NOISE: {
+            const float sd = p[0];
+            const uint stream = ((uint)ins.y << 8) | (uint)c;
+            /* Sixteen Philox blocks at a time as vector lanes (the width of AVX-512: 256^3 noise pass ~27 -> ~20
+             * ms against eight), from the block holding voxel s0: block b holds the channel's voxels 4b .. 4b+3,
+             * stored at row[4b - s0 + l]. A group wholly inside the span adds its 64 voxels four at a time;
+             * the span's first and last groups add only the voxels inside it (a window's rows of ~128 voxels
+             * would otherwise spend most of their blocks in the one-block form). */
+            for (long b = s0 / 4; 4 * b < s0 + len; b += 16) {
+                uint16 wx, wy, wz, ww;
+                vxa_philox_x16(seed, sample, stream, (uint)b, &wx, &wy, &wz, &ww);
+                const float16 r0 = sqrt(-1.38629436f * vxa_log2f16(1.0f - vxa_u01_16(wx)));
+                const float16 r1 = sqrt(-1.38629436f * vxa_log2f16(1.0f - vxa_u01_16(wz)));
+                float16 sn0, c0, sn1, c1;
+                vxa_sincospi16(2.0f * vxa_u01_16(wy), &sn0, &c0);
+                vxa_sincospi16(2.0f * vxa_u01_16(ww), &sn1, &c1);
+                const float16 za = r0 * c0, zb = r0 * sn0, zc = r1 * c1, zd = r1 * sn1;  /* lanes: blocks */
+                const long q0 = 4 * b - s0;   /* where the group's first voxel is stored */
+                if (q0 >= 0 && q0 + 64 <= len) {
+                    __global float *xv = row + q0;
+#define VXA_NOISE_ADD4(L, Q) vstore4(vload4(Q, xv) + sd * (float4)(za.L, zb.L, zc.L, zd.L), Q, xv)
+                    VXA_NOISE_ADD4(s0, 0); VXA_NOISE_ADD4(s1, 1); VXA_NOISE_ADD4(s2, 2); VXA_NOISE_ADD4(s3, 3);
+                    VXA_NOISE_ADD4(s4, 4); VXA_NOISE_ADD4(s5, 5); VXA_NOISE_ADD4(s6, 6); VXA_NOISE_ADD4(s7, 7);
+                    VXA_NOISE_ADD4(s8, 8); VXA_NOISE_ADD4(s9, 9); VXA_NOISE_ADD4(sa, 10); VXA_NOISE_ADD4(sb, 11);
+                    VXA_NOISE_ADD4(sc, 12); VXA_NOISE_ADD4(sd, 13); VXA_NOISE_ADD4(se, 14); VXA_NOISE_ADD4(sf, 15);
+#undef VXA_NOISE_ADD4
+                } else {
+                    float z[64];
+                    for (int l = 0; l < 16; l++) {
+                        z[4 * l] = za[l];
+                        z[4 * l + 1] = zb[l];
+                        z[4 * l + 2] = zc[l];
+                        z[4 * l + 3] = zd[l];
+                    }
+                    for (int q = (int)max(0L, -q0); q < 64 && q0 + q < len; q++) row[q0 + q] += sd * z[q];
+                }
+            }
+            break;
+        }
+        case VXA_IOP_BIAS:
+            for (long v = 0; v < len; v++) row[v] *= vxa_bias_factor(p, ins.w, s0 + v, dim);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Work-item t runs voxels t * chunk .. (t + 1) * chunk - 1 of channel c (chunk a multiple of 4, so Philox blocks
+ * do not straddle work-items). */
 __kernel void vxa_intensity_chunk(__global const IN_T *src, __global float *x, long4 dim,
                                   __global const int4 *prog, int nprog, __global const float *par, int pstride,
                                   ulong seed, ulong sample, float slope, float inter, int from_src, long chunk)
@@ -209,90 +310,31 @@ __kernel void vxa_intensity_chunk(__global const IN_T *src, __global float *x, l
         __global const IN_T *sc = src + c * n;
         for (long v = v0; v < v1; v++) xc[v] = vxa_load(sc, (size_t)v, slope, inter);
     }
-    __global const float *pc = par + c * (long)pstride;
-    for (int s = 0; s < nprog; s++) {
-        const int4 ins = prog[s];
-        __global const float *p = pc + ins.z;
-        const int op = ins.x;
-        switch (op) {
-        case VXA_IOP_LINEAR:
-        case VXA_IOP_LINEAR_NZ: {
-            const float p0 = p[0], p1 = p[1], p2 = p[2];
-            const bool nz = op == VXA_IOP_LINEAR_NZ;
-            if (p1 == 0.0f) {
-                for (long v = v0; v < v1; v++) {
-                    const float y = xc[v];
-                    xc[v] = isnan(y) || (nz && y == 0.0f) ? y : p2;
-                }
-            } else if (nz) {
-                for (long v = v0; v < v1; v++) {
-                    const float y = xc[v];
-                    xc[v] = y == 0.0f ? y : (y - p0) * p1 + p2;
-                }
-            } else {
-                for (long v = v0; v < v1; v++) xc[v] = (xc[v] - p0) * p1 + p2;
-            }
-            break;
-        }
-        case VXA_IOP_CLIP:
-        case VXA_IOP_CLIP_NZ: {
-            const float lo = p[0], hi = p[1];
-            if (op == VXA_IOP_CLIP_NZ) {
-                for (long v = v0; v < v1; v++) {
-                    const float y = xc[v];
-                    xc[v] = y == 0.0f ? y : (y < lo ? lo : (y > hi ? hi : y));
-                }
-            } else {
-                for (long v = v0; v < v1; v++) {
-                    const float y = xc[v];
-                    xc[v] = y < lo ? lo : (y > hi ? hi : y); /* NaN fails both: stays NaN */
-                }
-            }
-            break;
-        }
-        case VXA_IOP_GAMMA: {
-            const float p0 = p[0], p1 = p[1], g = p[2];
-            if (p1 == 0.0f) break;
-            long v = v0;
-            for (; v + 16 <= v1; v += 16) vstore16(vxa_gamma16(vload16(0, xc + v), p0, p1, g), 0, xc + v);
-            for (; v < v1; v++) xc[v] = vxa_gamma(xc[v], p0, p1, g);
-            break;
-        }
-        case VXA_IOP_NOISE: {
-            const float sd = p[0];
-            const uint stream = ((uint)ins.y << 8) | (uint)c;
-            long b = v0 / 4;
-            /* 64 voxels: blocks b .. b+15 as vector lanes (sixteen lanes, the width of AVX-512: 256^3 noise pass
-             * ~27 -> ~20 ms against eight); a chunk's last blocks, at most fifteen, take the one-block form */
-            for (; 4 * (b + 16) <= v1; b += 16) {
-                uint16 wx, wy, wz, ww;
-                vxa_philox_x16(seed, sample, stream, (uint)b, &wx, &wy, &wz, &ww);
-                const float16 r0 = sqrt(-1.38629436f * vxa_log2f16(1.0f - vxa_u01_16(wx)));
-                const float16 r1 = sqrt(-1.38629436f * vxa_log2f16(1.0f - vxa_u01_16(wz)));
-                float16 s0, c0, s1, c1;
-                vxa_sincospi16(2.0f * vxa_u01_16(wy), &s0, &c0);
-                vxa_sincospi16(2.0f * vxa_u01_16(ww), &s1, &c1);
-                const float16 za = r0 * c0, zb = r0 * s0, zc = r1 * c1, zd = r1 * s1;  /* lanes: blocks */
-                __global float *xv = xc + 4 * b;
-#define VXA_NOISE_ADD4(L, Q) vstore4(vload4(Q, xv) + sd * (float4)(za.L, zb.L, zc.L, zd.L), Q, xv)
-                VXA_NOISE_ADD4(s0, 0); VXA_NOISE_ADD4(s1, 1); VXA_NOISE_ADD4(s2, 2); VXA_NOISE_ADD4(s3, 3);
-                VXA_NOISE_ADD4(s4, 4); VXA_NOISE_ADD4(s5, 5); VXA_NOISE_ADD4(s6, 6); VXA_NOISE_ADD4(s7, 7);
-                VXA_NOISE_ADD4(s8, 8); VXA_NOISE_ADD4(s9, 9); VXA_NOISE_ADD4(sa, 10); VXA_NOISE_ADD4(sb, 11);
-                VXA_NOISE_ADD4(sc, 12); VXA_NOISE_ADD4(sd, 13); VXA_NOISE_ADD4(se, 14); VXA_NOISE_ADD4(sf, 15);
-#undef VXA_NOISE_ADD4
-            }
-            for (; 4 * b < v1; b++) {
-                float z[4];
-                vxa_noise_normal4(seed, sample, stream, (uint)b, z);
-                for (int l = 0; l < 4 && 4 * b + l < v1; l++) xc[4 * b + l] += sd * z[l];
-            }
-            break;
-        }
-        case VXA_IOP_BIAS:
-            for (long v = v0; v < v1; v++) xc[v] *= vxa_bias_factor(p, ins.w, v, dim);
-            break;
-        default:
-            break;
-        }
+    vxa_iprog_span(xc + v0, v1 - v0, v0, dim, prog, nprog, par + c * (long)pstride, seed, sample, c);
+}
+
+/* The program's last pass written straight into a window of the volume (a crop that follows the intensity ops
+ * in a pipeline): work-item (r, c) takes row r = j + wdim.y * k of the window wdim (wdim.w channels) at offset
+ * off in the volume of dims dim, reads it from x (float, from_src = 0) or src (IN_T scaled by slope/inter,
+ * from_src = 1), runs the program on it in out, where the row is contiguous, with each voxel's index in the
+ * whole volume: the very values that the pass over the whole volume and then the copy of the window give. */
+__kernel void vxa_intensity_window(__global const IN_T *src, __global const float *x, __global float *out,
+                                   long4 dim, long4 off, long4 wdim, __global const int4 *prog, int nprog,
+                                   __global const float *par, int pstride, ulong seed, ulong sample, float slope,
+                                   float inter, int from_src)
+{
+    const long r = get_global_id(0), c = get_global_id(1);
+    if (r >= wdim.y * wdim.z || c >= wdim.w) return;
+    const long j = r % wdim.y, k = r / wdim.y;
+    const long n = dim.x * dim.y * dim.z;
+    const long s0 = off.x + dim.x * (off.y + j + dim.y * (off.z + k));
+    __global float *row = out + wdim.x * (r + wdim.y * wdim.z * c);
+    if (from_src) {
+        __global const IN_T *sc = src + c * n;
+        for (long v = 0; v < wdim.x; v++) row[v] = vxa_load(sc, (size_t)(s0 + v), slope, inter);
+    } else {
+        __global const float *xc = x + c * n + s0;
+        for (long v = 0; v < wdim.x; v++) row[v] = xc[v];
     }
+    vxa_iprog_span(row, wdim.x, s0, dim, prog, nprog, par + c * (long)pstride, seed, sample, c);
 }

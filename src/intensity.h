@@ -45,6 +45,12 @@ typedef struct vxa_iop {
  * integer type) for ops with `masked`, else NULL; an op with `masked` and no mask is an error. */
 vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
                                const vxa_dvol *mask);
+/* vxa_intensity_apply whose result is wanted only in a window: win (float32, vol's channels, dims inside vol
+ * from off) receives the voxels off .. off + win->dim - 1 of the result. On CPU devices the last pass computes
+ * the window alone (the ops' statistics still come from the whole volume) and vol is then left as the passes
+ * before it wrote it; elsewhere vol holds the whole result and the window is copied from it. */
+vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src,
+                                      vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
 vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
                                    const vxa_dvol *mask);
 

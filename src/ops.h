@@ -115,5 +115,10 @@ extern const int vxa_intensity_nops;
  * map on the volume's grid, or NULL) gives the voxels of mask=1 statistics. */
 vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
                              const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask);
+/* The same, the result wanted only in the window of win->dim voxels at off (vxa_intensity_apply_window): win,
+ * float32 with vol's channels, receives it; vol's contents are then unspecified. */
+vxa_status vxa_intensity_run_window(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals,
+                                    int n, const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask,
+                                    const int64_t off[3], vxa_dvol *win);
 
 #endif

@@ -225,9 +225,10 @@ vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *v
     return st;
 }
 
-vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
-                             const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask)
+static vxa_status run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
+                      const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
 {
+    if (n == 0 && win) return vxa_intensity_apply_window(ctx, NULL, 0, src, vol, mask, off, win);
     enum { CHUNK = 16 };
     vxa_iop res[CHUNK];
     /* Resolve and apply in chunks; the device fuses within a chunk (16 ops cover any sensible pipeline). */
@@ -240,8 +241,23 @@ vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, co
             vxa_status st = resolve(ctx, op, &vals[start + i], &res[i]);
             if (st != VXA_OK) return st;
         }
-        vxa_status st = vxa_intensity_apply(ctx, res, m, start == 0 ? src : NULL, vol, mask);
+        const vxa_dvol *from = start == 0 ? src : NULL;
+        vxa_status st = win && start + m == n ? vxa_intensity_apply_window(ctx, res, m, from, vol, mask, off, win)
+                                              : vxa_intensity_apply(ctx, res, m, from, vol, mask);
         if (st != VXA_OK) return st;
     }
     return VXA_OK;
+}
+
+vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals, int n,
+                             const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask)
+{
+    return run(ctx, ops, vals, n, src, vol, mask, NULL, NULL);
+}
+
+vxa_status vxa_intensity_run_window(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals,
+                                    int n, const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask,
+                                    const int64_t off[3], vxa_dvol *win)
+{
+    return run(ctx, ops, vals, n, src, vol, mask, off, win);
 }

@@ -190,17 +190,41 @@ static vxa_status plan_spatial(runner *r, int *i, double A[3][3], double b[3], v
     return VXA_OK;
 }
 
-/* A run of spatial/elastic ops starting at op index *i; advances *i past it. */
-static vxa_status run_spatial(runner *r, int *i)
-{
-    vxa_context *ctx = r->ctx;
+/* A planned run of spatial/elastic ops (plan_spatial). */
+typedef struct {
     double A[3][3], b[3];
     vxa_grid cur;
-    const vxa_op_inst *elastic = NULL;
+    const vxa_op_inst *elastic;
     vxa_op_values elastic_val;
+} spatial_plan;
+
+/* Whether a plan only crops inside the image: p = o + q, q whole, every position inside, with A and b as the
+ * resampling kernel would see them (float), i.e. a pass that host/resample.c would run as an exact copy
+ * (copy_map, without flips). *off = q. */
+static bool plan_is_crop(const runner *r, const spatial_plan *sp, int64_t off[3])
+{
+    if (sp->elastic) return false;
+    for (int a = 0; a < 3; a++) {
+        for (int c = 0; c < 3; c++)
+            if ((float)sp->A[a][c] != (a == c ? 1.0f : 0.0f)) return false;
+        const double q = (float)sp->b[a];
+        if (q != floor(q) || q < 0 || q + (double)sp->cur.dim[a] > (double)r->grid.dim[a]) return false;
+        off[a] = (int64_t)q;
+    }
+    return true;
+}
+
+/* Runs a planned run of spatial/elastic ops; with image = false, on the label map only. */
+static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
+{
+    vxa_context *ctx = r->ctx;
+    const double (*A)[3] = sp->A;
+    const double *b = sp->b;
+    const vxa_grid cur = sp->cur;
+    const vxa_op_inst *elastic = sp->elastic;
+    const vxa_op_values elastic_val = sp->elastic_val;
     vxa_dvol field = { 0 }, out = { 0 }, lout = { 0 };
-    vxa_status st = plan_spatial(r, i, A, b, &cur, &elastic, &elastic_val);
-    if (st != VXA_OK) return st;
+    vxa_status st = VXA_OK;
     if (!elastic && is_identity(A, b, r->grid.dim, cur.dim)) return VXA_OK;
 
     /* fast elastic fields: the pass interpolates the coarse nodes itself, unless the caller wants the field */
@@ -221,11 +245,11 @@ static vxa_status run_spatial(runner *r, int *i)
                                .field = elastic && !coarse ? &field : NULL, .coarse = coarse ? &field : NULL };
     memcpy(rp.coarse_start, cstart, sizeof cstart);
     memcpy(rp.coarse_step, cstep, sizeof cstep);
-    memcpy(rp.A, A, sizeof A);
-    memcpy(rp.b, b, sizeof b);
+    memcpy(rp.A, sp->A, sizeof sp->A);
+    memcpy(rp.b, sp->b, sizeof sp->b);
     memcpy(rp.out_dim, cur.dim, sizeof rp.out_dim);
-    if ((st = vxa_dvol_alloc(ctx, cur.dim, r->img.channels, VXA_FLOAT32, &out)) != VXA_OK) goto done;
-    if ((st = vxa_resample(ctx, &r->img, &out, &rp)) != VXA_OK) goto done;
+    if (image && (st = vxa_dvol_alloc(ctx, cur.dim, r->img.channels, VXA_FLOAT32, &out)) != VXA_OK) goto done;
+    if (image && (st = vxa_resample(ctx, &r->img, &out, &rp)) != VXA_OK) goto done;
     if (r->has_label) {
         vxa_resample_params lp = rp;
         lp.order = 0;
@@ -236,14 +260,24 @@ static vxa_status run_spatial(runner *r, int *i)
         swap_in(r, &r->lab, &lout);
         r->lab_is_input = false;
     }
-    swap_in(r, &r->img, &out);
-    r->img_is_input = false;
-    r->grid = cur;
+    if (image) {
+        swap_in(r, &r->img, &out);
+        r->img_is_input = false;
+        r->grid = cur;
+    }
 done:
     vxa_dvol_release(ctx, &field);
     vxa_dvol_release(ctx, &out);
     vxa_dvol_release(ctx, &lout);
     return st;
+}
+
+/* A run of spatial/elastic ops starting at op index *i; advances *i past it. */
+static vxa_status run_spatial(runner *r, int *i)
+{
+    spatial_plan sp;
+    vxa_status st = plan_spatial(r, i, sp.A, sp.b, &sp.cur, &sp.elastic, &sp.elastic_val);
+    return st != VXA_OK ? st : exec_spatial(r, &sp, true);
 }
 
 /* Runs the intensity ops descs[0..n) (n may be 0) on the image as a float32 volume of the pipeline's own. The
@@ -268,6 +302,34 @@ static vxa_status own_float(runner *r, const vxa_op_desc *const *descs, const vx
     return VXA_OK;
 }
 
+/* own_float followed by a crop of the image (off, the grid after it `cur`): the intensity ops' last pass
+ * computes the crop's voxels only and writes them into the cropped image (vxa_intensity_run_window; their
+ * statistics still cover the whole image), the same values as the pass over the whole image and the crop's
+ * exact copy after it. */
+static vxa_status own_float_window(runner *r, const vxa_op_desc *const *descs, const vxa_op_values *vals, int n,
+                                   const int64_t off[3], const vxa_grid *cur)
+{
+    const vxa_dvol *mask = r->has_label ? &r->lab : NULL;
+    const bool in_place = !r->img_is_input && r->img.dtype == VXA_FLOAT32;
+    vxa_dvol f = { 0 }, win = { 0 };
+    vxa_status st = vxa_dvol_alloc(r->ctx, cur->dim, r->img.channels, VXA_FLOAT32, &win);
+    if (st == VXA_OK && !in_place) st = vxa_dvol_alloc(r->ctx, r->img.dim, r->img.channels, VXA_FLOAT32, &f);
+    if (st == VXA_OK)
+        st = vxa_intensity_run_window(r->ctx, descs, vals, n, in_place ? NULL : &r->img, in_place ? &r->img : &f,
+                                      mask, off, &win);
+    vxa_dvol_release(r->ctx, &f);
+    if (st != VXA_OK) {
+        vxa_dvol_release(r->ctx, &win);
+        return st;
+    }
+    swap_in(r, &r->img, &win);
+    r->img_is_input = false;
+    return VXA_OK;
+}
+
+/* A run of intensity ops starting at op index *i; advances *i past it. When a crop inside the image follows
+ * (the next run of spatial ops plans to an exact crop), the run and the crop go together (own_float_window; on
+ * CPU devices the last pass then computes the crop alone) and *i advances past both. */
 static vxa_status run_intensity(runner *r, int *i)
 {
     const vxa_op_desc *descs[64];
@@ -282,7 +344,21 @@ static vxa_status run_intensity(runner *r, int *i)
         if (applied) descs[n++] = op->desc;
     }
     *i = k;
-    return n ? own_float(r, descs, vals, n) : VXA_OK;
+    if (!n || k >= r->p->nops || !r->p->ops[k].desc || r->p->ops[k].desc->kind == VXA_OPK_INTENSITY)
+        return n ? own_float(r, descs, vals, n) : VXA_OK;
+    /* the spatial run that follows, planned now (its draws come after the intensity ops' as before) */
+    spatial_plan sp;
+    int64_t off[3];
+    vxa_status st = plan_spatial(r, i, sp.A, sp.b, &sp.cur, &sp.elastic, &sp.elastic_val);
+    if (st != VXA_OK) return st;
+    if (!plan_is_crop(r, &sp, off) || is_identity(sp.A, sp.b, r->grid.dim, sp.cur.dim)) {
+        if ((st = own_float(r, descs, vals, n)) != VXA_OK) return st;
+        return exec_spatial(r, &sp, true);
+    }
+    if ((st = own_float_window(r, descs, vals, n, off, &sp.cur)) != VXA_OK) return st;   /* mask: the whole map */
+    if (r->has_label && (st = exec_spatial(r, &sp, false)) != VXA_OK) return st;   /* the label map's crop */
+    r->grid = sp.cur;
+    return VXA_OK;
 }
 
 static bool same_grid(const vxa_volume *a, const vxa_volume *b)

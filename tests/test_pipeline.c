@@ -522,6 +522,87 @@ static void test_statistics_masked_by_label(void **state)
     vxa_volume_free(lab);
 }
 
+/* Intensity ops followed by a crop inside the image: the ops' last pass computes the crop alone
+ * (vxa_intensity_window on CPU devices, one launch, no copy of the image), bit for bit the window of what the
+ * ops give on the whole image, and within 1e-4 of that result's range (at least 1) of the reference, which
+ * crops after the ops. Odd shapes and channels, crops of any size and start (rows that start anywhere in a
+ * Philox block), typed and scaled inputs that the last pass converts itself, a spatial op before, a mask from
+ * the label map. A flip between the ops and the crop (not a plain crop) takes the path without a window. */
+static void test_intensity_then_crop_computes_the_crop(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 11;
+    static const char *const chains[] = {
+        "zscore noise(0.3)", "noise(20) gamma(1.4) bias(coef=0.3, order=2)", "zscore(mask=1) noise(0.5) clip(-1, 1)",
+        "rotate(10, plane=0,1) noise(5)", "minmax noise(0.05) gamma(0.8)", "noise(7) flip(axes=0)",
+    };
+    const int nchains = (int)(sizeof chains / sizeof chains[0]);
+    int fused = 0, crops = 0;   /* runs that took the window; chains without the flip whose crop is not all */
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        if (dim[0] * dim[1] * dim[2] > 1000000) continue;
+        for (int c = 0; c < nchains; c++) {
+            const bool masked = strstr(chains[c], "mask=1") != NULL, flips = strstr(chains[c], "flip") != NULL;
+            const int64_t nc = masked ? 1 : 1 + (int64_t)(vxa_test_rand(&rng) % 2);
+            vxa_volume *img = vxa_test_random_volume(dim, nc, c % 2 ? VXA_FLOAT32 : VXA_INT16, &rng);
+            if (c == 2) img->scl_slope = 0.3, img->scl_inter = -7;   /* scaled, read by the window pass */
+            vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_UINT8, &rng);
+            int64_t m[3], q[3];
+            for (int a = 0; a < 3; a++) {
+                m[a] = 1 + (int64_t)(vxa_test_rand(&rng) % (uint64_t)dim[a]);
+                q[a] = (int64_t)(vxa_test_rand(&rng) % (uint64_t)(dim[a] - m[a] + 1));
+            }
+            char spec[256];
+            snprintf(spec, sizeof spec, "%s crop(size=%lld,%lld,%lld, start=%lld,%lld,%lld)", chains[c],
+                     (long long)m[0], (long long)m[1], (long long)m[2], (long long)q[0], (long long)q[1],
+                     (long long)q[2]);
+            vxa_pipeline *p = parse_ok(spec), *whole = parse_ok(chains[c]);
+            const uint64_t sample = vxa_test_rand(&rng);
+            const uint64_t windows = vxa_context_launches(dev, "vxa_intensity_window");
+            vxa_volume *dl = NULL, *rl = NULL, *wl = NULL;
+            vxa_volume *d = run_ok(dev, p, 5, sample, img, masked ? lab : NULL, masked ? &dl : NULL);
+            const uint64_t used = vxa_context_launches(dev, "vxa_intensity_window") - windows;
+            vxa_volume *w = run_ok(dev, whole, 5, sample, img, masked ? lab : NULL, masked ? &wl : NULL);
+            vxa_volume *r = run_ok(ref, p, 5, sample, img, masked ? lab : NULL, masked ? &rl : NULL);
+            fused += used > 0;
+            crops += !flips && (m[0] < dim[0] || m[1] < dim[1] || m[2] < dim[2]);
+            if (flips) assert_int_equal(used, 0);
+            for (int a = 0; a < 3; a++) assert_int_equal(d->dim[a], m[a]);
+            /* bit for bit the window of the whole result (with the flip, of the flipped one) */
+            for (int64_t ch = 0; ch < nc; ch++)
+                for (int64_t k = 0; k < m[2]; k++)
+                    for (int64_t j = 0; j < m[1]; j++)
+                        for (int64_t i = 0; i < m[0]; i++) {
+                            const float got = vxa_volume_get(d, i, j, k, ch);
+                            const float want = vxa_volume_get(w, q[0] + i, q[1] + j, q[2] + k, ch);
+                            if (memcmp(&got, &want, sizeof got) != 0)
+                                fail_msg("%s on %lldx%lldx%lld x %lld: voxel (%lld,%lld,%lld,%lld) %.9g, whole image "
+                                         "%.9g", spec, (long long)dim[0], (long long)dim[1], (long long)dim[2],
+                                         (long long)nc, (long long)i, (long long)j, (long long)k, (long long)ch,
+                                         got, want);
+                        }
+            const double diff = vxa_test_max_abs_diff(d, r), tol = 1e-4 * fmax(vxa_test_range(w), 1.0);
+            if (diff > tol) fail_msg("%s: device and reference differ by %g > %g", spec, diff, tol);
+            if (masked) assert_true(vxa_test_identical(dl, rl));
+            vxa_volume_free(d);
+            vxa_volume_free(w);
+            vxa_volume_free(r);
+            vxa_volume_free(dl);
+            vxa_volume_free(rl);
+            vxa_volume_free(wl);
+            vxa_volume_free(img);
+            vxa_volume_free(lab);
+            vxa_pipeline_free(p);
+            vxa_pipeline_free(whole);
+        }
+    }
+    /* each of those where the CPU forms run (PoCL without VOXAUG_GPU_FORMS=1), none with the GPU forms */
+    const char *forms = getenv("VOXAUG_GPU_FORMS");
+    const bool cpu_forms = strstr(vxa_context_device_name(dev), "pthread") && !(forms && strcmp(forms, "1") == 0);
+    assert_int_equal(fused, cpu_forms ? crops : 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
         cmocka_unit_test(test_released_buffers_are_reused),
         cmocka_unit_test(test_statistics_masked_by_label),
+        cmocka_unit_test(test_intensity_then_crop_computes_the_crop),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();
