@@ -25,6 +25,9 @@ struct vxa_cl {
                                   * (is_cpu, unless VOXAUG_GPU_FORMS=1 asks for the GPU forms, which tests use to
                                   * check those on PoCL) */
     bool profile;                /* VOXAUG_PROFILE=1: each launch waited for and its time printed on stderr */
+    bool exact_div;              /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT: programs built with
+                                  * -cl-fp32-correctly-rounded-divide-sqrt (OpenCL allows 2.5 ulp for a float
+                                  * division and 3 for sqrt otherwise, so devices could round them apart) */
     size_t max_wg;               /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     cl_uint compute_units;
     size_t mem_align;            /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Build options in one place: OpenCL C 1.2, no relaxed math, no float64. */
+/* Build options in one place: OpenCL C 1.2, no relaxed math, no float64 (and, where the device offers it,
+ * correctly rounded float division and sqrt: get_program). */
 #define VXA_CL_BASE_OPTIONS "-cl-std=CL1.2"
 
 const char *vxa_cl_error_name(cl_int err)
@@ -230,6 +231,9 @@ static vxa_status setup_device(vxa_context *ctx, vxa_cl *cl)
     cl->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     const char *forms = getenv("VOXAUG_GPU_FORMS");
     cl->chunked = cl->is_cpu && !(forms && strcmp(forms, "1") == 0);
+    cl_device_fp_config fp = 0;   /* optional query: without it, divisions stay as the device rounds them */
+    cl->exact_div = clGetDeviceInfo(cl->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+                    (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT);
     const char *profile = getenv("VOXAUG_PROFILE");
     cl->profile = profile && strcmp(profile, "1") == 0;
     cl->mem_align = align_bits / 8 ? align_bits / 8 : 64;
@@ -440,7 +444,8 @@ static vxa_status get_program(vxa_context *ctx, const char *family, const char *
     free(src);
     if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateProgramWithSource(%s.cl)", family);
     char opts[512];
-    snprintf(opts, sizeof opts, VXA_CL_BASE_OPTIONS " %s", options);
+    snprintf(opts, sizeof opts, VXA_CL_BASE_OPTIONS "%s %s",
+             cl->exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", options);
     err = clBuildProgram(prog, 1, &cl->device, opts, NULL, NULL);
     if (err != CL_SUCCESS) {
         size_t loglen = 0;
