@@ -171,6 +171,52 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 #define RS_G8(off) (float8)((float)src[b8.s0 + (off)], (float)src[b8.s1 + (off)], (float)src[b8.s2 + (off)], \
                             (float)src[b8.s3 + (off)], (float)src[b8.s4 + (off)], (float)src[b8.s5 + (off)], \
                             (float)src[b8.s6 + (off)], (float)src[b8.s7 + (off)])
+/* rs_fold lane by lane. */
+VXA_INLINE int8 rs_fold8(int8 q, int n, int mode)
+{
+    const int8 in = q >= 0 & q < n;
+    if (all(in)) return q;
+    int8 f = (int8)(-1);
+    if (mode == 1) f = select((int8)(n - 1), (int8)0, q < 0);
+    if (mode == 2) {
+        const int period = 2 * n;
+        int8 m = select(q, q % period, q < -n | q >= period);
+        m = select(m, m + period, m < 0);
+        f = select(period - 1 - m, m, m < n);
+    }
+    return select(f, q, in);
+}
+
+/* The trilinear values of eight lanes of which some have a neighbour outside the input, each lane as
+ * rs_linear_at computes it: lanes with all eight neighbours inside interpolate the stored values and scale
+ * once; the others sum w · v over the eight corners in order, v the scaled value at the folded position or
+ * cval. Neighbours are read lane by lane, from index 0 where a lane has none. */
+VXA_INLINE float8 rs_border8(__global const IN_T *src, int8 x0, int8 y0, int8 z0, float8 tx, float8 ty, float8 tz,
+                             int8 inside, int nx, int ny, int nz, int k0, int mode, float cval, float slope,
+                             float inter)
+{
+    const int8 xi[2] = { rs_fold8(x0, nx, mode), rs_fold8(x0 + 1, nx, mode) };
+    const int8 yi[2] = { rs_fold8(y0, ny, mode), rs_fold8(y0 + 1, ny, mode) };
+    int8 zi[2] = { rs_fold8(z0, nz, mode), rs_fold8(z0 + 1, nz, mode) };
+    for (int u = 0; u < 2; u++) zi[u] = select(zi[u], zi[u] - k0, zi[u] >= 0);
+    const float8 wx[2] = { 1.0f - tx, tx }, wy[2] = { 1.0f - ty, ty }, wz[2] = { 1.0f - tz, tz };
+    float8 raw[8], sum = 0.0f;
+    for (int corner = 0; corner < 8; corner++) {
+        const int ux = corner & 1, uy = (corner >> 1) & 1, uz = (corner >> 2) & 1;
+        const int8 ok = xi[ux] >= 0 & yi[uy] >= 0 & zi[uz] >= 0;
+        const int8 b8 = select((int8)0, xi[ux] + nx * yi[uy] + nx * ny * zi[uz], ok);
+        raw[corner] = RS_G8(0);
+        const float8 v = select((float8)cval, slope != 0.0f ? raw[corner] * slope + inter : raw[corner], ok);
+        sum += ((wx[ux] * wy[uy]) * wz[uz]) * v;
+    }
+    /* lanes inside: corner c is (x0 + ux, y0 + uy, z0 + uz), as the interior form reads it */
+    const float8 c00 = raw[0] + tx * (raw[1] - raw[0]), c10 = raw[2] + tx * (raw[3] - raw[2]);
+    const float8 c01 = raw[4] + tx * (raw[5] - raw[4]), c11 = raw[6] + tx * (raw[7] - raw[6]);
+    const float8 c0 = c00 + ty * (c10 - c00), c1 = c01 + ty * (c11 - c01);
+    const float8 r = c0 + tz * (c1 - c0);
+    return select(sum, slope != 0.0f ? r * slope + inter : r, inside);
+}
+
 VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
 {
     const int i0 = 8 * (int)get_global_id(0), j = (int)get_global_id(1), k = (int)get_global_id(2);
@@ -209,12 +255,13 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
     y0 += convert_float8(y0) > py;
     z0 += convert_float8(z0) > pz;
     const int8 inside = x0 >= 0 & y0 >= 0 & z0 >= 0 & x0 + 1 < nx & y0 + 1 < ny & z0 + 1 < nz;
-    if (!all(inside)) {
-        for (int i = i0; i < i0 + 8; i++) rs_linear_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
-        return;
-    }
     const float8 tx = px - convert_float8(x0), ty = py - convert_float8(y0), tz = pz - convert_float8(z0);
     const int sy = nx, sz = nx * ny;
+    if (!all(inside)) {
+        vstore8(rs_border8(in, x0, y0, z0, tx, ty, tz, inside, nx, ny, nz, k0, mode, cval, slope, inter), 0,
+                out + o);
+        return;
+    }
     const int8 b8 = x0 + sy * y0 + sz * (z0 - k0);
     __global const IN_T *src = in;
     const float8 v000 = RS_G8(0), v100 = RS_G8(1), v010 = RS_G8(sy), v110 = RS_G8(sy + 1);
