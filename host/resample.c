@@ -78,15 +78,15 @@ static vxa_status resample_copy(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *
     return st;
 }
 
-/* The coarse field interpolated along i and j onto the output's nx and ny (kernels/noise.cl,
- * vxa_noise_upsample_ij), into h (allocated here: nx x ny x coarse nz x 3). */
-static vxa_status upsample_ij(vxa_context *ctx, const vxa_dvol *coarse, const int64_t fine[3],
-                              const cl_float4 *start, const cl_float4 *inv_step, vxa_dvol *h)
+/* The coarse field interpolated along i onto the output's nx (kernels/noise.cl, vxa_noise_upsample_i), into h
+ * (allocated here: nx x coarse ny x coarse nz x 3). */
+static vxa_status upsample_i(vxa_context *ctx, const vxa_dvol *coarse, const int64_t fine[3],
+                             const cl_float4 *start, const cl_float4 *inv_step, vxa_dvol *h)
 {
-    const int64_t hd[3] = { fine[0], fine[1], coarse->dim[2] };
+    const int64_t hd[3] = { fine[0], coarse->dim[1], coarse->dim[2] };
     cl_kernel k;
     const bool x8 = ctx->cl->chunked;   /* the CPU form: eight voxels of a row per work-item */
-    const char *name = x8 ? "vxa_noise_upsample_ij8" : "vxa_noise_upsample_ij";
+    const char *name = x8 ? "vxa_noise_upsample_i8" : "vxa_noise_upsample_i";
     vxa_status st = vxa_cl_kernel(ctx, "noise", "", name, &k);
     if (st != VXA_OK || (st = vxa_dvol_alloc(ctx, hd, coarse->channels, VXA_FLOAT32, h)) != VXA_OK) return st;
     const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
@@ -154,12 +154,12 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     cl_mem fm = p->field ? (cl_mem)p->field->mem : (cl_mem)out->mem;  /* never read without a field */
     cl_long4 cdim = { { 1, 1, 1, 3 } };
     cl_float4 cstart = { { 0.0f, 0.0f, 0.0f, 0.0f } }, cinv = { { 1.0f, 1.0f, 1.0f, 0.0f } };
-    if (p->coarse) {   /* the planes along i and j first (h); the pass interpolates them along k */
+    if (p->coarse) {   /* the rows along i first (h); the pass interpolates them along j and k */
         for (int a = 0; a < 3; a++) {   /* as vxa_noise_upsample passes them */
             cstart.s[a] = (float)p->coarse_start[a];
             cinv.s[a] = (float)(1.0 / p->coarse_step[a]);
         }
-        if ((st = upsample_ij(ctx, p->coarse, out->dim, &cstart, &cinv, &h)) != VXA_OK) goto done;
+        if ((st = upsample_i(ctx, p->coarse, out->dim, &cstart, &cinv, &h)) != VXA_OK) goto done;
         fm = (cl_mem)h.mem;
         cdim = (cl_long4){ { h.dim[0], h.dim[1], h.dim[2], 3 } };
     }

@@ -213,52 +213,51 @@ __kernel void vxa_noise_upsample(__global const float *coarse, __global float *f
     }
 }
 
-/* The coarse field interpolated along i and j (kernels/elastic_field.h, vxa_cf_along_ij): g_ij(i, j, m2) for
- * every channel, of dims (fdim.x, fdim.y, cdim.z, cdim.w). */
-__kernel void vxa_noise_upsample_ij(__global const float *coarse, __global float *gij, long4 cdim, long4 fdim,
-                                    float4 start, float4 inv_step)
+/* The coarse field interpolated along i (kernels/elastic_field.h, vxa_cf_along_i): g_i(i, m1, m2) for every
+ * channel, of dims (fdim.x, cdim.y, cdim.z, cdim.w): the rows that a fast field's resampling pass finishes
+ * along j and k (kernels/resample.cl, rs_cf_value). Half the values of planes interpolated along j as well, at
+ * sigma 8 (a node every two voxels), and each row serves two output rows along j and two along k. */
+__kernel void vxa_noise_upsample_i(__global const float *coarse, __global float *gi, long4 cdim, long4 fdim,
+                                   float4 start, float4 inv_step)
 {
-    const long i = get_global_id(0), j = get_global_id(1), m2 = get_global_id(2);
-    if (i >= fdim.x || j >= fdim.y || m2 >= cdim.z) return;
-    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fdim.x * fdim.y * cdim.z;
-    const long o = i + fdim.x * (j + fdim.y * m2);
+    const long i = get_global_id(0), m1 = get_global_id(1), m2 = get_global_id(2);
+    if (i >= fdim.x || m1 >= cdim.y || m2 >= cdim.z) return;
+    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fdim.x * cdim.y * cdim.z;
+    const long o = i + fdim.x * (m1 + cdim.y * m2);
     for (long ch = 0; ch < cdim.w; ch++)
-        gij[o + ch * hvol] = vxa_cf_along_ij(coarse + ch * cvol, i, j, m2, cdim, start, inv_step);
+        gi[o + ch * hvol] = vxa_cf_along_i(coarse + ch * cvol, i, m1, m2, cdim, start, inv_step);
 }
 
-/* The CPU form of vxa_noise_upsample_ij (PoCL, which keeps the one-voxel form scalar): work-item (g, j, m2) takes
- * i = 8g .. 8g + 7, the operations of vxa_cf_node and vxa_cf_along_ij in float8 lanes (the same floats), the
- * four coarse values read lane by lane; a row's last incomplete eight voxel by voxel. */
+/* The CPU form of vxa_noise_upsample_i (PoCL, which keeps the one-voxel form scalar): work-item (g, m1, m2) takes
+ * i = 8g .. 8g + 7, the operations of vxa_cf_node and vxa_cf_along_i in float8 lanes (the same floats), the two
+ * coarse values read lane by lane; a row's last incomplete eight voxel by voxel. */
 #define VXA_CF_G8(p, off) (float8)((p)[idx.s0 + (off).s0], (p)[idx.s1 + (off).s1], (p)[idx.s2 + (off).s2], \
                                    (p)[idx.s3 + (off).s3], (p)[idx.s4 + (off).s4], (p)[idx.s5 + (off).s5], \
                                    (p)[idx.s6 + (off).s6], (p)[idx.s7 + (off).s7])
-__kernel void vxa_noise_upsample_ij8(__global const float *coarse, __global float *gij, long4 cdim, long4 fdim,
-                                     float4 start, float4 inv_step)
+__kernel void vxa_noise_upsample_i8(__global const float *coarse, __global float *gi, long4 cdim, long4 fdim,
+                                    float4 start, float4 inv_step)
 {
-    const long i0 = 8 * get_global_id(0), j = get_global_id(1), m2 = get_global_id(2);
-    if (i0 >= fdim.x || j >= fdim.y || m2 >= cdim.z) return;
-    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fdim.x * fdim.y * cdim.z;
-    const long o = i0 + fdim.x * (j + fdim.y * m2);
+    const long i0 = 8 * get_global_id(0), m1 = get_global_id(1), m2 = get_global_id(2);
+    if (i0 >= fdim.x || m1 >= cdim.y || m2 >= cdim.z) return;
+    const long cvol = cdim.x * cdim.y * cdim.z, hvol = fdim.x * cdim.y * cdim.z;
+    const long o = i0 + fdim.x * (m1 + cdim.y * m2);
     if (i0 + 8 > fdim.x) {
         for (long i = i0; i < fdim.x; i++)
             for (long ch = 0; ch < cdim.w; ch++)
-                gij[o + (i - i0) + ch * hvol] = vxa_cf_along_ij(coarse + ch * cvol, i, j, m2, cdim, start, inv_step);
+                gi[o + (i - i0) + ch * hvol] = vxa_cf_along_i(coarse + ch * cvol, i, m1, m2, cdim, start, inv_step);
         return;
     }
-    long c1;
-    const float f1 = vxa_cf_node(j, start.y, inv_step.y, cdim.y, &c1);
     const int nx = (int)cdim.x;
     /* vxa_cf_node along i, lane by lane (q >= 0: the conversion truncates as (long)q does) */
     const float8 q = clamp((convert_float8((int8)((int)i0) + (int8)(0, 1, 2, 3, 4, 5, 6, 7)) - start.x) * inv_step.x,
                            0.0f, (float)(nx - 1));
     const int8 c0 = min(convert_int8(q), nx - 1);
     const float8 f0 = q - convert_float8(c0);
-    const int8 xo = (c0 + 1 < nx) & 1, yo = (int8)(c1 + 1 < cdim.y ? nx : 0), yxo = xo + yo, zero = (int8)0;
-    const int8 idx = c0 + (int8)((int)(nx * (c1 + cdim.y * m2)));
+    const int8 xo = (c0 + 1 < nx) & 1, zero = (int8)0;
+    const int8 idx = c0 + (int8)((int)(nx * (m1 + cdim.y * m2)));
     for (long ch = 0; ch < cdim.w; ch++) {
         __global const float *g = coarse + ch * cvol;
-        const float8 p00 = VXA_CF_G8(g, zero), p10 = VXA_CF_G8(g, xo), p01 = VXA_CF_G8(g, yo), p11 = VXA_CF_G8(g, yxo);
-        const float8 a = p00 + f0 * (p10 - p00), b = p01 + f0 * (p11 - p01);   /* vxa_cf_lerp */
-        vstore8(a + f1 * (b - a), 0, gij + o + ch * hvol);
+        const float8 p0 = VXA_CF_G8(g, zero), p1 = VXA_CF_G8(g, xo);
+        vstore8(p0 + f0 * (p1 - p0), 0, gi + o + ch * hvol);   /* vxa_cf_lerp */
     }
 }

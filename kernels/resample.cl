@@ -13,8 +13,8 @@
  * limit): the output holds planes out_k0.., the input planes in_k0.. of a volume nz deep; positions are those
  * of the whole volumes, so slabs give the single pass's values bit for bit. (0, 0, in_dim.z) otherwise.
  * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field|_cfield][_1]: _field reads
- * the displacement field (3 channels on the output grid), _cfield interpolates it along k from the planes that
- * vxa_noise_upsample_ij made from the coarse nodes of a fast elastic field (cdim = their dims, cstart/cinv =
+ * the displacement field (3 channels on the output grid), _cfield interpolates it along j and k from the rows
+ * that vxa_noise_upsample_i made from the coarse nodes of a fast elastic field (cdim = their dims, cstart/cinv =
  * the nodes' start and 1/step per axis, kernels/elastic_field.h: the values vxa_noise_upsample would write,
  * without the full-size field), _1 is the single-channel case without the channel loop (PoCL vectorises the
  * work-item loop only when it is innermost: measured 2x on a 2-core CPU).
@@ -51,30 +51,35 @@ VXA_INLINE IDX_T rs_floor(float p)
     return (IDX_T)(t - ((float)t > p ? 1 : 0));
 }
 
-/* A fast field's planes h = vxa_noise_upsample_ij(coarse) (hdim = (nx, ny, coarse nz)) at (i, j, k): the two
- * planes' index and distance (dz), the fraction between them, and one channel's size; rs_value_k finishes the
- * interpolation along k with vxa_cf_lerp (kernels/elastic_field.h), as vxa_noise_upsample does. */
+/* A fast field's rows h = vxa_noise_upsample_i(coarse) (hdim = (nx, coarse ny, coarse nz)) at (i, j, k): the
+ * index of the first of the four rows around (j, k), the distances to the next row along j (dy) and k (dz), the
+ * fractions along j (f1) and k (f2), and one channel's size; rs_cf_value finishes the interpolation along j
+ * (vxa_cf_along_ij's step), then k (kernels/elastic_field.h), as vxa_noise_upsample does. */
 typedef struct {
-    IDX_T base, dz, hvol;
-    float f2;
+    IDX_T base, dy, dz, hvol;
+    float f1, f2;
 } rs_cfk;
 
-VXA_INLINE rs_cfk rs_locate_k(IDX_T i, IDX_T j, IDX_T k, long4 hdim, float4 start, float4 inv_step)
+VXA_INLINE rs_cfk rs_cf_locate(IDX_T i, IDX_T j, IDX_T k, long4 hdim, float4 start, float4 inv_step)
 {
     const IDX_T nx = (IDX_T)hdim.x, ny = (IDX_T)hdim.y, nz = (IDX_T)hdim.z;
     long c;
     rs_cfk at;
+    at.f1 = vxa_cf_node(j, start.y, inv_step.y, hdim.y, &c);
+    const IDX_T c1 = (IDX_T)c;
     at.f2 = vxa_cf_node(k, start.z, inv_step.z, hdim.z, &c);
     const IDX_T c2 = (IDX_T)c;
-    at.base = i + nx * (j + ny * c2);
+    at.base = i + nx * (c1 + ny * c2);
+    at.dy = c1 + 1 < ny ? nx : 0;
     at.dz = c2 + 1 < nz ? nx * ny : 0;
     at.hvol = nx * ny * nz;
     return at;
 }
 
-VXA_INLINE float rs_value_k(__global const float *h, rs_cfk at)
+VXA_INLINE float rs_cf_value(__global const float *h, rs_cfk at)
 {
-    return vxa_cf_lerp(h[at.base], h[at.base + at.dz], at.f2);
+    __global const float *p = h + at.base;
+    return vxa_cf_lerp(vxa_cf_lerp(p[0], p[at.dy], at.f1), vxa_cf_lerp(p[at.dz], p[at.dz + at.dy], at.f1), at.f2);
 }
 
 /* The sample position (px, py, pz) of output voxel (i, j, k), o = its linear index on the output grid. Scalars,
@@ -88,12 +93,12 @@ VXA_INLINE float rs_value_k(__global const float *h, rs_cfk at)
             y_ += field[o + out_vol];                                                             \
             z_ += field[o + 2 * out_vol];                                                         \
         } else if (use_field == 2) {                                                              \
-            rs_cfk at_ = rs_locate_k(i, j, k + (IDX_T)slab.x, cdim, cstart, cinv);                \
-            x_ += rs_value_k(field, at_);                                                         \
+            rs_cfk at_ = rs_cf_locate(i, j, k + (IDX_T)slab.x, cdim, cstart, cinv);               \
+            x_ += rs_cf_value(field, at_);                                                        \
             at_.base += at_.hvol;                                                                 \
-            y_ += rs_value_k(field, at_);                                                         \
+            y_ += rs_cf_value(field, at_);                                                        \
             at_.base += at_.hvol;                                                                 \
-            z_ += rs_value_k(field, at_);                                                         \
+            z_ += rs_cf_value(field, at_);                                                        \
         }                                                                                         \
         px = vxa_resample_coord(a0.x, a1.x, a2.x, b.x, x_, y_, z_);                               \
         py = vxa_resample_coord(a0.y, a1.y, a2.y, b.y, x_, y_, z_);                               \
@@ -235,10 +240,13 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
         y_ += vload8(0, field + o + out_vol);
         z_ += vload8(0, field + o + 2 * out_vol);
     } else if (use_field == 2) {
-        rs_cfk at = rs_locate_k((IDX_T)i0, (IDX_T)j, (IDX_T)(k + slab.x), cdim, cstart, cinv);
-        for (int c = 0; c < 3; c++, at.base += at.hvol) {
-            const float8 ha = vload8(0, field + at.base), hb = vload8(0, field + at.base + at.dz);
-            const float8 d = ha + at.f2 * (hb - ha);   /* vxa_cf_lerp */
+        rs_cfk at = rs_cf_locate((IDX_T)i0, (IDX_T)j, (IDX_T)(k + slab.x), cdim, cstart, cinv);
+        for (int c = 0; c < 3; c++, at.base += at.hvol) {   /* rs_cf_value, eight voxels of a row */
+            __global const float *h = field + at.base;
+            const float8 r00 = vload8(0, h), r10 = vload8(0, h + at.dy);
+            const float8 r01 = vload8(0, h + at.dz), r11 = vload8(0, h + at.dz + at.dy);
+            const float8 ha = r00 + at.f1 * (r10 - r00), hb = r01 + at.f1 * (r11 - r01);   /* vxa_cf_lerp */
+            const float8 d = ha + at.f2 * (hb - ha);
             if (c == 0) x_ += d; else if (c == 1) y_ += d; else z_ += d;
         }
     }

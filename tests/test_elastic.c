@@ -745,10 +745,10 @@ static void test_pipeline_device_equals_reference(void **state)
     vxa_volume_free(lab);
 }
 
-/* Launches of vxa_noise_upsample itself (the full-size field), not of vxa_noise_upsample_ij. */
+/* Launches of vxa_noise_upsample itself (the full-size field), not of vxa_noise_upsample_i. */
 static uint64_t full_upsamplings(vxa_context *ctx)
 {
-    return vxa_context_launches(ctx, "vxa_noise_upsample") - vxa_context_launches(ctx, "vxa_noise_upsample_ij");
+    return vxa_context_launches(ctx, "vxa_noise_upsample") - vxa_context_launches(ctx, "vxa_noise_upsample_i");
 }
 
 /* Fast fields without a field read back: the pass interpolates the coarse nodes itself (no full upsampling)
