@@ -39,24 +39,9 @@ __kernel void vxa_noise_uniform(__global float *out, ulong nvox, ulong seed, ulo
         if ((ulong)w < left) o[w] = a * vxa_u01_sym(x.v[w]);
 }
 
-/* vxa_u01_sym of the 16 voxels of Philox blocks b .. b+3 of a stream, in voxel order (u[4 i + w] = word w of
- * block b + i): the four blocks drawn at once as the lanes of vxa_philox_x4, the mapping four lanes at a time
+/* vxa_u01_sym of the 32 voxels of Philox blocks b .. b+7 of a stream, in voxel order (u[4 i + w] = word w of
+ * block b + i): the eight blocks drawn at once as the lanes of vxa_philox_x8, the mapping eight lanes at a time
  * (the same float operations as vxa_u01_sym). */
-VXA_INLINE void vxa_u01_sym_x4(ulong seed, ulong sample, uint stream, uint b, float u[16])
-{
-    uint4 x, y, z, w;
-    vxa_philox_x4(seed, sample, stream, b, &x, &y, &z, &w);
-    const float4 ux = convert_float4(x >> 8) * 1.1920928955078125e-7f - 1.0f;
-    const float4 uy = convert_float4(y >> 8) * 1.1920928955078125e-7f - 1.0f;
-    const float4 uz = convert_float4(z >> 8) * 1.1920928955078125e-7f - 1.0f;
-    const float4 uw = convert_float4(w >> 8) * 1.1920928955078125e-7f - 1.0f;
-    vstore4((float4)(ux.s0, uy.s0, uz.s0, uw.s0), 0, u);
-    vstore4((float4)(ux.s1, uy.s1, uz.s1, uw.s1), 1, u);
-    vstore4((float4)(ux.s2, uy.s2, uz.s2, uw.s2), 2, u);
-    vstore4((float4)(ux.s3, uy.s3, uz.s3, uw.s3), 3, u);
-}
-
-/* vxa_u01_sym_x4 for the 32 voxels of blocks b .. b+7 (vxa_philox_x8). */
 VXA_INLINE void vxa_u01_sym_x8(ulong seed, ulong sample, uint stream, uint b, float u[32])
 {
     uint8 x, y, z, w;
@@ -143,8 +128,8 @@ __kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdi
 }
 
 /* The CPU form of vxa_noise_block_mean (PoCL): one work-item per coarse row (m1, m2) and channel c, global
- * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks eight, then four Philox blocks at a time
- * (vxa_philox_x8, vxa_philox_x4; each block computed once) and adds each voxel to its node's sum, kept in the
+ * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks eight Philox blocks at a time (vxa_philox_x8;
+ * each block of a row computed once) and adds each voxel to its node's sum, kept in the
  * output row: per node the same additions in the same order (k, then j, then i ascending) as
  * vxa_noise_block_mean, so the same floats. */
 __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
@@ -166,25 +151,13 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
             /* The node of fine i is (i - first.x) / step.x (first.x <= 0), walked (vxa_block_mean_add) */
             long node = -first.x / step.x, next = first.x + (node + 1) * step.x;
             float acc = row[node];
-            for (; blk + 8 <= bend; blk += 8) {   /* eight Philox blocks as vector lanes: 32 voxels */
+            /* eight Philox blocks as vector lanes, 32 voxels, up to the row's end: the last group's blocks past
+             * it are drawn and left out (a row of ch2, 181 voxels, is 46 or 47 blocks: six groups, where the
+             * eight-, four- and one-block forms took five, one and up to three calls) */
+            for (; blk < bend; blk += 8) {
                 float u[32];
                 vxa_u01_sym_x8(seed, sample, stream, (uint)blk, u);
                 const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 32);
-                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
-                                   &node, &next, &acc);
-            }
-            for (; blk + 4 <= bend; blk += 4) {   /* four Philox blocks as vector lanes: 16 voxels */
-                float u[16];
-                vxa_u01_sym_x4(seed, sample, stream, (uint)blk, u);
-                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 16);
-                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
-                                   &node, &next, &acc);
-            }
-            for (; blk < bend; blk++) {
-                const vxa_philox4 x = vxa_philox_block(seed, sample, stream, (uint)blk);
-                const float u[4] = { vxa_u01_sym(x.v[0]), vxa_u01_sym(x.v[1]), vxa_u01_sym(x.v[2]),
-                                     vxa_u01_sym(x.v[3]) };
-                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 4);
                 vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
                                    &node, &next, &acc);
             }
