@@ -128,10 +128,10 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     else
         snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=float -DIDX_T=%s", vxa_dtype_cl_name(src->dtype),
                  small ? "int" : "long");
-    /* CPU devices: eight outputs per work-item in float8 lanes for one channel, trilinear, 32-bit indices */
-    const bool x8 = ctx->cl->chunked && !raw && p->order == 1 && in->channels == 1 && small;
+    /* CPU devices: eight outputs per work-item in float8 lanes for one channel, 32-bit indices */
+    const bool x8 = ctx->cl->chunked && in->channels == 1 && small && (p->order != 1 || !raw);
     char name[64];
-    snprintf(name, sizeof name, "vxa_resample_%s%s%s", p->order == 1 ? (x8 ? "linear8" : "linear") : "nearest",
+    snprintf(name, sizeof name, "vxa_resample_%s%s%s%s", p->order == 1 ? "linear" : "nearest", x8 ? "8" : "",
              p->field ? "_field" : p->coarse ? "_cfield" : "", in->channels == 1 ? "_1" : "");
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "resample", opts, name, &k)) != VXA_OK) goto done;
@@ -159,9 +159,10 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
             cstart.s[a] = (float)p->coarse_start[a];
             cinv.s[a] = (float)(1.0 / p->coarse_step[a]);
         }
-        if ((st = upsample_i(ctx, p->coarse, out->dim, &cstart, &cinv, &h)) != VXA_OK) goto done;
-        fm = (cl_mem)h.mem;
-        cdim = (cl_long4){ { h.dim[0], h.dim[1], h.dim[2], 3 } };
+        vxa_dvol *rows = p->coarse_rows ? p->coarse_rows : &h;
+        if (!rows->mem && (st = upsample_i(ctx, p->coarse, out->dim, &cstart, &cinv, rows)) != VXA_OK) goto done;
+        fm = (cl_mem)rows->mem;
+        cdim = (cl_long4){ { rows->dim[0], rows->dim[1], rows->dim[2], 3 } };
     }
     cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)(p->in_nz ? p->in_nz : src->dim[2]), 0 } };
     st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof fm, &fm, sizeof ind, &ind,

@@ -111,6 +111,54 @@ VXA_INLINE float rs_cf_value(__global const float *h, rs_cfk at)
         long4 cdim, float4 cstart, float4 cinv
 #define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter, slab, cdim, cstart, cinv
 
+/* The CPU forms (PoCL, IDX_T int) take the eight outputs i = i0 .. i0 + 7 of a row per work-item. Their
+ * sample positions, RS_POSITION in float8 lanes: the very operations of RS_POSITION lane by lane (so the same
+ * floats), the displacement read as eight consecutive values of the field, or of the fast field's rows. */
+VXA_INLINE void rs_position8(__global const float *field, long4 out_dim, float4 a0, float4 a1, float4 a2, float4 b,
+                             int4 slab, long4 cdim, float4 cstart, float4 cinv, int use_field, int i0, int j, int k,
+                             float8 *px, float8 *py, float8 *pz)
+{
+    const int mx = (int)out_dim.x, my = (int)out_dim.y, mz = (int)out_dim.z;
+    const int out_vol = mx * my * mz, o = i0 + mx * (j + my * k);
+    float8 x_ = convert_float8((int8)(i0) + (int8)(0, 1, 2, 3, 4, 5, 6, 7));
+    float8 y_ = (float8)((float)j), z_ = (float8)((float)(k + slab.x));
+    if (use_field == 1) {
+        x_ += vload8(0, field + o);
+        y_ += vload8(0, field + o + out_vol);
+        z_ += vload8(0, field + o + 2 * out_vol);
+    } else if (use_field == 2) {
+        rs_cfk at = rs_cf_locate((IDX_T)i0, (IDX_T)j, (IDX_T)(k + slab.x), cdim, cstart, cinv);
+        for (int c = 0; c < 3; c++, at.base += at.hvol) {   /* rs_cf_value, eight voxels of a row */
+            __global const float *h = field + at.base;
+            const float8 r00 = vload8(0, h), r10 = vload8(0, h + at.dy);
+            const float8 r01 = vload8(0, h + at.dz), r11 = vload8(0, h + at.dz + at.dy);
+            const float8 ha = r00 + at.f1 * (r10 - r00), hb = r01 + at.f1 * (r11 - r01);   /* vxa_cf_lerp */
+            const float8 d = ha + at.f2 * (hb - ha);
+            if (c == 0) x_ += d; else if (c == 1) y_ += d; else z_ += d;
+        }
+    }
+    /* vxa_resample_coord */
+    *px = fmin(fmax(((b.x + a2.x * z_) + a1.x * y_) + a0.x * x_, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+    *py = fmin(fmax(((b.y + a2.y * z_) + a1.y * y_) + a0.y * x_, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+    *pz = fmin(fmax(((b.z + a2.z * z_) + a1.z * y_) + a0.z * x_, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+}
+
+/* rs_fold lane by lane. */
+VXA_INLINE int8 rs_fold8(int8 q, int n, int mode)
+{
+    const int8 in = q >= 0 & q < n;
+    if (all(in)) return q;
+    int8 f = (int8)(-1);
+    if (mode == 1) f = select((int8)(n - 1), (int8)0, q < 0);
+    if (mode == 2) {
+        const int period = 2 * n;
+        int8 m = select(q, q % period, q < -n | q >= period);
+        m = select(m, m + period, m < 0);
+        f = select(period - 1 - m, m, m < n);
+    }
+    return select(f, q, in);
+}
+
 #if !OUT_IS_RAW
 /* Trilinear. Interior (all 8 neighbours inside): interpolate the stored values and scale once (scaling is
  * affine and the weights sum to 1); border: each neighbour folded by the mode, or cval. */
@@ -176,22 +224,6 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 #define RS_G8(off) (float8)((float)src[b8.s0 + (off)], (float)src[b8.s1 + (off)], (float)src[b8.s2 + (off)], \
                             (float)src[b8.s3 + (off)], (float)src[b8.s4 + (off)], (float)src[b8.s5 + (off)], \
                             (float)src[b8.s6 + (off)], (float)src[b8.s7 + (off)])
-/* rs_fold lane by lane. */
-VXA_INLINE int8 rs_fold8(int8 q, int n, int mode)
-{
-    const int8 in = q >= 0 & q < n;
-    if (all(in)) return q;
-    int8 f = (int8)(-1);
-    if (mode == 1) f = select((int8)(n - 1), (int8)0, q < 0);
-    if (mode == 2) {
-        const int period = 2 * n;
-        int8 m = select(q, q % period, q < -n | q >= period);
-        m = select(m, m + period, m < 0);
-        f = select(period - 1 - m, m, m < n);
-    }
-    return select(f, q, in);
-}
-
 /* The trilinear values of eight lanes of which some have a neighbour outside the input, each lane as
  * rs_linear_at computes it: lanes with all eight neighbours inside interpolate the stored values and scale
  * once; the others sum w · v over the eight corners in order, v the scaled value at the folded position or
@@ -232,31 +264,9 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
         for (int i = i0; i < mx; i++) rs_linear_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
         return;
     }
-    const int out_vol = mx * my * mz, o = i0 + mx * (j + my * k);
-    float8 x_ = convert_float8((int8)(i0) + (int8)(0, 1, 2, 3, 4, 5, 6, 7));
-    float8 y_ = (float8)((float)j), z_ = (float8)((float)(k + slab.x));
-    if (use_field == 1) {
-        x_ += vload8(0, field + o);
-        y_ += vload8(0, field + o + out_vol);
-        z_ += vload8(0, field + o + 2 * out_vol);
-    } else if (use_field == 2) {
-        rs_cfk at = rs_cf_locate((IDX_T)i0, (IDX_T)j, (IDX_T)(k + slab.x), cdim, cstart, cinv);
-        for (int c = 0; c < 3; c++, at.base += at.hvol) {   /* rs_cf_value, eight voxels of a row */
-            __global const float *h = field + at.base;
-            const float8 r00 = vload8(0, h), r10 = vload8(0, h + at.dy);
-            const float8 r01 = vload8(0, h + at.dz), r11 = vload8(0, h + at.dz + at.dy);
-            const float8 ha = r00 + at.f1 * (r10 - r00), hb = r01 + at.f1 * (r11 - r01);   /* vxa_cf_lerp */
-            const float8 d = ha + at.f2 * (hb - ha);
-            if (c == 0) x_ += d; else if (c == 1) y_ += d; else z_ += d;
-        }
-    }
-    /* vxa_resample_coord */
-    float8 px = ((b.x + a2.x * z_) + a1.x * y_) + a0.x * x_;
-    float8 py = ((b.y + a2.y * z_) + a1.y * y_) + a0.y * x_;
-    float8 pz = ((b.z + a2.z * z_) + a1.z * y_) + a0.z * x_;
-    px = fmin(fmax(px, -VXA_RC_LIMIT), VXA_RC_LIMIT);
-    py = fmin(fmax(py, -VXA_RC_LIMIT), VXA_RC_LIMIT);
-    pz = fmin(fmax(pz, -VXA_RC_LIMIT), VXA_RC_LIMIT);
+    const int o = i0 + mx * (j + my * k);
+    float8 px, py, pz;
+    rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, use_field, i0, j, k, &px, &py, &pz);
     /* rs_floor: truncate, then one less where that went up (a comparison is -1 where true) */
     int8 x0 = convert_int8(px), y0 = convert_int8(py), z0 = convert_int8(pz);
     x0 += convert_float8(x0) > px;
@@ -295,12 +305,10 @@ __kernel void vxa_resample_linear_cfield_1(RS_ARGS(float, float)) { rs_linear(RS
 
 /* Nearest neighbour, index floor(p + 0.5) per axis (resample_coord.h), folded by the mode. Images: the scaled
  * value as float; labels (OUT_IS_RAW): the stored value itself. */
-VXA_INLINE void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
+VXA_INLINE void rs_nearest_at(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel, IDX_T i, IDX_T j, IDX_T k)
 {
-    const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
     const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;
     const IDX_T mx = (IDX_T)out_dim.x, my = (IDX_T)out_dim.y, mz = (IDX_T)out_dim.z;
-    if (i >= mx || j >= my || k >= mz) return;
     const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * (IDX_T)in_dim.z;
     const IDX_T o = i + mx * (j + my * k);
     const long nc = one_channel ? 1 : out_dim.w;
@@ -321,9 +329,60 @@ VXA_INLINE void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel
     }
 }
 
+VXA_INLINE void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
+{
+    const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
+    if (i >= (IDX_T)out_dim.x || j >= (IDX_T)out_dim.y || k >= (IDX_T)out_dim.z) return;
+    rs_nearest_at(RS_PASS, use_field, one_channel, i, j, k);
+}
+
+/* The CPU form of the single-channel nearest-neighbour pass (label maps; PoCL, IDX_T int): the eight outputs
+ * i0 .. i0 + 7 of a row per work-item, positions from rs_position8, vxa_resample_round and rs_fold lane by lane
+ * (the same integers as rs_nearest_at), the eight values read lane by lane; a row's last incomplete eight
+ * voxel by voxel. */
+VXA_INLINE void rs_nearest8(RS_ARGS(OUT_T, OUT_T), int use_field)
+{
+    const int i0 = 8 * (int)get_global_id(0), j = (int)get_global_id(1), k = (int)get_global_id(2);
+    const int nx = (int)in_dim.x, ny = (int)in_dim.y, nz = slab.z, k0 = slab.y;
+    const int mx = (int)out_dim.x, my = (int)out_dim.y, mz = (int)out_dim.z;
+    if (i0 >= mx || j >= my || k >= mz) return;
+    if (i0 + 8 > mx) {
+        for (int i = i0; i < mx; i++) rs_nearest_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+        return;
+    }
+    float8 px, py, pz;
+    rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, use_field, i0, j, k, &px, &py, &pz);
+    /* vxa_resample_round: floor(p + 0.5f) by a truncating conversion, one less where that went up */
+    const float8 qx = px + 0.5f, qy = py + 0.5f, qz = pz + 0.5f;
+    int8 x = convert_int8(qx), y = convert_int8(qy), z = convert_int8(qz);
+    x = rs_fold8(x + (convert_float8(x) > qx), nx, mode);
+    y = rs_fold8(y + (convert_float8(y) > qy), ny, mode);
+    z = rs_fold8(z + (convert_float8(z) > qz), nz, mode);
+    const int8 inside = x >= 0 & y >= 0 & z >= 0;
+    const int8 q = select((int8)0, x + nx * (y + ny * (z - k0)), inside);
+    __global OUT_T *dst = out + (i0 + mx * (j + my * k));
+#if OUT_IS_RAW
+#define RS_NEAREST_VALUE(l) (inside.s##l ? in[q.s##l] : cval)
+#else
+#define RS_NEAREST_VALUE(l) (inside.s##l ? vxa_load(in, (size_t)q.s##l, slope, inter) : cval)
+#endif
+    dst[0] = RS_NEAREST_VALUE(0);
+    dst[1] = RS_NEAREST_VALUE(1);
+    dst[2] = RS_NEAREST_VALUE(2);
+    dst[3] = RS_NEAREST_VALUE(3);
+    dst[4] = RS_NEAREST_VALUE(4);
+    dst[5] = RS_NEAREST_VALUE(5);
+    dst[6] = RS_NEAREST_VALUE(6);
+    dst[7] = RS_NEAREST_VALUE(7);
+#undef RS_NEAREST_VALUE
+}
+
 __kernel void vxa_resample_nearest(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 0, 0); }
 __kernel void vxa_resample_nearest_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 0, 1); }
 __kernel void vxa_resample_nearest_field(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 1, 0); }
 __kernel void vxa_resample_nearest_field_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 1, 1); }
 __kernel void vxa_resample_nearest_cfield(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 2, 0); }
 __kernel void vxa_resample_nearest_cfield_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(RS_PASS, 2, 1); }
+__kernel void vxa_resample_nearest8_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest8(RS_PASS, 0); }
+__kernel void vxa_resample_nearest8_field_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest8(RS_PASS, 1); }
+__kernel void vxa_resample_nearest8_cfield_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest8(RS_PASS, 2); }

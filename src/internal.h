@@ -106,6 +106,10 @@ typedef struct vxa_resample_params {
      * itself as vxa_noise_upsample(coarse, start, step) would (kernels/elastic_field.h): no full-size field. */
     const vxa_dvol *coarse;
     double coarse_start[3], coarse_step[3];
+    /* Devices interpolate the coarse nodes along i first, into rows on the output's i (host/resample.c). With
+     * coarse_rows set, the first pass keeps them there and later passes of the same field and output grid (a
+     * pipeline's image and label map) reuse them; the caller releases it. NULL: made and released per pass. */
+    vxa_dvol *coarse_rows;
     /* Slabs along k (all 0: whole volumes). The output holds planes out_k0 .. out_k0 + out->dim[2] - 1 of the
      * full output, the input planes in_k0 .. in_k0 + in->dim[2] - 1 of an input in_nz planes deep; positions
      * and modes are those of the full volumes. The caller makes the input slab cover every plane read. */

@@ -241,8 +241,10 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
         vxa_volume_init(&like, cur.dim, 3, VXA_FLOAT32);
         if ((st = read_back(ctx, &like, &cur, &field, r->field_out)) != VXA_OK) goto done;
     }
+    vxa_dvol rows = { 0 };   /* a fast field's rows, made by the image's pass and reused by the label map's */
     vxa_resample_params rp = { .order = r->order, .mode = (vxa_mode)r->mode, .cval = r->cval,
-                               .field = elastic && !coarse ? &field : NULL, .coarse = coarse ? &field : NULL };
+                               .field = elastic && !coarse ? &field : NULL, .coarse = coarse ? &field : NULL,
+                               .coarse_rows = coarse ? &rows : NULL };
     memcpy(rp.coarse_start, cstart, sizeof cstart);
     memcpy(rp.coarse_step, cstep, sizeof cstep);
     memcpy(rp.A, sp->A, sizeof sp->A);
@@ -267,6 +269,7 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
     }
 done:
     vxa_dvol_release(ctx, &field);
+    vxa_dvol_release(ctx, &rows);
     vxa_dvol_release(ctx, &out);
     vxa_dvol_release(ctx, &lout);
     return st;

@@ -753,8 +753,9 @@ static uint64_t full_upsamplings(vxa_context *ctx)
 
 /* Fast fields without a field read back: the pass interpolates the coarse nodes itself (no full upsampling)
  * and gives, on each path, the images and labels of the full-size field bit for bit; device and reference
- * agree as in test_pipeline_device_equals_reference. One and two channels, a rotation and a crop in the pass,
- * anisotropic sigma, odd shapes. */
+ * agree as in test_pipeline_device_equals_reference; the device interpolates the nodes along i once for the
+ * image and the label map. One and two channels, a rotation and a crop in the pass, anisotropic sigma, odd
+ * shapes. */
 static void test_pipeline_fused_coarse_field(void **state)
 {
     (void)state;
@@ -777,8 +778,11 @@ static void test_pipeline_fused_coarse_field(void **state)
             const uint64_t up0 = full_upsamplings(dev);
             run_out dfull = run_pipeline_ex(dev, specs[s], seed, img, lab, true);
             assert_int_equal(full_upsamplings(dev) - up0, 1);
+            const uint64_t rows0 = vxa_context_launches(dev, "vxa_noise_upsample_i");
             run_out dfused = run_pipeline_ex(dev, specs[s], seed, img, lab, false);
             assert_int_equal(full_upsamplings(dev) - up0, 1);   /* none more */
+            /* the rows along i made once, for the image's pass and the label map's */
+            assert_int_equal(vxa_context_launches(dev, "vxa_noise_upsample_i") - rows0, 1);
             run_out rfull = run_pipeline_ex(ref, specs[s], seed, img, lab, true);
             run_out rfused = run_pipeline_ex(ref, specs[s], seed, img, lab, false);
             assert_true(vxa_test_identical(dfull.img, dfused.img));
