@@ -50,6 +50,7 @@ except ImportError as e:  # the suite needs them; ctest counts 77 as skipped
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
+AAL = "/usr/share/mricron/templates/aal.nii.gz"  # ch2's label atlas, on its grid: the pipelines' label map
 TOL = 1e-4  # x (max - min) of the input
 
 
@@ -79,8 +80,8 @@ def compose(first, second):
     return A1 @ A2, A1 @ b2 + b1
 
 
-def affine(x, A, b, shape=None):
-    return ndimage.affine_transform(x, A, offset=b, output_shape=shape or x.shape, order=1,
+def affine(x, A, b, shape=None, order=1):
+    return ndimage.affine_transform(x, A, offset=b, output_shape=shape or x.shape, order=order,
                                     mode="grid-constant", cval=0.0)
 
 
@@ -115,14 +116,17 @@ def op_maps(ops, shape):
     return A, b, cur
 
 
-def warp(x, A, b, shape, field=None):
-    """p = A (o + d(o)) + b sampled trilinearly with grid-constant: affine_transform, or map_coordinates."""
+def warp(x, A, b, shape, field=None, lab=None):
+    """p = A (o + d(o)) + b sampled trilinearly with grid-constant: affine_transform, or map_coordinates; with a
+    label map, it too, order 0, at the same positions. Returns the image (and the label map when given)."""
     if field is None:
-        return affine(x, A, b, shape)
+        y = affine(x, A, b, shape)
+        return y if lab is None else (y, affine(lab, A, b, shape, order=0))
     grid = np.indices(shape, dtype=np.float32)
     q = grid + np.moveaxis(field, -1, 0)
     coords = np.tensordot(A.astype(np.float32), q, axes=1) + b.astype(np.float32)[:, None, None, None]
-    return ndimage.map_coordinates(x, coords, order=1, mode="grid-constant", cval=0.0)
+    y = ndimage.map_coordinates(x, coords, order=1, mode="grid-constant", cval=0.0)
+    return y if lab is None else (y, ndimage.map_coordinates(lab, coords, order=0, mode="grid-constant", cval=0))
 
 
 def elastic_field(shape, alpha, sigma, rng):
@@ -329,12 +333,13 @@ PIPE_SPEC = ("flip(axes=0,1,2, p_axis=0.5) rotate([-15,15], plane=0,1) zoom([0.9
 SPATIAL_OPS = ("flip", "rotate", "zoom", "crop", "random_crop", "center_crop", "elastic")
 
 
-def pipeline_scipy(x, d, field=None, rng=None):
+def pipeline_scipy(x, d, field=None, rng=None, lab=None):
     """The chain voxaug ran, from its draw, as voxaug runs it: each run of consecutive spatial ops (flips,
     rotation, zoom, crops and the elastic field) composed into one pass (affine_transform, or map_coordinates
     with the field, which lives on the run's output grid), then each intensity op in order. field None: SciPy
     draws its own field and noise (the timed version); else voxaug's field is used and noise is left out (the
-    check compares the residual with the noise's sigma). Returns the output and the noise sigma left out."""
+    check compares the residual with the noise's sigma). lab: a label map that the spatial passes carry along
+    (order 0, the same positions). Returns the output, the noise sigma left out and the label map (or None)."""
     timed = field is None
     rng = rng or np.random.default_rng(0)
     ops = [o for o in d["ops"] if o.get("applied", True)]
@@ -349,7 +354,10 @@ def pipeline_scipy(x, d, field=None, rng=None):
             f = None
             if any(o["op"] == "elastic" for o in run):
                 f = elastic_field(shape, ALPHA, SIGMA, rng) if timed else field
-            y = warp(y, A, b, shape, f)
+            if lab is None:
+                y = warp(y, A, b, shape, f)
+            else:
+                y, lab = warp(y, A, b, shape, f, lab)
             i = j
             continue
         o = ops[i]
@@ -365,7 +373,7 @@ def pipeline_scipy(x, d, field=None, rng=None):
         else:
             raise ValueError(f"pipeline_scipy: no SciPy version of {o['op']}")
         i += 1
-    return y, left_out
+    return y, left_out, lab
 
 
 def pipeline_tutorial(x, c, rng, d=None, field=None):
@@ -401,9 +409,14 @@ def timeit(fn, warmup, repeat):
     return {"median": float(np.median(ts)), "min": float(np.min(ts)), "n": repeat}, out
 
 
-def run_bench(args, inp, spec, out=None, field=None, batch=None, repeat=None, warmup=None):
+def run_bench(args, inp, spec, out=None, field=None, batch=None, repeat=None, warmup=None, label=None,
+              label_out=None):
     cmd = [args.bench, "--input", inp, "--spec", spec, "--repeat", str(repeat or args.repeat),
            "--warmup", str(args.warmup if warmup is None else warmup)]
+    if label:
+        cmd += ["--label", label]
+    if label_out:
+        cmd += ["--label-out", label_out]
     if args.device:
         cmd += ["--device", args.device]
     if out:
@@ -597,15 +610,18 @@ def pipeline_row(mode):
     return "standard pipeline" + ("" if mode == "exact" else f", {mode} elastic")
 
 
-def bench_pipeline(args, vol_name, inp_path, x, c, results, mode="exact"):
+def bench_pipeline(args, vol_name, inp_path, x, c, results, mode="exact", lab_path=None):
     """The standard pipeline with the elastic op in `mode`; SciPy's side is the same either way (its
-    gaussian_filter), and voxaug's output is checked on voxaug's own field."""
+    gaussian_filter), and voxaug's output is checked on voxaug's own field. lab_path: a label map on the input's
+    grid that both sides carry through the spatial passes (voxaug's nearest neighbour, SciPy's order 0)."""
     spec = PIPE_SPEC.format(c=c, mode=mode)
     outp = os.path.join(args.work, f"out_pipeline_{mode}.nii")
     fieldp = os.path.join(args.work, f"out_pipeline_{mode}_field.nii")
+    labp = os.path.join(args.work, f"out_pipeline_{mode}_label.nii") if lab_path else None
     name = pipeline_row(mode)
-    res = {"volume": vol_name, "row": name, "spec": spec, "shape": list(x.shape), "note": ""}
-    b = run_bench(args, inp_path, spec, out=outp, field=fieldp, batch=args.batches)
+    res = {"volume": vol_name, "row": name, "spec": spec, "shape": list(x.shape), "note": "",
+           "label": os.path.basename(lab_path) if lab_path else ""}
+    b = run_bench(args, inp_path, spec, out=outp, field=fieldp, batch=args.batches, label=lab_path, label_out=labp)
     res["status"] = b["status"]
     if b["status"] != "ok":
         res["detail"] = b.get("error", "").splitlines()[0] if b.get("error") else ""
@@ -614,14 +630,15 @@ def bench_pipeline(args, vol_name, inp_path, x, c, results, mode="exact"):
         return
     res["bench"] = b
     d = b["draw"]
-    res["scipy"], _ = timeit(lambda: pipeline_scipy(x, d), args.warmup, args.repeat)
+    lab = np.asarray(nib.load(lab_path).dataobj) if lab_path else None
+    res["scipy"], _ = timeit(lambda: pipeline_scipy(x, d, lab=lab), args.warmup, args.repeat)
     trng = np.random.default_rng(0)
     res["tutorial_name"] = "tutorial chain"
     res["tutorial"], _ = timeit(lambda: pipeline_tutorial(x, c, trng), args.warmup, args.repeat)
     field = load(fieldp)
     if field.ndim == 5:
         field = field[:, :, :, 0, :]
-    clean, sigma = pipeline_scipy(x, d, field)
+    clean, sigma, clean_lab = pipeline_scipy(x, d, field, lab=lab)
     vox = load(outp)
     if vox.shape != clean.shape:
         checks = [(False, f"shape {vox.shape} != SciPy {clean.shape}")]
@@ -629,6 +646,15 @@ def bench_pipeline(args, vol_name, inp_path, x, c, results, mode="exact"):
         checks = [compare_noise(vox, clean, sigma)]
     else:
         checks = [compare_image(vox, clean, float(x.max() - x.min()))]
+    if lab is not None:
+        vlab = np.asarray(nib.load(labp).dataobj)
+        if vlab.shape != clean_lab.shape:
+            checks.append((False, f"labels: shape {vlab.shape} != SciPy {clean_lab.shape}"))
+        else:
+            # float32 positions against SciPy's float64 can round a voxel the other way at a .5 boundary
+            differ = int(np.count_nonzero(vlab != clean_lab))
+            checks.append((differ * 10000 <= vlab.size, f"labels: {differ} of {vlab.size} differ from SciPy's "
+                                                        "order 0 (at most 1e-4)"))
     if field.shape[:3] == x.shape:  # the tutorial's elastic step works on the whole volume
         # a different computation (four resamplings, corner-aligned zoom, 'constant' borders, its own noise):
         # looser bounds, 5% of the range and correlation 0.9
@@ -759,15 +785,17 @@ def write_results(args, rows, extra, info, charts):
     for p in (r for r in rows if r["row"].startswith("standard pipeline") and r["status"] == "ok"):
         b = p["bench"]
         L.append(f"\n## {p['row'][0].upper() + p['row'][1:]}\n")
-        L.append(f"`{p['spec']}`\n")
+        L.append(f"`{p['spec']}`" + (f" on {p['volume']} with the label map {p['label']} (nearest neighbour on both "
+                                     "sides)" if p.get("label") else "") + "\n")
         sp, tu = p["scipy"]["median"], p["tutorial"]["median"]
         L.append("| batch | voxaug volumes/s | voxaug ms/volume | speed-up over SciPy |")
         L.append("|---|---|---|---|")
         for bt in b["batch"]:
             L.append(f"| {bt['n']} | {bt['volumes_per_s']:.2f} | {bt['median_ms'] / bt['n']:.1f} "
                      f"| {fmt_x(sp * bt['n'] / bt['median_ms'])} |")
-        L.append(f"\nSciPy, one pass for the spatial run (exact `gaussian_filter` field): {1e3 / sp:.2f} volumes/s; "
-                 f"the tutorial's chain (one pass per op): {1e3 / tu:.2f} volumes/s.\n")
+        L.append(f"\nSciPy, one pass for the spatial run (exact `gaussian_filter` field"
+                 + (", the label map by order 0" if p.get("label") else "") + f"): {1e3 / sp:.2f} volumes/s; "
+                 f"the tutorial's chain (one pass per op, image only): {1e3 / tu:.2f} volumes/s.\n")
     if extra.get("sweep"):
         L.append("\n## Time against volume size (rotate)\n")
         L.append("| size | voxaug kernel ms | voxaug e2e ms | SciPy ms | speed-up kernel | × floor |")
@@ -934,9 +962,16 @@ def main():
             ppath = psrc if psrc.endswith((".nii", ".nii.gz")) else make_input(args, psrc, pname)
             if os.path.exists(ppath):
                 x = load(ppath)
-                print(f"standard pipeline on {pname} {x.shape}:")
+                lpath = AAL if pname == "ch2" else os.path.join(args.work, f"{pname}_label.nii")
+                if pname != "ch2":   # quick mode: three labels from the smooth volume's quantiles
+                    q = np.percentile(x, [50, 80])
+                    nib.save(nib.Nifti1Image((x > q[0]).astype(np.uint8) + (x > q[1]), nib.load(ppath).affine),
+                             lpath)
+                lpath = lpath if os.path.exists(lpath) else None
+                print(f"standard pipeline on {pname} {x.shape}" + (f" with {os.path.basename(lpath)}:" if lpath
+                                                                    else ":"))
                 for mode in ("exact", "fast"):
-                    bench_pipeline(args, pname, ppath, x, min(crop, *x.shape), rows, mode)
+                    bench_pipeline(args, pname, ppath, x, min(crop, *x.shape), rows, mode, lpath)
         if not only or any("size" in o for o in only):
             print("size sweep:")
             size_sweep(args, extra)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* vxa_bench: times one op spec on one volume and prints JSON (one object on stdout).
  *
- *   vxa_bench --input SRC --spec "rotate(15, plane=0,1)" [--device D] [--warmup W] [--repeat R]
- *             [--seed S] [--sample K] [--out PATH] [--field-out PATH] [--batch 1,4,16] [--save-input PATH]
+ *   vxa_bench --input SRC --spec "rotate(15, plane=0,1)" [--label PATH] [--device D] [--warmup W] [--repeat R]
+ *             [--seed S] [--sample K] [--out PATH] [--label-out PATH] [--field-out PATH] [--batch 1,4,16]
+ *             [--save-input PATH]
  *   vxa_bench --list-ops
  *
  * SRC: a NIfTI path, "smooth:N" (a smooth random N^3 float32 volume made here; "smooth:NX,NY,NZ" too),
@@ -16,6 +17,8 @@
  * With --batch, volumes/s of vxa_pipeline_run_batch for each batch size (samples back to back in one context).
  * --out writes the output of one further, untimed run (NIfTI by the name, else raw float32) and its draw is
  * printed; --field-out writes that run's elastic field (NIfTI, 3 channels) for SciPy's map_coordinates.
+ * --label: a label map on the input's grid (NIfTI) that every timed run and batch carries through the pipeline
+ * with the image (nearest neighbour); --label-out writes the further run's label map.
  * Exit status: 0 done, 3 the spec names an op this build does not have ("not available"), 1 anything else. */
 #include "cl.h"
 #include "internal.h"
@@ -33,7 +36,7 @@
 #define MAX_BATCHES 8
 
 typedef struct {
-    const char *input, *spec, *device, *out, *field_out, *save_input, *batch;
+    const char *input, *label, *spec, *device, *out, *label_out, *field_out, *save_input, *batch;
     int warmup, repeat;
     uint64_t seed, sample;
 } bench_args;
@@ -275,8 +278,9 @@ static int list_ops(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: vxa_bench --input SRC --spec SPEC [--device D] [--warmup W] [--repeat R] [--seed S]\n"
-               "                 [--sample K] [--out PATH] [--field-out PATH] [--batch 1,4,16]\n"
+    fprintf(f, "usage: vxa_bench --input SRC --spec SPEC [--label PATH] [--device D] [--warmup W] [--repeat R]\n"
+               "                 [--seed S] [--sample K] [--out PATH] [--label-out PATH] [--field-out PATH]\n"
+               "                 [--batch 1,4,16]\n"
                "       vxa_bench --input SRC --save-input PATH     (writes the input, times nothing)\n"
                "       vxa_bench --list-ops\n"
                "SRC: a NIfTI file, smooth:N[,NY,NZ] or phantom:N[,NY,NZ]. Prints one JSON object.\n");
@@ -310,6 +314,8 @@ static bool parse_args(int argc, char **argv, bench_args *a, int *list)
         uint64_t u;
         if (strcmp(k, "--input") == 0) a->input = v;
         else if (strcmp(k, "--spec") == 0) a->spec = v;
+        else if (strcmp(k, "--label") == 0) a->label = v;
+        else if (strcmp(k, "--label-out") == 0) a->label_out = v;
         else if (strcmp(k, "--device") == 0) a->device = v;
         else if (strcmp(k, "--out") == 0) a->out = v;
         else if (strcmp(k, "--field-out") == 0) a->field_out = v;
@@ -329,17 +335,18 @@ static bool parse_args(int argc, char **argv, bench_args *a, int *list)
 
 /* One run of the pipeline on a device-resident input, timed to the end of its device work. */
 static vxa_status kernel_once(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
-                              const vxa_grid *grid, const vxa_dvol *in, double *ms)
+                              const vxa_grid *grid, const vxa_dvol *in, const vxa_dvol *lab, double *ms)
 {
-    vxa_dvol out = { 0 };
+    vxa_dvol out = { 0 }, lout = { 0 };
     vxa_grid og;
     vxa_status st = vxa_context_finish(ctx);
     if (st != VXA_OK) return st;
     const double t0 = now_ms();
-    st = vxa_pipeline_run_dvol(ctx, p, o, grid, in, NULL, &out, NULL, &og, NULL);
+    st = vxa_pipeline_run_dvol(ctx, p, o, grid, in, lab, &out, lab ? &lout : NULL, &og, NULL);
     if (st == VXA_OK) st = vxa_context_finish(ctx);
     *ms = now_ms() - t0;
     vxa_dvol_release(ctx, &out);
+    vxa_dvol_release(ctx, &lout);
     return st;
 }
 
@@ -355,11 +362,11 @@ int main(int argc, char **argv)
 
     int rc = 1;
     char err[VXA_ERRLEN] = "";
-    vxa_volume *in = NULL, *out = NULL, *field = NULL;
+    vxa_volume *in = NULL, *out = NULL, *field = NULL, *lab = NULL, *lout = NULL;
     vxa_pipeline *p = NULL;
     vxa_context *ctx = NULL;
     vxa_draw *draw = NULL;
-    vxa_dvol din = { 0 };
+    vxa_dvol din = { 0 }, dlab = { 0 };
     double *t = calloc(MAX_REPEAT, sizeof *t);
     vxa_status st;
     if (!t) return fail_json("error", "out of memory");
@@ -367,6 +374,10 @@ int main(int argc, char **argv)
     const double tl0 = now_ms();
     if ((st = load_input(a.input, &in, err, sizeof err)) != VXA_OK) {
         rc = fail_json("error", "%s", err);
+        goto done;
+    }
+    if (a.label && (st = load_input(a.label, &lab, err, sizeof err)) != VXA_OK) {
+        rc = fail_json("error", "label map: %s", err);
         goto done;
     }
     const double load_ms = now_ms() - tl0;
@@ -405,11 +416,14 @@ int main(int argc, char **argv)
     /* (a) kernel only: the input uploaded once. The first warm-up also builds the programs. */
     vxa_grid grid;
     vxa_grid_of_volume(in, &grid);
-    if ((st = vxa_dvol_from_volume(ctx, in, &din)) != VXA_OK) goto cl_error;
+    if ((st = vxa_pipeline_check_inputs(ctx, in, lab)) != VXA_OK ||
+        (st = vxa_dvol_from_volume(ctx, in, &din)) != VXA_OK ||
+        (lab && (st = vxa_dvol_from_volume(ctx, lab, &dlab)) != VXA_OK))
+        goto cl_error;
     double first_ms = NAN;
     for (int r = 0; r < a.warmup + a.repeat; r++) {
         double ms;
-        if ((st = kernel_once(ctx, p, &ro, &grid, &din, &ms)) != VXA_OK) goto cl_error;
+        if ((st = kernel_once(ctx, p, &ro, &grid, &din, lab ? &dlab : NULL, &ms)) != VXA_OK) goto cl_error;
         if (r == 0) first_ms = ms;
         if (r >= a.warmup) t[r - a.warmup] = ms;
     }
@@ -417,11 +431,12 @@ int main(int argc, char **argv)
 
     /* (b) end to end: host memory in, host memory out. */
     for (int r = 0; r < a.warmup + a.repeat; r++) {
-        vxa_volume *o = NULL;
+        vxa_volume *o = NULL, *ol = NULL;
         const double t0 = now_ms();
-        st = vxa_pipeline_run_ex(ctx, p, &ro, in, NULL, &o, NULL, NULL);
+        st = vxa_pipeline_run_ex(ctx, p, &ro, in, lab, &o, lab ? &ol : NULL, NULL);
         const double ms = now_ms() - t0;
         vxa_volume_free(o);
+        vxa_volume_free(ol);
         if (st != VXA_OK) goto cl_error;
         if (r >= a.warmup) t[r - a.warmup] = ms;
     }
@@ -444,28 +459,36 @@ int main(int argc, char **argv)
             rc = fail_json("error", "--batch %s: expected sizes 1..256 separated by commas", a.batch);
             goto done;
         }
-        const vxa_volume **imgs = calloc((size_t)n, sizeof *imgs);
-        vxa_volume **outs = calloc((size_t)n, sizeof *outs);
-        if (!imgs || !outs) {
+        const vxa_volume **imgs = calloc((size_t)n, sizeof *imgs), **labs = calloc((size_t)n, sizeof *labs);
+        vxa_volume **outs = calloc((size_t)n, sizeof *outs), **louts = calloc((size_t)n, sizeof *louts);
+        if (!imgs || !labs || !outs || !louts) {
             free(imgs);
+            free(labs);
             free(outs);
+            free(louts);
             rc = fail_json("error", "out of memory");
             goto done;
         }
-        for (long i = 0; i < n; i++) imgs[i] = in;
+        for (long i = 0; i < n; i++) {
+            imgs[i] = in;
+            labs[i] = lab;
+        }
         for (int r = 0; r < a.warmup + a.repeat && st == VXA_OK; r++) {
             const double t0 = now_ms();
-            st = vxa_pipeline_run_batch(ctx, p, a.seed, a.sample, (size_t)n, (const vxa_volume *const *)imgs, NULL,
-                                        outs, NULL, NULL);
+            st = vxa_pipeline_run_batch(ctx, p, a.seed, a.sample, (size_t)n, (const vxa_volume *const *)imgs,
+                                        lab ? (const vxa_volume *const *)labs : NULL, outs, lab ? louts : NULL, NULL);
             const double ms = now_ms() - t0;
             for (long i = 0; i < n; i++) {
                 vxa_volume_free(outs[i]);
-                outs[i] = NULL;
+                vxa_volume_free(louts[i]);
+                outs[i] = louts[i] = NULL;
             }
             if (r >= a.warmup) t[r - a.warmup] = ms;
         }
         free(imgs);
+        free(labs);
         free(outs);
+        free(louts);
         if (st != VXA_OK) goto cl_error;
         bsize[nb] = (int)n;
         bstat[nb++] = stats_of(t, a.repeat);
@@ -475,8 +498,12 @@ int main(int argc, char **argv)
     /* One more run for the output, its draw and its field. */
     vxa_run_options fo = ro;
     if (a.field_out) fo.field_out = &field;
-    if ((st = vxa_pipeline_run_ex(ctx, p, &fo, in, NULL, &out, NULL, &draw)) != VXA_OK) goto cl_error;
+    if ((st = vxa_pipeline_run_ex(ctx, p, &fo, in, lab, &out, lab ? &lout : NULL, &draw)) != VXA_OK) goto cl_error;
     if (a.out && (st = write_volume(a.out, out, err, sizeof err)) != VXA_OK) {
+        rc = fail_json("error", "%s", err);
+        goto done;
+    }
+    if (a.label_out && lout && (st = write_volume(a.label_out, lout, err, sizeof err)) != VXA_OK) {
         rc = fail_json("error", "%s", err);
         goto done;
     }
@@ -499,6 +526,8 @@ int main(int argc, char **argv)
     json_string(stdout, vxa_pipeline_string(p));
     printf(",\"input\":");
     json_string(stdout, a.input);
+    printf(",\"label\":");
+    json_string(stdout, a.label ? a.label : "");
     printf(",\"in_dim\":[%lld,%lld,%lld],\"in_dtype\":\"%s\",\"out_dim\":[%lld,%lld,%lld],\"out_channels\":%lld",
            (long long)in->dim[0], (long long)in->dim[1], (long long)in->dim[2], vxa_dtype_name(in->dtype),
            (long long)out->dim[0], (long long)out->dim[1], (long long)out->dim[2], (long long)out->channels);
@@ -516,6 +545,8 @@ int main(int argc, char **argv)
                bstat[i].median, bstat[i].min, bsize[i] / (bstat[i].median * 1e-3));
     printf("],\"out\":");
     json_string(stdout, a.out ? a.out : "");
+    printf(",\"label_out\":");
+    json_string(stdout, a.label_out && lout ? a.label_out : "");
     printf(",\"field_out\":");
     json_string(stdout, a.field_out && field ? a.field_out : "");
     printf(",\"draw\":%s}\n", vxa_draw_json(draw));
@@ -526,8 +557,11 @@ cl_error:
     rc = fail_json("error", "%s: %s", vxa_status_name(st), vxa_last_error(ctx));
 done:
     vxa_dvol_release(ctx, &din);
+    vxa_dvol_release(ctx, &dlab);
     vxa_draw_free(draw);
     vxa_volume_free(out);
+    vxa_volume_free(lout);
+    vxa_volume_free(lab);
     vxa_volume_free(field);
     vxa_pipeline_free(p);
     vxa_context_destroy(ctx);
