@@ -44,7 +44,9 @@ static const char *raw_type(vxa_dtype t)
 static bool copy_map(const vxa_dvol *in, const vxa_dvol *out, const vxa_resample_params *p, int sign[3],
                      int64_t off[3])
 {
-    if (p->field || p->coarse || p->out_k0 || p->in_k0 || (p->in_nz && p->in_nz != in->dim[2])) return false;
+    if (p->field || p->coarse || p->out_k0 || p->out_i0 || p->out_j0 || p->in_k0 ||
+        (p->in_nz && p->in_nz != in->dim[2]))
+        return false;
     for (int r = 0; r < 3; r++) {
         for (int c = 0; c < 3; c++)
             if (r != c && (float)p->A[r][c] != 0.0f) return false;
@@ -160,15 +162,19 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
             cinv.s[a] = (float)(1.0 / p->coarse_step[a]);
         }
         vxa_dvol *rows = p->coarse_rows ? p->coarse_rows : &h;
-        if (!rows->mem && (st = upsample_i(ctx, p->coarse, out->dim, &cstart, &cinv, rows)) != VXA_OK) goto done;
+        /* on the whole output's i up to the window's end (the pass indexes them by the whole output's i) */
+        const int64_t whole[3] = { p->out_i0 + out->dim[0], p->out_j0 + out->dim[1], p->out_k0 + out->dim[2] };
+        if (!rows->mem && (st = upsample_i(ctx, p->coarse, whole, &cstart, &cinv, rows)) != VXA_OK) goto done;
         fm = (cl_mem)rows->mem;
         cdim = (cl_long4){ { rows->dim[0], rows->dim[1], rows->dim[2], 3 } };
     }
     cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)(p->in_nz ? p->in_nz : src->dim[2]), 0 } };
+    cl_int4 woff = { { (cl_int)p->out_i0, (cl_int)p->out_j0, 0, 0 } };
     st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof fm, &fm, sizeof ind, &ind,
                      sizeof outd, &outd, sizeof col[0], &col[0], sizeof col[1], &col[1], sizeof col[2], &col[2],
                      sizeof b, &b, sizeof mode, &mode, fill_size, fill, sizeof slope, &slope, sizeof inter, &inter,
-                     sizeof slab, &slab, sizeof cdim, &cdim, sizeof cstart, &cstart, sizeof cinv, &cinv, (size_t)0);
+                     sizeof slab, &slab, sizeof cdim, &cdim, sizeof cstart, &cstart, sizeof cinv, &cinv,
+                     sizeof woff, &woff, (size_t)0);
     if (st != VXA_OK) goto done;
     const size_t g[3] = { x8 ? (size_t)(out->dim[0] + 7) / 8 : (size_t)out->dim[0], (size_t)out->dim[1],
                           (size_t)out->dim[2] };

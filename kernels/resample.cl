@@ -12,6 +12,9 @@
  * slab = (out_k0, in_k0, nz, 0) when the pass runs on slabs along k (volumes over the device's allocation
  * limit): the output holds planes out_k0.., the input planes in_k0.. of a volume nz deep; positions are those
  * of the whole volumes, so slabs give the single pass's values bit for bit. (0, 0, in_dim.z) otherwise.
+ * woff = (out_i0, out_j0, 0, 0): the output is the window of the whole output from (out_i0, out_j0) along i and
+ * j (a crop that follows the pass, as out_k0 is along k), positions again those of the whole output; never with
+ * _field (its field lives on the window's own grid). (0, 0, 0, 0) otherwise.
  * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field|_cfield][_1]: _field reads
  * the displacement field (3 channels on the output grid), _cfield interpolates it along j and k from the rows
  * that vxa_noise_upsample_i made from the coarse nodes of a fast elastic field (cdim = their dims, cstart/cinv =
@@ -87,13 +90,13 @@ VXA_INLINE float rs_cf_value(__global const float *h, rs_cfk at)
 #define RS_POSITION(px, py, pz)                                                                   \
     float px, py, pz;                                                                             \
     {                                                                                             \
-        float x_ = (float)i, y_ = (float)j, z_ = (float)(k + (IDX_T)slab.x);                                        \
+        float x_ = (float)(i + (IDX_T)woff.x), y_ = (float)(j + (IDX_T)woff.y), z_ = (float)(k + (IDX_T)slab.x); \
         if (use_field == 1) {                                                                     \
             x_ += field[o];                                                                       \
             y_ += field[o + out_vol];                                                             \
             z_ += field[o + 2 * out_vol];                                                         \
         } else if (use_field == 2) {                                                              \
-            rs_cfk at_ = rs_cf_locate(i, j, k + (IDX_T)slab.x, cdim, cstart, cinv);               \
+            rs_cfk at_ = rs_cf_locate(i + (IDX_T)woff.x, j + (IDX_T)woff.y, k + (IDX_T)slab.x, cdim, cstart, cinv); \
             x_ += rs_cf_value(field, at_);                                                        \
             at_.base += at_.hvol;                                                                 \
             y_ += rs_cf_value(field, at_);                                                        \
@@ -108,26 +111,26 @@ VXA_INLINE float rs_cf_value(__global const float *h, rs_cfk at)
 #define RS_ARGS(OUT_TYPE, CVAL_TYPE)                                                                          \
     __global const IN_T *in, __global OUT_TYPE *out, __global const float *field, long4 in_dim, long4 out_dim, \
         float4 a0, float4 a1, float4 a2, float4 b, int mode, CVAL_TYPE cval, float slope, float inter, int4 slab, \
-        long4 cdim, float4 cstart, float4 cinv
-#define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter, slab, cdim, cstart, cinv
+        long4 cdim, float4 cstart, float4 cinv, int4 woff
+#define RS_PASS in, out, field, in_dim, out_dim, a0, a1, a2, b, mode, cval, slope, inter, slab, cdim, cstart, cinv, woff
 
 /* The CPU forms (PoCL, IDX_T int) take the eight outputs i = i0 .. i0 + 7 of a row per work-item. Their
  * sample positions, RS_POSITION in float8 lanes: the very operations of RS_POSITION lane by lane (so the same
  * floats), the displacement read as eight consecutive values of the field, or of the fast field's rows. */
 VXA_INLINE void rs_position8(__global const float *field, long4 out_dim, float4 a0, float4 a1, float4 a2, float4 b,
-                             int4 slab, long4 cdim, float4 cstart, float4 cinv, int use_field, int i0, int j, int k,
-                             float8 *px, float8 *py, float8 *pz)
+                             int4 slab, long4 cdim, float4 cstart, float4 cinv, int4 woff, int use_field, int i0, int j,
+                             int k, float8 *px, float8 *py, float8 *pz)
 {
     const int mx = (int)out_dim.x, my = (int)out_dim.y, mz = (int)out_dim.z;
     const int out_vol = mx * my * mz, o = i0 + mx * (j + my * k);
-    float8 x_ = convert_float8((int8)(i0) + (int8)(0, 1, 2, 3, 4, 5, 6, 7));
-    float8 y_ = (float8)((float)j), z_ = (float8)((float)(k + slab.x));
+    float8 x_ = convert_float8((int8)(i0 + woff.x) + (int8)(0, 1, 2, 3, 4, 5, 6, 7));
+    float8 y_ = (float8)((float)(j + woff.y)), z_ = (float8)((float)(k + slab.x));
     if (use_field == 1) {
         x_ += vload8(0, field + o);
         y_ += vload8(0, field + o + out_vol);
         z_ += vload8(0, field + o + 2 * out_vol);
     } else if (use_field == 2) {
-        rs_cfk at = rs_cf_locate((IDX_T)i0, (IDX_T)j, (IDX_T)(k + slab.x), cdim, cstart, cinv);
+        rs_cfk at = rs_cf_locate((IDX_T)(i0 + woff.x), (IDX_T)(j + woff.y), (IDX_T)(k + slab.x), cdim, cstart, cinv);
         for (int c = 0; c < 3; c++, at.base += at.hvol) {   /* rs_cf_value, eight voxels of a row */
             __global const float *h = field + at.base;
             const float8 r00 = vload8(0, h), r10 = vload8(0, h + at.dy);
@@ -266,7 +269,8 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
     }
     const int o = i0 + mx * (j + my * k);
     float8 px, py, pz;
-    rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, use_field, i0, j, k, &px, &py, &pz);
+    rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, woff, use_field, i0, j, k, &px, &py,
+                 &pz);
     /* rs_floor: truncate, then one less where that went up (a comparison is -1 where true) */
     int8 x0 = convert_int8(px), y0 = convert_int8(py), z0 = convert_int8(pz);
     x0 += convert_float8(x0) > px;
@@ -351,7 +355,8 @@ VXA_INLINE void rs_nearest8(RS_ARGS(OUT_T, OUT_T), int use_field)
         return;
     }
     float8 px, py, pz;
-    rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, use_field, i0, j, k, &px, &py, &pz);
+    rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, woff, use_field, i0, j, k, &px, &py,
+                 &pz);
     /* vxa_resample_round: floor(p + 0.5f) by a truncating conversion, one less where that went up */
     const float8 qx = px + 0.5f, qy = py + 0.5f, qz = pz + 0.5f;
     int8 x = convert_int8(qx), y = convert_int8(qy), z = convert_int8(qz);

@@ -114,6 +114,10 @@ typedef struct vxa_resample_params {
      * full output, the input planes in_k0 .. in_k0 + in->dim[2] - 1 of an input in_nz planes deep; positions
      * and modes are those of the full volumes. The caller makes the input slab cover every plane read. */
     int64_t out_k0, in_k0, in_nz;
+    /* A window of the output along i and j too (0: none): the output is the box of the whole output from
+     * (out_i0, out_j0, out_k0), positions those of the whole output (a crop that follows the pass, done by the
+     * pass itself). A displacement field, if any, is on the output's (the window's) grid, as with slabs. */
+    int64_t out_i0, out_j0;
 } vxa_resample_params;
 
 /* out must be allocated with out_dim and in->channels; out->dtype float32 (images) or, with order 0, any type

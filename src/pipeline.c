@@ -117,6 +117,12 @@ typedef struct {
     int order, mode, label_mode; /* sampling state */
     double cval;
     int ndrawn;
+    /* The label map's pass of the last spatial run, put off until the label map is needed (lab_pending): its
+     * parameters, and the coarse nodes and rows of a fast field that it reads (lab_rp.coarse set). When intensity
+     * ops without a mask and then a crop follow, the pass computes the crop's window only (flush_label). */
+    bool lab_pending;
+    vxa_resample_params lab_rp;
+    vxa_dvol lab_coarse, lab_rows;
 } runner;
 
 static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
@@ -190,6 +196,39 @@ static vxa_status plan_spatial(runner *r, int *i, double A[3][3], double b[3], v
     return VXA_OK;
 }
 
+/* Runs the label map's pending pass, if any: over the whole grid (off NULL), or the window of dim voxels from
+ * off of it (the crop that follows: the pass computes the window only). */
+static vxa_status flush_label(runner *r, const int64_t off[3], const int64_t dim[3])
+{
+    if (!r->lab_pending) return VXA_OK;
+    r->lab_pending = false;
+    vxa_resample_params lp = r->lab_rp;
+    if (lp.coarse) {
+        lp.coarse = &r->lab_coarse;
+        lp.coarse_rows = &r->lab_rows;
+    }
+    if (off) {
+        lp.out_i0 = off[0];
+        lp.out_j0 = off[1];
+        lp.out_k0 = off[2];
+        lp.in_k0 = 0;
+        lp.in_nz = r->lab.dim[2];   /* the whole input: an output from plane out_k0 needs its depth */
+        memcpy(lp.out_dim, dim, sizeof lp.out_dim);
+    }
+    vxa_dvol lout = { 0 };
+    vxa_status st = vxa_dvol_alloc(r->ctx, lp.out_dim, r->lab.channels, r->lab.dtype, &lout);
+    if (st == VXA_OK) st = vxa_resample(r->ctx, &r->lab, &lout, &lp);
+    vxa_dvol_release(r->ctx, &r->lab_coarse);
+    vxa_dvol_release(r->ctx, &r->lab_rows);
+    if (st != VXA_OK) {
+        vxa_dvol_release(r->ctx, &lout);
+        return st;
+    }
+    swap_in(r, &r->lab, &lout);
+    r->lab_is_input = false;
+    return VXA_OK;
+}
+
 /* A planned run of spatial/elastic ops (plan_spatial). */
 typedef struct {
     double A[3][3], b[3];
@@ -224,7 +263,9 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
     const vxa_op_inst *elastic = sp->elastic;
     const vxa_op_values elastic_val = sp->elastic_val;
     vxa_dvol field = { 0 }, out = { 0 }, lout = { 0 };
-    vxa_status st = VXA_OK;
+    vxa_dvol rows = { 0 };   /* a fast field's rows, made by the image's pass and reused by the label map's */
+    vxa_status st = flush_label(r, NULL, NULL);
+    if (st != VXA_OK) return st;
     if (!elastic && is_identity(A, b, r->grid.dim, cur.dim)) return VXA_OK;
 
     /* fast elastic fields: the pass interpolates the coarse nodes itself, unless the caller wants the field */
@@ -241,7 +282,6 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
         vxa_volume_init(&like, cur.dim, 3, VXA_FLOAT32);
         if ((st = read_back(ctx, &like, &cur, &field, r->field_out)) != VXA_OK) goto done;
     }
-    vxa_dvol rows = { 0 };   /* a fast field's rows, made by the image's pass and reused by the label map's */
     vxa_resample_params rp = { .order = r->order, .mode = (vxa_mode)r->mode, .cval = r->cval,
                                .field = elastic && !coarse ? &field : NULL, .coarse = coarse ? &field : NULL,
                                .coarse_rows = coarse ? &rows : NULL };
@@ -257,11 +297,23 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
         lp.order = 0;
         lp.mode = (vxa_mode)r->label_mode;
         lp.cval = 0.0;
+        if (image && !lp.field) {   /* put off (flush_label), with what it reads; a full field is not kept */
+            r->lab_rp = lp;
+            r->lab_pending = true;
+            if (coarse) {
+                r->lab_coarse = field;
+                r->lab_rows = rows;
+                memset(&field, 0, sizeof field);
+                memset(&rows, 0, sizeof rows);
+            }
+            goto image_done;
+        }
         if ((st = vxa_dvol_alloc(ctx, cur.dim, r->lab.channels, r->lab.dtype, &lout)) != VXA_OK) goto done;
         if ((st = vxa_resample(ctx, &r->lab, &lout, &lp)) != VXA_OK) goto done;
         swap_in(r, &r->lab, &lout);
         r->lab_is_input = false;
     }
+image_done:
     if (image) {
         swap_in(r, &r->img, &out);
         r->img_is_input = false;
@@ -330,6 +382,14 @@ static vxa_status own_float_window(runner *r, const vxa_op_desc *const *descs, c
     return VXA_OK;
 }
 
+/* Whether an intensity op takes its statistics over the label map (a "mask" parameter set). */
+static bool uses_mask(const vxa_op_desc *d, const vxa_op_values *v)
+{
+    for (int q = 0; q < d->nparams; q++)
+        if (strcmp(d->params[q].name, "mask") == 0) return v->v[q][0] != 0;
+    return false;
+}
+
 /* A run of intensity ops starting at op index *i; advances *i past it. When a crop inside the image follows
  * (the next run of spatial ops plans to an exact crop), the run and the crop go together (own_float_window; on
  * CPU devices the last pass then computes the crop alone) and *i advances past both. */
@@ -347,6 +407,12 @@ static vxa_status run_intensity(runner *r, int *i)
         if (applied) descs[n++] = op->desc;
     }
     *i = k;
+    for (int a = 0; a < n; a++)   /* an op that reads the label map as a mask: it must be there first */
+        if (uses_mask(descs[a], &vals[a])) {
+            vxa_status st = flush_label(r, NULL, NULL);
+            if (st != VXA_OK) return st;
+            break;
+        }
     if (!n || k >= r->p->nops || !r->p->ops[k].desc || r->p->ops[k].desc->kind == VXA_OPK_INTENSITY)
         return n ? own_float(r, descs, vals, n) : VXA_OK;
     /* the spatial run that follows, planned now (its draws come after the intensity ops' as before) */
@@ -359,7 +425,10 @@ static vxa_status run_intensity(runner *r, int *i)
         return exec_spatial(r, &sp, true);
     }
     if ((st = own_float_window(r, descs, vals, n, off, &sp.cur)) != VXA_OK) return st;   /* mask: the whole map */
-    if (r->has_label && (st = exec_spatial(r, &sp, false)) != VXA_OK) return st;   /* the label map's crop */
+    /* the label map's crop: its pending pass computes the window alone, else an exact copy */
+    if (r->has_label && (st = r->lab_pending ? flush_label(r, off, sp.cur.dim) : exec_spatial(r, &sp, false)) !=
+        VXA_OK)
+        return st;
     r->grid = sp.cur;
     return VXA_OK;
 }
@@ -465,7 +534,7 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
         else st = run_spatial(&r, &i);
         if (st != VXA_OK) goto done;
     }
-    if ((st = own_float(&r, NULL, NULL, 0)) != VXA_OK) goto done;
+    if ((st = flush_label(&r, NULL, NULL)) != VXA_OK || (st = own_float(&r, NULL, NULL, 0)) != VXA_OK) goto done;
     if (r.has_label && r.lab_is_input) { /* no spatial pass: the label map comes out as it went in */
         vxa_dvol copy;
         const int sign[3] = { 1, 1, 1 };
@@ -486,6 +555,8 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
 done:
     if (!r.img_is_input) vxa_dvol_release(ctx, &r.img);
     if (!r.lab_is_input) vxa_dvol_release(ctx, &r.lab);
+    vxa_dvol_release(ctx, &r.lab_coarse);   /* a label pass left pending by a failure */
+    vxa_dvol_release(ctx, &r.lab_rows);
     if (st != VXA_OK) {
         vxa_draw_free(r.draw);
         if (o->field_out) {

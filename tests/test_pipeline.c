@@ -522,6 +522,18 @@ static void test_statistics_masked_by_label(void **state)
     vxa_volume_free(lab);
 }
 
+/* chain followed by a crop of random size m and start q inside dim, as a spec. */
+static void crop_after(const char *chain, const int64_t dim[3], uint64_t *rng, int64_t m[3], int64_t q[3],
+                       char *spec, size_t len)
+{
+    for (int a = 0; a < 3; a++) {
+        m[a] = 1 + (int64_t)(vxa_test_rand(rng) % (uint64_t)dim[a]);
+        q[a] = (int64_t)(vxa_test_rand(rng) % (uint64_t)(dim[a] - m[a] + 1));
+    }
+    snprintf(spec, len, "%s crop(size=%lld,%lld,%lld, start=%lld,%lld,%lld)", chain, (long long)m[0],
+             (long long)m[1], (long long)m[2], (long long)q[0], (long long)q[1], (long long)q[2]);
+}
+
 /* Intensity ops followed by a crop inside the image: the ops' last pass computes the crop alone
  * (vxa_intensity_window on CPU devices, one launch, no copy of the image), bit for bit the window of what the
  * ops give on the whole image, and within 1e-4 of that result's range (at least 1) of the reference, which
@@ -549,14 +561,8 @@ static void test_intensity_then_crop_computes_the_crop(void **state)
             if (c == 2) img->scl_slope = 0.3, img->scl_inter = -7;   /* scaled, read by the window pass */
             vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_UINT8, &rng);
             int64_t m[3], q[3];
-            for (int a = 0; a < 3; a++) {
-                m[a] = 1 + (int64_t)(vxa_test_rand(&rng) % (uint64_t)dim[a]);
-                q[a] = (int64_t)(vxa_test_rand(&rng) % (uint64_t)(dim[a] - m[a] + 1));
-            }
             char spec[256];
-            snprintf(spec, sizeof spec, "%s crop(size=%lld,%lld,%lld, start=%lld,%lld,%lld)", chains[c],
-                     (long long)m[0], (long long)m[1], (long long)m[2], (long long)q[0], (long long)q[1],
-                     (long long)q[2]);
+            crop_after(chains[c], dim, &rng, m, q, spec, sizeof spec);
             vxa_pipeline *p = parse_ok(spec), *whole = parse_ok(chains[c]);
             const uint64_t sample = vxa_test_rand(&rng);
             const uint64_t windows = vxa_context_launches(dev, "vxa_intensity_window");
@@ -603,6 +609,72 @@ static void test_intensity_then_crop_computes_the_crop(void **state)
     assert_int_equal(fused, cpu_forms ? crops : 0);
 }
 
+/* A label map's pass followed by intensity ops and a crop computes the crop's window only (the pass is put off
+ * until the crop): labels bit for bit the window of the whole pass's labels and equal to the reference's, with
+ * the image as the whole chain gives it; on odd shapes, crops of random size and start, fast elastic fields
+ * (rows along i shared with the image's pass), plain affine passes, and a masked z-score that needs the whole
+ * label map first. */
+static void test_label_pass_put_off_to_the_crop(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 13;
+    static const char *const chains[] = {
+        "rotate(12, plane=0,1) elastic(alpha=300, sigma=8, mode=fast) zscore noise(0.2)",
+        "flip(axes=1) zoom(1.15) zscore",
+        "rotate(-9, plane=1,2) zscore(mask=1) noise(0.1)",
+        "elastic(alpha=500, sigma=9, mode=fast) noise(3)",
+    };
+    const int nchains = (int)(sizeof chains / sizeof chains[0]);
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        if (dim[0] * dim[1] * dim[2] > 1000000) continue;
+        for (int c = 0; c < nchains; c++) {
+            vxa_volume *img = vxa_test_random_volume(dim, 1, c % 2 ? VXA_FLOAT32 : VXA_INT16, &rng);
+            vxa_volume *lab = vxa_test_random_volume(dim, 1, c % 2 ? VXA_UINT8 : VXA_INT16, &rng);
+            int64_t m[3], q[3];
+            char spec[256];
+            crop_after(chains[c], dim, &rng, m, q, spec, sizeof spec);
+            vxa_pipeline *p = parse_ok(spec), *whole = parse_ok(chains[c]);
+            const uint64_t sample = vxa_test_rand(&rng);
+            vxa_volume *dl = NULL, *wl = NULL, *rl = NULL;
+            vxa_volume *d = run_ok(dev, p, 8, sample, img, lab, &dl);
+            vxa_volume *w = run_ok(dev, whole, 8, sample, img, lab, &wl);
+            vxa_volume *r = run_ok(ref, p, 8, sample, img, lab, &rl);
+            for (int a = 0; a < 3; a++) assert_int_equal(dl->dim[a], m[a]);
+            const size_t es = vxa_dtype_size(dl->dtype);
+            for (int64_t k = 0; k < m[2]; k++)
+                for (int64_t j = 0; j < m[1]; j++)
+                    for (int64_t i = 0; i < m[0]; i++) {
+                        const size_t o = (size_t)(i + m[0] * (j + m[1] * k));
+                        const size_t ow = (size_t)(q[0] + i + dim[0] * (q[1] + j + dim[1] * (q[2] + k)));
+                        if (memcmp((const char *)dl->data + o * es, (const char *)wl->data + ow * es, es) != 0)
+                            fail_msg("%s on %lldx%lldx%lld: label (%lld,%lld,%lld) differs from the whole pass's",
+                                     spec, (long long)dim[0], (long long)dim[1], (long long)dim[2], (long long)i,
+                                     (long long)j, (long long)k);
+                        const float got = vxa_volume_get(d, i, j, k, 0);
+                        const float want = vxa_volume_get(w, q[0] + i, q[1] + j, q[2] + k, 0);
+                        if (memcmp(&got, &want, sizeof got) != 0)
+                            fail_msg("%s: image voxel (%lld,%lld,%lld) %.9g, whole chain %.9g", spec, (long long)i,
+                                     (long long)j, (long long)k, got, want);
+                    }
+            if (!vxa_test_identical(dl, rl)) fail_msg("%s: device and reference labels differ", spec);
+            const double diff = vxa_test_max_abs_diff(d, r), tol = 1e-4 * fmax(vxa_test_range(w), 1.0);
+            if (diff > tol) fail_msg("%s: device and reference images differ by %g > %g", spec, diff, tol);
+            vxa_volume_free(d);
+            vxa_volume_free(w);
+            vxa_volume_free(r);
+            vxa_volume_free(dl);
+            vxa_volume_free(wl);
+            vxa_volume_free(rl);
+            vxa_volume_free(img);
+            vxa_volume_free(lab);
+            vxa_pipeline_free(p);
+            vxa_pipeline_free(whole);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_released_buffers_are_reused),
         cmocka_unit_test(test_statistics_masked_by_label),
         cmocka_unit_test(test_intensity_then_crop_computes_the_crop),
+        cmocka_unit_test(test_label_pass_put_off_to_the_crop),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();

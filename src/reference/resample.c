@@ -58,6 +58,9 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
                             "deep, output from plane %lld: out of range", (long long)p->in_k0,
                             (long long)in->dim[2], (long long)p->in_nz, (long long)p->out_k0);
     }
+    if (p->out_i0 < 0 || p->out_j0 < 0 || p->out_i0 > INT32_MAX || p->out_j0 > INT32_MAX)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output window from (%lld, %lld): out of range",
+                        (long long)p->out_i0, (long long)p->out_j0);
     if (p->field && p->coarse)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: a displacement field and a coarse field at once");
     if (p->coarse) {
@@ -121,9 +124,11 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
 {
     vxa_status st = vxa_resample_check(ctx, in, out, p);
     if (st != VXA_OK) return st;
-    if (p->coarse) {   /* the full field first (fine plane k of a slab is plane out_k0 + k), then the plain pass */
+    if (p->coarse) {   /* the full field first (fine voxel o of a slab or window is o + its offset), then the
+                        * plain pass */
         vxa_dvol full = { 0 };
-        const double start[3] = { p->coarse_start[0], p->coarse_start[1], p->coarse_start[2] - (double)p->out_k0 };
+        const double start[3] = { p->coarse_start[0] - (double)p->out_i0, p->coarse_start[1] - (double)p->out_j0,
+                                  p->coarse_start[2] - (double)p->out_k0 };
         vxa_resample_params q = *p;
         q.coarse = NULL;
         q.field = &full;
@@ -148,7 +153,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
         for (int64_t j = 0; j < out->dim[1]; j++)
             for (int64_t i = 0; i < out->dim[0]; i++) {
                 const size_t o = (size_t)(i + out->dim[0] * (j + out->dim[1] * k));
-                const int64_t oi[3] = { i, j, k + p->out_k0 };  /* the position in the whole output */
+                const int64_t oi[3] = { i + p->out_i0, j + p->out_j0, k + p->out_k0 };  /* in the whole output */
                 double d[3] = { 0.0, 0.0, 0.0 };
                 if (p->field)
                     for (int a = 0; a < 3; a++) d[a] = vxa_ref_value(p->field, o + (size_t)a * nout);
