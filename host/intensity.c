@@ -47,6 +47,14 @@ static vxa_status prog_prepare(vxa_context *ctx, const iprog *p, const vxa_dvol 
     return st;
 }
 
+/* After a pass has run the program: nothing pending, the source (if any) read. */
+static void prog_ran(iprog *p)
+{
+    p->src = NULL;
+    p->clears_scale = p->has_noise = false;
+    p->n = p->npar = 0;
+}
+
 /* Runs the pending program over the volume, one launch; with a pending source, the launch also converts it
  * (even an empty program then runs, when `materialize` asks for the volume itself). */
 static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool materialize)
@@ -79,9 +87,7 @@ static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool mater
     const size_t g[3] = { (nvox + chunk - 1) / chunk, nc, 1 };
     if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
     if (p->clears_scale) vol->slope = vol->inter = 0.0f;
-    p->src = NULL;
-    p->clears_scale = p->has_noise = false;
-    p->n = p->npar = 0;
+    prog_ran(p);
 done:   /* released after the enqueue: OpenCL keeps them alive until the kernel has run */
     if (insm) clReleaseMemObject(insm);
     if (parm) clReleaseMemObject(parm);
@@ -117,9 +123,7 @@ static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, con
     const size_t g[3] = { (size_t)(win->dim[1] * win->dim[2]), nc, 1 };
     if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
     win->slope = win->inter = 0.0f;
-    p->src = NULL;
-    p->clears_scale = p->has_noise = false;
-    p->n = p->npar = 0;
+    prog_ran(p);
 done:
     if (insm) clReleaseMemObject(insm);
     if (parm) clReleaseMemObject(parm);
@@ -341,7 +345,7 @@ static vxa_status apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_d
         if ((st0 = vxa_cast_float(ctx, src, vol)) != VXA_OK) return st0;
         src = NULL;
     }
-    if (win && !(ctx->reference ? false : ctx->cl->chunked)) {   /* the whole volume, then the window */
+    if (win && (ctx->reference || !ctx->cl->chunked)) {   /* the whole volume, then the window */
         const int sign[3] = { 1, 1, 1 };
         vxa_status st = apply(ctx, ops, n, src, vol, mask, NULL, NULL);
         return st != VXA_OK ? st : vxa_copy_axes(ctx, vol, win, sign, off, VXA_MODE_CONSTANT, 0.0);

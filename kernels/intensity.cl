@@ -60,7 +60,7 @@ VXA_DEF_GAMMA(vxa_gamma, float, vxa_exp2f, vxa_log2f)
 VXA_DEF_GAMMA(vxa_gamma16, float16, vxa_exp2f16, vxa_log2f16)
 
 /* sin(pi t) and cos(pi t) for t in [0, 2]: t = q / 2 + r, r in [-1/4, 1/4], x = pi r; Taylor series of sin
- * to x^9 and cos to x^10 (truncation < 2e-9), then the quadrant q. For float and float8. */
+ * to x^9 and cos to x^10 (truncation < 2e-9), then the quadrant q. For float and float16. */
 #define VXA_DEF_SINCOSPI(NAME, F, I) \
     VXA_INLINE void NAME(F t, F *sn, F *cs) \
     { \

@@ -129,9 +129,9 @@ __kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdi
 
 /* The CPU form of vxa_noise_block_mean (PoCL): one work-item per coarse row (m1, m2) and channel c, global
  * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks eight Philox blocks at a time (vxa_philox_x8;
- * each block of a row computed once) and adds each voxel to its node's sum, kept in the
- * output row: per node the same additions in the same order (k, then j, then i ascending) as
- * vxa_noise_block_mean, so the same floats. */
+ * each block of a row computed once) and adds each voxel to its node's sum, kept in the output row: per node
+ * the same additions in the same order (k, then j, then i ascending) as vxa_noise_block_mean, so the same
+ * floats. */
 __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
                                         ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
 {

@@ -13,8 +13,8 @@
  * limit): the output holds planes out_k0.., the input planes in_k0.. of a volume nz deep; positions are those
  * of the whole volumes, so slabs give the single pass's values bit for bit. (0, 0, in_dim.z) otherwise.
  * woff = (out_i0, out_j0, 0, 0): the output is the window of the whole output from (out_i0, out_j0) along i and
- * j (a crop that follows the pass, as out_k0 is along k), positions again those of the whole output; never with
- * _field (its field lives on the window's own grid). (0, 0, 0, 0) otherwise.
+ * j (a crop that follows the pass, as out_k0 is along k), positions again those of the whole output; a _field
+ * pass's field lives on the window's own grid, as a slab's does. (0, 0, 0, 0) otherwise.
  * One work item per output voxel. Entry points: vxa_resample_{linear,nearest}[_field|_cfield][_1]: _field reads
  * the displacement field (3 channels on the output grid), _cfield interpolates it along j and k from the rows
  * that vxa_noise_upsample_i made from the coarse nodes of a fast elastic field (cdim = their dims, cstart/cinv =
@@ -146,6 +146,13 @@ VXA_INLINE void rs_position8(__global const float *field, long4 out_dim, float4 
     *pz = fmin(fmax(((b.z + a2.z * z_) + a1.z * y_) + a0.z * x_, -VXA_RC_LIMIT), VXA_RC_LIMIT);
 }
 
+/* rs_floor lane by lane: truncate, then one less where that went up (a comparison is -1 where true). */
+VXA_INLINE int8 rs_floor8(float8 p)
+{
+    const int8 t = convert_int8(p);
+    return t + (convert_float8(t) > p);
+}
+
 /* rs_fold lane by lane. */
 VXA_INLINE int8 rs_fold8(int8 q, int n, int mode)
 {
@@ -221,9 +228,9 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 
 /* The CPU form of the single-channel trilinear pass (PoCL, IDX_T int): work-item (g, j, k) takes the eight
  * outputs i = 8g .. 8g + 7 of its row with the arithmetic written in float8 lanes, the very operations of
- * rs_linear_at lane by lane (so the same floats), and the eight neighbours read lane by lane. Rows' last
- * incomplete eights and groups with a neighbour outside the input take rs_linear_at voxel by voxel. PoCL keeps
- * the one-voxel form scalar (its vectoriser gives up on the position arithmetic). */
+ * rs_linear_at lane by lane (so the same floats), and the eight neighbours read lane by lane; groups with a
+ * neighbour outside the input through rs_border8, rows' last incomplete eights through rs_linear_at voxel by
+ * voxel. PoCL keeps the one-voxel form scalar (its vectoriser gives up on the position arithmetic). */
 #define RS_G8(off) (float8)((float)src[b8.s0 + (off)], (float)src[b8.s1 + (off)], (float)src[b8.s2 + (off)], \
                             (float)src[b8.s3 + (off)], (float)src[b8.s4 + (off)], (float)src[b8.s5 + (off)], \
                             (float)src[b8.s6 + (off)], (float)src[b8.s7 + (off)])
@@ -271,11 +278,7 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
     float8 px, py, pz;
     rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, woff, use_field, i0, j, k, &px, &py,
                  &pz);
-    /* rs_floor: truncate, then one less where that went up (a comparison is -1 where true) */
-    int8 x0 = convert_int8(px), y0 = convert_int8(py), z0 = convert_int8(pz);
-    x0 += convert_float8(x0) > px;
-    y0 += convert_float8(y0) > py;
-    z0 += convert_float8(z0) > pz;
+    const int8 x0 = rs_floor8(px), y0 = rs_floor8(py), z0 = rs_floor8(pz);
     const int8 inside = x0 >= 0 & y0 >= 0 & z0 >= 0 & x0 + 1 < nx & y0 + 1 < ny & z0 + 1 < nz;
     const float8 tx = px - convert_float8(x0), ty = py - convert_float8(y0), tz = pz - convert_float8(z0);
     const int sy = nx, sz = nx * ny;
@@ -357,12 +360,9 @@ VXA_INLINE void rs_nearest8(RS_ARGS(OUT_T, OUT_T), int use_field)
     float8 px, py, pz;
     rs_position8(field, out_dim, a0, a1, a2, b, slab, cdim, cstart, cinv, woff, use_field, i0, j, k, &px, &py,
                  &pz);
-    /* vxa_resample_round: floor(p + 0.5f) by a truncating conversion, one less where that went up */
-    const float8 qx = px + 0.5f, qy = py + 0.5f, qz = pz + 0.5f;
-    int8 x = convert_int8(qx), y = convert_int8(qy), z = convert_int8(qz);
-    x = rs_fold8(x + (convert_float8(x) > qx), nx, mode);
-    y = rs_fold8(y + (convert_float8(y) > qy), ny, mode);
-    z = rs_fold8(z + (convert_float8(z) > qz), nz, mode);
+    /* vxa_resample_round: floor(p + 0.5f), the sum in float */
+    const int8 x = rs_fold8(rs_floor8(px + 0.5f), nx, mode), y = rs_fold8(rs_floor8(py + 0.5f), ny, mode);
+    const int8 z = rs_fold8(rs_floor8(pz + 0.5f), nz, mode);
     const int8 inside = x >= 0 & y >= 0 & z >= 0;
     const int8 q = select((int8)0, x + nx * (y + ny * (z - k0)), inside);
     __global OUT_T *dst = out + (i0 + mx * (j + my * k));

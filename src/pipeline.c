@@ -128,13 +128,15 @@ typedef struct {
 static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_grid *g, vxa_dvol *d,
                             vxa_volume **out);
 
-/* Replaces cur by next; cur is released unless it is the caller's input. */
+/* Replaces cur (the image or the label map) by next, which the pipeline owns; cur is released unless it is the
+ * caller's input. */
 static void swap_in(runner *r, vxa_dvol *cur, vxa_dvol *next)
 {
-    const bool input = cur == &r->img ? r->img_is_input : r->lab_is_input;
-    if (!input) vxa_dvol_release(r->ctx, cur);
+    bool *input = cur == &r->img ? &r->img_is_input : &r->lab_is_input;
+    if (!*input) vxa_dvol_release(r->ctx, cur);
     *cur = *next;
     memset(next, 0, sizeof *next);
+    *input = false;
 }
 
 static bool is_identity(const double A[3][3], const double b[3], const int64_t in[3], const int64_t out[3])
@@ -225,7 +227,6 @@ static vxa_status flush_label(runner *r, const int64_t off[3], const int64_t dim
         return st;
     }
     swap_in(r, &r->lab, &lout);
-    r->lab_is_input = false;
     return VXA_OK;
 }
 
@@ -262,7 +263,7 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
     const vxa_grid cur = sp->cur;
     const vxa_op_inst *elastic = sp->elastic;
     const vxa_op_values elastic_val = sp->elastic_val;
-    vxa_dvol field = { 0 }, out = { 0 }, lout = { 0 };
+    vxa_dvol field = { 0 }, out = { 0 };
     vxa_dvol rows = { 0 };   /* a fast field's rows, made by the image's pass and reused by the label map's */
     vxa_status st = flush_label(r, NULL, NULL);
     if (st != VXA_OK) return st;
@@ -292,38 +293,30 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
     memcpy(rp.out_dim, cur.dim, sizeof rp.out_dim);
     if (image && (st = vxa_dvol_alloc(ctx, cur.dim, r->img.channels, VXA_FLOAT32, &out)) != VXA_OK) goto done;
     if (image && (st = vxa_resample(ctx, &r->img, &out, &rp)) != VXA_OK) goto done;
-    if (r->has_label) {
-        vxa_resample_params lp = rp;
-        lp.order = 0;
-        lp.mode = (vxa_mode)r->label_mode;
-        lp.cval = 0.0;
-        if (image && !lp.field) {   /* put off (flush_label), with what it reads; a full field is not kept */
-            r->lab_rp = lp;
-            r->lab_pending = true;
-            if (coarse) {
-                r->lab_coarse = field;
-                r->lab_rows = rows;
-                memset(&field, 0, sizeof field);
-                memset(&rows, 0, sizeof rows);
-            }
-            goto image_done;
+    if (r->has_label) {   /* the label map's pass, with what it reads, handed to flush_label */
+        r->lab_rp = rp;
+        r->lab_rp.order = 0;
+        r->lab_rp.mode = (vxa_mode)r->label_mode;
+        r->lab_rp.cval = 0.0;
+        r->lab_pending = true;
+        if (coarse) {
+            r->lab_coarse = field;
+            r->lab_rows = rows;
+            memset(&field, 0, sizeof field);
+            memset(&rows, 0, sizeof rows);
         }
-        if ((st = vxa_dvol_alloc(ctx, cur.dim, r->lab.channels, r->lab.dtype, &lout)) != VXA_OK) goto done;
-        if ((st = vxa_resample(ctx, &r->lab, &lout, &lp)) != VXA_OK) goto done;
-        swap_in(r, &r->lab, &lout);
-        r->lab_is_input = false;
+        /* put off until the label map is needed, unless this is its own pass or it reads a full field, which is
+         * not kept */
+        if ((!image || rp.field) && (st = flush_label(r, NULL, NULL)) != VXA_OK) goto done;
     }
-image_done:
     if (image) {
         swap_in(r, &r->img, &out);
-        r->img_is_input = false;
         r->grid = cur;
     }
 done:
     vxa_dvol_release(ctx, &field);
     vxa_dvol_release(ctx, &rows);
     vxa_dvol_release(ctx, &out);
-    vxa_dvol_release(ctx, &lout);
     return st;
 }
 
@@ -353,7 +346,6 @@ static vxa_status own_float(runner *r, const vxa_op_desc *const *descs, const vx
         return st;
     }
     swap_in(r, &r->img, &f);
-    r->img_is_input = false;
     return VXA_OK;
 }
 
@@ -378,7 +370,6 @@ static vxa_status own_float_window(runner *r, const vxa_op_desc *const *descs, c
         return st;
     }
     swap_in(r, &r->img, &win);
-    r->img_is_input = false;
     return VXA_OK;
 }
 
@@ -544,8 +535,7 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
             vxa_dvol_release(ctx, &copy);
             goto done;
         }
-        r.lab = copy;
-        r.lab_is_input = false;
+        swap_in(&r, &r.lab, &copy);
     }
     jprintf(r.draw, "]}");
     *out_image = r.img;
