@@ -701,16 +701,6 @@ static void run_free(run_out *r)
     vxa_volume_free(r->field);
 }
 
-static size_t count_differences(const vxa_volume *a, const vxa_volume *b)
-{
-    assert_int_equal(vxa_volume_bytes(a), vxa_volume_bytes(b));
-    size_t n = 0;
-    const size_t es = vxa_dtype_size(a->dtype);
-    for (size_t i = 0; i < vxa_volume_voxels(a); i++)
-        n += memcmp((const char *)a->data + i * es, (const char *)b->data + i * es, es) != 0;
-    return n;
-}
-
 /* The same seed on device and reference: fields and images within 1e-4 × range, label maps equal (a voxel
  * whose sample position is a float32-vs-float64 tie may differ: at most 1 in 10^4), with a rotation and a crop
  * in the same pass, exact and fast. */
@@ -731,7 +721,7 @@ static void test_pipeline_device_equals_reference(void **state)
         run_out d = run_pipeline(dev, specs[s], vxa_test_seed(), img, lab);
         const double ftol = 1e-4 * vxa_test_range(r.field), itol = 1e-4 * vxa_test_range(img);
         const double fdiff = vxa_test_max_abs_diff(r.field, d.field), idiff = vxa_test_max_abs_diff(r.img, d.img);
-        const size_t ldiff = count_differences(r.lab, d.lab);
+        const size_t ldiff = vxa_test_count_differences(r.lab, d.lab);
         print_message("%s: field diff %.3g (tol %.3g), image diff %.3g (tol %.3g), %zu labels differ\n", specs[s],
                       fdiff, ftol, idiff, itol, ldiff);
         assert_true(fdiff <= ftol);
@@ -790,7 +780,7 @@ static void test_pipeline_fused_coarse_field(void **state)
             assert_true(vxa_test_identical(rfull.img, rfused.img));
             assert_true(vxa_test_identical(rfull.lab, rfused.lab));
             const double idiff = vxa_test_max_abs_diff(rfused.img, dfused.img), itol = 1e-4 * vxa_test_range(img);
-            const size_t ldiff = count_differences(rfused.lab, dfused.lab);
+            const size_t ldiff = vxa_test_count_differences(rfused.lab, dfused.lab);
             print_message("%s, %lld channel(s): fused device vs reference: image diff %.3g (tol %.3g), %zu labels "
                           "differ\n", specs[s], (long long)img->channels, idiff, itol, ldiff);
             assert_true(idiff <= itol);

@@ -626,6 +626,7 @@ static void test_label_pass_put_off_to_the_crop(void **state)
         "elastic(alpha=500, sigma=9, mode=fast) noise(3)",
     };
     const int nchains = (int)(sizeof chains / sizeof chains[0]);
+    size_t field_ldiff = 0, field_labels = 0;
     for (int s = 0; s < vxa_test_nshapes; s++) {
         const int64_t *dim = vxa_test_shapes[s];
         if (dim[0] * dim[1] * dim[2] > 1000000) continue;
@@ -641,6 +642,7 @@ static void test_label_pass_put_off_to_the_crop(void **state)
             vxa_volume *d = run_ok(dev, p, 8, sample, img, lab, &dl);
             vxa_volume *w = run_ok(dev, whole, 8, sample, img, lab, &wl);
             vxa_volume *r = run_ok(ref, p, 8, sample, img, lab, &rl);
+            vxa_volume *wrl = NULL, *wr = run_ok(ref, whole, 8, sample, img, lab, &wrl);
             for (int a = 0; a < 3; a++) assert_int_equal(dl->dim[a], m[a]);
             const size_t es = vxa_dtype_size(dl->dtype);
             for (int64_t k = 0; k < m[2]; k++)
@@ -658,7 +660,25 @@ static void test_label_pass_put_off_to_the_crop(void **state)
                             fail_msg("%s: image voxel (%lld,%lld,%lld) %.9g, whole chain %.9g", spec, (long long)i,
                                      (long long)j, (long long)k, got, want);
                     }
-            if (!vxa_test_identical(dl, rl)) fail_msg("%s: device and reference labels differ", spec);
+            /* the reference's window is the window of its whole pass too; its labels equal the device's bit for
+             * bit where positions are exact in float32 (no field). With an elastic field (float32 on the device,
+             * float64 in the reference) a position can fall on the other side of a .5 tie, as in test_elastic:
+             * at most 1 in 10^4 of the whole passes' labels over the test */
+            for (int64_t k = 0; k < m[2]; k++)
+                for (int64_t j = 0; j < m[1]; j++)
+                    for (int64_t i = 0; i < m[0]; i++) {
+                        const size_t o = (size_t)(i + m[0] * (j + m[1] * k));
+                        const size_t ow = (size_t)(q[0] + i + dim[0] * (q[1] + j + dim[1] * (q[2] + k)));
+                        if (memcmp((const char *)rl->data + o * es, (const char *)wrl->data + ow * es, es) != 0)
+                            fail_msg("%s: the reference's label (%lld,%lld,%lld) differs from its whole pass's",
+                                     spec, (long long)i, (long long)j, (long long)k);
+                    }
+            if (strstr(chains[c], "elastic")) {
+                field_ldiff += vxa_test_count_differences(wl, wrl);
+                field_labels += vxa_volume_voxels(wl);
+            } else if (!vxa_test_identical(dl, rl) || !vxa_test_identical(wl, wrl)) {
+                fail_msg("%s: device and reference labels differ", spec);
+            }
             const double diff = vxa_test_max_abs_diff(d, r), tol = 1e-4 * fmax(vxa_test_range(w), 1.0);
             if (diff > tol) fail_msg("%s: device and reference images differ by %g > %g", spec, diff, tol);
             vxa_volume_free(d);
@@ -667,12 +687,17 @@ static void test_label_pass_put_off_to_the_crop(void **state)
             vxa_volume_free(dl);
             vxa_volume_free(wl);
             vxa_volume_free(rl);
+            vxa_volume_free(wr);
+            vxa_volume_free(wrl);
             vxa_volume_free(img);
             vxa_volume_free(lab);
             vxa_pipeline_free(p);
             vxa_pipeline_free(whole);
         }
     }
+    print_message("elastic chains: %zu of %zu labels differ from the reference's\n", field_ldiff, field_labels);
+    assert_true(field_labels > 0);
+    assert_true(field_ldiff * 10000 <= field_labels);
 }
 
 int main(void)

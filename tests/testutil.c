@@ -176,6 +176,18 @@ int vxa_test_identical(const vxa_volume *a, const vxa_volume *b)
            memcmp(a->data, b->data, vxa_volume_bytes(a)) == 0;
 }
 
+size_t vxa_test_count_differences(const vxa_volume *a, const vxa_volume *b)
+{
+    for (int ax = 0; ax < 3; ax++) assert_int_equal(a->dim[ax], b->dim[ax]);
+    assert_int_equal(a->channels, b->channels);
+    assert_int_equal(a->dtype, b->dtype);
+    size_t n = 0;
+    const size_t es = vxa_dtype_size(a->dtype);
+    for (size_t i = 0; i < vxa_volume_voxels(a); i++)
+        n += memcmp((const char *)a->data + i * es, (const char *)b->data + i * es, es) != 0;
+    return n;
+}
+
 double vxa_test_range(const vxa_volume *v)
 {
     double lo = INFINITY, hi = -INFINITY;

@@ -44,6 +44,8 @@ vxa_volume *vxa_test_run(vxa_context *ctx, const vxa_volume *in, const int64_t o
 double vxa_test_max_abs_diff(const vxa_volume *a, const vxa_volume *b);
 /* 1 if the two volumes' bytes are identical (same shape and type). */
 int    vxa_test_identical(const vxa_volume *a, const vxa_volume *b);
+/* The number of voxels whose bytes differ; asserts the same shape and type. */
+size_t vxa_test_count_differences(const vxa_volume *a, const vxa_volume *b);
 /* max - min of the volume's values. */
 double vxa_test_range(const vxa_volume *v);
 
