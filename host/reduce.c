@@ -15,7 +15,11 @@ static vxa_status check_input(vxa_context *ctx, const vxa_dvol *vol, const char 
 {
     if (vol->dtype == VXA_FLOAT64)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: float64 volumes are converted first", what);
-    snprintf(opts, 64, "-DIN_T=%s", vxa_dtype_cl_name(vol->dtype));
+    const char *t = vxa_dtype_cl_name(vol->dtype);
+    if (vol->dtype == VXA_FLOAT32)
+        snprintf(opts, 64, "-DIN_T=%s", t);
+    else   /* stored integers: their own vectors for min and max (vxa_reduce_stats_chunk) */
+        snprintf(opts, 64, "-DIN_T=%s -DIN_VEC16=%s16", t, t);
     return VXA_OK;
 }
 

@@ -160,6 +160,44 @@ __kernel void vxa_reduce_stats_chunk(__global const IN_T *x, float slope, float 
     const long g = get_global_id(0), c = get_global_id(1);
     const long v0 = g * chunk, v1 = min(v0 + chunk, n);
     __global const IN_T *xc = x + c * n;
+    __global float *o = part + (c * (long)get_global_size(0) + g) * 5;
+#ifdef IN_VEC16
+    /* Stored integers, count, min and max only (min-max normalisation, gamma): the extremes of the stored values
+     * in their own type, sixteen at a time, then read as vxa_load reads them. Conversion to float32 and
+     * x * slope + inter are monotone (reversed for a negative slope), so they map the stored extremes to the
+     * extremes of the values. Where a scaled extreme is not finite (voxels the form below leaves out), that form
+     * runs instead. */
+    if (!sums && !nonzero && !mask && v1 > v0) {
+        IN_VEC16 lo16 = (IN_VEC16)(xc[v0]), hi16 = lo16;
+        long v = v0;
+        for (; v + 16 <= v1; v += 16) {
+            const IN_VEC16 y = vload16(0, xc + v);
+            lo16 = min(lo16, y);
+            hi16 = max(hi16, y);
+        }
+        IN_T lo[16], hi[16];
+        vstore16(lo16, 0, lo);
+        vstore16(hi16, 0, hi);
+        IN_T a = lo[0], b = hi[0];
+        for (int l = 1; l < 16; l++) {
+            a = min(a, lo[l]);
+            b = max(b, hi[l]);
+        }
+        for (; v < v1; v++) {
+            a = min(a, xc[v]);
+            b = max(b, xc[v]);
+        }
+        const float fa = (float)a, fb = (float)b;   /* vxa_load */
+        const float ya = slope != 0.0f ? fa * slope + inter : fa, yb = slope != 0.0f ? fb * slope + inter : fb;
+        if (isfinite(ya) && isfinite(yb)) {
+            o[0] = (float)(v1 - v0);
+            o[1] = fmin(ya, yb);
+            o[2] = fmax(ya, yb);
+            o[3] = o[4] = 0.0f;
+            return;
+        }
+    }
+#endif
     const float sh = shift[c];
     float8 cnt = 0.0f, mn = INFINITY, mx = -INFINITY, s1 = 0.0f, e1 = 0.0f, s2 = 0.0f, e2 = 0.0f;
     long v = v0;
@@ -195,7 +233,6 @@ __kernel void vxa_reduce_stats_chunk(__global const IN_T *x, float slope, float 
         vxa_kahan_add(&ts2, &te2, d * d);
     }
     const float8 r1 = s1 - e1, r2 = s2 - e2;
-    __global float *o = part + (c * (long)get_global_size(0) + g) * 5;
     o[0] = tc + (((cnt.s0 + cnt.s1) + (cnt.s2 + cnt.s3)) + ((cnt.s4 + cnt.s5) + (cnt.s6 + cnt.s7)));
     o[1] = fmin(tmn, fmin(fmin(fmin(mn.s0, mn.s1), fmin(mn.s2, mn.s3)), fmin(fmin(mn.s4, mn.s5), fmin(mn.s6, mn.s7))));
     o[2] = fmax(tmx, fmax(fmax(fmax(mx.s0, mx.s1), fmax(mx.s2, mx.s3)), fmax(fmax(mx.s4, mx.s5), fmax(mx.s6, mx.s7))));

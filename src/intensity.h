@@ -70,7 +70,9 @@ typedef struct vxa_rstats {
 } vxa_rstats;
 
 /* shift: one value per channel, or NULL for 0. out: one per channel. Device: per-group partial sums
- * (compensated in float) combined in double on the host; launches "vxa_reduce_stats". */
+ * (compensated in float) combined in double on the host; launches "vxa_reduce_stats". The CPU form takes the
+ * count, min and max alone (vxa_reduce_moments with want_std < 0, no nonzero, no mask) of stored integers in
+ * their own type and scales the extremes, the same values. */
 vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                             const double *shift, vxa_rstats *out);
 vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,

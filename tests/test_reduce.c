@@ -373,6 +373,82 @@ static void test_masked_reductions(void **state)
     vxa_volume_free(mask);
 }
 
+/* The float32 value vxa_load gives stored value x. */
+static float scaled(double x, float slope, float inter)
+{
+    volatile float f = (float)x;
+    if (slope == 0.0f) return f;
+    volatile float p = f * slope;
+    return p + inter;
+}
+
+/* Count, min and max of stored integers (min-max normalisation and gamma read them from the stored values in
+ * their own type): one voxel holds the type's minimum and one its maximum, everywhere else a middle value, the
+ * extremes at the first and last voxels, around them, and at random places (a vector's or a chunk's tail
+ * included), unscaled and with a negative slope; every integer type. */
+static void test_integer_extremes_anywhere(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 6;
+    static const struct { vxa_dtype t; double lo, hi; } types[] = {
+        { VXA_UINT8, 0, 255 }, { VXA_INT8, -128, 127 }, { VXA_INT16, -32768, 32767 }, { VXA_UINT16, 0, 65535 },
+        { VXA_INT32, -2147483648.0, 2147483647.0 }, { VXA_UINT32, 0, 4294967295.0 },
+    };
+    static const float scl[][2] = { { 0.0f, 0.0f }, { -0.5f, 3.0f } };
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        const int64_t n = dim[0] * dim[1] * dim[2];
+        if (n > 100000) continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            vxa_volume *v = NULL;
+            assert_int_equal(vxa_volume_alloc(dim, 2, types[t].t, &v), VXA_OK);
+            const double mid = floor((types[t].lo + types[t].hi) / 2);
+            for (int trial = 0; trial < 24; trial++) {
+                const int64_t pos = trial < 6 ? trial : trial < 16 ? n - 1 - (trial - 6)
+                                                                  : (int64_t)(vxa_test_rand(&rng) % (uint64_t)n);
+                if (pos < 0 || pos >= n) continue;
+                const int64_t other = (int64_t)(vxa_test_rand(&rng) % (uint64_t)n), c = trial % 2;
+                const int64_t pmin = trial % 4 < 2 ? pos : other, pmax = trial % 4 < 2 ? other : pos;
+                for (int64_t ch = 0; ch < 2; ch++)
+                    for (int64_t i = 0; i < n; i++)
+                        vxa_volume_set(v, i % dim[0], i / dim[0] % dim[1], i / (dim[0] * dim[1]), ch, mid);
+                vxa_volume_set(v, pmin % dim[0], pmin / dim[0] % dim[1], pmin / (dim[0] * dim[1]), c, types[t].lo);
+                if (pmax != pmin)
+                    vxa_volume_set(v, pmax % dim[0], pmax / dim[0] % dim[1], pmax / (dim[0] * dim[1]), c, types[t].hi);
+                v->scl_slope = scl[trial / 2 % 2][0];
+                v->scl_inter = scl[trial / 2 % 2][1];
+                vxa_dvol d;
+                vxa_moments m[2];
+                assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
+                assert_int_equal(vxa_reduce_moments(dev, &d, 0, NULL, -1, m), VXA_OK);
+                vxa_dvol_release(dev, &d);
+                for (int64_t ch = 0; ch < 2; ch++) {   /* the scaled values' extremes */
+                    const int64_t special = ch != c ? 0 : pmax != pmin ? 2 : 1;
+                    double stored[3];
+                    int ns = 0;
+                    if (n > special) stored[ns++] = mid;
+                    if (special >= 1) stored[ns++] = types[t].lo;
+                    if (special == 2) stored[ns++] = types[t].hi;
+                    double lo = INFINITY, hi = -INFINITY;
+                    for (int i = 0; i < ns; i++) {
+                        const float z = scaled(stored[i], v->scl_slope, v->scl_inter);
+                        lo = fmin(lo, z);
+                        hi = fmax(hi, z);
+                    }
+                    if (m[ch].count != (double)n || m[ch].min != lo || m[ch].max != hi)
+                        fail_msg("%s %lldx%lldx%lld, slope %g: minimum at %lld, maximum at %lld of channel %lld: "
+                                 "count %g min %.9g max %.9g, expected %lld, %.9g, %.9g", vxa_dtype_name(types[t].t),
+                                 (long long)dim[0], (long long)dim[1], (long long)dim[2], v->scl_slope,
+                                 (long long)pmin, (long long)pmax, (long long)c, m[ch].count, m[ch].min, m[ch].max,
+                                 (long long)n, lo, hi);
+                }
+            }
+            vxa_volume_free(v);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_reductions_skip_nonfinite),
         cmocka_unit_test(test_typed_volume_reads_as_its_conversion),
         cmocka_unit_test(test_masked_reductions),
+        cmocka_unit_test(test_integer_extremes_anywhere),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     vxa_test_contexts_free();
