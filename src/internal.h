@@ -111,8 +111,9 @@ typedef struct vxa_resample_params {
      * pipeline's image and label map) reuse them; the caller releases it. NULL: made and released per pass. */
     vxa_dvol *coarse_rows;
     /* Slabs along k (all 0: whole volumes). The output holds planes out_k0 .. out_k0 + out->dim[2] - 1 of the
-     * full output, the input planes in_k0 .. in_k0 + in->dim[2] - 1 of an input in_nz planes deep; positions
-     * and modes are those of the full volumes. The caller makes the input slab cover every plane read. */
+     * full output, the input planes in_k0 .. in_k0 + in->dim[2] - 1 of an input in_nz planes deep (in_nz 0: the
+     * input is whole, in_k0 0); positions and modes are those of the full volumes. The caller makes the input
+     * slab cover every plane read. */
     int64_t out_k0, in_k0, in_nz;
     /* A window of the output along i and j too (0: none): the output is the box of the whole output from
      * (out_i0, out_j0, out_k0), positions those of the whole output (a crop that follows the pass, done by the

@@ -213,8 +213,6 @@ static vxa_status flush_label(runner *r, const int64_t off[3], const int64_t dim
         lp.out_i0 = off[0];
         lp.out_j0 = off[1];
         lp.out_k0 = off[2];
-        lp.in_k0 = 0;
-        lp.in_nz = r->lab.dim[2];   /* the whole input: an output from plane out_k0 needs its depth */
         memcpy(lp.out_dim, dim, sizeof lp.out_dim);
     }
     vxa_dvol lout = { 0 };

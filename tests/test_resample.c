@@ -430,6 +430,37 @@ static void check_validation(vxa_context *ctx)
     q.A[1][2] = NAN;
     expect_invalid(ctx, in, dim, 1, VXA_FLOAT32, &q, NULL, "finite");
     expect_invalid(ctx, in, dim, 1, VXA_FLOAT32, &p, field_bad, "displacement field");
+    q = p;   /* slabs: planes 3.. (+6) of an input 8 deep; a negative start; a whole input (in_nz 0) from plane 1 */
+    q.in_k0 = 3;
+    q.in_nz = 8;
+    expect_invalid(ctx, in, dim, 1, VXA_FLOAT32, &q, NULL, "slab planes 3.. (+6) of an input 8 deep");
+    q.in_k0 = 0;
+    q.out_k0 = -1;
+    expect_invalid(ctx, in, dim, 1, VXA_FLOAT32, &q, NULL, "output from plane -1: out of range");
+    q = p;
+    q.in_k0 = 1;
+    expect_invalid(ctx, in, dim, 1, VXA_FLOAT32, &q, NULL, "slab planes 1.. (+6) of an input 6 deep");
+    q = p;   /* in_nz 0 with an output window along k (the whole input): planes 2..4 of the whole pass */
+    q.A[0][1] = 0.3;   /* not an exact copy */
+    q.out_k0 = 2;
+    q.out_dim[2] = 3;
+    const int64_t win[3] = { 4, 5, 3 };
+    vxa_dvol din, dout, dwhole;
+    float got[4 * 5 * 3], whole[4 * 5 * 6];
+    vxa_resample_params w = q;
+    w.out_k0 = 0;
+    w.out_dim[2] = 6;
+    assert_int_equal(vxa_dvol_from_volume(ctx, in, &din), VXA_OK);
+    assert_int_equal(vxa_dvol_alloc(ctx, win, 1, VXA_FLOAT32, &dout), VXA_OK);
+    assert_int_equal(vxa_dvol_alloc(ctx, dim, 1, VXA_FLOAT32, &dwhole), VXA_OK);
+    if (vxa_resample(ctx, &din, &dout, &q) != VXA_OK) fail_msg("in_nz 0, out_k0 2: %s", vxa_last_error(ctx));
+    assert_int_equal(vxa_resample(ctx, &din, &dwhole, &w), VXA_OK);
+    assert_int_equal(vxa_dvol_read(ctx, &dout, got), VXA_OK);
+    assert_int_equal(vxa_dvol_read(ctx, &dwhole, whole), VXA_OK);
+    assert_memory_equal(got, whole + 2 * 4 * 5, sizeof got);
+    vxa_dvol_release(ctx, &din);
+    vxa_dvol_release(ctx, &dout);
+    vxa_dvol_release(ctx, &dwhole);
     vxa_volume_free(in);
     vxa_volume_free(field_bad);
 }

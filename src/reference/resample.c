@@ -51,12 +51,13 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
     }
     if (!finite3(&p->A[0][0], 9) || !finite3(p->b, 3) || !isfinite(p->cval))
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the matrix, offset and cval must be finite");
-    if (p->in_nz || p->in_k0 || p->out_k0) {
-        if (p->in_k0 < 0 || p->out_k0 < 0 || p->in_k0 + in->dim[2] > p->in_nz || p->in_nz > INT32_MAX ||
+    if (p->in_nz || p->in_k0 || p->out_k0) {   /* in_nz 0: the input is whole */
+        const int64_t in_nz = p->in_nz ? p->in_nz : in->dim[2];
+        if (p->in_nz < 0 || p->in_k0 < 0 || p->out_k0 < 0 || p->in_k0 + in->dim[2] > in_nz || in_nz > INT32_MAX ||
             p->out_k0 > INT32_MAX)
             return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: slab planes %lld.. (+%lld) of an input %lld "
                             "deep, output from plane %lld: out of range", (long long)p->in_k0,
-                            (long long)in->dim[2], (long long)p->in_nz, (long long)p->out_k0);
+                            (long long)in->dim[2], (long long)in_nz, (long long)p->out_k0);
     }
     if (p->out_i0 < 0 || p->out_j0 < 0 || p->out_i0 > INT32_MAX || p->out_j0 > INT32_MAX)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output window from (%lld, %lld): out of range",
