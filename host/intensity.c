@@ -249,10 +249,13 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
     default:
         break;
     }
-    /* The rest need statistics of the volume as it is now. pclip's three radix passes have the volume
-     * converted first (each would convert a typed source again), unless one pass over the stored values
-     * finds the percentiles. */
-    const bool pclip_converts = op->id == VXA_INT_PCLIP && !vxa_reduce_percentiles_read_stored(prog_view(p, vol));
+    /* The rest need statistics of the volume as it is now. pclip's three radix passes have a typed source
+     * converted first (each would convert it again), unless one pass over the stored values finds the
+     * percentiles; a float32 source (scaled or not: the passes scale as they read) is read as it is, and the
+     * program's pass reads it once more. */
+    const vxa_dvol *view = prog_view(p, vol);
+    const bool pclip_converts = op->id == VXA_INT_PCLIP && view->dtype != VXA_FLOAT32 &&
+                                !vxa_reduce_percentiles_read_stored(view);
     if ((st = prog_run(ctx, p, vol, pclip_converts)) != VXA_OK) return st;
     if (op->id == VXA_INT_PCLIP) {
         const double q[2] = { op->a, op->b };

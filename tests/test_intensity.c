@@ -568,8 +568,10 @@ static void test_typed_source_converted_by_first_pass(void **state)
         vxa_volume *copy = NULL;
         assert_int_equal(vxa_volume_clone(in, &copy), VXA_OK);
         op_spec chain[7];
-        const int n = trial == 0 || trial == 8 ? 1 : random_chain(&rng, chain);
+        const int n = trial == 0 || trial == 4 || trial == 8 ? 1 : random_chain(&rng, chain);
         if (trial == 0) chain[0] = every_op[0];   /* clip alone: the conversion and the op in one launch */
+        if (trial == 4) chain[0] = every_op[2];   /* pclip(nonzero) on float32 scaled by 0.25: three radix
+                                                   * passes over the source as it is, then the clip */
         if (trial == 8) chain[0] = every_op[2];   /* pclip(nonzero) on int16 scaled by -3: one histogram of the
                                                    * stored values, then the conversion and the clip */
         char what[256];
@@ -588,6 +590,7 @@ static void test_typed_source_converted_by_first_pass(void **state)
          * converted volume itself, and float64 is converted on the host) */
         assert_true(l_src <= l_cast);
         if (trial == 0) assert_true(l_src == 1 && l_cast == 2);
+        if (trial == 4) assert_true(t == VXA_FLOAT32 && in->scl_slope > 0 && l_src == 4 && l_cast == 5);
         if (trial == 8) assert_true(t == VXA_INT16 && in->scl_slope < 0 && l_src == 2 && l_cast == 5);
         assert_memory_equal(in->data, copy->data, vxa_volume_voxels(in) * vxa_dtype_size(t));
         /* The reference in double agrees as in the float32 chains above, where the values span the same few

@@ -186,6 +186,55 @@ static void test_percentiles_equal_sort(void **state)
     }
 }
 
+/* Runs of equal values (a background of zeros, -0 and +0, NaN, constant plateaus) between random voxels: the
+ * CPU form counts a block of sixteen voxels that share one bin at once. Runs of random length fall at every
+ * offset from a block's start; exact equality with the sort, all voxels and non-zero ones, unscaled and with
+ * the NIfTI scaling (against the float32 volume it converts to). */
+static void test_percentiles_over_runs(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_device(), vxa_test_reference() };
+    uint64_t rng = vxa_test_seed() + 7;
+    const int64_t shapes[][3] = { { 97, 61, 37 }, { 1, 13, 17 }, { 65, 33, 17 }, { 181, 217, 19 } };
+    const float plateau[] = { 0.0f, -0.0f, NAN, 3.5f, -1e30f, INFINITY, 0.0f, 417.25f };
+    const double qs[][2] = { { 1, 99 }, { 0, 100 }, { 50, 50 }, { 0.5, 99.5 } };
+    for (int s = 0; s < 4; s++) {
+        vxa_volume *v = vxa_test_random_volume(shapes[s], 1 + s % 2, VXA_FLOAT32, &rng);
+        float *x = v->data;
+        const size_t n = vxa_volume_voxels(v);
+        for (size_t i = 0; i < n;) {   /* runs of 1..80 voxels: a plateau 3 times in 4, else left random */
+            const size_t len = 1 + vxa_test_rand(&rng) % 80;
+            const bool flat = vxa_test_rand(&rng) % 4 != 0;
+            const float val = plateau[vxa_test_rand(&rng) % 8];
+            for (size_t e = i + len < n ? i + len : n; i < e; i++)
+                if (flat) x[i] = val;
+        }
+        for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+            for (int nz = 0; nz < 2; nz++) {
+                check_percentiles(ctxs[0], v, nz, NULL, qs[k]);
+                if (s < 3) check_percentiles(ctxs[1], v, nz, NULL, qs[k]);
+            }
+        v->scl_slope = s % 2 ? -0.5f : 0.3f;
+        v->scl_inter = s % 2 ? 2.0f : 0.0f;
+        vxa_dvol d, f;
+        assert_int_equal(vxa_dvol_from_volume(ctxs[0], v, &d), VXA_OK);
+        assert_int_equal(vxa_dvol_alloc(ctxs[0], v->dim, v->channels, VXA_FLOAT32, &f), VXA_OK);
+        assert_int_equal(vxa_cast_float(ctxs[0], &d, &f), VXA_OK);
+        for (int nz = 0; nz < 2; nz++) {
+            double pd[4], pf[4];
+            assert_int_equal(vxa_reduce_percentiles(ctxs[0], &d, nz, NULL, qs[0], pd), VXA_OK);
+            assert_int_equal(vxa_reduce_percentiles(ctxs[0], &f, nz, NULL, qs[0], pf), VXA_OK);
+            for (int64_t i = 0; i < 2 * v->channels; i++)
+                if (!(pd[i] == pf[i] || (isnan(pd[i]) && isnan(pf[i]))))
+                    fail_msg("scaled runs, nonzero %d, percentile %lld: %.9g, converted %.9g", nz, (long long)i,
+                             pd[i], pf[i]);
+        }
+        vxa_dvol_release(ctxs[0], &d);
+        vxa_dvol_release(ctxs[0], &f);
+        vxa_volume_free(v);
+    }
+}
+
 /* NumPy's lerp takes b - (b - a)(1 - t) for t >= 0.5: on these two values at q = 70 it differs from
  * a + (b - a) t in the last bit (found by search against np.percentile); the result must be NumPy's. */
 static void test_percentile_upper_half_lerp(void **state)
@@ -456,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_std_of_offset_data),
         cmocka_unit_test(test_percentiles_equal_sort),
         cmocka_unit_test(test_percentile_upper_half_lerp),
+        cmocka_unit_test(test_percentiles_over_runs),
         cmocka_unit_test(test_reductions_skip_nonfinite),
         cmocka_unit_test(test_typed_volume_reads_as_its_conversion),
         cmocka_unit_test(test_masked_reductions),
