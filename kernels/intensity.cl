@@ -132,6 +132,25 @@ VXA_INLINE float vxa_bias_factor(__global const float *coef, int order, long v, 
                              vxa_bias_coord(k, dim.z)));
 }
 
+/* The CPU form's bias field along row (j, k) of a channel: P(x, y, z) as a polynomial in x, r[a] = the sum of
+ * coef[t] y^b z^c over b + c <= order - a (TorchIO's terms), r[a] = 0 for order < a <= 5 (the largest order). */
+VXA_INLINE void vxa_bias_row(__global const float *coef, int order, float y, float z, float r[6])
+{
+    float py[6], pz[6];
+    py[0] = pz[0] = 1.0f;
+    for (int d = 1; d <= order; d++) {
+        py[d] = py[d - 1] * y;
+        pz[d] = pz[d - 1] * z;
+    }
+    int t = 0;
+    for (int a = 0; a < 6; a++) {
+        float s = 0.0f;
+        for (int b = 0; b <= order - a; b++)
+            for (int c = 0; c <= order - a - b; c++) s += coef[t++] * (py[b] * pz[c]);
+        r[a] = s;
+    }
+}
+
 /* x: the volume, channel c at offset c * nx*ny*nz; dim = (nx, ny, nz, channels). prog[s] = (opcode, op index,
  * parameter offset, extra); channel c's parameters start at par + c * pstride. Work-item t runs voxels 4t .. 4t+3
  * of its channel (one Philox block for the four). from_src = 1: the values come from src (IN_T, a build option,
@@ -286,7 +305,21 @@ VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim
             break;
         }
         case VXA_IOP_BIAS:
-            for (long v = 0; v < len; v++) row[v] *= vxa_bias_factor(p, ins.w, s0 + v, dim);
+            /* Row by row: the polynomial in x of the row (vxa_bias_row), then per voxel its Horner form (the
+             * terms summed in another order than vxa_bias_poly's, within float32 rounding of it) and exp. */
+            for (long v = 0; v < len;) {
+                const long s = s0 + v, i0 = s % dim.x, n = min(len - v, dim.x - i0);
+                float r[6];
+                vxa_bias_row(p, ins.w, vxa_bias_coord((s / dim.x) % dim.y, dim.y), vxa_bias_coord(s / (dim.x * dim.y),
+                             dim.z), r);
+                __global float *xr = row + v;
+                for (long q = 0; q < n; q++) {
+                    const float x = vxa_bias_coord(i0 + q, dim.x);
+                    const float e = fma(fma(fma(fma(fma(r[5], x, r[4]), x, r[3]), x, r[2]), x, r[1]), x, r[0]);
+                    xr[q] *= exp(e);
+                }
+                v += n;
+            }
             break;
         default:
             break;
