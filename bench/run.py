@@ -49,6 +49,8 @@ except ImportError as e:  # the suite needs them; ctest counts 77 as skipped
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "scipy"))
+import check_intensity as ci  # noqa: E402  (the SciPy cross-checks' Philox draws and lowres definition)
 CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
 AAL = "/usr/share/mricron/templates/aal.nii.gz"  # ch2's label atlas, on its grid: the pipelines' label map
 TOL = 1e-4  # x (max - min) of the input
@@ -237,6 +239,33 @@ def sp_gamma(x, d=None, g=1.5):
     return (((x - lo) / (hi - lo)) ** g * (hi - lo) + lo).astype(np.float32)
 
 
+def sp_contrast(x, d=None, f=1.3):
+    """nnU-Net augment_contrast(preserve_range=True): about the mean, clipped to the input's range."""
+    m = x.mean(dtype=np.float64)
+    return np.clip((x - np.float32(m)) * np.float32(f) + np.float32(m), x.min(), x.max())
+
+
+def sp_bias(x, d):
+    """x * exp(P) with voxaug's drawn coefficients (TorchIO's terms: x^a y^b z^c, a + b + c <= order, in its
+    order), P summed per axis on the 1-D coordinates first so that the full volume sees order + 1 terms (NumPy
+    at its best; TorchIO's own RandomBiasField forms every term over the full volume)."""
+    o = ops_of(d, "bias")[0]
+    order = int(o["order"])
+    n = (order + 1) * (order + 2) * (order + 3) // 6
+    coef = float(o["coef"]) * (2 * ci.draw_uniform(d["seed"], d["sample"], o["index"] << 8, n) - 1)
+    g = [(2 * np.arange(m) - (m - 1)) / (m - 1) if m > 1 else np.zeros(1) for m in x.shape]
+    q = np.zeros((order + 1, order + 1, x.shape[2]))   # q[a, b, k] = sum_c coef * z_k^c
+    t = 0
+    for a in range(order + 1):
+        for b in range(order + 1 - a):
+            for c in range(order + 1 - a - b):
+                q[a, b] += coef[t] * g[2] ** c
+                t += 1
+    r = np.einsum("bj,abk->ajk", np.stack([g[1] ** b for b in range(order + 1)]), q)
+    p = np.einsum("ai,ajk->ijk", np.stack([g[0] ** a for a in range(order + 1)]), r)
+    return x * np.exp(p.astype(np.float32))
+
+
 def sp_intensity_chain(x, d=None):
     """pclip(1, 99) zscore noise(0.1) gamma(1.5), each as NumPy writes it (its own noise draw)."""
     y = sp_zscore(sp_pclip(x))
@@ -315,6 +344,10 @@ ROWS = [
         lambda x, d: ((np.clip(x, *PCT[id(x)]) - PCT[id(x)][0]) / (PCT[id(x)][1] - PCT[id(x)][0])).astype(np.float32)),
     Row("minmax", "minmax", sp_minmax),
     Row("gamma", "gamma(1.5)", sp_gamma),
+    Row("brightness", "brightness(1.2)", lambda x, d: x * np.float32(1.2)),
+    Row("contrast", "contrast(1.3)", sp_contrast),
+    Row("bias", "bias(0.5)", sp_bias),
+    Row("lowres", "lowres(2)", lambda x, d: ci.lowres(x, 2.0), note="down to n/2 and back, trilinear"),
     Row("blur", "blur(2)", lambda x, d: ndimage.gaussian_filter(x, 2.0, mode="nearest", truncate=4.0)),
     Row("noise", "noise(10)", lambda x, d: x + np.random.default_rng(0).normal(0, 10, x.shape).astype(np.float32),
         compare=noise_stats(10.0)),
