@@ -88,7 +88,7 @@ vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *pl
                                     const int64_t dim[3], vxa_dvol *coarse, double start[3], double step[3],
                                     bool *made);
 
-/* Fast mode's coarse grid along one axis of n voxels for sigma: blocks of s = max(1, floor(sigma / 4)) voxels,
+/* Fast mode's coarse grid along one axis of n voxels for sigma: blocks of s = max(1, floor(3 sigma / 8)) voxels,
  * nodes = ceil(n / s) of them, centred on the grid: block m covers [first + m·s, first + (m + 1)·s) with
  * first = −floor((nodes·s − n) / 2); its centre, the node's fine coordinate, is first + m·s + (s − 1)/2. */
 void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *nodes, int64_t *first);
