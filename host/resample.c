@@ -45,7 +45,7 @@ static bool copy_map(const vxa_dvol *in, const vxa_dvol *out, const vxa_resample
                      int64_t off[3])
 {
     if (p->field || p->coarse || p->out_k0 || p->out_i0 || p->out_j0 || p->in_k0 ||
-        (p->in_nz && p->in_nz != in->dim[2]))
+        vxa_resample_in_nz(p, in) != in->dim[2])
         return false;
     for (int r = 0; r < 3; r++) {
         for (int c = 0; c < 3; c++)
@@ -168,7 +168,7 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
         fm = (cl_mem)rows->mem;
         cdim = (cl_long4){ { rows->dim[0], rows->dim[1], rows->dim[2], 3 } };
     }
-    cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)(p->in_nz ? p->in_nz : src->dim[2]), 0 } };
+    cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)vxa_resample_in_nz(p, src), 0 } };
     cl_int4 woff = { { (cl_int)p->out_i0, (cl_int)p->out_j0, 0, 0 } };
     st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof fm, &fm, sizeof ind, &ind,
                      sizeof outd, &outd, sizeof col[0], &col[0], sizeof col[1], &col[1], sizeof col[2], &col[2],

@@ -12,6 +12,19 @@ VXA_INLINE bool vxa_reduce_takes(float y, int nonzero)
     return isfinite(y) && !(nonzero && y == 0.0f);
 }
 
+/* vxa_reduce_takes of 16 lanes (-1 where taken). */
+VXA_INLINE int16 vxa_reduce_takes16(float16 y, int nonzero)
+{
+    return isfinite(y) & (nonzero ? y != 0.0f : (int16)-1);
+}
+
+/* vxa_load of the sixteen voxels v .. v + 15. */
+VXA_INLINE float16 vxa_load16(__global const IN_T *x, long v, float slope, float inter)
+{
+    const float16 y = convert_float16(vload16(0, x + v));
+    return slope != 0.0f ? y * slope + inter : y;
+}
+
 /* Kahan summation step: s + a with the lost low part carried in e. */
 VXA_INLINE void vxa_kahan_add(float *s, float *e, float a)
 {
@@ -266,13 +279,12 @@ __kernel void vxa_reduce_hist_chunk(__global const IN_T *x, float slope, float i
     for (long vb = v0; vb < v1; vb += 16) {
         const long ve = min(vb + 16, v1);
         if (ve - vb == 16) {
-            float16 y = convert_float16(vload16(0, xc + vb));
-            if (slope != 0.0f) y = y * slope + inter;
+            const float16 y = vxa_load16(xc, vb, slope, inter);
             const uint16 key = vxa_float_key16(y), m = key & pmask;
             const int16 hit = (m == p0) | (m == q1) | (m == q2) | (m == q3);
             if (!any(hit)) continue;
             if (!mask) {
-                const int16 take = hit & isfinite(y) & (nonzero ? y != 0.0f : (int16)-1);
+                const int16 take = hit & vxa_reduce_takes16(y, nonzero);
                 const uint16 digit = (key >> (uint)shift) & 255u;
                 const uint16 bin = select((uint16)1024u, select(select(select(768u + digit, 512u + digit, m == q2),
                                           256u + digit, m == q1), digit, m == p0), take);
@@ -319,9 +331,8 @@ __kernel void vxa_reduce_code_hist_chunk(__global const IN_T *x, float slope, fl
 #ifndef CODE_RAW_MIN
     if (!mask)
         for (; v + 16 <= v1; v += 16) {
-            float16 y = convert_float16(vload16(0, xc + v));
-            if (slope != 0.0f) y = y * slope + inter;
-            const int16 take = isfinite(y) & (nonzero ? y != 0.0f : (int16)-1);
+            const float16 y = vxa_load16(xc, v, slope, inter);
+            const int16 take = vxa_reduce_takes16(y, nonzero);
             const uint16 code = select((uint16)0, vxa_float_key16(y) >> (uint)(32 - bits), take);
             const uint16 inc = select((uint16)0, (uint16)1, take);
             if (all(code == (uint16)code.s0)) {

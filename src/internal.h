@@ -121,6 +121,12 @@ typedef struct vxa_resample_params {
     int64_t out_i0, out_j0;
 } vxa_resample_params;
 
+/* The depth of the whole input a pass reads: in_nz, or the input's own where it is whole (in_nz 0). */
+static inline int64_t vxa_resample_in_nz(const vxa_resample_params *p, const vxa_dvol *in)
+{
+    return p->in_nz ? p->in_nz : in->dim[2];
+}
+
 /* out must be allocated with out_dim and in->channels; out->dtype float32 (images) or, with order 0, any type
  * (labels keep theirs). Counted as launch "vxa_resample". On both paths, a map that only flips, crops or
  * shifts by whole voxels inside the input is done as an exact copy (vxa_copy_axes, then vxa_cast_float for typed or

@@ -52,7 +52,7 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
     if (!finite3(&p->A[0][0], 9) || !finite3(p->b, 3) || !isfinite(p->cval))
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the matrix, offset and cval must be finite");
     if (p->in_nz || p->in_k0 || p->out_k0) {   /* in_nz 0: the input is whole */
-        const int64_t in_nz = p->in_nz ? p->in_nz : in->dim[2];
+        const int64_t in_nz = vxa_resample_in_nz(p, in);
         if (p->in_nz < 0 || p->in_k0 < 0 || p->out_k0 < 0 || p->in_k0 + in->dim[2] > in_nz || in_nz > INT32_MAX ||
             p->out_k0 > INT32_MAX)
             return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: slab planes %lld.. (+%lld) of an input %lld "
@@ -145,7 +145,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = out->dtype, .host = fill };
     vxa_ref_store(&f, 0, p->cval);  /* cval in the label's type, as the kernel gets it */
     const size_t nout = (size_t)(out->dim[0] * out->dim[1] * out->dim[2]);
-    const int64_t in_nz = p->in_nz ? p->in_nz : in->dim[2];
+    const int64_t in_nz = vxa_resample_in_nz(p, in);
     const float A32[3][3] = { { (float)p->A[0][0], (float)p->A[0][1], (float)p->A[0][2] },
                               { (float)p->A[1][0], (float)p->A[1][1], (float)p->A[1][2] },
                               { (float)p->A[2][0], (float)p->A[2][1], (float)p->A[2][2] } };
