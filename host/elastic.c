@@ -21,8 +21,8 @@ vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_ke
     vxa_status st = check_noise(ctx, vol);
     if (st != VXA_OK) return st;
     if (ctx->reference) return vxa_ref_noise_uniform(ctx, vol, key, amp);
-    const bool x8 = ctx->cl->chunked;   /* the CPU form: eight Philox blocks per work-item, as vector lanes */
-    const char *name = x8 ? "vxa_noise_uniform_x8" : "vxa_noise_uniform";
+    const bool x16 = ctx->cl->chunked;   /* the CPU form: sixteen Philox blocks per work-item, as vector lanes */
+    const char *name = x16 ? "vxa_noise_uniform_x16" : "vxa_noise_uniform";
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "noise", "", name, &k)) != VXA_OK) return st;
     const cl_ulong nvox = (cl_ulong)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
@@ -34,7 +34,7 @@ vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_ke
                      sizeof op, &op, sizeof a, &a, (size_t)0);
     if (st != VXA_OK) return st;
     const size_t blocks = (size_t)((nvox + 3) / 4);
-    const size_t g[3] = { x8 ? (blocks + 7) / 8 : blocks, (size_t)vol->channels, 1 };
+    const size_t g[3] = { x16 ? (blocks + 15) / 16 : blocks, (size_t)vol->channels, 1 };
     return vxa_cl_launch(ctx, k, name, 2, g);
 }
 

@@ -39,13 +39,11 @@ __kernel void vxa_noise_uniform(__global float *out, ulong nvox, ulong seed, ulo
         if ((ulong)w < left) o[w] = a * vxa_u01_sym(x.v[w]);
 }
 
-/* vxa_u01_sym of the 32 voxels of Philox blocks b .. b+7 of a stream, in voxel order (u[4 i + w] = word w of
- * block b + i): the eight blocks drawn at once as the lanes of vxa_philox_x8, the mapping eight lanes at a time
- * (the same float operations as vxa_u01_sym). */
-VXA_INLINE void vxa_u01_sym_x8(ulong seed, ulong sample, uint stream, uint b, float u[32])
+/* vxa_u01_sym of the 32 voxels of eight Philox blocks whose words are the lanes of x, y, z and w (lane i: block
+ * b + i), in voxel order (u[4 i + w] = word w of block b + i): the mapping eight lanes at a time (the same float
+ * operations as vxa_u01_sym). */
+VXA_INLINE void vxa_u01_sym_words(uint8 x, uint8 y, uint8 z, uint8 w, float u[32])
 {
-    uint8 x, y, z, w;
-    vxa_philox_x8(seed, sample, stream, b, &x, &y, &z, &w);
     const float8 ux = convert_float8(x >> 8) * 1.1920928955078125e-7f - 1.0f;
     const float8 uy = convert_float8(y >> 8) * 1.1920928955078125e-7f - 1.0f;
     const float8 uz = convert_float8(z >> 8) * 1.1920928955078125e-7f - 1.0f;
@@ -60,19 +58,29 @@ VXA_INLINE void vxa_u01_sym_x8(ulong seed, ulong sample, uint stream, uint b, fl
     vstore4((float4)(ux.s7, uy.s7, uz.s7, uw.s7), 7, u);
 }
 
-/* The CPU form of vxa_noise_uniform, the same values: work-item t writes the 32 voxels of blocks 8t .. 8t+7 of
- * channel c (vxa_u01_sym_x8; PoCL leaves the one-block form's Philox rounds scalar). */
-__kernel void vxa_noise_uniform_x8(__global float *out, ulong nvox, ulong seed, ulong sample, uint op_index,
-                                   float4 amp)
+/* vxa_u01_sym of the 64 voxels of Philox blocks b .. b+15 of a stream, in voxel order: the sixteen blocks drawn
+ * as two chains of eight lanes (vxa_philox_x8x2). */
+VXA_INLINE void vxa_u01_sym_x16(ulong seed, ulong sample, uint stream, uint b, float u[64])
 {
-    const ulong b = 8 * get_global_id(0);
+    uint8 a[4], c[4];
+    vxa_philox_x8x2(seed, sample, stream, b, a, c);
+    vxa_u01_sym_words(a[0], a[1], a[2], a[3], u);
+    vxa_u01_sym_words(c[0], c[1], c[2], c[3], u + 32);
+}
+
+/* The CPU form of vxa_noise_uniform, the same values: work-item t writes the 64 voxels of blocks 16t .. 16t+15
+ * of channel c (vxa_u01_sym_x16; PoCL leaves the one-block form's Philox rounds scalar). */
+__kernel void vxa_noise_uniform_x16(__global float *out, ulong nvox, ulong seed, ulong sample, uint op_index,
+                                    float4 amp)
+{
+    const ulong b = 16 * get_global_id(0);
     const uint c = get_global_id(1);
     if (b * 4 >= nvox || c > 2) return;
-    float u[32];
-    vxa_u01_sym_x8(seed, sample, op_index << 8 | c, (uint)b, u);
+    float u[64];
+    vxa_u01_sym_x16(seed, sample, op_index << 8 | c, (uint)b, u);
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
     __global float *o = out + c * nvox + b * 4;
-    const int nv = nvox - b * 4 < 32 ? (int)(nvox - b * 4) : 32;
+    const int nv = nvox - b * 4 < 64 ? (int)(nvox - b * 4) : 64;
     for (int q = 0; q < nv; q++) o[q] = a * u[q];
 }
 
@@ -128,7 +136,7 @@ __kernel void vxa_noise_block_mean(__global float *coarse, long4 cdim, long4 fdi
 }
 
 /* The CPU form of vxa_noise_block_mean (PoCL): one work-item per coarse row (m1, m2) and channel c, global
- * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks eight Philox blocks at a time (vxa_philox_x8;
+ * (cdim.y, cdim.z, cdim.w). It walks the fine rows of its blocks sixteen Philox blocks at a time (vxa_philox_x8x2;
  * each block of a row computed once) and adds each voxel to its node's sum, kept in the output row: per node
  * the same additions in the same order (k, then j, then i ascending) as vxa_noise_block_mean, so the same
  * floats. */
@@ -151,13 +159,13 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
             /* The node of fine i is (i - first.x) / step.x (first.x <= 0), walked (vxa_block_mean_add) */
             long node = -first.x / step.x, next = first.x + (node + 1) * step.x;
             float acc = row[node];
-            /* eight Philox blocks as vector lanes, 32 voxels, up to the row's end: the last group's blocks past
-             * it are drawn and left out (a row of ch2, 181 voxels, is 46 or 47 blocks: six groups, where the
-             * eight-, four- and one-block forms took five, one and up to three calls) */
-            for (; blk < bend; blk += 8) {
-                float u[32];
-                vxa_u01_sym_x8(seed, sample, stream, (uint)blk, u);
-                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 32);
+            /* sixteen Philox blocks as two chains of vector lanes, 64 voxels, up to the row's end: the last
+             * group's blocks past it are drawn and left out (a row of ch2, 181 voxels, is 46 or 47 blocks: three
+             * groups) */
+            for (; blk < bend; blk += 16) {
+                float u[64];
+                vxa_u01_sym_x16(seed, sample, stream, (uint)blk, u);
+                const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 64);
                 vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
                                    &node, &next, &acc);
             }
