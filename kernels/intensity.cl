@@ -259,10 +259,10 @@ VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim
             const float sd = p[0];
             const uint stream = ((uint)ins.y << 8) | (uint)c;
             /* Sixteen Philox blocks at a time as vector lanes (vxa_philox_x8x2; 256^3 noise pass ~27 -> ~20 ms
-             * against eight, ~17 with two chains of eight), from the block holding voxel s0: block b holds the channel's voxels 4b .. 4b+3,
-             * stored at row[4b - s0 + l]. A group wholly inside the span adds its 64 voxels four at a time;
-             * the span's first and last groups add only the voxels inside it (a window's rows of ~128 voxels
-             * would otherwise spend most of their blocks in the one-block form). */
+             * against eight, ~17 with two chains of eight), from the block holding voxel s0: block b holds the
+             * channel's voxels 4b .. 4b+3, stored at row[4b - s0 + l]. A group wholly inside the span adds its 64
+             * voxels four at a time; the span's first and last groups add only the voxels inside it (a window's
+             * rows of ~128 voxels would otherwise spend most of their blocks in the one-block form). */
             for (long b = s0 / 4; 4 * b < s0 + len; b += 16) {
                 uint8 pa[4], pc[4];
                 vxa_philox_x8x2(seed, sample, stream, (uint)b, pa, pc);

@@ -228,12 +228,29 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 
 /* The CPU form of the single-channel trilinear pass (PoCL, IDX_T int): work-item (g, j, k) takes the eight
  * outputs i = 8g .. 8g + 7 of its row with the arithmetic written in float8 lanes, the very operations of
- * rs_linear_at lane by lane (so the same floats), and the eight neighbours read lane by lane; groups with a
- * neighbour outside the input through rs_border8, rows' last incomplete eights through rs_linear_at voxel by
- * voxel. PoCL keeps the one-voxel form scalar (its vectoriser gives up on the position arithmetic). */
+ * rs_linear_at lane by lane (so the same floats), and the eight neighbours read lane by lane, the two along i
+ * at once (RS_G8X2); groups with a neighbour outside the input through rs_border8, rows' last incomplete eights
+ * through rs_linear_at voxel by voxel. PoCL keeps the one-voxel form scalar (its vectoriser gives up on the
+ * position arithmetic). */
 #define RS_G8(off) (float8)((float)src[b8.s0 + (off)], (float)src[b8.s1 + (off)], (float)src[b8.s2 + (off)], \
                             (float)src[b8.s3 + (off)], (float)src[b8.s4 + (off)], (float)src[b8.s5 + (off)], \
                             (float)src[b8.s6 + (off)], (float)src[b8.s7 + (off)])
+/* The two neighbours along i of the eight lanes' base indices b8 + off as one two-voxel load per lane: lo the
+ * values at b8 + off, hi at b8 + off + 1 (the interior form; ch2's pass with a fast field 25.8 -> 21.8 ms
+ * against eight single loads per lane, 256^3 float32 96.8 -> 86.7 ms). */
+#define RS_VEC2_(T) T##2
+#define RS_VEC2(T) RS_VEC2_(T)
+#define RS_G8X2(off, lo, hi)                                                                                  \
+    do {                                                                                                      \
+        const RS_VEC2(IN_T) q0_ = vload2(0, src + b8.s0 + (off)), q1_ = vload2(0, src + b8.s1 + (off));       \
+        const RS_VEC2(IN_T) q2_ = vload2(0, src + b8.s2 + (off)), q3_ = vload2(0, src + b8.s3 + (off));       \
+        const RS_VEC2(IN_T) q4_ = vload2(0, src + b8.s4 + (off)), q5_ = vload2(0, src + b8.s5 + (off));       \
+        const RS_VEC2(IN_T) q6_ = vload2(0, src + b8.s6 + (off)), q7_ = vload2(0, src + b8.s7 + (off));       \
+        lo = (float8)((float)q0_.x, (float)q1_.x, (float)q2_.x, (float)q3_.x, (float)q4_.x, (float)q5_.x,   \
+                      (float)q6_.x, (float)q7_.x);                                                            \
+        hi = (float8)((float)q0_.y, (float)q1_.y, (float)q2_.y, (float)q3_.y, (float)q4_.y, (float)q5_.y,   \
+                      (float)q6_.y, (float)q7_.y);                                                            \
+    } while (0)
 /* The trilinear values of eight lanes of which some have a neighbour outside the input, each lane as
  * rs_linear_at computes it: lanes with all eight neighbours inside interpolate the stored values and scale
  * once; the others sum w · v over the eight corners in order, v the scaled value at the folded position or
@@ -289,8 +306,11 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
     }
     const int8 b8 = x0 + sy * y0 + sz * (z0 - k0);
     __global const IN_T *src = in;
-    const float8 v000 = RS_G8(0), v100 = RS_G8(1), v010 = RS_G8(sy), v110 = RS_G8(sy + 1);
-    const float8 v001 = RS_G8(sz), v101 = RS_G8(sz + 1), v011 = RS_G8(sy + sz), v111 = RS_G8(sy + sz + 1);
+    float8 v000, v100, v010, v110, v001, v101, v011, v111;
+    RS_G8X2(0, v000, v100);
+    RS_G8X2(sy, v010, v110);
+    RS_G8X2(sz, v001, v101);
+    RS_G8X2(sy + sz, v011, v111);
     const float8 c00 = v000 + tx * (v100 - v000), c10 = v010 + tx * (v110 - v010);
     const float8 c01 = v001 + tx * (v101 - v001), c11 = v011 + tx * (v111 - v011);
     const float8 c0 = c00 + ty * (c10 - c00), c1 = c01 + ty * (c11 - c01);
