@@ -78,9 +78,10 @@ vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
 vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                 const double *shift, vxa_rstats *out);
 
-/* Count, min, max, mean and population std (ddof 0) per channel; std only when want_std > 0 (a second pass on
- * the device, shifted by the mean so that no precision is lost); want_std < 0: count, min and max only (mean
- * NaN; the device skips the sums). mean and std are NaN when count is 0. */
+/* Count, min, max, mean and population std (ddof 0) per channel; std only when want_std > 0 (on the device from
+ * the first pass's sums where mean^2 <= var, within 6e-7 relative, else from a second pass shifted by the mean
+ * so that no precision is lost); want_std < 0: count, min and max only (mean NaN; the device skips the sums).
+ * mean and std are NaN when count is 0. */
 typedef struct vxa_moments { double count, min, max, mean, std; } vxa_moments;
 vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                               int want_std, vxa_moments *out);

@@ -161,6 +161,40 @@ static void test_std_of_offset_data(void **state)
     vxa_volume_free(v);
 }
 
+/* The std from the first pass's unshifted sums where mean^2 <= var, one launch: at the limit (mean^2 = 0.99 var,
+ * ch2-sized) within 1e-6 relative of float64 sums, ten times tighter than check_moments asks. Where mean^2 > var
+ * (mean^2 = 1.01 var) the shifted second pass runs: two launches. */
+static void test_std_one_pass_at_its_limit(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 5;
+    const int64_t dim[3] = { 181, 217, 181 };
+    const double ratio[2] = { 0.99, 1.01 };
+    for (int t = 0; t < 2; t++) {
+        vxa_volume *v = NULL;
+        assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
+        float *x = v->data;
+        const double offset = sqrt(ratio[t] / 3.0);   /* u uniform in [-1, 1): var 1/3 */
+        for (size_t i = 0; i < vxa_volume_voxels(v); i++)
+            x[i] = (float)(offset + 2.0 * vxa_test_uniform(&rng) - 1.0);
+        host_moments h = host_stats(v, 0, 0, NULL);
+        vxa_dvol d;
+        assert_int_equal(vxa_dvol_from_volume(dev, v, &d), VXA_OK);
+        vxa_moments m;
+        const uint64_t before = vxa_context_launches(dev, "vxa_reduce_stats");
+        assert_int_equal(vxa_reduce_moments(dev, &d, 0, NULL, 1, &m), VXA_OK);
+        const uint64_t launches = vxa_context_launches(dev, "vxa_reduce_stats") - before;
+        const double want_ratio = h.mean * h.mean / (h.std * h.std);
+        if (!(fabs(want_ratio - ratio[t]) < 0.005)) fail_msg("the data's mean^2 / var is %g", want_ratio);
+        assert_int_equal(launches, t == 0 ? 1 : 2);
+        check_close(m.mean, h.mean, h.std, 1e-6, "mean", dev, dim);
+        check_close(m.std, h.std, h.std, 1e-6, "std", dev, dim);
+        vxa_dvol_release(dev, &d);
+        vxa_volume_free(v);
+    }
+}
+
 /* Exact equality with the sort, on awkward shapes, with many duplicates, and at q = 0, 100, 50, 0.5/99.5. */
 static void test_percentiles_equal_sort(void **state)
 {
@@ -503,6 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_moments_match_double),
         cmocka_unit_test(test_std_of_offset_data),
+        cmocka_unit_test(test_std_one_pass_at_its_limit),
         cmocka_unit_test(test_percentiles_equal_sort),
         cmocka_unit_test(test_percentile_upper_half_lerp),
         cmocka_unit_test(test_percentiles_over_runs),
