@@ -21,13 +21,6 @@ import sys
 import tempfile
 import zlib
 
-try:
-    import numpy as np
-    import nibabel as nib
-except ImportError as e:
-    print("skip: %s" % e)
-    sys.exit(77)
-
 CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
 AAL = "/usr/share/mricron/templates/aal.nii.gz"
 SPEC = ("flip(axes=0,1,2, p_axis=0.5) rotate([-15,15], plane=0,1) zoom([0.9,1.1]) "
@@ -66,6 +59,12 @@ def png_size(path):
 
 
 def main():
+    try:
+        import numpy as np
+        import nibabel as nib
+    except ImportError as e:
+        print("skip: %s" % e)
+        return 77
     tool = tool_path()
     if tool is None:
         print("skip: vxa_pipeline_api not found (VXA_TOOLS_DIR=%s)" % os.environ.get("VXA_TOOLS_DIR"))
