@@ -173,9 +173,10 @@ vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero
         /* The first pass's sums, unshifted, give the variance as sumsq/n - mean^2. Each partial is a compensated
          * float sum, within ~3e-7 of its value, so that variance is within ~3e-7 (var + 3 mean^2) of the true one:
          * within 1.2e-6 relative where mean^2 <= var, and the std within 6e-7. Such channels (ch2: mean^2 / var
-         * 0.91) skip the second pass; the others, where the cancellation would cost more, take it. */
+         * 0.91) skip the second pass; the others, where the cancellation would cost more, take it, as do sums
+         * whose squares overflowed float (NaN after compensation; the shifted pass's squares may not). */
         const double var = r[c].sumsq / r[c].count - out[c].mean * out[c].mean;
-        if (var > 0 && out[c].mean * out[c].mean <= var)
+        if (isfinite(var) && var > 0 && out[c].mean * out[c].mean <= var)
             out[c].std = sqrt(var);
         else
             second = true;

@@ -195,6 +195,22 @@ static void test_std_one_pass_at_its_limit(void **state)
     }
 }
 
+/* Squares past float's range (|x| ~ 2e19: x^2 ~ 4e38): the first pass's compensated sum of squares overflows
+ * (NaN), so the std must come from the shifted second pass, whose squares of x - mean are small. */
+static void test_std_when_squares_overflow_float(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device();
+    uint64_t rng = vxa_test_seed() + 6;
+    const int64_t dim[3] = { 37, 23, 19 };
+    vxa_volume *v = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
+    float *x = v->data;
+    for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)(2e19 + 1e14 * vxa_test_uniform(&rng));
+    check_moments(dev, v, 0, NULL);
+    vxa_volume_free(v);
+}
+
 /* Exact equality with the sort, on awkward shapes, with many duplicates, and at q = 0, 100, 50, 0.5/99.5. */
 static void test_percentiles_equal_sort(void **state)
 {
@@ -538,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_moments_match_double),
         cmocka_unit_test(test_std_of_offset_data),
         cmocka_unit_test(test_std_one_pass_at_its_limit),
+        cmocka_unit_test(test_std_when_squares_overflow_float),
         cmocka_unit_test(test_percentiles_equal_sort),
         cmocka_unit_test(test_percentile_upper_half_lerp),
         cmocka_unit_test(test_percentiles_over_runs),
