@@ -146,19 +146,23 @@ static void test_moments_match_double(void **state)
     }
 }
 
+/* check_moments on the device for offset + spread * U[0, 1) over a volume of dim. */
+static void check_offset_data(const int64_t dim[3], double offset, double spread, uint64_t rng)
+{
+    vxa_volume *v = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
+    float *x = v->data;
+    for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)(offset + spread * vxa_test_uniform(&rng));
+    check_moments(vxa_test_device(), v, 0, NULL);
+    vxa_volume_free(v);
+}
+
 /* A large mean over a small spread (MRI-like offsets): the shifted second pass keeps the std exact. */
 static void test_std_of_offset_data(void **state)
 {
     (void)state;
-    vxa_context *dev = vxa_test_device();
-    uint64_t rng = vxa_test_seed() + 1;
     const int64_t dim[3] = { 181, 217, 181 };
-    vxa_volume *v = NULL;
-    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
-    float *x = v->data;
-    for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)(10000.0 + vxa_test_uniform(&rng));
-    check_moments(dev, v, 0, NULL);
-    vxa_volume_free(v);
+    check_offset_data(dim, 10000.0, 1.0, vxa_test_seed() + 1);
 }
 
 /* The std from the first pass's unshifted sums where mean^2 <= var, one launch: at the limit (mean^2 = 0.99 var,
@@ -200,15 +204,8 @@ static void test_std_one_pass_at_its_limit(void **state)
 static void test_std_when_squares_overflow_float(void **state)
 {
     (void)state;
-    vxa_context *dev = vxa_test_device();
-    uint64_t rng = vxa_test_seed() + 6;
     const int64_t dim[3] = { 37, 23, 19 };
-    vxa_volume *v = NULL;
-    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &v), VXA_OK);
-    float *x = v->data;
-    for (size_t i = 0; i < vxa_volume_voxels(v); i++) x[i] = (float)(2e19 + 1e14 * vxa_test_uniform(&rng));
-    check_moments(dev, v, 0, NULL);
-    vxa_volume_free(v);
+    check_offset_data(dim, 2e19, 1e14, vxa_test_seed() + 6);
 }
 
 /* Exact equality with the sort, on awkward shapes, with many duplicates, and at q = 0, 100, 50, 0.5/99.5. */
