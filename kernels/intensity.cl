@@ -301,9 +301,9 @@ VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim
              * vectorises (vxa_bias_factor per voxel stayed scalar on PoCL: 145 against 8.5 ms on ch2). */
             for (long v = 0; v < len;) {
                 const long s = s0 + v, i0 = s % dim.x, n = min(len - v, dim.x - i0);
+                const long j = (s / dim.x) % dim.y, k = s / (dim.x * dim.y);
                 float r[6];
-                vxa_bias_row(p, ins.w, vxa_bias_coord((s / dim.x) % dim.y, dim.y), vxa_bias_coord(s / (dim.x * dim.y),
-                             dim.z), r);
+                vxa_bias_row(p, ins.w, vxa_bias_coord(j, dim.y), vxa_bias_coord(k, dim.z), r);
                 __global float *xr = row + v;
                 for (long q = 0; q < n; q++) xr[q] *= vxa_bias_at(r, vxa_bias_coord(i0 + q, dim.x));
                 v += n;
