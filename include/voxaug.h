@@ -214,6 +214,10 @@ VXA_API vxa_status vxa_phantom(const int64_t dim[3], vxa_volume **image, vxa_vol
  * named), VXA_ERR_IO (path and errno text; no file is left), VXA_ERR_OUT_OF_MEMORY. */
 VXA_API vxa_status vxa_preview_png(const char *path, const vxa_volume *image, const vxa_volume *label,
                                    double lo_pct, double hi_pct, char *err, size_t errlen);
+/* The same, windowed to the values [lo, hi] of the image (Hounsfield units for CT, after scl_slope/scl_inter)
+ * instead of percentiles: lo and hi finite, lo <= hi, else VXA_ERR_INVALID_ARGUMENT. */
+VXA_API vxa_status vxa_preview_png_values(const char *path, const vxa_volume *image, const vxa_volume *label,
+                                          double lo, double hi, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

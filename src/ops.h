@@ -109,6 +109,11 @@ extern const int vxa_elastic_nops;
 extern const vxa_op_desc vxa_intensity_ops[];
 extern const int vxa_intensity_nops;
 
+/* The CT window presets of window(preset=...), for other users of the same windows (voxaug preview --ct):
+ * 1 and (centre, width) in HU for a known name, else 0. The names, NULL-terminated. */
+int vxa_window_preset(const char *name, double *center, double *width);
+const char *const *vxa_window_preset_names(void);
+
 /* Runs n consecutive intensity ops (ops[i] with values vals[i]) in place on a float32 device volume (every
  * channel independently), fusing elementwise ones into one pass where possible. src: NULL, or the typed volume
  * vol starts as (converted by the first pass, vxa_intensity_apply). Label maps never see these; mask (the label

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define BIG 3.0e38
 static const char *const window_presets[] = { "none", "brain", "subdural", "stroke", "lung", "bone", "soft",
@@ -119,6 +120,19 @@ const vxa_op_desc vxa_intensity_ops[] = {
       .intensity_id = VXA_INT_LOWRES },
 };
 const int vxa_intensity_nops = NP(vxa_intensity_ops);
+
+int vxa_window_preset(const char *name, double *center, double *width)
+{
+    for (int i = 1; name && window_presets[i]; i++)
+        if (strcmp(name, window_presets[i]) == 0) {
+            *center = window_values[i - 1][0];
+            *width = window_values[i - 1][1];
+            return 1;
+        }
+    return 0;
+}
+
+const char *const *vxa_window_preset_names(void) { return window_presets + 1; }
 
 /* The values of one op into what the paths execute: presets looked up, bias coefficients drawn. */
 static vxa_status resolve(vxa_context *ctx, const vxa_op_desc *op, const vxa_op_values *val, vxa_iop *out)

@@ -281,16 +281,13 @@ done:
     return st;
 }
 
-static vxa_status preview_check(const char *path, const vxa_volume *image, const vxa_volume *label, double lo_pct,
-                                double hi_pct, char *err, size_t errlen)
+static vxa_status preview_check(const char *path, const vxa_volume *image, const vxa_volume *label, char *err,
+                                size_t errlen)
 {
     if (!path || !path[0]) return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "preview: no output path");
     if (!image || !image->data || vxa_volume_bytes(image) == 0)
         return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT,
                             "%s: the image is missing, has no data, or has an invalid shape or dtype", path);
-    if (!(lo_pct >= 0.0 && lo_pct <= hi_pct && hi_pct <= 100.0))
-        return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT,
-                            "%s: window percentiles %g,%g: expected 0 <= lo <= hi <= 100", path, lo_pct, hi_pct);
     if (!label) return VXA_OK;
     if (!label->data || vxa_volume_bytes(label) == 0)
         return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT,
@@ -321,6 +318,9 @@ static vxa_status preview_check(const char *path, const vxa_volume *image, const
     return VXA_OK;
 }
 
+static vxa_status preview_draw(const char *path, const vxa_volume *image, const vxa_volume *label, double lo,
+                               double hi, char *err, size_t errlen);
+
 /* Layout, neurological convention (as nilearn): the coronal panel as if seen from behind the head, the axial one
  * from above, so the patient's right is on the picture's right (radiological viewers mirror this).
  *   sagittal (x = mid): anterior to the right, superior up;
@@ -338,12 +338,33 @@ vxa_status vxa_preview_png(const char *path, const vxa_volume *image, const vxa_
                            double hi_pct, char *err, size_t errlen)
 {
     vxa_status st;
-    uint8_t *pixels = NULL;
-    png_bytep *rows = NULL;
-    if ((st = preview_check(path, image, label, lo_pct, hi_pct, err, errlen)) != VXA_OK) return st;
-
+    if ((st = preview_check(path, image, label, err, errlen)) != VXA_OK) return st;
+    if (!(lo_pct >= 0.0 && lo_pct <= hi_pct && hi_pct <= 100.0))
+        return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT,
+                            "%s: window percentiles %g,%g: expected 0 <= lo <= hi <= 100", path, lo_pct, hi_pct);
     double lo = 0.0, hi = 0.0;
     if ((st = preview_window(image, lo_pct, hi_pct, &lo, &hi, err, errlen)) != VXA_OK) return st;
+    return preview_draw(path, image, label, lo, hi, err, errlen);
+}
+
+vxa_status vxa_preview_png_values(const char *path, const vxa_volume *image, const vxa_volume *label, double lo,
+                                  double hi, char *err, size_t errlen)
+{
+    vxa_status st;
+    if ((st = preview_check(path, image, label, err, errlen)) != VXA_OK) return st;
+    if (!(isfinite(lo) && isfinite(hi) && lo <= hi))
+        return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT,
+                            "%s: window values %g,%g: expected finite lo <= hi", path, lo, hi);
+    return preview_draw(path, image, label, lo, hi, err, errlen);
+}
+
+/* The picture of checked inputs, grey levels windowed to the values [lo, hi]. */
+static vxa_status preview_draw(const char *path, const vxa_volume *image, const vxa_volume *label, double lo,
+                               double hi, char *err, size_t errlen)
+{
+    vxa_status st;
+    uint8_t *pixels = NULL;
+    png_bytep *rows = NULL;
 
     preview_frame fr;
     preview_orient(image, &fr);

@@ -463,6 +463,42 @@ static void test_preview_window_percentile_is_linear(void **state)
     vxa_volume_free(v);
 }
 
+/* A window in values (CT's Hounsfield units): grey = 255 (x - lo) / (hi - lo), clamped, whatever the volume's
+ * percentiles. int16 voxels of -1000 (air), 40 and 400 with lo, hi = -160, 240 (the mediastinum window, 40 +- 200):
+ * air is black, 40 is round(255 * 200 / 400) = 128 (127.5 rounds up), 400 is white. */
+static void test_preview_window_in_values(void **state)
+{
+    (void)state;
+    const int64_t dim[3] = { 3, 3, 3 };
+    vxa_volume *v = zero_volume(dim, VXA_INT16);
+    for (int64_t n = 0; n < 27; n++) vxa_volume_set(v, n % 3, (n / 3) % 3, n / 9, 0, -1000);
+    vxa_volume_set(v, 1, 1, 2, 0, 40);   /* sagittal column 1, row 0 */
+    vxa_volume_set(v, 1, 0, 2, 0, 400);  /* sagittal column 0, row 0 */
+    char err[1024] = "";
+    const char *path = scratch_path("values.png");
+    if (vxa_preview_png_values(path, v, NULL, -160, 240, err, sizeof err) != VXA_OK) fail_msg("%s", err);
+    picture p = read_png(path);
+    const layout L = make_layout(3, 3, 3, 3, 3, 3);
+    expect_layout(&p, &L);
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 1, 0), 128));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 0, 0), 255));
+    assert_true(is_grey(panel_pixel(&p, &L, 0, 2, 0), 0));
+    free(p.rgb);
+    /* the 0 and 100 percentiles are the minimum and maximum: the same picture, byte for byte */
+    write_preview(scratch_path("pct.png"), v, NULL, 0, 100);
+    if (vxa_preview_png_values(path, v, NULL, -1000, 400, err, sizeof err) != VXA_OK) fail_msg("%s", err);
+    picture a = read_png(scratch_path("pct.png")), b = read_png(path);
+    assert_int_equal(a.width * a.height, b.width * b.height);
+    assert_memory_equal(a.rgb, b.rgb, (size_t)a.width * (size_t)a.height * 3);
+    free(a.rgb);
+    free(b.rgb);
+    /* values need only be ordered and finite, not within 0..100 */
+    assert_int_equal(vxa_preview_png_values(path, v, NULL, 240, -160, err, sizeof err), VXA_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "240,-160"));
+    assert_int_equal(vxa_preview_png_values(path, v, NULL, -INFINITY, 0, err, sizeof err), VXA_ERR_INVALID_ARGUMENT);
+    vxa_volume_free(v);
+}
+
 /* Non-finite values are left out of the window and NaN is black. */
 static void test_preview_nan_is_black_and_ignored(void **state)
 {
@@ -694,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_preview_window_at_exact_percentiles),
         cmocka_unit_test(test_preview_window_interpolates_percentiles),
         cmocka_unit_test(test_preview_window_percentile_is_linear),
+        cmocka_unit_test(test_preview_window_in_values),
         cmocka_unit_test(test_preview_nan_is_black_and_ignored),
         cmocka_unit_test(test_preview_shows_channel_zero),
         cmocka_unit_test(test_preview_label_overlay_colours_labelled_pixels_only),

@@ -31,6 +31,12 @@ expect 2 "bad --window" "$cli" preview in.nii -o "$tmp/x.png" --window 5
 grep -q "^voxaug preview: --window '5'" "$tmp/err" && ok "bad --window is named" || bad "bad --window is named"
 expect 2 "--window out of order" "$cli" preview in.nii -o "$tmp/x.png" --window 60,40
 expect 2 "--window past 100" "$cli" preview in.nii -o "$tmp/x.png" --window=0,101
+expect 2 "a JPEG name" "$cli" preview in.nii -o "$tmp/x.jpg"
+grep -q "must end in .png" "$tmp/err" && ok "a non-PNG name is explained" || bad "a non-PNG name is explained"
+expect 2 "bad --values" "$cli" preview in.nii -o "$tmp/x.png" --values 400,-160
+expect 2 "unknown --ct" "$cli" preview in.nii -o "$tmp/x.png" --ct brian
+grep -q "one of brain subdural" "$tmp/err" && ok "unknown --ct lists the presets" || bad "unknown --ct lists the presets"
+expect 2 "two windows" "$cli" preview in.nii -o "$tmp/x.png" --ct lung --window 1,99
 expect 2 "bad --channel" "$cli" preview in.nii -o "$tmp/x.png" --channel x
 expect 2 "unknown option" "$cli" preview in.nii -o "$tmp/x.png" --bogus
 expect 2 "two inputs" "$cli" preview a.nii b.nii -o "$tmp/x.png"
@@ -49,6 +55,11 @@ if [ -r "$ch2" ] && [ -r "$aal" ]; then
     # 1 mm voxels: sagittal 217 x 181, coronal 181 x 181, axial 181 x 217, gaps of 4, enlarged 2x (217 < 256)
     size=$(png_size "$tmp/ch2.png")
     [ "$size" = "1166 434" ] && ok "ch2 preview is 1166 x 434" || bad "ch2 preview is $size, expected 1166 434"
+    expect 0 "ch2 with a window in values" "$cli" preview "$ch2" -o "$tmp/v.png" --values=20,120
+    expect 0 "ch2 with a CT preset" "$cli" preview "$ch2" -o "$tmp/ct.png" --ct brain
+    expect 0 "ch2 with the same window in values" "$cli" preview "$ch2" -o "$tmp/v80.png" --values 0,80
+    cmp -s "$tmp/ct.png" "$tmp/v80.png" && ok "--ct brain is --values 0,80" || bad "--ct brain is --values 0,80"
+    cmp -s "$tmp/v.png" "$tmp/ch2.png" && bad "--values changed nothing" || ok "--values changes the picture"
     expect 1 "--channel past the last" "$cli" preview "$ch2" -o "$tmp/c.png" --channel 1
     grep -q "has 1 channel; --channel 1 is out of range" "$tmp/err" && ok "channel range is explained" ||
         bad "channel range is explained"
