@@ -190,6 +190,31 @@ VXA_API vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *
                                           const vxa_volume *const *labels, vxa_volume **out_images,
                                           vxa_volume **out_labels, vxa_draw **draws);
 
+/* ---- the op table, for bindings (issue 19) ----------------------------------------------------------------- */
+/* The op table as JSON text: {"version": "0.1.0", "ops": [op, ...]}, the `sampling` pseudo-op first, then every
+ * op in `voxaug ops` order; op = {"name", "kind" ("sampling" | "spatial" | "elastic" | "intensity"), "doc",
+ * "scipy" (its SciPy/NumPy equivalent or ""), "params": [param, ...]}; param = {"name", "count" (values it takes,
+ * 1..3; a 3-value param given one value broadcasts it), "int", "fixed" (no [lo,hi] ranges), "required", "list"
+ * (1..count values, no broadcast), "auto" (computed from the input when left out) as booleans, "lo", "hi" (the
+ * accepted bounds of every value), "default" (count numbers, null if required or auto), "choices" (names
+ * accepted instead of numbers, value = index, or null), "doc"}. Every op also takes p= (probability, default 1).
+ * Writes at most len bytes including the terminating NUL; *needed (may be NULL) receives the size the whole text
+ * needs with its NUL. VXA_ERR_INVALID_ARGUMENT (text truncated) where len is smaller; buf may be NULL with len 0
+ * to ask for the size. */
+VXA_API vxa_status vxa_ops_json(char *buf, size_t len, size_t *needed);
+
+/* ---- dataset items (SPEC "Randomness and reproducibility") -------------------------------------------------- */
+/* The sample index of copy `copy` of a dataset item, keyed by the item itself so that adding, removing or
+ * reordering items changes no other item's draws. name: the item's image path relative to the dataset root,
+ * '/'-separated, as UTF-8 bytes (e.g. "sub-01/anat/t1.nii.gz"; NULL reads as ""). Exactly:
+ *     h = FNV-1a 64 of the bytes of name (offset basis 0xcbf29ce484222325, prime 0x100000001b3: h ^= byte,
+ *         h *= prime, per byte, modulo 2^64)
+ *     x = h ^ (copy * 0x9e3779b97f4a7c15)                                         (modulo 2^64)
+ *     sample = splitmix64's finaliser of x: x ^= x >> 30; x *= 0xbf58476d1ce4e5b9; x ^= x >> 27;
+ *              x *= 0x94d049bb133111eb; x ^= x >> 31
+ * Run the pipeline with (the dataset's seed, this sample). A bijection of h for each copy; never fails. */
+VXA_API uint64_t vxa_item_sample(const char *name, uint64_t copy);
+
 /* ---- built-in data ----------------------------------------------------------------------------------------- */
 /* A 3D Shepp-Logan head phantom of the given size (float32, 1 mm spacing) and its label map (uint8, one label
  * per ellipsoid region, 0 = background). Either out pointer may be NULL.

@@ -100,6 +100,8 @@ void vxa_grid_to_volume(const vxa_grid *g, vxa_volume *v);
 /* The whole table, NULL-terminated by name; lookup by name. */
 const vxa_op_desc *vxa_op_find(const char *name);
 const vxa_op_desc *const *vxa_op_table(int *count);
+/* The parameters of the `sampling` pseudo-op (src/spec.c), which is not in the table. */
+const vxa_param_desc *vxa_sampling_params(int *count);
 
 /* Each family's descriptors. */
 extern const vxa_op_desc vxa_spatial_ops[];

@@ -30,6 +30,12 @@ static const vxa_param_desc sampling_params[] = {
     { "label_mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary for label maps (labels use cval 0)", sampling_modes },
 };
 
+const vxa_param_desc *vxa_sampling_params(int *count)
+{
+    *count = (int)(sizeof sampling_params / sizeof sampling_params[0]);
+    return sampling_params;
+}
+
 static vxa_status perr(parser *p, size_t col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static vxa_status perr(parser *p, size_t col, const char *fmt, ...)
 {
