@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+"""Every ctypes mirror of include/voxaug.h in one place: the library's location, its structs and its prototypes.
+
+Nothing else in the package names a C type or a C function's signature, so a change of the C API (issue 22:
+results into caller memory, versioned structs) is made here and in the few call sites of _core.py.
+The mirrors follow voxaug.h field by field; tests/test_capi.py checks them against what vxa_volume_init
+writes and what the library reports.
+"""
+import ctypes
+import os
+
+__all__ = ["lib", "Volume", "ContextOptions", "RunOptions", "status_name", "STATUS", "DTYPES"]
+
+# ---- the library -----------------------------------------------------------------------------------------------
+# The package's own copy (installed next to this file by scikit-build-core); VOXAUG_LIBRARY overrides it (a
+# development build: VOXAUG_LIBRARY=build/libvoxaug.so).
+_here = os.path.dirname(os.path.abspath(__file__))
+LIBRARY_PATH = os.environ.get("VOXAUG_LIBRARY") or os.path.join(_here, "libvoxaug.so")
+try:
+    lib = ctypes.CDLL(LIBRARY_PATH)
+except OSError as e:  # pragma: no cover - an installation fault, not a runtime one
+    raise ImportError(f"voxaug: cannot load the C library {LIBRARY_PATH}: {e}") from e
+
+# ---- types -------------------------------------------------------------------------------------------------------
+c_status = ctypes.c_int  # vxa_status (an enum)
+c_dtype = ctypes.c_int   # vxa_dtype (an enum; values are NIfTI's datatype codes)
+
+# vxa_dtype values by NumPy dtype name.
+DTYPES = {"uint8": 2, "int16": 4, "int32": 8, "float32": 16, "float64": 64, "int8": 256, "uint16": 512,
+          "uint32": 768}
+
+
+class Volume(ctypes.Structure):
+    """vxa_volume: a description of memory (i fastest: voxel (i,j,k,c) at data[i + nx*(j + ny*(k + nz*c))])."""
+    _fields_ = [
+        ("dim", ctypes.c_int64 * 3),
+        ("channels", ctypes.c_int64),
+        ("dtype", c_dtype),
+        ("scl_slope", ctypes.c_double),
+        ("scl_inter", ctypes.c_double),
+        ("affine", (ctypes.c_double * 4) * 4),
+        ("spacing", ctypes.c_double * 3),
+        ("sform_code", ctypes.c_int),
+        ("qform_code", ctypes.c_int),
+        ("xyzt_units", ctypes.c_int),
+        ("toffset", ctypes.c_double),
+        ("tr", ctypes.c_double),
+        ("descrip", ctypes.c_char * 80),
+        ("data", ctypes.c_void_p),
+    ]
+
+
+class ContextOptions(ctypes.Structure):
+    """vxa_context_options."""
+    _fields_ = [("device", ctypes.c_char_p), ("kernel_dir", ctypes.c_char_p), ("max_alloc", ctypes.c_uint64)]
+
+
+class RunOptions(ctypes.Structure):
+    """vxa_run_options."""
+    _fields_ = [("seed", ctypes.c_uint64), ("sample", ctypes.c_uint64),
+                ("field_out", ctypes.POINTER(ctypes.POINTER(Volume)))]
+
+
+VolumeP = ctypes.POINTER(Volume)
+VolumePP = ctypes.POINTER(VolumeP)
+c_void_pp = ctypes.POINTER(ctypes.c_void_p)
+
+
+def _proto(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+_proto("vxa_version_string", ctypes.c_char_p)
+_proto("vxa_version_number", ctypes.c_uint)
+_proto("vxa_status_name", ctypes.c_char_p, c_status)
+_proto("vxa_status_string", ctypes.c_char_p, c_status)
+_proto("vxa_volume_init", None, VolumeP, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64, c_dtype)
+_proto("vxa_volume_free", None, VolumeP)
+_proto("vxa_nifti_read", c_status, ctypes.c_char_p, VolumePP, ctypes.c_char_p, ctypes.c_size_t)
+_proto("vxa_nifti_write", c_status, ctypes.c_char_p, VolumeP, ctypes.c_char_p, ctypes.c_size_t)
+_proto("vxa_context_options_init", None, ctypes.POINTER(ContextOptions))
+_proto("vxa_context_create", c_status, ctypes.POINTER(ContextOptions), c_void_pp)
+_proto("vxa_context_destroy", None, ctypes.c_void_p)
+_proto("vxa_context_trim", None, ctypes.c_void_p)
+_proto("vxa_last_error", ctypes.c_char_p, ctypes.c_void_p)
+_proto("vxa_context_device_name", ctypes.c_char_p, ctypes.c_void_p)
+_proto("vxa_context_is_reference", ctypes.c_int, ctypes.c_void_p)
+_proto("vxa_devices_list", c_status, ctypes.c_char_p, ctypes.c_size_t)
+_proto("vxa_pipeline_parse", c_status, ctypes.c_char_p, c_void_pp, ctypes.c_char_p, ctypes.c_size_t)
+_proto("vxa_pipeline_free", None, ctypes.c_void_p)
+_proto("vxa_pipeline_string", ctypes.c_char_p, ctypes.c_void_p)
+_proto("vxa_pipeline_output_shape", c_status, ctypes.c_void_p, VolumeP, VolumeP)
+_proto("vxa_run_options_init", None, ctypes.POINTER(RunOptions))
+_proto("vxa_pipeline_run_ex", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions), VolumeP,
+       VolumeP, VolumePP, VolumePP, c_void_pp)
+_proto("vxa_draw_free", None, ctypes.c_void_p)
+_proto("vxa_draw_json", ctypes.c_char_p, ctypes.c_void_p)
+_proto("vxa_ops_json", c_status, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t))
+_proto("vxa_item_sample", ctypes.c_uint64, ctypes.c_char_p, ctypes.c_uint64)
+
+
+def status_name(st):
+    """"VXA_ERR_PARSE" for a status value ("VXA_ERR_UNKNOWN" past the list)."""
+    return lib.vxa_status_name(st).decode()
+
+
+def _statuses():
+    out, st = {}, 0
+    while True:  # the list is append-only; past its end vxa_status_name says VXA_ERR_UNKNOWN
+        name = status_name(st)
+        if name == "VXA_ERR_UNKNOWN":
+            return out
+        out[name] = st
+        st += 1
+
+
+STATUS = _statuses()  # {"VXA_OK": 0, "VXA_ERR_INVALID_ARGUMENT": 1, ...} as the linked library numbers them
