@@ -12,6 +12,18 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOXAUG_WERROR=ON
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
+# The Python package (python/): a venv on Debian's Python, which sees Debian's NumPy, SciPy, nibabel and torch
+# (--system-site-packages), the package built by pip from this tree (scikit-build-core compiles libvoxaug into
+# it; its build folder lives in the venv, so a rerun only recompiles what changed), then its tests. pytest's
+# status is the stage's: set -e stops the script on a failure.
+py_start=$SECONDS
+venv=build/python-venv
+[ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+"$venv/bin/python" -m pip install -q pytest==8.3.5
+"$venv/bin/python" -m pip install -q --config-settings=build-dir="$PWD/$venv/skbuild" ./python
+VOXAUG_CLI="$PWD/build/voxaug" "$venv/bin/python" -m pytest -p no:cacheprovider -q python/tests
+echo "Python stage: $((SECONDS - py_start)) s"
+
 # Sanitizers: the same suite (less the SciPy cross-checks) under ASan + UBSan, on the OpenCL device, so the
 # device path and the reference path it is compared with are both checked. PoCL and LLVM keep allocations
 # until exit by design; tests/lsan.supp names them, so voxaug's own leaks still fail the run.

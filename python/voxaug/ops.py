@@ -98,6 +98,7 @@ class Op:
                 raise TypeError(f"{type(self).__name__} needs {pd['name']!r}")
         self.values = values
         self.p = p
+        self.spec = self._format()  # checks the values' form now (bounds: the library's parser, in Pipeline)
 
     def _value(self, pd, v):
         fixed = pd["fixed"]
@@ -113,8 +114,7 @@ class Op:
             return self._value(pd, v.tolist())
         return _num(v)
 
-    @property
-    def spec(self):
+    def _format(self):
         parts = [f"{pd['name']}={self._value(pd, self.values[pd['name']])}" for pd in self.params
                  if pd["name"] in self.values]
         if self.p != 1:
