@@ -290,7 +290,8 @@ def table(res, slow=()):
         if "voxaug, patch first" in r:
             p = r["voxaug, patch first"]
             L.append(f"| ↳ voxaug computing the 128³ patch only (crop before z-score and noise) | {1e3 * p:.1f} | "
-                     + " | ".join(f"{1e3 * r[c]:.1f} ({r[c] / p:.1f}×)" if c in r else "—" for c in COLS[1:]) + " |")
+                     + " | ".join(f"{1e3 * r[c]:.1f}{'†' if (task, c) in slow else ''} ({r[c] / p:.1f}×)"
+                                  if c in r else "—" for c in COLS[1:]) + " |")
     return "\n".join(L)
 
 

@@ -14,6 +14,7 @@ Memory, exactly (python/README section "What copies" and the tests in tests/test
 """
 import ctypes
 import json
+import math
 import os
 
 import numpy as np
@@ -255,7 +256,7 @@ def _from_volume(vp, four_d):
     shape = (v.dim[0], v.dim[1], v.dim[2])
     if four_d or v.channels != 1:
         shape += (v.channels,)
-    affine = np.array(v.affine, dtype=np.float64)
+    affine = np.frombuffer(v.affine, dtype=np.float64).reshape(4, 4).copy()
     arr = np.asarray(_Owned(vp, shape, dt.str))
     return arr, affine, v
 
@@ -303,25 +304,30 @@ def _unwrap(x, affine):
     return np.asarray(x), affine, slope, inter
 
 
+_EYE = np.eye(4)
+
+
 def _fill(v, a, code, affine, slope=0.0, inter=0.0):
-    """Describes array a (already in the library's layout) in the ctypes vxa_volume v."""
-    if a.ndim not in (3, 4):
-        raise InvalidArgumentError(_EINVAL, f"expected an array of shape (i, j, k) or (i, j, k, c), got {a.shape}")
-    v.dim[0], v.dim[1], v.dim[2] = a.shape[0], a.shape[1], a.shape[2]
-    v.channels = a.shape[3] if a.ndim == 4 else 1
+    """Describes array a (already in the library's layout) in the ctypes vxa_volume v. Plain Python on lists
+    where NumPy's per-call cost would dominate: this runs on every call (python/README: the call overhead)."""
+    shape = a.shape
+    if len(shape) not in (3, 4):
+        raise InvalidArgumentError(_EINVAL, f"expected an array of shape (i, j, k) or (i, j, k, c), got {shape}")
+    v.dim[0], v.dim[1], v.dim[2] = shape[0], shape[1], shape[2]
+    v.channels = shape[3] if len(shape) == 4 else 1
     v.dtype = code
     v.scl_slope, v.scl_inter = slope, inter
     v.xyzt_units = 2
     if affine is None:
-        aff = np.eye(4)
+        aff = _EYE
     else:
         aff = np.ascontiguousarray(affine, dtype=np.float64)
         if aff.shape != (4, 4):
             raise InvalidArgumentError(_EINVAL, f"the affine must be 4x4, got {aff.shape}")
         v.sform_code = v.qform_code = 1
     ctypes.memmove(ctypes.addressof(v.affine), aff.ctypes.data, 128)
-    sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
-    v.spacing[0], v.spacing[1], v.spacing[2] = sp
+    r = aff[:3, :3].tolist()
+    v.spacing[0], v.spacing[1], v.spacing[2] = (math.hypot(r[0][c], r[1][c], r[2][c]) for c in range(3))
     v.data = a.ctypes.data if a.size else None
 
 
