@@ -130,6 +130,8 @@ def test_same_seed_same_result_and_contexts_agree(ctx, rng):
     b = pipe(x, seed=5, sample=9, ctx=ctx)[0]
     c = pipe(x, seed=5, sample=10, ctx=ctx)[0]
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+    with pytest.raises(voxaug.InvalidArgumentError, match="unsigned 64-bit"):
+        pipe(x, seed=-1, ctx=ctx)
     with voxaug.Context("reference") as ref:
         r = pipe(x, seed=5, sample=9, ctx=ref)[0]
     assert np.abs(r - a).max() <= 1e-4 * (a.max() - a.min())

@@ -428,6 +428,8 @@ class Pipeline:
     def run(self, image, label=None, *, seed=0, sample=0, affine=None, ctx=None, field=False):
         """As pipe(...); field=True appends the last elastic displacement field (float32 (i, j, k, 3), voxels;
         None if no elastic op ran) to the returned tuple."""
+        if not (0 <= seed < 2**64 and 0 <= sample < 2**64):
+            raise InvalidArgumentError(_EINVAL, f"seed and sample are unsigned 64-bit integers, got {seed}, {sample}")
         nib_in = hasattr(image, "dataobj") and hasattr(image, "affine")
         ctx = ctx or default_context()
         iv, ia = as_volume(image, affine)
