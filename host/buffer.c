@@ -81,6 +81,9 @@ void vxa_pool_clear(vxa_context *ctx)
     if (!ctx) return;
     for (int i = 0; i < ctx->npool; i++) free_buffers(ctx, ctx->pool[i].host, ctx->pool[i].mem, ctx->pool[i].host);
     ctx->npool = 0;
+    free(ctx->stage);
+    ctx->stage = NULL;
+    ctx->stage_bytes = 0;
 }
 
 vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channels, vxa_dtype dtype,

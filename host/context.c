@@ -208,9 +208,11 @@ static vxa_status choose(vxa_context *ctx, const char *spec, dev_entry *chosen)
     return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "device '%s' asked for: no device name contains it", spec);
 }
 
-void vxa_context_options_init(vxa_context_options *opt)
+void vxa_context_options_init_size(vxa_context_options *opt, size_t size)
 {
-    memset(opt, 0, sizeof *opt);
+    if (!opt) return;
+    memset(opt, 0, size < sizeof *opt ? size : sizeof *opt); /* every default is zero */
+    opt->size = size;
 }
 
 static vxa_status setup_device(vxa_context *ctx, vxa_cl *cl)
@@ -241,18 +243,23 @@ static vxa_status setup_device(vxa_context *ctx, vxa_cl *cl)
     return VXA_OK;
 }
 
-vxa_status vxa_context_create(const vxa_context_options *opt, vxa_context **out)
+vxa_status vxa_context_create(const vxa_context_options *caller_opt, vxa_context **out)
 {
-    vxa_context_options defaults;
+    vxa_context_options full, *opt = &full;
     if (!out) return VXA_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    if (!opt) {
-        vxa_context_options_init(&defaults);
-        opt = &defaults;
-    }
     vxa_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return VXA_ERR_OUT_OF_MEMORY;
     *out = ctx;
+    if (!caller_opt) vxa_context_options_init(&full);
+    else {
+        vxa_status st = vxa_abi_import(ctx, NULL, 0, &full, sizeof full, caller_opt, VXA_CONTEXT_OPTIONS_SIZE_V1,
+                                       "vxa_context_options");
+        if (st != VXA_OK) return st;
+    }
+    ctx->log = opt->log;
+    ctx->log_user = opt->log_user;
+    ctx->log_level = opt->log_level;
     ctx->max_alloc = opt->max_alloc;
     const char *spec = opt->device ? opt->device : getenv("VOXAUG_DEVICE");
     if (spec && (strcmp(spec, "reference") == 0 || strcmp(spec, "ref") == 0)) {
@@ -285,6 +292,7 @@ vxa_status vxa_context_create(const vxa_context_options *opt, vxa_context **out)
         st = vxa_cl_fail(ctx, err, "clCreateContext");
     }
     pthread_mutex_unlock(&enumerate_lock);
+    if (st == VXA_OK) vxa_log(ctx, VXA_LOG_INFO, "device '%s' (%s)", ctx->device_name, spec ? spec : "default");
     return st;
 }
 
@@ -446,7 +454,12 @@ static vxa_status get_program(vxa_context *ctx, const char *family, const char *
     char opts[512];
     snprintf(opts, sizeof opts, VXA_CL_BASE_OPTIONS "%s %s",
              cl->exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", options);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     err = clBuildProgram(prog, 1, &cl->device, opts, NULL, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    vxa_log(ctx, VXA_LOG_INFO, "built %s.cl with%s in %.0f ms", family, opts,
+            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
     if (err != CL_SUCCESS) {
         size_t loglen = 0;
         clGetProgramBuildInfo(prog, cl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &loglen);

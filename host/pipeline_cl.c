@@ -34,7 +34,7 @@ static vxa_status copy_out(vxa_context *ctx, const vxa_dvol *from, cl_mem to, co
     return err == CL_SUCCESS ? VXA_OK : vxa_cl_fail(ctx, err, "clEnqueueCopyBuffer(%s, %zu bytes)", what, bytes);
 }
 
-vxa_status vxa_pipeline_run_cl(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+vxa_status vxa_pipeline_run_cl(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *caller_o,
                                const vxa_volume *image_desc, cl_mem image,
                                const vxa_volume *label_desc, cl_mem label,
                                cl_mem out_image, cl_mem out_label, vxa_draw **draw)
@@ -43,15 +43,21 @@ vxa_status vxa_pipeline_run_cl(vxa_context *ctx, const vxa_pipeline *p, const vx
     if (draw) *draw = NULL;
     if (ctx->reference || !ctx->cl)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_cl: the reference context has no device buffers");
-    if (!p || !o || !image_desc || !image || !out_image || (label && (!label_desc || !out_label)))
+    if (!p || !caller_o || !image_desc || !image || !out_image || (label && (!label_desc || !out_label)))
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_cl: NULL argument");
+    vxa_run_options o_full;
+    const vxa_run_options *o = &o_full;
+    vxa_status st = vxa_run_options_import(ctx, caller_o, &o_full);
+    if (st == VXA_OK) st = vxa_volume_check_size(ctx, NULL, 0, image_desc, "image_desc");
+    if (st == VXA_OK && label) st = vxa_volume_check_size(ctx, NULL, 0, label_desc, "label_desc");
+    if (st != VXA_OK) return st;
     vxa_dvol in, lin, out = { 0 }, lout = { 0 };
     vxa_grid grid, out_grid;
     wrap(image_desc, image, &in);
     if (label) wrap(label_desc, label, &lin);
     vxa_grid_of_volume(image_desc, &grid);
-    vxa_status st = vxa_pipeline_run_dvol(ctx, p, o, &grid, &in, label ? &lin : NULL, &out, label ? &lout : NULL,
-                                          &out_grid, draw);
+    st = vxa_pipeline_run_dvol(ctx, p, o, &grid, &in, label ? &lin : NULL, &out, label ? &lout : NULL,
+                               &out_grid, draw);
     if (st == VXA_OK) st = copy_out(ctx, &out, out_image, "out_image");
     if (st == VXA_OK && label) st = copy_out(ctx, &lout, out_label, "out_label");
     if (st == VXA_OK) st = vxa_context_finish(ctx);

@@ -24,12 +24,42 @@ extern "C" {
 #endif
 
 #define VXA_VERSION_MAJOR 0
-#define VXA_VERSION_MINOR 1
+#define VXA_VERSION_MINOR 2
 #define VXA_VERSION_PATCH 0
-#define VXA_VERSION_STRING "0.1.0"
+#define VXA_VERSION_STRING "0.2.0"
 /* MAJOR*10000 + MINOR*100 + PATCH of the linked library. */
 VXA_API unsigned vxa_version_number(void);
 VXA_API const char *vxa_version_string(void);
+
+/* ---- ABI: structs that can grow ------------------------------------------------------------------------------
+ * Every public struct that crosses the library boundary (vxa_volume, vxa_buffer, vxa_context_options,
+ * vxa_run_options) starts with `size_t size`: the sizeof the caller was compiled with. Its _init sets it: the
+ * _init names below are static inline functions of this header, so sizeof is the caller's, and they call the
+ * library's exported vxa_<struct>_init_size(ptr, size) (what bindings such as ctypes call, with their own size).
+ * The library reads and writes only the first `size` bytes of a caller's struct:
+ *   - size < VXA_<STRUCT>_SIZE_V1 (the fields of 0.1.0 plus size; for vxa_buffer, new in 0.2.0, all of it):
+ *     VXA_ERR_INVALID_ARGUMENT (an uninitialised struct, or a caller that forgot the _init);
+ *   - size < the library's sizeof: the fields past it read as zero, and zero always means "what the release
+ *     without that field did" (a caller built against 0.2 runs unchanged on a 0.3 whose structs are longer);
+ *   - size > the library's sizeof (a caller built against a newer header on an older library): accepted if
+ *     every byte past the library's sizeof is zero (the caller set nothing the library cannot honour), else
+ *     VXA_ERR_UNSUPPORTED naming the struct and the offset (the rule of Linux's openat2 and clone3).
+ * Structs the library allocates (vxa_volume_alloc, vxa_nifti_read, ...) carry the library's size; code built
+ * against a newer header checks VXA_HAS_FIELD before reading a field newer than the library it runs on.
+ * Fields are only ever appended; enums and VXA_STATUS_LIST are append only.
+ *
+ * Why size-first and not opaque handles with setters (zstd's way): a vxa_volume or vxa_buffer describes the
+ * caller's memory and is made per sample, on the stack, by a data loader; an opaque handle would cost an
+ * allocation per descriptor and a setter call per field, and Python's ctypes mirrors would become function
+ * tables. Size-first keeps plain structs (C designated initialisers, ctypes.Structure) and still lets them grow.
+ *
+ * SONAME: libvoxaug.so.N where N counts incompatible ABI changes (not the release number). 0.1.0 was
+ * libvoxaug.so.0; 0.2.0 inserted the size members, so it is libvoxaug.so.1 and the dynamic loader refuses
+ * to pair a 0.1 binary with it rather than let it pass unsized structs. Appending fields, functions, dtypes or
+ * statuses keeps N; removing or changing anything exported bumps it. CI compares the exported ABI with
+ * abi/libvoxaug.abi (abidiff, Debian's abigail-tools) so that an accidental change fails the build. */
+#define VXA_HAS_FIELD(ptr, type, field) \
+    ((ptr)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---- status ---------------------------------------------------------------------------------------------- */
 /* One list, three uses: the enum, vxa_status_name() ("VXA_ERR_IO"), vxa_status_string(). Append only. */
@@ -44,7 +74,8 @@ VXA_API const char *vxa_version_string(void);
     X(VXA_ERR_BUILD,            "a kernel did not compile; see the build log")       \
     X(VXA_ERR_DEVICE,           "the OpenCL runtime reported an error")              \
     X(VXA_ERR_PARSE,            "an op or pipeline spec could not be parsed")        \
-    X(VXA_ERR_NOT_FOUND,        "the device asked for does not exist")
+    X(VXA_ERR_NOT_FOUND,        "the device asked for does not exist")                 \
+    X(VXA_ERR_CANCELLED,        "the run was cancelled by the caller's callback")
 #define VXA_STATUS_ENUM_ITEM(name, text) name,
 typedef enum { VXA_STATUS_LIST(VXA_STATUS_ENUM_ITEM) VXA_STATUS_COUNT } vxa_status;
 #undef VXA_STATUS_ENUM_ITEM
@@ -53,9 +84,13 @@ VXA_API const char *vxa_status_string(vxa_status st); /* static text, never NULL
 VXA_API const char *vxa_status_name(vxa_status st);   /* "VXA_ERR_IO", never NULL */
 
 /* ---- data types (the values are NIfTI's datatype codes) -------------------------------------------------- */
+/* The types up to VXA_UINT32 are storage types: volumes of any of them go into a pipeline. INT64, UINT64
+ * (NIfTI's codes too), FLOAT16 (IEEE binary16) and BFLOAT16 (the top half of a float32; codes outside
+ * NIfTI's) are output-only: the element types of a vxa_buffer that vxa_pipeline_run_into writes. */
 typedef enum {
     VXA_UINT8 = 2, VXA_INT16 = 4, VXA_INT32 = 8, VXA_FLOAT32 = 16, VXA_FLOAT64 = 64,
-    VXA_INT8 = 256, VXA_UINT16 = 512, VXA_UINT32 = 768
+    VXA_INT8 = 256, VXA_UINT16 = 512, VXA_UINT32 = 768,
+    VXA_INT64 = 1024, VXA_UINT64 = 1280, VXA_FLOAT16 = 0x10010, VXA_BFLOAT16 = 0x10020
 } vxa_dtype;
 VXA_API size_t      vxa_dtype_size(vxa_dtype t);  /* bytes per value, 0 for an unknown type */
 VXA_API const char *vxa_dtype_name(vxa_dtype t);  /* "int16", or "unknown" */
@@ -67,6 +102,7 @@ VXA_API int         vxa_dtype_parse(const char *name, vxa_dtype *out); /* 1 if k
  * Voxel (i, j, k, c) lives at data[i + nx*(j + ny*(k + nz*c))] (NIfTI order, i fastest), in host byte order.
  * Values are read as float32 after scl_slope/scl_inter (a slope of 0 or non-finite means no scaling). */
 typedef struct vxa_volume {
+    size_t size;             /* sizeof(vxa_volume) as the caller compiled it: set by vxa_volume_init (see ABI) */
     int64_t dim[3];          /* nx, ny, nz >= 1 */
     int64_t channels;        /* >= 1: dim[4] (or dim[5] for vector data) */
     vxa_dtype dtype;
@@ -80,8 +116,15 @@ typedef struct vxa_volume {
     void *data;
 } vxa_volume;
 
-/* Fills v with a description: unit affine, spacing 1, codes 0, data NULL. */
-VXA_API void       vxa_volume_init(vxa_volume *v, const int64_t dim[3], int64_t channels, vxa_dtype dtype);
+#define VXA_VOLUME_SIZE_V1 (offsetof(vxa_volume, data) + sizeof(void *)) /* 0.2.0's layout */
+
+/* Fills v (the first `size` bytes) with a description: unit affine, spacing 1, codes 0, data NULL, v->size. */
+VXA_API void vxa_volume_init_size(vxa_volume *v, size_t size, const int64_t dim[3], int64_t channels,
+                                  vxa_dtype dtype);
+static inline void vxa_volume_init(vxa_volume *v, const int64_t dim[3], int64_t channels, vxa_dtype dtype)
+{
+    vxa_volume_init_size(v, sizeof *v, dim, channels, dtype);
+}
 /* Allocates a zeroed volume (struct and data in one block); release with vxa_volume_free. */
 VXA_API vxa_status vxa_volume_alloc(const int64_t dim[3], int64_t channels, vxa_dtype dtype, vxa_volume **out);
 /* Deep copy of a volume (new header and data), release with vxa_volume_free. */
@@ -105,23 +148,57 @@ VXA_API vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err,
  * file in the target folder, renamed into place, so a failed write leaves no file. */
 VXA_API vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, size_t errlen);
 
-/* ---- context: device, queue, programs, last error; one thread at a time -------------------------------------- */
+/* ---- threads ----------------------------------------------------------------------------------------------
+ * Who may use what from which thread (tests/test_threads.c shows each claim, under ThreadSanitizer in CI):
+ *   - vxa_context: one thread at a time (any thread; hand it over with the caller's own synchronisation).
+ *     It holds the queue, the buffer pool and the last error. Different contexts run fully in parallel;
+ *     creating and destroying them from many threads at once is safe (voxaug serialises OpenCL enumeration).
+ *   - vxa_pipeline: immutable after vxa_pipeline_parse; any number of threads may run one pipeline at once,
+ *     each with its own context, and get bit-identical results to serial runs. Free it after every run ended.
+ *   - vxa_volume, vxa_buffer: plain memory the caller owns; the library reads inputs and writes outputs only
+ *     during the call. Several threads may read one input volume at once (inputs are never written); two runs
+ *     must not write the same output buffer.
+ *   - vxa_draw: owned by the caller after the run; immutable.
+ *   - Callbacks (log, cancel) are called on the thread that called into the library, during that call.
+ *   - Functions without a context (vxa_status_*, vxa_dtype_*, vxa_version_*, vxa_nifti_*, vxa_phantom,
+ *     vxa_preview_png, vxa_devices_list, vxa_pipeline_parse, vxa_pipeline_output_shape) are thread-safe. */
+
+/* ---- context: device, queue, programs, last error; one thread at a time ---------------------------------- */
 typedef struct vxa_context vxa_context;
+
+typedef enum { VXA_LOG_ERROR = 0, VXA_LOG_WARNING = 1, VXA_LOG_INFO = 2, VXA_LOG_DEBUG = 3 } vxa_log_level;
+/* A log hook: message is one line without a newline, valid during the call only. Called on the thread that
+ * called into the library. Errors are logged as they are written to vxa_last_error; INFO names the device
+ * chosen and each program built (with its time), DEBUG each run's path (slabs, overlapped batch). */
+typedef void (*vxa_log_fn)(void *user, vxa_log_level level, const char *message);
+
 typedef struct vxa_context_options {
+    size_t size;             /* sizeof as compiled by the caller: set by vxa_context_options_init */
     const char *device;      /* NULL: $VOXAUG_DEVICE, else prefer a GPU. "gpu", "cpu", "reference" (the C
                               * reference path, no OpenCL), an index "N" or "P:D" in `voxaug devices`, or a
                               * substring of the device name. A device asked for and not found is an error. */
     const char *kernel_dir;  /* NULL: $VOXAUG_KERNEL_DIR, else the sources embedded at build time */
     uint64_t max_alloc;      /* 0: the device's CL_DEVICE_MAX_MEM_ALLOC_SIZE; lower it to test slab paths */
+    /* 0.2.0 */
+    vxa_log_fn log;          /* NULL: no logging */
+    void *log_user;          /* passed to log */
+    vxa_log_level log_level; /* the most verbose level passed to log (0 = errors only) */
 } vxa_context_options;
+#define VXA_CONTEXT_OPTIONS_SIZE_V1 (offsetof(vxa_context_options, max_alloc) + sizeof(uint64_t)) /* 0.1's fields */
 
-VXA_API void        vxa_context_options_init(vxa_context_options *opt);  /* defaults first, then set */
+/* Defaults first, then set. vxa_context_options_init is inline so that size is the caller's sizeof. */
+VXA_API void        vxa_context_options_init_size(vxa_context_options *opt, size_t size);
+static inline void  vxa_context_options_init(vxa_context_options *opt)
+{
+    vxa_context_options_init_size(opt, sizeof *opt);
+}
 /* Like sqlite3_open, hands back a context even on failure (unless memory ran out) so the caller can read
  * vxa_last_error, then vxa_context_destroy it. */
 VXA_API vxa_status  vxa_context_create(const vxa_context_options *opt, vxa_context **out);
 VXA_API void        vxa_context_destroy(vxa_context *ctx);            /* NULL is fine */
 /* A context keeps the buffers of up to 4 released volumes (1 MiB or more) for reuse by the next run of the same
- * size (no allocation, no page faults); vxa_context_trim frees them now, vxa_context_destroy frees them too. */
+ * size (no allocation, no page faults), and vxa_pipeline_run_into's staging buffer; vxa_context_trim frees them
+ * now, vxa_context_destroy frees them too. */
 VXA_API void        vxa_context_trim(vxa_context *ctx);               /* NULL is fine */
 VXA_API const char *vxa_last_error(const vxa_context *ctx);           /* "" if none */
 VXA_API const char *vxa_context_device_name(const vxa_context *ctx);  /* "reference (C)" for the C path */
@@ -155,8 +232,9 @@ typedef struct vxa_draw vxa_draw;
 VXA_API void        vxa_draw_free(vxa_draw *d);
 VXA_API const char *vxa_draw_json(const vxa_draw *d);
 
-/* Output shape and geometry for an input: out->dim, channels, affine and spacing are set; data is NULL.
- * Known before running (it depends on the draw only through random crop sizes, which are fixed). */
+/* Output shape and geometry for an input: out->dim, channels, affine and spacing are set; data is NULL; dtype
+ * float32. Known before running (it depends on the draw only through random crop sizes, which are fixed).
+ * out is written up to the smaller of its size and the library's: initialise it (vxa_volume_init) first. */
 VXA_API vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out);
 
 /* Runs the pipeline on image (any dtype; output float32) and optional label (integer dtype, kept, order 0),
@@ -166,13 +244,25 @@ VXA_API vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uin
                                     const vxa_volume *image, const vxa_volume *label,
                                     vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
 
+/* A cancellation hook: returns nonzero to stop. Called before each pass of a run (each fused spatial or
+ * intensity group, each slab) and before each sample of a batch; a stop returns VXA_ERR_CANCELLED with the
+ * pass named in vxa_last_error, every output left as on any failure. The hook may read a flag that another
+ * thread sets (make it atomic); it must not call into the same context. */
+typedef int (*vxa_cancel_fn)(void *user);
+
 /* Options of one run; init with vxa_run_options_init. */
 typedef struct vxa_run_options {
-    uint64_t seed, sample;
+    size_t size;             /* sizeof as compiled by the caller: set by vxa_run_options_init */
+    uint64_t seed, sample;   /* a batch runs samples sample .. sample + n - 1 */
     vxa_volume **field_out;  /* not NULL: receives the last elastic displacement field (float32, 3 channels,
                               * voxels of the output grid; vxa_volume_free), or NULL if no elastic op ran */
+    /* 0.2.0 */
+    vxa_cancel_fn cancel;    /* NULL: never cancelled */
+    void *cancel_user;       /* passed to cancel */
 } vxa_run_options;
-VXA_API void       vxa_run_options_init(vxa_run_options *o);
+#define VXA_RUN_OPTIONS_SIZE_V1 (offsetof(vxa_run_options, field_out) + sizeof(vxa_volume **)) /* 0.1's fields */
+VXA_API void       vxa_run_options_init_size(vxa_run_options *o, size_t size);
+static inline void vxa_run_options_init(vxa_run_options *o) { vxa_run_options_init_size(o, sizeof *o); }
 VXA_API vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
                                        const vxa_volume *image, const vxa_volume *label,
                                        vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
@@ -214,6 +304,57 @@ VXA_API vxa_status vxa_ops_json(char *buf, size_t len, size_t *needed);
  *              x *= 0x94d049bb133111eb; x ^= x >> 31
  * Run the pipeline with (the dataset's seed, this sample). A bijection of h for each copy; never fails. */
 VXA_API uint64_t vxa_item_sample(const char *name, uint64_t copy);
+
+/* ---- running into the caller's memory ------------------------------------------------------------------------
+ * A vxa_buffer describes host memory the caller owns (a pinned or preallocated tensor, a batch array, a memory
+ * map) for one output volume or a batch of them. Element (i, j, k, c) of sample n lives at
+ *     (char *)data + elem_size * (i*stride[0] + j*stride[1] + k*stride[2] + c*stride[3] + n*stride[4])
+ * with strides in elements (not bytes). All five strides 0 = dense NIfTI order with the batch outermost,
+ * i.e. i fastest, channel after k, then the sample: exactly a C-contiguous array of shape
+ * [n][channels][nz][ny][nx] (PyTorch's NCDHW with D = k, H = j, W = i). Strides may be any non-negative values
+ * whose addressed elements lie within `bytes` and do not overlap (checked: VXA_ERR_INVALID_ARGUMENT with the
+ * stride and extent named), e.g. channel last: stride = { C, C*nx, C*nx*ny, 1, C*nx*ny*nz }.
+ * dtype: for images VXA_FLOAT32, VXA_FLOAT16 or VXA_BFLOAT16 (float32 results rounded to nearest, ties to
+ * even; overflow to inf as IEEE conversion does); for label maps any integer type (the label values converted,
+ * saturating at the type's range). The library writes only the addressed elements and keeps no pointer. */
+typedef struct vxa_buffer {
+    size_t size;             /* sizeof as compiled by the caller: set by vxa_buffer_init */
+    void *data;              /* host memory, aligned for dtype */
+    size_t bytes;            /* bytes available at data, checked against the extent the strides reach */
+    vxa_dtype dtype;
+    int64_t stride[5];       /* elements per step of i, j, k, channel, sample; all 0 = dense (see above) */
+} vxa_buffer;
+#define VXA_BUFFER_SIZE_V1 (offsetof(vxa_buffer, stride) + 5 * sizeof(int64_t))
+VXA_API void       vxa_buffer_init_size(vxa_buffer *b, size_t size, void *data, size_t bytes, vxa_dtype dtype);
+/* A dense buffer: strides 0. */
+static inline void vxa_buffer_init(vxa_buffer *b, void *data, size_t bytes, vxa_dtype dtype)
+{
+    vxa_buffer_init_size(b, sizeof *b, data, bytes, dtype);
+}
+
+/* vxa_pipeline_run_ex into the caller's buffers: out_image receives the image (shape of
+ * vxa_pipeline_output_shape, image->channels channels), out_label (NULL without a label) the label map. The
+ * values equal vxa_pipeline_run's bit for bit (float32), or are those floats converted (float16, bfloat16,
+ * integer labels). No output volume is allocated: on a CPU device or the reference path the last read of the
+ * device's result lands in the caller's buffer directly when it is float32 (labels: the label's own type) and
+ * dense; a conversion or strides go through one staging buffer the context keeps. Statuses: those of
+ * vxa_pipeline_run_ex, and VXA_ERR_INVALID_ARGUMENT for a buffer of the wrong dtype, too small for the
+ * output shape, or with strides out of its bytes or overlapping (the detail names the buffer, the shape and
+ * the extent). On failure the buffers' contents are unspecified. */
+VXA_API vxa_status vxa_pipeline_run_into(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                         const vxa_volume *image, const vxa_volume *label,
+                                         const vxa_buffer *out_image, const vxa_buffer *out_label,
+                                         vxa_draw **draw);
+/* A batch into one buffer each: sample first = o->sample .. o->sample + n - 1, sample s on images[s] (labels
+ * may be NULL or hold NULLs only if out_label is NULL), written at out_image->data + s * stride[4] (dense:
+ * one output volume after another). Each sample equals vxa_pipeline_run_into's for the same (seed, sample);
+ * every input must give the same output shape. o->cancel is checked before each sample. draws (may be NULL)
+ * receives n records. */
+VXA_API vxa_status vxa_pipeline_run_batch_into(vxa_context *ctx, const vxa_pipeline *p,
+                                               const vxa_run_options *o, size_t n,
+                                               const vxa_volume *const *images, const vxa_volume *const *labels,
+                                               const vxa_buffer *out_image, const vxa_buffer *out_label,
+                                               vxa_draw **draws);
 
 /* ---- built-in data ----------------------------------------------------------------------------------------- */
 /* A 3D Shepp-Logan head phantom of the given size (float32, 1 mm spacing) and its label map (uint8, one label

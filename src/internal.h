@@ -27,6 +27,11 @@ struct vxa_context {
      * first: a fresh 64 MiB buffer costs ~16k page faults before a kernel writes a byte. */
     struct { size_t bytes; void *host, *mem; } pool[VXA_POOL_SLOTS];
     int npool;
+    vxa_log_fn log;              /* vxa_context_options.log, NULL: none */
+    void *log_user;
+    vxa_log_level log_level;
+    void *stage;                 /* run_into's staging buffer for conversions and strides, kept for reuse */
+    size_t stage_bytes;
 };
 
 /* Writes the detail (printf-style) into ctx->error and returns st. Who detects a problem calls this once;
@@ -36,6 +41,22 @@ vxa_status vxa_fail(vxa_context *ctx, vxa_status st, const char *fmt, ...)
 /* The same into a caller's buffer (functions without a context). err may be NULL. */
 vxa_status vxa_fail_buf(char *err, size_t errlen, vxa_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Passes a message to the context's log hook if level is within its level. */
+void vxa_log(vxa_context *ctx, vxa_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The ABI rule of voxaug.h for a caller's size-first struct `src` (its size is its first member): copies the
+ * first min(size, dst_size) bytes into dst (a struct of the library's layout, dst_size = its sizeof) and
+ * zeroes the rest; size < min_size is VXA_ERR_INVALID_ARGUMENT, a size past dst_size with a non-zero byte
+ * past it VXA_ERR_UNSUPPORTED. The detail (naming `what`) goes to ctx (may be NULL) or err. */
+vxa_status vxa_abi_import(vxa_context *ctx, char *err, size_t errlen, void *dst, size_t dst_size,
+                          const void *src, size_t min_size, const char *what);
+/* A caller's volume checked by the same rule (read in place: every accepted volume has all of 0.2.0's
+ * fields, the library's whole layout today). */
+vxa_status vxa_volume_check_size(vxa_context *ctx, char *err, size_t errlen, const vxa_volume *v,
+                                 const char *what);
+/* The storage types (vxa_dtype up to VXA_UINT32): what a pipeline reads. */
+bool vxa_dtype_is_storage(vxa_dtype t);
+
 /* Waits until the context's queued work is done (nothing to do on the reference path). */
 vxa_status vxa_context_finish(vxa_context *ctx);
 /* Counts one launch of kernel `name` (OpenCL dispatch and reference calls alike). */

@@ -721,6 +721,10 @@ vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, siz
     if (err && errlen) err[0] = '\0';
     if (!path || !*path) return FAIL(VXA_ERR_INVALID_ARGUMENT, "vxa_nifti_write: no file name");
     if (!v) return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: no volume to write", path);
+    if ((st = vxa_volume_check_size(NULL, err, errlen, v, "vxa_nifti_write: the volume")) != VXA_OK) return st;
+    if (!vxa_dtype_is_storage(v->dtype))
+        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: dtype %s is output-only, not written to NIfTI", path,
+                    vxa_dtype_name(v->dtype));
     const bool compress = ends_with(path, ".nii.gz");
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;

@@ -434,8 +434,19 @@ static bool same_grid(const vxa_volume *a, const vxa_volume *b)
 
 vxa_status vxa_pipeline_check_inputs(vxa_context *ctx, const vxa_volume *image, const vxa_volume *label)
 {
-    if (!image || !image->data) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: no image");
+    if (!image) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: no image");
+    vxa_status st = vxa_volume_check_size(ctx, NULL, 0, image, "image");
+    if (st != VXA_OK) return st;
+    if (!image->data) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: no image");
+    if (!vxa_dtype_is_storage(image->dtype))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: the image's dtype %s (%d) is not a storage type",
+                        vxa_dtype_name(image->dtype), (int)image->dtype);
     if (!label) return VXA_OK;
+    if ((st = vxa_volume_check_size(ctx, NULL, 0, label, "label")) != VXA_OK) return st;
+    if (!label->data) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: the label map has no data");
+    if (!vxa_dtype_is_storage(label->dtype))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: the label map's dtype %s (%d) is not a storage "
+                        "type", vxa_dtype_name(label->dtype), (int)label->dtype);
     if (!same_grid(image, label))
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "pipeline: the label map's grid (%lldx%lldx%lld) differs "
                         "from the image's (%lldx%lldx%lld) in dims or affine", (long long)label->dim[0],
@@ -480,7 +491,25 @@ static vxa_status read_back(vxa_context *ctx, const vxa_volume *like, const vxa_
     return VXA_OK;
 }
 
-void vxa_run_options_init(vxa_run_options *o) { memset(o, 0, sizeof *o); }
+void vxa_run_options_init_size(vxa_run_options *o, size_t size)
+{
+    if (!o) return;
+    memset(o, 0, size < sizeof *o ? size : sizeof *o); /* every default is zero */
+    o->size = size;
+}
+
+vxa_status vxa_run_options_import(vxa_context *ctx, const vxa_run_options *o, vxa_run_options *full)
+{
+    if (!o) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_run_options: NULL");
+    return vxa_abi_import(ctx, NULL, 0, full, sizeof *full, o, VXA_RUN_OPTIONS_SIZE_V1, "vxa_run_options");
+}
+
+vxa_status vxa_run_cancelled(vxa_context *ctx, const vxa_run_options *o, const char *where, int index)
+{
+    if (!o->cancel || !o->cancel(o->cancel_user)) return VXA_OK;
+    return vxa_fail(ctx, VXA_ERR_CANCELLED, "cancelled by the caller before %s %d of sample %llu", where, index,
+                    (unsigned long long)o->sample);
+}
 
 vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed, uint64_t sample,
                             const vxa_volume *image, const vxa_volume *label,
@@ -519,6 +548,7 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
             (unsigned long long)o->sample, vxa_pipeline_string(p));
     for (int i = 0; i < p->nops;) {
         const vxa_op_inst *op = &p->ops[i];
+        if ((st = vxa_run_cancelled(ctx, o, "op", i)) != VXA_OK) goto done;
         if (op->desc && op->desc->kind == VXA_OPK_INTENSITY) st = run_intensity(&r, &i);
         else st = run_spatial(&r, &i);
         if (st != VXA_OK) goto done;
@@ -642,6 +672,7 @@ bool vxa_pipeline_needs_slabs(const vxa_context *ctx, const vxa_pipeline *p, con
 {
     if (ctx->reference) return false;
     vxa_volume shape;
+    vxa_volume_init(&shape, image->dim, image->channels, VXA_FLOAT32);
     if (vxa_pipeline_output_shape(p, image, &shape) != VXA_OK) return false;
     const uint64_t lim = ctx->max_alloc;
     const uint64_t out_vox = (uint64_t)shape.dim[0] * (uint64_t)shape.dim[1] * (uint64_t)shape.dim[2] *
@@ -718,6 +749,7 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
                 (uint64_t)label->channels <= lim))
                 break;
         }
+        if ((st = vxa_run_cancelled(ctx, o, "the slab at output plane", (int)k0)) != VXA_OK) goto done;
         if (h < 1) {
             st = vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "slab processing: one output plane reads more input planes "
                           "than fit the device's single-allocation limit of %llu bytes on '%s' (the transform "
@@ -744,20 +776,27 @@ done:
     return st;
 }
 
-vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *caller_o,
                                const vxa_volume *image, const vxa_volume *label,
                                vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw)
 {
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
-    if (!p || !o || !out_image) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: NULL argument");
+    if (!p || !caller_o || !out_image)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: NULL argument");
     *out_image = NULL;
     if (out_label) *out_label = NULL;
     if (draw) *draw = NULL;
-    vxa_status st = vxa_pipeline_check_inputs(ctx, image, label);
+    vxa_run_options full;
+    const vxa_run_options *o = &full;
+    vxa_status st = vxa_run_options_import(ctx, caller_o, &full);
+    if (st != VXA_OK) return st;
+    if (o->field_out) *o->field_out = NULL;
+    st = vxa_pipeline_check_inputs(ctx, image, label);
     if (st != VXA_OK) return st;
     if (label && !out_label) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: label without out_label");
     if (vxa_pipeline_needs_slabs(ctx, p, image, label)) {
-        if (o->field_out) *o->field_out = NULL;
+        vxa_log(ctx, VXA_LOG_DEBUG, "sample %llu: slabs along k (a volume exceeds %llu bytes)",
+                (unsigned long long)o->sample, (unsigned long long)ctx->max_alloc);
         return run_slabs(ctx, p, o, image, label, out_image, out_label, draw);
     }
     vxa_grid grid, out_grid;
@@ -841,6 +880,9 @@ vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint6
 vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out)
 {
     if (!p || !in || !out) return VXA_ERR_INVALID_ARGUMENT;
+    if (vxa_volume_check_size(NULL, NULL, 0, in, "in") != VXA_OK ||
+        vxa_volume_check_size(NULL, NULL, 0, out, "out") != VXA_OK)
+        return VXA_ERR_INVALID_ARGUMENT;
     vxa_grid g, cur;
     vxa_grid_of_volume(in, &g);
     double A[3][3], b[3];
@@ -861,7 +903,9 @@ vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in
         vxa_xform_compose(A, b, Ak, bk, A, b);
         vxa_grid_after(&g, A, b, out_dim, &cur);
     }
-    *out = *in;
+    const size_t out_size = out->size;
+    *out = *in;     /* every accepted size holds the whole of today's layout (VXA_VOLUME_SIZE_V1) */
+    out->size = out_size;
     out->data = NULL;
     out->dtype = VXA_FLOAT32;
     out->scl_slope = out->scl_inter = 0.0;

@@ -53,6 +53,11 @@ vxa_status vxa_pipeline_batch_overlapped(vxa_context *ctx, const vxa_pipeline *p
  * nothing to transfer), or VOXAUG_BATCH_OVERLAP=1 (tests run the path on PoCL); at least two samples. */
 bool vxa_pipeline_batch_overlaps(const vxa_context *ctx, size_t n);
 
+/* The caller's run options in the library's layout (the ABI rule of voxaug.h); VXA_OK or the detail in ctx. */
+vxa_status vxa_run_options_import(vxa_context *ctx, const vxa_run_options *o, vxa_run_options *full);
+/* VXA_ERR_CANCELLED with the detail if o's cancel hook says stop before pass `where` `index`, else VXA_OK. */
+vxa_status vxa_run_cancelled(vxa_context *ctx, const vxa_run_options *o, const char *where, int index);
+
 /* Writes the normalised text of one op into buf. */
 void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len);
 

@@ -73,7 +73,9 @@ static int64_t preview_label_at(const vxa_volume *v, size_t idx)
     case VXA_UINT16: return ((const uint16_t *)v->data)[idx];
     case VXA_INT32: return ((const int32_t *)v->data)[idx];
     case VXA_UINT32: return ((const uint32_t *)v->data)[idx];
-    case VXA_FLOAT32: case VXA_FLOAT64: break;
+    case VXA_INT64: return ((const int64_t *)v->data)[idx];
+    case VXA_UINT64: return (int64_t)((const uint64_t *)v->data)[idx];
+    case VXA_FLOAT32: case VXA_FLOAT64: case VXA_FLOAT16: case VXA_BFLOAT16: break;
     }
     return 0;
 }
@@ -285,6 +287,10 @@ static vxa_status preview_check(const char *path, const vxa_volume *image, const
                                 size_t errlen)
 {
     if (!path || !path[0]) return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "preview: no output path");
+    vxa_status st;
+    if ((image && (st = vxa_volume_check_size(NULL, err, errlen, image, "image")) != VXA_OK) ||
+        (label && (st = vxa_volume_check_size(NULL, err, errlen, label, "label")) != VXA_OK))
+        return st;
     if (!image || !image->data || vxa_volume_bytes(image) == 0)
         return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT,
                             "%s: the image is missing, has no data, or has an invalid shape or dtype", path);

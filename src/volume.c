@@ -16,7 +16,8 @@ size_t vxa_dtype_size(vxa_dtype t)
     case VXA_UINT8: case VXA_INT8: return 1;
     case VXA_INT16: case VXA_UINT16: return 2;
     case VXA_INT32: case VXA_UINT32: case VXA_FLOAT32: return 4;
-    case VXA_FLOAT64: return 8;
+    case VXA_FLOAT64: case VXA_INT64: case VXA_UINT64: return 8;
+    case VXA_FLOAT16: case VXA_BFLOAT16: return 2;
     }
     return 0;
 }
@@ -24,7 +25,18 @@ size_t vxa_dtype_size(vxa_dtype t)
 static const struct { vxa_dtype t; const char *name; } dtype_names[] = {
     { VXA_UINT8, "uint8" }, { VXA_INT8, "int8" }, { VXA_INT16, "int16" }, { VXA_UINT16, "uint16" },
     { VXA_INT32, "int32" }, { VXA_UINT32, "uint32" }, { VXA_FLOAT32, "float32" }, { VXA_FLOAT64, "float64" },
+    { VXA_INT64, "int64" }, { VXA_UINT64, "uint64" }, { VXA_FLOAT16, "float16" }, { VXA_BFLOAT16, "bfloat16" },
 };
+
+bool vxa_dtype_is_storage(vxa_dtype t)
+{
+    switch (t) {
+    case VXA_UINT8: case VXA_INT8: case VXA_INT16: case VXA_UINT16: case VXA_INT32: case VXA_UINT32:
+    case VXA_FLOAT32: case VXA_FLOAT64: return true;
+    case VXA_INT64: case VXA_UINT64: case VXA_FLOAT16: case VXA_BFLOAT16: return false;
+    }
+    return false;
+}
 
 const char *vxa_dtype_name(vxa_dtype t)
 {
@@ -43,9 +55,13 @@ int vxa_dtype_parse(const char *name, vxa_dtype *out)
     return 0;
 }
 
-void vxa_volume_init(vxa_volume *v, const int64_t dim[3], int64_t channels, vxa_dtype dtype)
+void vxa_volume_init_size(vxa_volume *v, size_t size, const int64_t dim[3], int64_t channels, vxa_dtype dtype)
 {
-    memset(v, 0, sizeof *v);
+    /* Everything up to `data` exists in every accepted layout (VXA_VOLUME_SIZE_V1); fields appended later are
+     * zeroed up to the caller's size only. */
+    if (size < VXA_VOLUME_SIZE_V1) size = VXA_VOLUME_SIZE_V1;
+    memset(v, 0, size < sizeof *v ? size : sizeof *v);
+    v->size = size;
     for (int a = 0; a < 3; a++) {
         v->dim[a] = dim[a];
         v->spacing[a] = 1.0;
@@ -99,6 +115,7 @@ static vxa_status volume_block(const vxa_volume *hdr, vxa_volume **out)
     if (!block) return VXA_ERR_OUT_OF_MEMORY;
     vxa_volume *v = block;
     *v = *hdr;
+    v->size = sizeof *v;   /* the library's layout, whatever the size of the struct it was described by */
     v->data = (char *)block + head;
     *out = v;
     return VXA_OK;
@@ -117,6 +134,7 @@ vxa_status vxa_volume_alloc(const int64_t dim[3], int64_t channels, vxa_dtype dt
 vxa_status vxa_volume_clone(const vxa_volume *v, vxa_volume **out)
 {
     if (!v || !out || !v->data) return VXA_ERR_INVALID_ARGUMENT;
+    if (vxa_volume_check_size(NULL, NULL, 0, v, "v") != VXA_OK) return VXA_ERR_INVALID_ARGUMENT;
     vxa_status st = volume_block(v, out);
     if (st == VXA_OK) memcpy((*out)->data, v->data, vxa_volume_bytes(v));
     return st;
@@ -140,6 +158,9 @@ static double raw_value(const void *data, vxa_dtype t, size_t i)
     case VXA_UINT32: return ((const uint32_t *)data)[i];
     case VXA_FLOAT32: return ((const float *)data)[i];
     case VXA_FLOAT64: return ((const double *)data)[i];
+    case VXA_INT64: return (double)((const int64_t *)data)[i];
+    case VXA_UINT64: return (double)((const uint64_t *)data)[i];
+    case VXA_FLOAT16: case VXA_BFLOAT16: break; /* output-only, never read */
     }
     return 0.0;
 }
@@ -162,6 +183,9 @@ static void raw_store(void *data, vxa_dtype t, size_t i, double x)
     case VXA_UINT32: ((uint32_t *)data)[i] = (uint32_t)saturate(x, 0, UINT32_MAX); break;
     case VXA_FLOAT32: ((float *)data)[i] = (float)x; break;
     case VXA_FLOAT64: ((double *)data)[i] = x; break;
+    case VXA_INT64: ((int64_t *)data)[i] = (int64_t)saturate(x, -0x1p63, 0x1p63 - 1024.0); break;
+    case VXA_UINT64: ((uint64_t *)data)[i] = (uint64_t)saturate(x, 0, 0x1p64 - 2048.0); break;
+    case VXA_FLOAT16: case VXA_BFLOAT16: break; /* output-only: vxa_buffer's conversions (src/buffer.c) */
     }
 }
 
@@ -229,6 +253,9 @@ const char *vxa_dtype_cl_name(vxa_dtype t)
     case VXA_UINT32: return "uint";
     case VXA_FLOAT32: return "float";
     case VXA_FLOAT64: return "double";
+    case VXA_INT64: return "long";
+    case VXA_UINT64: return "ulong";
+    case VXA_FLOAT16: case VXA_BFLOAT16: break; /* never on the device */
     }
     return "float";
 }

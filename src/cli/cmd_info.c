@@ -30,6 +30,7 @@ static double raw_at(const vxa_volume *v, size_t i)
     case VXA_UINT32: return ((const uint32_t *)v->data)[i];
     case VXA_FLOAT32: return ((const float *)v->data)[i];
     case VXA_FLOAT64: return ((const double *)v->data)[i];
+    case VXA_INT64: case VXA_UINT64: case VXA_FLOAT16: case VXA_BFLOAT16: break; /* not read from files */
     }
     return 0.0;
 }

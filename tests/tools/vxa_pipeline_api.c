@@ -44,6 +44,7 @@ int main(int argc, char **argv)
         goto done;
     }
     vxa_volume shape;
+    vxa_volume_init(&shape, img->dim, img->channels, VXA_FLOAT32); /* sets shape.size (voxaug.h, ABI) */
     if (vxa_pipeline_output_shape(p, img, &shape) != VXA_OK) {
         rc = fail("output shape", "refused");
         goto done;
