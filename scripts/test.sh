@@ -29,10 +29,11 @@ echo "Python stage: $((SECONDS - py_start)) s"
 # until exit by design; tests/lsan.supp names them, so voxaug's own leaks still fail the run.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVOXAUG_WERROR=ON -DVOXAUG_SANITIZE=ON
 cmake --build build-asan -j"$jobs"
+# The ABI check compares the plain build's library only.
 # use_sigaltstack=0: ASan's own thread-exit clean-up aborts ("unable to unmap" its signal stack) on threads
 # that have run PoCL. The install test links the installed library into plain programs: plain build only.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|cli_install_|bench_)')
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|cli_install_|bench_|abi_)')
 
 # Fuzzing (libFuzzer + ASan + UBSan), a bounded time per target.
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} scripts/fuzz.sh
