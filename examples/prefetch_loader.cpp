@@ -1,121 +1,112 @@
 // SPDX-License-Identifier: MIT
-// A training loop fed by a prefetching loader thread. The loader owns its own vxa_context (a context is used
-// by one thread at a time), draws sample i of the epoch's seed, and hands finished volumes over a bounded
-// queue, so augmentation of the next batch overlaps the "training step" of this one.
+// A training loop fed by a prefetching loader thread, through voxaug.hpp. The loader owns its own
+// vxa::context (a context is used by one thread at a time; the pipeline is shared) and writes each batch
+// straight into one of two preallocated batch slots (vxa_pipeline_run_batch_into: no per-sample allocation,
+// no copy on this side); the trainer consumes the other slot meanwhile. A slot goes back to the loader once
+// the trainer is done with it.
 //
 //   prefetch_loader [IMAGE.nii.gz [LABEL.nii.gz]]      (no arguments: the built-in phantom)
-#include <voxaug.h>
+#include <voxaug.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <memory>
 #include <mutex>
-#include <stdexcept>
-#include <string>
 #include <thread>
 #include <vector>
 
 namespace {
 
-struct VolumeDeleter { void operator()(vxa_volume *v) const { vxa_volume_free(v); } };
-using Volume = std::unique_ptr<vxa_volume, VolumeDeleter>;
-
-struct Sample { Volume image, label; std::string params; };
-
-// A bounded queue: the loader blocks when `capacity` samples wait, the trainer when none does.
-class Queue {
-public:
-    explicit Queue(size_t capacity) : capacity_(capacity) {}
-    void push(Sample s) {
-        std::unique_lock<std::mutex> lk(m_);
-        not_full_.wait(lk, [&] { return q_.size() < capacity_; });
-        q_.push_back(std::move(s));
-        not_empty_.notify_one();
-    }
-    Sample pop() {
-        std::unique_lock<std::mutex> lk(m_);
-        not_empty_.wait(lk, [&] { return !q_.empty(); });
-        Sample s = std::move(q_.front());
-        q_.pop_front();
-        not_full_.notify_one();
-        return s;
-    }
-private:
-    size_t capacity_;
-    std::mutex m_;
-    std::condition_variable not_full_, not_empty_;
-    std::deque<Sample> q_;
+// One batch's memory: images as float32 [n][c][nz][ny][nx], labels as int64 (what a loss function takes).
+struct Slot {
+    std::vector<float> image;
+    std::vector<std::int64_t> label;
+    int batch = -1;                 // which batch it holds; -1: the loader failed, stop
 };
 
-void check(vxa_status st, const char *what, const vxa_context *ctx = nullptr) {
-    if (st != VXA_OK)
-        throw std::runtime_error(std::string(what) + ": " + vxa_status_string(st) +
-                                 (ctx ? std::string(": ") + vxa_last_error(ctx) : std::string()));
-}
+// Slot indices passed between the two threads: `ready` to the trainer, `free` back to the loader.
+class Handoff {
+public:
+    void put(std::deque<int> &q, int i) {
+        { std::lock_guard<std::mutex> lk(m_); q.push_back(i); }
+        cv_.notify_all();
+    }
+    int take(std::deque<int> &q) {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return !q.empty(); });
+        int i = q.front();
+        q.pop_front();
+        return i;
+    }
+    std::deque<int> ready, free;
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+};
 
 }  // namespace
 
 int main(int argc, char **argv) try {
-    char err[4096] = "";
-    Volume image, label;
-    vxa_volume *img = nullptr, *lab = nullptr;
+    vxa::volume image, label;
     if (argc > 1) {
-        check(vxa_nifti_read(argv[1], &img, err, sizeof err), err);
-        if (argc > 2) check(vxa_nifti_read(argv[2], &lab, err, sizeof err), err);
+        image = vxa::volume::read(argv[1]);
+        if (argc > 2) label = vxa::volume::read(argv[2]);
     } else {
-        const int64_t dim[3] = {96, 96, 96};
-        check(vxa_phantom(dim, &img, &lab), "phantom");
+        auto ph = vxa::volume::phantom({96, 96, 96});
+        image = std::move(ph.first);
+        label = std::move(ph.second);
     }
-    image.reset(img);
-    label.reset(lab);
-
-    vxa_pipeline *raw = nullptr;
-    const char *spec = "flip(axes=0, p=0.5) rotate([-10,10], plane=0,1) zoom([0.9,1.1]) zscore(nonzero=1)";
-    check(vxa_pipeline_parse(spec, &raw, err, sizeof err), err);
-    std::unique_ptr<vxa_pipeline, void (*)(vxa_pipeline *)> pipeline(raw, vxa_pipeline_free);
-
+    const vxa::pipeline pipeline("flip(axes=0, p=0.5) rotate([-10,10], plane=0,1) zoom([0.9,1.1]) zscore(nonzero=1)");
     const int batches = 4, batch_size = 4;
-    const uint64_t seed = 2026;
-    Queue queue(2 * batch_size);
+    const std::size_t per_sample = pipeline.output_voxels(*image);      // all channels
+    const std::size_t per_label = label ? per_sample / image->channels * label->channels : 0;
 
+    Slot slots[2];
+    Handoff hand;
+    for (int s = 0; s < 2; s++) {
+        slots[s].image.resize(per_sample * batch_size);
+        slots[s].label.resize(per_label * batch_size);
+        hand.free.push_back(s);
+    }
     std::thread loader([&] {
-        vxa_context *ctx = nullptr;
-        vxa_status st = vxa_context_create(nullptr, &ctx);  // VOXAUG_DEVICE chooses; default prefers a GPU
-        for (int i = 0; i < batches * batch_size; i++) {
-            Sample s;
-            vxa_volume *oi = nullptr, *ol = nullptr;
-            vxa_draw *draw = nullptr;
-            if (st == VXA_OK)
-                st = vxa_pipeline_run(ctx, pipeline.get(), seed, (uint64_t)i, image.get(), label.get(), &oi,
-                                      label ? &ol : nullptr, &draw);
-            if (st != VXA_OK) {  // an empty sample tells the trainer to stop
-                std::fprintf(stderr, "loader: %s\n", ctx ? vxa_last_error(ctx) : vxa_status_string(st));
-                queue.push(Sample{});
-                break;
+        try {
+            vxa::context ctx;  // VOXAUG_DEVICE chooses; the default prefers a GPU
+            const std::vector<const vxa_volume *> images(batch_size, image.get()),
+                labels(label ? batch_size : 0, label.get());
+            for (int b = 0; b < batches; b++) {
+                const int s = hand.take(hand.free);
+                vxa::run_options ro;
+                ro.seed = 2026;
+                ro.sample = static_cast<std::uint64_t>(b) * batch_size;
+                const vxa_buffer out_label = vxa::buffer(slots[s].label.data(), slots[s].label.size());
+                ctx.run_batch_into(pipeline, ro, images, vxa::buffer(slots[s].image.data(), slots[s].image.size()),
+                                   labels, label ? &out_label : nullptr);
+                slots[s].batch = b;
+                hand.put(hand.ready, s);
             }
-            s.image.reset(oi);
-            s.label.reset(ol);
-            s.params = vxa_draw_json(draw);
-            vxa_draw_free(draw);
-            queue.push(std::move(s));
+        } catch (const vxa::error &e) {  // tell the trainer to stop
+            std::fprintf(stderr, "loader: %s\n", e.what());
+            const int s = hand.take(hand.free);
+            slots[s].batch = -1;
+            hand.put(hand.ready, s);
         }
-        vxa_context_destroy(ctx);
     });
 
     int seen = 0;
     for (int b = 0; b < batches; b++) {
+        const int s = hand.take(hand.ready);
+        if (slots[s].batch < 0) { loader.join(); return 1; }
+        const vxa_volume shape = pipeline.output_shape(*image);
+        const std::size_t centre = static_cast<std::size_t>(
+            shape.dim[0] / 2 + shape.dim[0] * (shape.dim[1] / 2 + shape.dim[1] * (shape.dim[2] / 2)));
         double sum = 0.0;
-        for (int k = 0; k < batch_size; k++) {
-            Sample s = queue.pop();
-            if (!s.image) { loader.join(); return 1; }
-            const vxa_volume *v = s.image.get();
-            sum += vxa_volume_get(v, v->dim[0] / 2, v->dim[1] / 2, v->dim[2] / 2, 0);
-            seen++;
-        }
+        for (int k = 0; k < batch_size; k++) sum += slots[s].image[k * per_sample + centre];
         std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the "training step"
-        std::printf("batch %d: %d volumes, mean centre value %.4f\n", b, batch_size, sum / batch_size);
+        std::printf("batch %d: %d volumes, mean centre value %.4f\n", slots[s].batch, batch_size, sum / batch_size);
+        seen += batch_size;
+        hand.put(hand.free, s);
     }
     loader.join();
     std::printf("%d augmented volumes consumed\n", seen);

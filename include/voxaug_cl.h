@@ -1,5 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Interoperation with a caller's OpenCL: wrap its context and queue, run pipelines on its buffers. */
+/* Interoperation with a caller's OpenCL: wrap its context and queue, run pipelines on its buffers.
+ *
+ * Sharing with CUDA or HIP frameworks (PyTorch, LibTorch, JAX on NVIDIA or AMD GPUs): core OpenCL has no CUDA or
+ * HIP interop; Khronos defines sharing with OpenGL, Direct3D and EGL only. The one standard route is the OpenCL 3.0
+ * extension family cl_khr_external_memory (with _opaque_fd or _dma_buf), which imports memory another API exported
+ * as a file descriptor (e.g. CUDA's cuMemExportToShareableHandle on a cuMemCreate allocation); whether a driver
+ * offers it, and for which handle types, varies, and voxaug does not use it (nothing here imports external
+ * memory, and no GPU was available to test one). So a cl_mem and a CUDA/HIP pointer are never the same memory
+ * through voxaug. What works on every device: vxa_pipeline_run_into (voxaug.h) into the framework's pinned host
+ * tensor, then the framework's own asynchronous host-to-device copy (examples/libtorch_train.cpp). Callers whose
+ * framework is itself OpenCL share cl_mem buffers with vxa_pipeline_run_cl below, with no copy. */
 #ifndef VOXAUG_CL_H
 #define VOXAUG_CL_H
 

@@ -13,7 +13,7 @@ ok() { echo "ok: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
 if cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log" 2>&1; then ok "cmake --install"; else cat "$tmp/install.log"; bad "cmake --install"; fi
-for f in include/voxaug.h include/voxaug_cl.h lib/libvoxaug.a bin/voxaug lib/pkgconfig/voxaug.pc lib/cmake/voxaug/voxaugConfig.cmake; do
+for f in include/voxaug.h include/voxaug.hpp include/voxaug_cl.h lib/libvoxaug.a bin/voxaug lib/pkgconfig/voxaug.pc lib/cmake/voxaug/voxaugConfig.cmake; do
     found=$(ls "$tmp/prefix/$f" "$tmp/prefix/lib/x86_64-linux-gnu/${f#lib/}" 2>/dev/null | head -1)
     if [ -n "$found" ]; then ok "installed $f"; else bad "missing $f"; fi
 done
@@ -49,6 +49,17 @@ libdir=$(pc --variable=libdir)
 if cc -o "$tmp/consumer" "$tmp/consumer.c" $(pc --cflags) $(pc --libs) > "$tmp/cc.log" 2>&1 &&
    LD_LIBRARY_PATH="$libdir" "$tmp/consumer" | grep -q "on reference (C)"; then ok "pkg-config consumer builds and runs"
 else cat "$tmp/cc.log"; bad "pkg-config consumer builds and runs"; fi
+
+# A non-system prefix: the pkg-config consumer finds libvoxaug.so.1 at run time only through LD_LIBRARY_PATH or
+# an rpath (README, "Using voxaug from C"); CMake's consumer gets the rpath from the imported target.
+so=$(ls "$libdir"/libvoxaug.so.* 2>/dev/null | head -1)
+if [ -n "$so" ] && readelf -d "$so" | grep -q 'SONAME.*\[libvoxaug.so.1\]'; then ok "SONAME libvoxaug.so.1"
+else bad "SONAME libvoxaug.so.1 (readelf -d $so)"; fi
+if env -u LD_LIBRARY_PATH "$tmp/consumer" > /dev/null 2>&1; then bad "without LD_LIBRARY_PATH or an rpath the consumer should not load"
+else ok "without LD_LIBRARY_PATH or an rpath the consumer does not load (documented)"; fi
+if cc -o "$tmp/consumer_rpath" "$tmp/consumer.c" $(pc --cflags) $(pc --libs) -Wl,-rpath,"$libdir" > "$tmp/cc2.log" 2>&1 &&
+   env -u LD_LIBRARY_PATH "$tmp/consumer_rpath" | grep -q "on reference (C)"; then ok "pkg-config consumer with -Wl,-rpath runs"
+else cat "$tmp/cc2.log"; bad "pkg-config consumer with -Wl,-rpath runs"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
