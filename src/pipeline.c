@@ -776,6 +776,18 @@ done:
     return st;
 }
 
+vxa_status vxa_pipeline_run_host(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                 const vxa_volume *image, const vxa_volume *label, vxa_dvol *in, vxa_dvol *lin,
+                                 vxa_dvol *out, vxa_dvol *lout, vxa_grid *out_grid, vxa_draw **draw)
+{
+    vxa_grid grid;
+    vxa_status st;
+    vxa_grid_of_volume(image, &grid);
+    if ((st = vxa_dvol_from_volume(ctx, image, in)) != VXA_OK) return st;
+    if (label && (st = vxa_dvol_from_volume(ctx, label, lin)) != VXA_OK) return st;
+    return vxa_pipeline_run_dvol(ctx, p, o, &grid, in, label ? lin : NULL, out, label ? lout : NULL, out_grid, draw);
+}
+
 vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *caller_o,
                                const vxa_volume *image, const vxa_volume *label,
                                vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw)
@@ -799,13 +811,9 @@ vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vx
                 (unsigned long long)o->sample, (unsigned long long)ctx->max_alloc);
         return run_slabs(ctx, p, o, image, label, out_image, out_label, draw);
     }
-    vxa_grid grid, out_grid;
+    vxa_grid out_grid;
     vxa_dvol in = { 0 }, lin = { 0 }, out = { 0 }, lout = { 0 };
-    vxa_grid_of_volume(image, &grid);
-    if ((st = vxa_dvol_from_volume(ctx, image, &in)) != VXA_OK) goto done;
-    if (label && (st = vxa_dvol_from_volume(ctx, label, &lin)) != VXA_OK) goto done;
-    if ((st = vxa_pipeline_run_dvol(ctx, p, o, &grid, &in, label ? &lin : NULL, &out, label ? &lout : NULL,
-                                    &out_grid, draw)) != VXA_OK)
+    if ((st = vxa_pipeline_run_host(ctx, p, o, image, label, &in, &lin, &out, &lout, &out_grid, draw)) != VXA_OK)
         goto done;
     if ((st = read_back(ctx, image, &out_grid, &out, out_image)) != VXA_OK) goto done;
     if (label && (st = read_back(ctx, label, &out_grid, &lout, out_label)) != VXA_OK) goto done;

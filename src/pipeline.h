@@ -35,6 +35,12 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
                                  const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
                                  vxa_dvol *out_image, vxa_dvol *out_label, vxa_grid *out_grid, vxa_draw **draw);
 
+/* Host volumes wrapped on the device (in, lin) and run into new device volumes (out, lout): the core of
+ * vxa_pipeline_run_ex and vxa_pipeline_run_into. The caller releases all four (zeroed first), even on failure. */
+vxa_status vxa_pipeline_run_host(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                 const vxa_volume *image, const vxa_volume *label, vxa_dvol *in, vxa_dvol *lin,
+                                 vxa_dvol *out, vxa_dvol *lout, vxa_grid *out_grid, vxa_draw **draw);
+
 /* Host-memory helpers of vxa_pipeline_run, shared with the overlapped batch (host/pipeline_cl.c): the checks of
  * an image and its label map; whether a run must go through slabs along k (some volume over the device's
  * allocation limit); an output volume on grid g with like's header fields. */

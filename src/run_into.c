@@ -238,13 +238,9 @@ static vxa_status run_sample(vxa_context *ctx, const vxa_pipeline *p, const vxa_
         vxa_volume_free(ol);
         return st;
     }
-    vxa_grid grid, out_grid;
+    vxa_grid out_grid;
     vxa_dvol in = { 0 }, lin = { 0 }, out = { 0 }, lout = { 0 };
-    vxa_grid_of_volume(image, &grid);
-    if ((st = vxa_dvol_from_volume(ctx, image, &in)) != VXA_OK) goto done;
-    if (label && (st = vxa_dvol_from_volume(ctx, label, &lin)) != VXA_OK) goto done;
-    if ((st = vxa_pipeline_run_dvol(ctx, p, o, &grid, &in, label ? &lin : NULL, &out, label ? &lout : NULL,
-                                    &out_grid, draw)) != VXA_OK)
+    if ((st = vxa_pipeline_run_host(ctx, p, o, image, label, &in, &lin, &out, &lout, &out_grid, draw)) != VXA_OK)
         goto done;
     if (!same_dim(out.dim, ib->ext) || out.channels != ib->ext[3] || out.dtype != VXA_FLOAT32) {
         st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "run_into: sample %llu came out %lldx%lldx%lld, the buffer was "

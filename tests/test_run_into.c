@@ -100,6 +100,15 @@ static void test_reference_converters_know_their_edges(void **state)
     assert_int_equal(ref_bf16(3.4028235e38f), 0x7f80);             /* FLT_MAX rounds up to inf */
 }
 
+static vxa_run_options run_options(uint64_t seed, uint64_t sample)
+{
+    vxa_run_options o;
+    vxa_run_options_init(&o);
+    o.seed = seed;
+    o.sample = sample;
+    return o;
+}
+
 /* ---- bit for bit against vxa_pipeline_run ------------------------------------------------------------------- */
 /* The value of voxel v (NIfTI order, channels last) of a float32 volume as it must appear in dtype t. */
 static void expect_image(const vxa_volume *ref, const void *buf, vxa_dtype t, const int64_t stride[5], int64_t s,
@@ -186,10 +195,7 @@ static void check_into(vxa_context *ctx, vxa_dtype img_t, vxa_dtype lab_t, bool 
     vxa_buffer_init(&bi, ibuf, ib, img_t);
     vxa_buffer_init(&bl, lbuf, lb, lab_t);
     if (channel_last) memcpy(bi.stride, is, sizeof is);
-    vxa_run_options o;
-    vxa_run_options_init(&o);
-    o.seed = seed;
-    o.sample = sample;
+    const vxa_run_options o = run_options(seed, sample);
     if (vxa_pipeline_run_into(ctx, p, &o, image, label, &bi, &bl, NULL) != VXA_OK)
         fail_msg("run_into %s/%s: %s", vxa_dtype_name(img_t), vxa_dtype_name(lab_t), vxa_last_error(ctx));
     char what[128];
@@ -311,10 +317,7 @@ static void test_batch_into_equals_runs(void **state)
         vxa_buffer_init(&bi, ibuf, ib, it);
         vxa_buffer_init(&bl, lbuf, lb, VXA_INT64);
         if (pass) memcpy(bi.stride, is, sizeof is);
-        vxa_run_options o;
-        vxa_run_options_init(&o);
-        o.seed = seed;
-        o.sample = 10;
+        const vxa_run_options o = run_options(seed, 10);
         vxa_draw *d[N];
         if (vxa_pipeline_run_batch_into(ctx, p, &o, N, (const vxa_volume *const *)img,
                                         (const vxa_volume *const *)lab, &bi, &bl, d) != VXA_OK)
