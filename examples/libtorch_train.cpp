@@ -196,7 +196,7 @@ int main(int argc, char **argv) try {
     std::vector<double> losses, shares, loader_ms, step_ms;
     long checks = 0;
     const auto start = clock_type::now();
-    std::printf("step   loss    step ms  wait ms  loader share  loader ms/batch\n");
+    std::printf("step  loss (mean of 10)  step ms  wait ms  loader share (wait)  loader ms/batch  loader work/step\n");
     for (int step = 0; step < steps; step++) {
         const auto t0 = clock_type::now();
         const int s = hand.take(hand.ready);
@@ -221,9 +221,13 @@ int main(int argc, char **argv) try {
         loader_ms.push_back(sl.loader_ms);
         step_ms.push_back(ms);
         hand.put(hand.free, s);
-        if (step % 10 == 0 || step == steps - 1)
-            std::printf("%4d  %.4f  %8.1f  %7.1f  %11.1f%%  %14.1f\n", step, l, ms, wait, 100.0 * wait / ms,
-                        sl.loader_ms);
+        if (step % 10 == 9 || step == 0) {
+            const std::size_t from = losses.size() >= 10 ? losses.size() - 10 : 0;
+            const double m = std::accumulate(losses.begin() + static_cast<long>(from), losses.end(), 0.0) /
+                             static_cast<double>(losses.size() - from);
+            std::printf("%4d  %17.4f  %7.1f  %7.1f  %18.1f%%  %15.1f  %15.1f%%\n", step, m, ms, wait,
+                        100.0 * wait / ms, sl.loader_ms, 100.0 * sl.loader_ms / ms);
+        }
     }
     hand.stop();
     loader.join();
@@ -236,9 +240,12 @@ int main(int argc, char **argv) try {
         return v.empty() ? 0.0 : v[v.size() / 2];
     };
     const std::size_t n = losses.size(), k = std::min<std::size_t>(20, n);
-    std::printf("loss: first %zu steps %.4f, last %zu steps %.4f\n", k, mean(losses, 0, k), k, mean(losses, n - k, n));
+    std::printf("loss: first %zu steps %.4f, last %zu steps %.4f; by 50 steps:", k, mean(losses, 0, k), k,
+                mean(losses, n - k, n));
+    for (std::size_t a = 0; a < n; a += 50) std::printf(" %.3f", mean(losses, a, a + 50));
+    std::printf("\n");
     std::printf("loader share of step time (trainer waiting for a batch): median %.1f%%, mean %.1f%% after the "
-                "first step; loader %.1f ms per batch (median), step %.1f ms (median); %.1f s in all\n",
+                "first step; loader work %.1f ms per batch (median), step %.1f ms (median); %.1f s in all\n",
                 100.0 * median(std::vector<double>(shares.begin() + (n > 1), shares.end())),
                 100.0 * mean(shares, n > 1, n), median(loader_ms), median(step_ms), ms_since(start) / 1000.0);
     std::printf("copies between voxaug and the tensors: 0 (%ld data_ptr checks passed: every tensor the model read "
