@@ -420,8 +420,8 @@ static void test_caller_built_with_old_struct_layout_still_works(void **state)
     vxa_pipeline *p = parse("elastic(sigma=3, alpha=40) zscore crop(20,20,10)");
     run_options_v1 *old = malloc(sizeof *old);
     *old = (run_options_v1){ sizeof *old, 99, 4, &field };
-    assert_false(VXA_HAS_FIELD((const vxa_run_options *)old, vxa_run_options, cancel));
-    assert_true(VXA_HAS_FIELD((const vxa_run_options *)old, vxa_run_options, field_out));
+    assert_false(VXA_HAS_FIELD(old, vxa_run_options, cancel));
+    assert_true(VXA_HAS_FIELD(old, vxa_run_options, field_out));
     assert_true(VXA_HAS_FIELD(image, vxa_volume, data));
     if (vxa_pipeline_run_ex(ctx, p, (const vxa_run_options *)old, image, label, &a, &al, NULL) != VXA_OK)
         fail_msg("%s", vxa_last_error(ctx));
