@@ -8,14 +8,27 @@ import voxaug
 from voxaug import _capi
 
 
+def test_option_mirrors_match_the_library():
+    # The _init_size functions zero what they know and set size: every mirrored field reads as its default, and
+    # a mirror missing a field the library writes would show the 0xAB pattern in the next one.
+    for cls, init in ((_capi.ContextOptions, _capi.lib.vxa_context_options_init_size),
+                      (_capi.RunOptions, _capi.lib.vxa_run_options_init_size)):
+        o = cls()
+        assert o.size == ctypes.sizeof(cls)
+        ctypes.memset(ctypes.byref(o), 0xAB, ctypes.sizeof(o))
+        init(ctypes.byref(o), ctypes.sizeof(o))
+        raw = ctypes.string_at(ctypes.byref(o), ctypes.sizeof(o))
+        assert o.size == ctypes.sizeof(cls) and raw[8:] == bytes(len(raw) - 8), cls.__name__
+
+
 def test_volume_mirror_matches_vxa_volume_init():
     # vxa_volume_init writes every field it sets at the C offsets: a mirror with a field moved, resized or
     # missing reads them elsewhere.
     v = _capi.Volume()
     ctypes.memset(ctypes.byref(v), 0xAB, ctypes.sizeof(v))
     dim = (ctypes.c_int64 * 3)(7, 8, 9)
-    _capi.lib.vxa_volume_init(ctypes.byref(v), dim, 3, _capi.DTYPES["int16"])
-    assert list(v.dim) == [7, 8, 9] and v.channels == 3 and v.dtype == 4
+    _capi.lib.vxa_volume_init_size(ctypes.byref(v), ctypes.sizeof(v), dim, 3, _capi.DTYPES["int16"])
+    assert v.size == ctypes.sizeof(v) and list(v.dim) == [7, 8, 9] and v.channels == 3 and v.dtype == 4
     assert np.array_equal(np.array(v.affine), np.eye(4))
     assert list(v.spacing) == [1.0, 1.0, 1.0]
     assert v.scl_slope == 0 and v.scl_inter == 0 and v.sform_code == 0 and v.qform_code == 0

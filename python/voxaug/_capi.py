@@ -3,8 +3,9 @@
 
 Nothing else in the package names a C type or a C function's signature, so a change of the C API (issue 22:
 results into caller memory, versioned structs) is made here and in the few call sites of _core.py.
-The mirrors follow voxaug.h field by field; tests/test_capi.py checks them against what vxa_volume_init
-writes and what the library reports.
+The mirrors follow voxaug.h field by field, each starting with its `size` (set by _Sized to the mirror's own
+sizeof, so the library reads only the fields mirrored here, whatever a newer library appends); tests/test_capi.py
+checks them against what vxa_volume_init_size writes and what the library reports.
 """
 import ctypes
 import os
@@ -30,9 +31,18 @@ DTYPES = {"uint8": 2, "int16": 4, "int32": 8, "float32": 16, "float64": 64, "int
           "uint32": 768}
 
 
-class Volume(ctypes.Structure):
+class _Sized(ctypes.Structure):
+    """A size-first struct of voxaug.h ("ABI: structs that can grow"): `size` is this mirror's sizeof, set on
+    construction (positional arguments fill the fields after it), so the library reads exactly these fields."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(ctypes.sizeof(type(self)), *args, **kwargs)
+
+
+class Volume(_Sized):
     """vxa_volume: a description of memory (i fastest: voxel (i,j,k,c) at data[i + nx*(j + ny*(k + nz*c))])."""
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("dim", ctypes.c_int64 * 3),
         ("channels", ctypes.c_int64),
         ("dtype", c_dtype),
@@ -50,15 +60,22 @@ class Volume(ctypes.Structure):
     ]
 
 
-class ContextOptions(ctypes.Structure):
+LogFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)   # vxa_log_fn
+CancelFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)                        # vxa_cancel_fn
+
+
+class ContextOptions(_Sized):
     """vxa_context_options."""
-    _fields_ = [("device", ctypes.c_char_p), ("kernel_dir", ctypes.c_char_p), ("max_alloc", ctypes.c_uint64)]
+    _fields_ = [("size", ctypes.c_size_t), ("device", ctypes.c_char_p), ("kernel_dir", ctypes.c_char_p),
+                ("max_alloc", ctypes.c_uint64), ("log", LogFn), ("log_user", ctypes.c_void_p),
+                ("log_level", ctypes.c_int)]
 
 
-class RunOptions(ctypes.Structure):
+class RunOptions(_Sized):
     """vxa_run_options."""
-    _fields_ = [("seed", ctypes.c_uint64), ("sample", ctypes.c_uint64),
-                ("field_out", ctypes.POINTER(ctypes.POINTER(Volume)))]
+    _fields_ = [("size", ctypes.c_size_t), ("seed", ctypes.c_uint64), ("sample", ctypes.c_uint64),
+                ("field_out", ctypes.POINTER(ctypes.POINTER(Volume))), ("cancel", CancelFn),
+                ("cancel_user", ctypes.c_void_p)]
 
 
 VolumeP = ctypes.POINTER(Volume)
@@ -76,11 +93,12 @@ _proto("vxa_version_string", ctypes.c_char_p)
 _proto("vxa_version_number", ctypes.c_uint)
 _proto("vxa_status_name", ctypes.c_char_p, c_status)
 _proto("vxa_status_string", ctypes.c_char_p, c_status)
-_proto("vxa_volume_init", None, VolumeP, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64, c_dtype)
+_proto("vxa_volume_init_size", None, VolumeP, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64,
+       c_dtype)
 _proto("vxa_volume_free", None, VolumeP)
 _proto("vxa_nifti_read", c_status, ctypes.c_char_p, VolumePP, ctypes.c_char_p, ctypes.c_size_t)
 _proto("vxa_nifti_write", c_status, ctypes.c_char_p, VolumeP, ctypes.c_char_p, ctypes.c_size_t)
-_proto("vxa_context_options_init", None, ctypes.POINTER(ContextOptions))
+_proto("vxa_context_options_init_size", None, ctypes.POINTER(ContextOptions), ctypes.c_size_t)
 _proto("vxa_context_create", c_status, ctypes.POINTER(ContextOptions), c_void_pp)
 _proto("vxa_context_destroy", None, ctypes.c_void_p)
 _proto("vxa_context_trim", None, ctypes.c_void_p)
@@ -92,7 +110,7 @@ _proto("vxa_pipeline_parse", c_status, ctypes.c_char_p, c_void_pp, ctypes.c_char
 _proto("vxa_pipeline_free", None, ctypes.c_void_p)
 _proto("vxa_pipeline_string", ctypes.c_char_p, ctypes.c_void_p)
 _proto("vxa_pipeline_output_shape", c_status, ctypes.c_void_p, VolumeP, VolumeP)
-_proto("vxa_run_options_init", None, ctypes.POINTER(RunOptions))
+_proto("vxa_run_options_init_size", None, ctypes.POINTER(RunOptions), ctypes.c_size_t)
 _proto("vxa_pipeline_run_ex", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions), VolumeP,
        VolumeP, VolumePP, VolumePP, c_void_pp)
 _proto("vxa_draw_free", None, ctypes.c_void_p)

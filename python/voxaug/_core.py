@@ -114,7 +114,7 @@ class Context:
 
     def __init__(self, device=None, kernel_dir=None, max_alloc=0):
         opt = _capi.ContextOptions()
-        lib.vxa_context_options_init(ctypes.byref(opt))
+        lib.vxa_context_options_init_size(ctypes.byref(opt), ctypes.sizeof(opt))
         self._keep = [device.encode() if device is not None else None,
                       kernel_dir.encode() if kernel_dir is not None else None]
         opt.device, opt.kernel_dir = self._keep
