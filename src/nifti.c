@@ -9,8 +9,9 @@
  * an exact message, niftilib prints nothing, and there is no second copy of the data in memory.
  *
  * Writing. A NIfTI-1 header is filled here (the qform by niftilib's nifti_dmat44_to_quatern) and written
- * with the data by write(2) or zlib to a temporary file in the target folder, then renamed into place; on
- * any failure the temporary file is removed, so a failed write leaves nothing behind. */
+ * with the data by write(2) or zlib to a commit's temporary (src/commit.h): fsynced, renamed into place; on
+ * any failure the temporary is removed, so a failed write leaves nothing behind and changes no file. */
+#include "commit.h"
 #include "internal.h"
 
 #include <nifti2_io.h>
@@ -682,20 +683,20 @@ static vxa_status check_writable(const char *path, const vxa_volume *v, char *er
     return VXA_OK;
 }
 
-static vxa_status write_all_fd(int fd, const void *buf, size_t n, const char *tmp, char *err, size_t errlen)
+static vxa_status write_all_fd(int fd, const void *buf, size_t n, const char *name, char *err, size_t errlen)
 {
     const char *p = buf;
     while (n > 0) {
         const ssize_t k = write(fd, p, n < GZ_CHUNK ? n : GZ_CHUNK);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return FAIL(VXA_ERR_IO, "%s: write failed: %s", tmp, k < 0 ? strerror(errno) : "no progress");
+        if (k <= 0) return FAIL(VXA_ERR_IO, "%s: write failed: %s", name, k < 0 ? strerror(errno) : "no progress");
         p += k;
         n -= (size_t)k;
     }
     return VXA_OK;
 }
 
-static vxa_status write_all_gz(gzFile gz, const void *buf, size_t n, const char *tmp, char *err, size_t errlen)
+static vxa_status write_all_gz(gzFile gz, const void *buf, size_t n, const char *name, char *err, size_t errlen)
 {
     const char *p = buf;
     while (n > 0) {
@@ -703,7 +704,7 @@ static vxa_status write_all_gz(gzFile gz, const void *buf, size_t n, const char 
         if (gzwrite(gz, p, want) != (int)want) {
             int zerr = 0;
             const char *msg = gzerror(gz, &zerr);
-            return FAIL(VXA_ERR_IO, "%s: compressed write failed: %s", tmp, zerr == Z_ERRNO ? strerror(errno) : msg);
+            return FAIL(VXA_ERR_IO, "%s: compressed write failed: %s", name, zerr == Z_ERRNO ? strerror(errno) : msg);
         }
         p += want;
         n -= want;
@@ -711,104 +712,72 @@ static vxa_status write_all_gz(gzFile gz, const void *buf, size_t n, const char 
     return VXA_OK;
 }
 
-vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, size_t errlen)
+/* The name's ending decides the compression; fd (a commit's temporary) stays open for the caller's fsync. */
+/* What is checked before a temporary is made: a name, a volume, a NIfTI ending, a writable volume. */
+static vxa_status check_write(const char *name, const vxa_volume *v, char *err, size_t errlen)
+{
+    if (!name || !*name) return FAIL(VXA_ERR_INVALID_ARGUMENT, "vxa_nifti_write: no file name");
+    if (!v) return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: no volume to write", name);
+    vxa_status st = vxa_volume_check_size(NULL, err, errlen, v, "vxa_nifti_write: the volume");
+    if (st != VXA_OK) return st;
+    if (!vxa_dtype_is_storage(v->dtype))
+        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: dtype %s is output-only, not written to NIfTI", name,
+                    vxa_dtype_name(v->dtype));
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    if (!(ends_with(name, ".nii.gz") || ends_with(name, ".nii")) || strcmp(base, ".nii") == 0 ||
+        strcmp(base, ".nii.gz") == 0)
+        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: the name must end in .nii or .nii.gz", name);
+    return check_writable(name, v, err, errlen);
+}
+
+vxa_status vxa_nifti_write_fd(int fd, const char *name, const vxa_volume *v, char *err, size_t errlen)
 {
     vxa_status st = VXA_OK;
-    char *dir = NULL, *tmp = NULL;
-    int fd = -1;
-    gzFile gz = NULL;
-    bool tmp_created = false;
-    if (err && errlen) err[0] = '\0';
-    if (!path || !*path) return FAIL(VXA_ERR_INVALID_ARGUMENT, "vxa_nifti_write: no file name");
-    if (!v) return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: no volume to write", path);
-    if ((st = vxa_volume_check_size(NULL, err, errlen, v, "vxa_nifti_write: the volume")) != VXA_OK) return st;
-    if (!vxa_dtype_is_storage(v->dtype))
-        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: dtype %s is output-only, not written to NIfTI", path,
-                    vxa_dtype_name(v->dtype));
-    const bool compress = ends_with(path, ".nii.gz");
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!(compress || ends_with(path, ".nii")) || strcmp(base, ".nii") == 0 || strcmp(base, ".nii.gz") == 0)
-        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: the name must end in .nii or .nii.gz", path);
-    if ((st = check_writable(path, v, err, errlen)) != VXA_OK) return st;
-
-    /* the folder: it must exist and take a new file */
-    const size_t dlen = slash ? (size_t)(slash - path) : 1;
-    if (!(dir = malloc(dlen + 1)) || !(tmp = malloc(strlen(path) + 64))) {
-        st = FAIL(VXA_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        goto done;
-    }
-    if (slash) memcpy(dir, path, dlen), dir[dlen] = '\0';
-    else strcpy(dir, ".");
-    if (slash && dlen == 0) strcpy(dir, "/");
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        st = FAIL(VXA_ERR_IO, "%s: folder %s: %s", path, dir, strerror(errno));
-        goto done;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        st = FAIL(VXA_ERR_IO, "%s: %s is not a folder", path, dir);
-        goto done;
-    }
-
-    /* a temporary name next to the target, created exclusively; permissions as for any new file (umask) */
-    static unsigned counter; /* with the pid, unique per call; O_EXCL settles any clash */
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, strlen(path) + 64, "%s/.%s.tmp.%ld.%u%s", dir, base, (long)getpid(),
-                 __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED), compress ? ".gz" : "");
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        st = FAIL(VXA_ERR_IO, "%s: cannot create a file in %s: %s", path, dir, strerror(errno));
-        goto done;
-    }
-    tmp_created = true;
+    if ((st = check_write(name, v, err, errlen)) != VXA_OK) return st;
+    const bool compress = ends_with(name, ".nii.gz");
 
     nifti_1_header h;
     fill_header(v, &h);
     static const char extender[4] = { 0, 0, 0, 0 };
-    if (compress) {
-        gz = gzdopen(fd, GZ_WRITE_MODE);
-        if (!gz) {
-            st = FAIL(VXA_ERR_OUT_OF_MEMORY, "%s: zlib could not start a compressed stream", tmp);
-            goto done;
-        }
-        fd = -1; /* gz owns it now */
-        if ((st = write_all_gz(gz, &h, sizeof h, tmp, err, errlen)) != VXA_OK ||
-            (st = write_all_gz(gz, extender, sizeof extender, tmp, err, errlen)) != VXA_OK ||
-            (st = write_all_gz(gz, v->data, vxa_volume_bytes(v), tmp, err, errlen)) != VXA_OK)
-            goto done;
-        errno = 0;
-        const int zst = gzclose_w(gz);
-        gz = NULL;
-        if (zst != Z_OK) {
-            st = FAIL(VXA_ERR_IO, "%s: finishing the compressed stream failed: %s", tmp,
-                      zst == Z_ERRNO && errno ? strerror(errno) : "zlib error");
-            goto done;
-        }
-    } else {
-        if ((st = write_all_fd(fd, &h, sizeof h, tmp, err, errlen)) != VXA_OK ||
-            (st = write_all_fd(fd, extender, sizeof extender, tmp, err, errlen)) != VXA_OK ||
-            (st = write_all_fd(fd, v->data, vxa_volume_bytes(v), tmp, err, errlen)) != VXA_OK)
-            goto done;
-        const int rc = close(fd);
-        fd = -1;
-        if (rc != 0) {
-            st = FAIL(VXA_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-            goto done;
-        }
+    if (!compress) {
+        if ((st = write_all_fd(fd, &h, sizeof h, name, err, errlen)) != VXA_OK ||
+            (st = write_all_fd(fd, extender, sizeof extender, name, err, errlen)) != VXA_OK)
+            return st;
+        return write_all_fd(fd, v->data, vxa_volume_bytes(v), name, err, errlen);
     }
-    if (rename(tmp, path) != 0) {
-        st = FAIL(VXA_ERR_IO, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
-        goto done;
+    const int zfd = dup(fd); /* zlib closes its own; the commit keeps fd for fsync */
+    gzFile gz = zfd >= 0 ? gzdopen(zfd, GZ_WRITE_MODE) : NULL;
+    if (!gz) {
+        if (zfd >= 0) close(zfd);
+        return FAIL(VXA_ERR_OUT_OF_MEMORY, "%s: zlib could not start a compressed stream", name);
     }
-    tmp_created = false;
-done:
-    if (gz) gzclose_w(gz);
-    if (fd >= 0) close(fd);
-    if (tmp_created) unlink(tmp);
-    free(dir);
-    free(tmp);
-    return st;
+    if ((st = write_all_gz(gz, &h, sizeof h, name, err, errlen)) != VXA_OK ||
+        (st = write_all_gz(gz, extender, sizeof extender, name, err, errlen)) != VXA_OK ||
+        (st = write_all_gz(gz, v->data, vxa_volume_bytes(v), name, err, errlen)) != VXA_OK) {
+        gzclose_w(gz);
+        return st;
+    }
+    errno = 0;
+    const int zst = gzclose_w(gz);
+    if (zst != Z_OK)
+        return FAIL(VXA_ERR_IO, "%s: finishing the compressed stream failed: %s", name,
+                    zst == Z_ERRNO && errno ? strerror(errno) : "zlib error");
+    return VXA_OK;
+}
+
+vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    vxa_status st = check_write(path, v, err, errlen);
+    if (st != VXA_OK) return st;
+    vxa_commit c;
+    vxa_commit_init(&c);
+    const int i = vxa_commit_add(&c, path, err, errlen);
+    if (i < 0) return VXA_ERR_IO;
+    if ((st = vxa_nifti_write_fd(c.f[i].fd, path, v, err, errlen)) != VXA_OK) {
+        vxa_commit_abort(&c);
+        return st;
+    }
+    return vxa_commit_all(&c, err, errlen);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A PNG of the three mid slices of a volume, in anatomical orientation, with an optional label overlay. */
+#include "commit.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -228,59 +229,26 @@ static int preview_png_encode(FILE *f, png_bytep *rows, int64_t width, int64_t h
     return 0;
 }
 
-/* Writes the RGB picture to path through a temporary file in the same folder, renamed into place; on failure
- * the temporary is removed and nothing is left behind. */
-static vxa_status preview_write_atomic(const char *path, png_bytep *rows, int64_t width, int64_t height,
-                                       char *err, size_t errlen)
+/* Encodes the RGB picture into fd (a commit's temporary), which stays open; name is the target, for messages. */
+static vxa_status preview_write_fd(int fd, const char *name, png_bytep *rows, int64_t width, int64_t height,
+                                   char *err, size_t errlen)
 {
-    vxa_status st = VXA_OK;
-    const size_t tmplen = strlen(path) + 48;
-    char *tmp = malloc(tmplen);
-    FILE *f = NULL;
-    int fd = -1, created = 0;
-    if (!tmp) return vxa_fail_buf(err, errlen, VXA_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, tmplen, "%s.tmp-%ld-%u", path, (long)getpid(), attempt);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        st = vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: cannot create a temporary file %s: %s", path, tmp,
-                          strerror(errno));
-        goto done;
-    }
-    created = 1;
-    if (!(f = fdopen(fd, "wb"))) {
-        st = vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: %s: %s", path, tmp, strerror(errno));
-        close(fd);
-        goto done;
+    const int own = dup(fd); /* fclose closes its own descriptor; the commit keeps fd for fsync */
+    FILE *f = own >= 0 ? fdopen(own, "wb") : NULL;
+    if (!f) {
+        if (own >= 0) close(own);
+        return vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: %s", name, strerror(errno));
     }
     preview_png_error pe = { { 0 } };
     if (preview_png_encode(f, rows, width, height, &pe) != 0) {
-        st = vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: PNG encoding failed: %s", path, pe.msg);
-        goto done;
+        fclose(f);
+        return vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: PNG encoding failed: %s", name, pe.msg);
     }
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        st = vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    const int rc = fclose(f);
-    f = NULL;
-    if (rc != 0) {
-        st = vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: closing %s failed: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        st = vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp,
-                          strerror(errno));
-        goto done;
-    }
-    created = 0;
-done:
-    if (f) fclose(f);
-    if (created) unlink(tmp);
-    free(tmp);
-    return st;
+    const int bad = fflush(f) != 0 || ferror(f);
+    const int e = errno;
+    if (fclose(f) != 0 || bad)
+        return vxa_fail_buf(err, errlen, VXA_ERR_IO, "%s: write failed: %s", name, strerror(bad ? e : errno));
+    return VXA_OK;
 }
 
 static vxa_status preview_check(const char *path, const vxa_volume *image, const vxa_volume *label, char *err,
@@ -439,7 +407,15 @@ static vxa_status preview_draw(const char *path, const vxa_volume *image, const 
             }
         }
     }
-    st = preview_write_atomic(path, rows, width, height, err, errlen);
+    vxa_commit c; /* src/commit.h: a temporary next to path, fsynced, renamed into place */
+    vxa_commit_init(&c);
+    const int i = vxa_commit_add(&c, path, err, errlen);
+    if (i < 0) {
+        st = VXA_ERR_IO;
+        goto done;
+    }
+    if ((st = preview_write_fd(c.f[i].fd, path, rows, width, height, err, errlen)) != VXA_OK) vxa_commit_abort(&c);
+    else st = vxa_commit_all(&c, err, errlen);
 done:
     free(rows);
     free(pixels);

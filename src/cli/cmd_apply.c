@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* voxaug apply: one pipeline, fixed or random parameters, on one image (+ label map), written as NIfTI. */
 #include "cli.h"
+#include "commit.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,10 +27,12 @@ static void apply_usage(FILE *f)
         "  --seed N, --sample I the random draw (default 0, 0)\n"
         "  --keep-type          write the image in the input's type and scl_slope/scl_inter (rounded, saturated)\n"
         "  --device D           gpu, cpu, reference, an index from `voxaug devices`, or a name\n\n"
-        "Outputs are written all or none: their folders are checked before the run, and on any failure no\n"
-        "output file is left.\n"
+        "Outputs are written all or none: each to a temporary in its folder, renamed into place only when all\n"
+        "are complete; on any failure or SIGINT/SIGTERM no file changes. An output that is the same file as an\n"
+        "input or another output is refused before any work.\n"
         "exit status: 0 done; 1 failed (a file could not be read or written, the data or the device were\n"
-        "rejected); 2 usage error (unknown or missing option, a spec that does not parse)\n");
+        "rejected); 2 usage error (unknown or missing option, a spec that does not parse, outputs that are\n"
+        "the same file as an input or each other); 130/143 stopped by SIGINT/SIGTERM\n");
 }
 
 static int ends_with(const char *s, const char *tail)
@@ -116,21 +119,21 @@ int cmd_apply(int argc, char **argv)
         return 2;
     }
 
-    const char *outs[4] = { out, label_out, field_out, params_out };
-    for (int a = 0; a < 4; a++)
-        for (int b = a + 1; b < 4; b++)
-            if (outs[a] && outs[b] && strcmp(outs[a], outs[b]) == 0) {
-                fprintf(stderr, "voxaug apply: '%s' is named for two outputs\n", outs[a]);
-                return 2;
-            }
+    /* by file identity, before any work: ./x and x, a link to the input, a folder reached two ways */
+    const cli_path paths[] = { { in, "input", 0 },          { label, "--label", 0 },
+                               { out, "-o", 1 },            { label_out, "--label-out", 1 },
+                               { field_out, "--field-out", 1 }, { params_out, "--params-out", 1 } };
+    if (cli_check_distinct("apply", paths, 6) != 0) return 2;
 
     if (check_output(out, 1) != 0 || (label_out && check_output(label_out, 1) != 0) ||
         (field_out && check_output(field_out, 1) != 0) || (params_out && check_output(params_out, 0) != 0))
         return 1;
+    cli_signals_install();
 
     char err[8192] = "";
-    const char *written[4];
-    int nwritten = 0, rc = 1;
+    int rc = 1, sig = 0;
+    vxa_commit c;
+    vxa_commit_init(&c);
     vxa_pipeline *p = NULL;
     vxa_volume *img = NULL, *lab = NULL, *oimg = NULL, *olab = NULL, *field = NULL;
     vxa_context *ctx = NULL;
@@ -146,6 +149,7 @@ int cmd_apply(int argc, char **argv)
         fprintf(stderr, "voxaug apply: %s\n", err);
         goto done;
     }
+    if ((sig = cli_stopped())) goto stopped;
     if ((st = cli_context(device, &ctx)) != VXA_OK) goto done;
     vxa_run_options o;
     vxa_run_options_init(&o);
@@ -183,20 +187,32 @@ int cmd_apply(int argc, char **argv)
         fprintf(stderr, "voxaug apply: --field-out: no elastic op ran, so there is no field to write\n");
         goto done;
     }
-    /* all outputs or none: a failed write removes the ones this run already wrote */
-    if ((st = vxa_nifti_write(out, oimg, err, sizeof err)) != VXA_OK) goto write_failed;
-    written[nwritten++] = out;
-    if (label_out && (st = vxa_nifti_write(label_out, olab, err, sizeof err)) != VXA_OK) goto write_failed;
-    if (label_out) written[nwritten++] = label_out;
-    if (field_out && (st = vxa_nifti_write(field_out, field, err, sizeof err)) != VXA_OK) goto write_failed;
-    if (field_out) written[nwritten++] = field_out;
-    if (params_out && cli_write_text(params_out, vxa_draw_json(draw), err, sizeof err) != 0) goto write_failed;
+    if ((sig = cli_stopped())) goto stopped;
+    /* all outputs or none (src/commit.h): each to a temporary in its folder, renamed into place only when all
+     * are complete. The image is renamed last: a crash between two renames leaves the image old. */
+    for (int f = 0; f < 4 && st == VXA_OK; f++) {
+        const char *target = (const char *const[]){ label_out, field_out, params_out, out }[f];
+        if (!target) continue;
+        cli_clean_stale_of("apply", target); /* what interrupted runs left there, before adding our own */
+        const int i = vxa_commit_add(&c, target, err, sizeof err);
+        if (i < 0) st = VXA_ERR_IO;
+        else if (target == params_out) st = vxa_commit_write_text(&c, i, vxa_draw_json(draw), err, sizeof err);
+        else st = vxa_nifti_write_fd(c.f[i].fd, target, target == out ? oimg : target == label_out ? olab : field,
+                                     err, sizeof err);
+        if (st == VXA_OK && (sig = cli_stopped())) goto stopped;
+    }
+    if (st == VXA_OK) st = vxa_commit_all(&c, err, sizeof err);
+    if (st != VXA_OK) {
+        fprintf(stderr, "voxaug apply: %s\n", err);
+        goto done;
+    }
     rc = 0;
     goto done;
-write_failed:
-    fprintf(stderr, "voxaug apply: %s\n", err);
-    for (int w = 0; w < nwritten; w++) remove(written[w]);
+stopped:
+    fprintf(stderr, "voxaug apply: stopped by %s: nothing written\n", cli_signal_name(sig));
+    rc = 128 + sig;
 done:
+    vxa_commit_abort(&c);
     vxa_draw_free(draw);
     vxa_volume_free(img);
     vxa_volume_free(lab);

@@ -3,6 +3,7 @@
  * JSON sidecar. Item i's copy c is sample i*K + c of the seed, so a copy is the same whatever the shard, the
  * number of jobs or the device. A failed item is reported and the others go on; the exit status is 1 then. */
 #include "cli.h"
+#include "commit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,7 +51,9 @@ static void augment_usage(FILE *f)
         "  -j, --jobs J         worker threads, each with its own device context (default 1)\n"
         "  --device D           gpu, cpu, reference, an index or a name\n"
         "  -q, --quiet          no progress bar\n"
-        "outputs in OUTDIR: <name>_aug<c>.nii.gz, <name>_aug<c>_label.nii.gz, <name>_aug<c>.json (drawn parameters)\n");
+        "outputs in OUTDIR: <name>_aug<c>.nii.gz, <name>_aug<c>_label.nii.gz, <name>_aug<c>.json (drawn parameters)\n"
+        "Each copy's files are committed together (all three or none). SIGINT/SIGTERM stop after the copy in\n"
+        "hand (exit 130/143); a later run first finishes or removes what interrupted runs left in OUTDIR.\n");
 }
 
 static int add_item(item **items, size_t *n, size_t *cap, const char *image, const char *label)
@@ -117,6 +120,10 @@ static void trim(char *s)
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
 }
 
+#define LIST_LINE_MAX 8191 /* characters of one --list line; a longer one is an error, never split */
+
+/* Lines 'image[,label]'; '#' comments and blank lines skipped. A line over LIST_LINE_MAX or holding a NUL byte
+ * is an error naming its number (so `--list /dev/zero` ends at once). */
 static int add_list(item **items, size_t *n, size_t *cap, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -124,10 +131,32 @@ static int add_list(item **items, size_t *n, size_t *cap, const char *path)
         fprintf(stderr, "voxaug augment: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    char line[8192];
-    int rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
+    char line[LIST_LINE_MAX + 1];
+    int rc = 0, ch = 0;
+    for (size_t lineno = 1; rc == 0 && ch != EOF; lineno++) {
+        size_t len = 0;
+        while ((ch = getc(f)) != EOF && ch != '\n') {
+            if (ch == '\0') {
+                fprintf(stderr, "voxaug augment: %s: line %zu holds a NUL byte (not a text list)\n", path, lineno);
+                rc = -1;
+                break;
+            }
+            if (len == LIST_LINE_MAX) {
+                fprintf(stderr, "voxaug augment: %s: line %zu is longer than %d characters\n", path, lineno,
+                        LIST_LINE_MAX);
+                rc = -1;
+                break;
+            }
+            line[len++] = (char)ch;
+        }
+        if (rc != 0) break;
+        if (ferror(f)) {
+            fprintf(stderr, "voxaug augment: %s: line %zu: %s\n", path, lineno, strerror(errno));
+            rc = -1;
+            break;
+        }
+        line[len] = '\0';
+        line[strcspn(line, "\r")] = '\0';
         char *s = line;
         while (*s == ' ' || *s == '\t') s++;
         if (!*s || *s == '#') continue;
@@ -228,6 +257,53 @@ done:
     return rc;
 }
 
+typedef struct { dev_t dev; ino_t ino; } file_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const file_key *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Refuses (before any work) a run where an output that exists already is one of the inputs, by (device,
+ * inode): `-o data` with an item named like an earlier item's output, a link, a hard link. Outputs that do not
+ * exist yet cannot be an input. */
+static int outputs_are_inputs(const job *J)
+{
+    file_key *keys = malloc(2 * J->nitems * sizeof *keys);
+    size_t nk = 0;
+    int rc = 0;
+    if (!keys) {
+        fprintf(stderr, "voxaug augment: out of memory\n");
+        return -1;
+    }
+    struct stat sb;
+    for (size_t i = 0; i < J->nitems; i++) {
+        if (stat(J->items[i].image, &sb) == 0) keys[nk++] = (file_key){ sb.st_dev, sb.st_ino };
+        if (J->items[i].label && stat(J->items[i].label, &sb) == 0) keys[nk++] = (file_key){ sb.st_dev, sb.st_ino };
+    }
+    qsort(keys, nk, sizeof *keys, cmp_key);
+    char name[1024], path[4096];
+    static const char *const tails[3] = { ".nii.gz", "_label.nii.gz", ".json" };
+    for (size_t i = 0; i < J->nitems && rc == 0; i++) {
+        if (i % J->nshards != J->shard) continue;
+        stem(J->items[i].image, name, sizeof name);
+        for (uint64_t c = 0; c < J->copies && rc == 0; c++)
+            for (int t = 0; t < 3 && rc == 0; t++) {
+                snprintf(path, sizeof path, "%s/%s_aug%llu%s", J->outdir, name, (unsigned long long)c, tails[t]);
+                if (stat(path, &sb) != 0) continue;
+                const file_key k = { sb.st_dev, sb.st_ino };
+                if (!bsearch(&k, keys, nk, sizeof *keys, cmp_key)) continue;
+                fprintf(stderr, "voxaug augment: output %s is an input of this run (the same file): it would be "
+                        "replaced; choose another -o\n", path);
+                rc = -1;
+            }
+    }
+    free(keys);
+    return rc;
+}
+
 static void progress(job *J)
 {
     if (J->quiet || !isatty(STDERR_FILENO)) return;
@@ -257,38 +333,47 @@ static size_t do_item(job *J, vxa_context *ctx, size_t idx)
         pthread_mutex_unlock(&J->lock);
         goto done;
     }
-    for (uint64_t c = 0; c < J->copies; c++) {
+    for (uint64_t c = 0; c < J->copies && !cli_stopped(); c++) {
         vxa_volume *oi = NULL, *ol = NULL;
         vxa_draw *draw = NULL;
         const uint64_t sample = (uint64_t)idx * J->copies + c;
         vxa_status st = vxa_pipeline_run(ctx, J->p, J->seed, sample, img, lab, &oi, lab ? &ol : NULL, &draw);
         if (st != VXA_OK) snprintf(err, sizeof err, "%s: %s", it->image, vxa_last_error(ctx));
-        /* a copy is written whole or not at all: a failed write removes the copy's files written before it */
-        char written[2][4096];
-        int nwritten = 0;
+        /* a copy is written whole or not at all (src/commit.h): image, label map, sidecar, renamed in that
+         * order once all three are complete; the sidecar, last, marks a complete copy */
+        vxa_commit cm;
+        vxa_commit_init(&cm);
         if (st == VXA_OK) {
             snprintf(path, sizeof path, "%s/%s_aug%llu.nii.gz", J->outdir, name, (unsigned long long)c);
-            st = vxa_nifti_write(path, oi, err, sizeof err);
-            if (st == VXA_OK) snprintf(written[nwritten++], sizeof written[0], "%s", path);
+            const int i = vxa_commit_add(&cm, path, err, sizeof err);
+            st = i < 0 ? VXA_ERR_IO : vxa_nifti_write_fd(cm.f[i].fd, path, oi, err, sizeof err);
         }
         if (st == VXA_OK && ol) {
             snprintf(path, sizeof path, "%s/%s_aug%llu_label.nii.gz", J->outdir, name, (unsigned long long)c);
-            st = vxa_nifti_write(path, ol, err, sizeof err);
-            if (st == VXA_OK) snprintf(written[nwritten++], sizeof written[0], "%s", path);
+            const int i = vxa_commit_add(&cm, path, err, sizeof err);
+            st = i < 0 ? VXA_ERR_IO : vxa_nifti_write_fd(cm.f[i].fd, path, ol, err, sizeof err);
         }
         if (st == VXA_OK) {
             char *json = sidecar_json(it, idx, c, vxa_draw_json(draw));
             snprintf(path, sizeof path, "%s/%s_aug%llu.json", J->outdir, name, (unsigned long long)c);
+            const int i = json ? vxa_commit_add(&cm, path, err, sizeof err) : -1;
             if (!json) {
                 snprintf(err, sizeof err, "%s: out of memory", path);
                 st = VXA_ERR_OUT_OF_MEMORY;
-            } else if (cli_write_text(path, json, err, sizeof err) != 0) {
-                st = VXA_ERR_IO;
+            } else {
+                st = i < 0 ? VXA_ERR_IO : vxa_commit_write_text(&cm, i, json, err, sizeof err);
             }
             free(json);
         }
-        if (st != VXA_OK)
-            for (int w = 0; w < nwritten; w++) remove(written[w]);
+        const int stopped = cli_stopped() != 0;
+        if (st == VXA_OK && !stopped) st = vxa_commit_all(&cm, err, sizeof err);
+        vxa_commit_abort(&cm);
+        if (stopped) { /* not counted as failed: the summary says the run was stopped */
+            vxa_volume_free(oi);
+            vxa_volume_free(ol);
+            vxa_draw_free(draw);
+            break;
+        }
         pthread_mutex_lock(&J->lock);
         if (st == VXA_OK) {
             J->done++;
@@ -322,7 +407,7 @@ static void *worker(void *arg)
         while (idx < J->nitems && idx % J->nshards != J->shard) idx++;
         J->next = idx + 1;
         pthread_mutex_unlock(&J->lock);
-        if (idx >= J->nitems) break;
+        if (idx >= J->nitems || cli_stopped()) break;
         do_item(J, ctx, idx);
     }
     return NULL;
@@ -406,6 +491,13 @@ int cmd_augment(int argc, char **argv)
         vxa_pipeline_free(p);
         goto done;
     }
+    cli_clean_stale("augment", J.outdir); /* temporaries of dead runs; their interrupted commits finished */
+    if (outputs_are_inputs(&J) != 0) {
+        rc = 2;
+        vxa_pipeline_free(p);
+        goto done;
+    }
+    cli_signals_install();
     for (size_t i = 0; i < J.nitems; i++)
         if (i % J.nshards == J.shard) J.total += J.copies;
     /* The contexts are made here, one after the other: OpenCL's ICD loader may not be initialised from two
@@ -436,6 +528,12 @@ int cmd_augment(int argc, char **argv)
     printf("%zu volumes written to %s in %.1f s (%.2f vol/s), %zu failed\n", J.done, J.outdir, el,
            el > 0 ? (double)J.done / el : 0.0, J.failed);
     rc = J.failed ? 1 : 0;
+    if (cli_stopped()) {
+        fprintf(stderr, "voxaug augment: stopped by %s: %zu of %zu copies complete in %s (each with its label map "
+                "and sidecar), no partial copy left; run again to finish\n", cli_signal_name(cli_stopped()), J.done,
+                J.total, J.outdir);
+        rc = 128 + cli_stopped();
+    }
     vxa_pipeline_free(p);
 done:
     for (size_t i = 0; i < J.nitems; i++) {

@@ -157,6 +157,9 @@ int cmd_preview(int argc, char **argv)
         return 2;
     }
 
+    const cli_path paths[] = { { input, "input", 0 }, { label_path, "--label", 0 }, { output, "-o", 1 } };
+    if (cli_check_distinct("preview", paths, 3) != 0) return 2;
+
     char err[4096] = "";
     vxa_volume *image = NULL, *label = NULL;
     int rc = 1;

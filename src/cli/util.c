@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the CLI's commands. */
 #include "cli.h"
+#include "commit.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -52,19 +53,13 @@ vxa_status cli_convert(const vxa_volume *v, vxa_dtype t, vxa_volume **out)
 
 int cli_write_text(const char *path, const char *text, char *err, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    vxa_commit c;
+    vxa_commit_init(&c);
+    const int i = vxa_commit_add(&c, path, err, errlen);
+    if (i < 0) return -1;
+    if (vxa_commit_write_text(&c, i, text, err, errlen) != VXA_OK) {
+        vxa_commit_abort(&c);
         return -1;
     }
-    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return vxa_commit_all(&c, err, errlen) == VXA_OK ? 0 : -1;
 }
