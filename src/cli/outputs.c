@@ -26,8 +26,13 @@ void cli_signals_install(void)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND; /* a second signal takes the default action: a stuck run can still be stopped */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (int i = 0; i < 2; i++) {
+        const int sig = i == 0 ? SIGINT : SIGTERM;
+        struct sigaction old;
+        /* one ignored at start stays ignored (nohup, a shell's background job without job control) */
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sig, &sa, NULL);
+    }
 }
 
 int cli_stopped(void) { return stop_signal; }

@@ -93,7 +93,9 @@ expect_refused() { # WHAT ARGS...: exit 2, a message "same file", no file change
 }
 expect_refused "./x and x" apply in.nii.gz --label lab.nii.gz --ops "$spec" -o ./x.nii.gz --label-out x.nii.gz
 check "./x and x: nothing written" '[ ! -e x.nii.gz ]'
-expect_refused "preview over its input" preview in.nii.gz -o in.nii.gz
+cp in.nii.gz pic.png  # a NIfTI file under a .png name: preview reads it and would write its picture over it
+expect_refused "preview over its input" preview pic.png -o ./pic.png
+check "preview over its input: input unchanged" 'cmp -s pic.png in.nii.gz' 
 expect_refused "--params-out over the input" apply in.nii.gz --ops "$spec" -o o2.nii.gz --params-out ../"${tmp##*/}"/in.nii.gz
 expect_refused "-o over the input" apply in.nii.gz --ops "$spec" -o ./in.nii.gz
 expect_refused "--field-out = --label-out" apply in.nii.gz --label lab.nii.gz --ops "elastic(alpha=1)" -o a.nii.gz \
@@ -105,7 +107,8 @@ expect_refused "-o a hard link of the input" apply in.nii.gz --ops "$spec" -o ha
 mkdir sub && ln -s sub sublink
 expect_refused "new outputs in one folder reached two ways" apply in.nii.gz --label lab.nii.gz --ops "$spec" \
     -o sub/n.nii.gz --label-out sublink/n.nii.gz
-expect_refused "preview -o its label" preview in.nii.gz --label lab.nii.gz -o sublink/../lab.nii.gz
+cp lab.nii.gz lab.png
+expect_refused "preview -o its label" preview in.nii.gz --label lab.png -o sublink/../lab.png
 # augment: an item whose output name is another item's input (a.nii.gz's copy 0 is a_aug0.nii.gz)
 mkdir ds && cp in.nii.gz ds/a.nii.gz && cp in.nii.gz ds/a_aug0.nii.gz && cp ds/a_aug0.nii.gz ds.orig
 "$cli" augment --ops "$spec" -o ds -q ds/a.nii.gz ds/a_aug0.nii.gz > out 2> err; rc=$?
