@@ -325,6 +325,21 @@ static int reader_skip_to(reader *r, int64_t offset, char *err, size_t errlen)
     return 1;
 }
 
+/* Reads a gzip stream to its end; a CRC or length mismatch, or a stream cut short, is an error naming the file. */
+static vxa_status reader_drain(reader *r, char *err, size_t errlen)
+{
+    char scratch[65536];
+    int64_t k;
+    while ((k = reader_read(r, scratch, sizeof scratch, "data", err, errlen)) > 0) {}
+    if (k < 0) return r->st;
+    int zerr = Z_OK;
+    gzerror(r->gz, &zerr);
+    if (zerr == Z_BUF_ERROR)
+        return r->st = FAIL(VXA_ERR_FORMAT, "%s: truncated gzip stream: the data are complete but the stream's end "
+                            "(length and CRC) is missing", r->name);
+    return VXA_OK;
+}
+
 /* Reads the header into buf (as stored) and h (host order). */
 static vxa_status read_header(reader *r, unsigned char buf[N2_SIZE], raw_header *h, char *err, size_t errlen)
 {
@@ -449,13 +464,27 @@ static vxa_status interpret_header(const char *name, const unsigned char *bytes,
         for (int a = 0; a < 3; a++) v->affine[a][a] = v->spacing[a];
         v->affine[3][3] = 1.0;
     }
+    const char *field = h->sform_code > 0 ? "srow_x..z (sform)" : h->qform_code > 0 ? "the qform (quatern_b..d, "
+                        "qoffset_x..z, pixdim)" : "pixdim[1..3]";
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 4; c++)
             if (!isfinite(v->affine[r][c])) {
-                st = FAIL(VXA_ERR_FORMAT, "%s: the %s gives a non-finite affine", name,
-                          h->sform_code > 0 ? "sform" : "qform");
+                st = FAIL(VXA_ERR_FORMAT, "%s: %s gives a non-finite affine", name, field);
                 goto done;
             }
+    /* a singular affine has no inverse: every resampling op needs one, and a preview has no orientation.
+     * Relative to the columns' lengths, so that a 1e-3 mm grid is not taken for singular. */
+    const double (*A)[4] = (const double(*)[4])v->affine;
+    const double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
+                       A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+                       A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
+    double scale = 1.0;
+    for (int c = 0; c < 3; c++) scale *= sqrt(A[0][c] * A[0][c] + A[1][c] * A[1][c] + A[2][c] * A[2][c]);
+    if (!(fabs(det) > 1e-9 * scale) || !(scale > 0)) {
+        st = FAIL(VXA_ERR_FORMAT, "%s: %s is singular (determinant %g): the voxel-to-world affine has no inverse",
+                  name, field, det);
+        goto done;
+    }
 done:
     nifti_image_free(nim);
     return st;
@@ -572,18 +601,11 @@ vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err, size_t 
                   data->compressed ? " (the gzip stream ends early)" : "");
         goto done;
     }
-    if (data->compressed) {
-        /* one byte more reaches the end of the stream, so zlib checks its CRC and length */
-        char extra;
-        int zerr = Z_OK;
-        if (reader_read(data, &extra, 1, "data", err, errlen) < 0) { st = data->st; goto done; }
-        gzerror(data->gz, &zerr);
-        if (zerr == Z_BUF_ERROR) {
-            st = FAIL(VXA_ERR_FORMAT, "%s: truncated gzip stream: the data are complete but the stream's end "
-                      "(length and CRC) is missing", data->name);
-            goto done;
-        }
-    }
+    /* every gzip stream read to its end, so that zlib checks its CRC32 and length (ISIZE): bytes after the
+     * data (extensions, padding, a second member) are decompressed and dropped */
+    if ((data->compressed && (st = reader_drain(data, err, errlen)) != VXA_OK) ||
+        (h.pair && hr.compressed && (st = reader_drain(&hr, err, errlen)) != VXA_OK))
+        goto done;
     if (h.swapped) swap_data(v->data, vxa_volume_voxels(v), vxa_dtype_size(v->dtype));
 done:
     if (st != VXA_OK) {
