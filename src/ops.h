@@ -15,6 +15,7 @@ enum {
     VXA_P_REQUIRED = 4,   /* must be given */
     VXA_P_LIST = 8,       /* takes 1..count values, no broadcast (e.g. flip's axes); val->given says how many */
     VXA_P_AUTO = 16,      /* left out, it is computed from the input (crop's start: centred); def[] is unused */
+    VXA_P_ABOVE_LO = 32,  /* lo is an open bound: every given value must be > lo (a sigma of 0 is no sigma) */
 };
 
 typedef struct vxa_param_desc {

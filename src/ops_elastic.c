@@ -60,11 +60,11 @@ static const char *const mode_names[] = { "exact", "fast", NULL };
 static const vxa_param_desc elastic_params[] = {
     [P_ALPHA] = { "alpha", 1, 0, 0, 1e7, { 900 }, "amplitude in voxels: d = alpha · G_sigma ∗ U, U uniform on "
                   "[-1, 1)", NULL },
-    [P_SIGMA] = { "sigma", 3, 0, 0, 1000, { 13, 13, 13 }, "Gaussian sigma per axis, voxels", NULL },
+    [P_SIGMA] = { "sigma", 3, VXA_P_ABOVE_LO, 0, 1000, { 13, 13, 13 }, "Gaussian sigma per axis, voxels", NULL },
     [P_RMS] = { "rms", 1, 0, 0, 1000, { 0 }, "instead of alpha: RMS displacement length in mm (interior)", NULL },
     [P_MAX_DISP] = { "max_disp", 1, 0, 0, 1000, { 0 }, "instead of alpha: 3-sigma bound of each component, mm",
                      NULL },
-    [P_SMOOTH_MM] = { "smooth_mm", 1, 0, 0, 1000, { 0 }, "instead of sigma: Gaussian sigma in mm (the "
+    [P_SMOOTH_MM] = { "smooth_mm", 1, VXA_P_ABOVE_LO, 0, 1000, { 0 }, "instead of sigma: Gaussian sigma in mm (the "
                       "autocorrelation falls to 1/e at twice this lag)", NULL },
     [P_MODE] = { "mode", 1, VXA_P_FIXED, 0, 1, { 0 }, "exact: full-resolution smoothing; fast: coarse grid "
                  "(step 3 sigma/8) upsampled, same std and correlation length within 10%", mode_names },

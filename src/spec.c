@@ -68,19 +68,45 @@ static size_t ident(parser *p, char *out, size_t len)
     return p->pos - start;
 }
 
+#define SPEC_MAX_OPS 1024     /* ops in one spec: more is an error, not a slow parse */
+#define SPEC_MAX_NUMBER 64    /* characters of one number */
+
+/* A decimal number only: [+-] digits [. digits] [e [+-] digits], at least one digit before the exponent. Hex
+ * (0x10), inf, nan and C's other strtod forms are refused, as is a number that does not fit a double. */
 static vxa_status number(parser *p, double *out)
 {
     skip_ws(p);
-    const char *start = p->s + p->pos;
-    char *end;
-    *out = strtod(start, &end);
-    if (end == start || !isfinite(*out)) {
+    const char *start = p->s + p->pos, *c = start;
+    if (*c == '+' || *c == '-') c++;
+    size_t ndigits = 0;
+    for (; isdigit((unsigned char)*c); c++) ndigits++;
+    if (*c == '.')
+        for (c++; isdigit((unsigned char)*c); c++) ndigits++;
+    const bool digits = ndigits > 0;
+    if (digits && (*c == 'e' || *c == 'E')) {
+        const char *e = c + 1;
+        if (*e == '+' || *e == '-') e++;
+        if (isdigit((unsigned char)*e)) {
+            while (isdigit((unsigned char)*e)) e++;
+            c = e;
+        }
+    }
+    const size_t len = (size_t)(c - start);
+    if (!digits || isalnum((unsigned char)*c) || *c == '.' || *c == '_' || len > SPEC_MAX_NUMBER) {
         char tok[32];
         size_t n = strcspn(start, ",)] ");
-        snprintf(tok, sizeof tok, "%.*s", (int)(n < 31 ? n : 31), start);
-        return perr(p, p->pos, "expected a number, found '%s'", *start ? tok : "end of spec");
+        snprintf(tok, sizeof tok, "%.*s%s", (int)(n < 24 ? n : 24), start, n > 24 ? "..." : "");
+        if (!*start) return perr(p, p->pos, "expected a number, found the end of the spec");
+        if (digits && len > SPEC_MAX_NUMBER)
+            return perr(p, p->pos, "number '%s' is longer than %d characters", tok, SPEC_MAX_NUMBER);
+        return perr(p, p->pos, "expected a decimal number, found '%s'", tok);
     }
-    p->pos += (size_t)(end - start);
+    char buf[SPEC_MAX_NUMBER + 1];
+    memcpy(buf, start, len);
+    buf[len] = '\0';
+    *out = strtod(buf, NULL);
+    if (!isfinite(*out)) return perr(p, p->pos, "number '%s' does not fit a double", buf);
+    p->pos += len;
     return VXA_OK;
 }
 
@@ -122,6 +148,9 @@ static vxa_status value(parser *p, const vxa_param_desc *pd, const char *opname,
         if ((st = number(p, lo)) != VXA_OK) return st;
         *hi = *lo;
     }
+    if ((pd->flags & VXA_P_ABOVE_LO) && !(*lo > pd->lo && *hi <= pd->hi))
+        return perr(p, col, "%s: %s = %g is outside (%g, %g]: it must be > %g", opname, pd->name,
+                    *lo <= pd->lo ? *lo : *hi, pd->lo, pd->hi, pd->lo);
     if (*lo < pd->lo || *hi > pd->hi)
         return perr(p, col, "%s: %s = %g is outside [%g, %g]", opname, pd->name, *lo < pd->lo ? *lo : *hi, pd->lo,
                     pd->hi);
@@ -265,6 +294,10 @@ vxa_status vxa_pipeline_parse(const char *spec, vxa_pipeline **out, char *err, s
     for (;;) {
         while (isspace((unsigned char)spec[p.pos]) || spec[p.pos] == ';' || spec[p.pos] == '|') p.pos++;
         if (!spec[p.pos]) break;
+        if (pl->nops == SPEC_MAX_OPS) {
+            st = perr(&p, p.pos, "more than %d ops in one spec", SPEC_MAX_OPS);
+            goto fail;
+        }
         if (pl->nops == cap) {
             cap = cap ? 2 * cap : 8;
             vxa_op_inst *n = realloc(pl->ops, (size_t)cap * sizeof *n);
@@ -274,19 +307,19 @@ vxa_status vxa_pipeline_parse(const char *spec, vxa_pipeline **out, char *err, s
         if ((st = parse_op(&p, &pl->ops[pl->nops])) != VXA_OK) goto fail;
         pl->nops++;
     }
-    /* Normalised text. */
-    size_t len = 1;
-    char buf[2048];
-    for (int i = 0; i < pl->nops; i++) {
-        vxa_op_format(&pl->ops[i], buf, sizeof buf);
-        len += strlen(buf) + 1;
+    if (pl->nops == 0) {
+        st = perr(&p, 0, "empty spec: no ops (`voxaug ops` lists them)");
+        goto fail;
     }
-    if (!(pl->text = malloc(len))) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
+    /* Normalised text, appended at its end (strcat from the start made long specs quadratic). */
+    const size_t oplen = 2048;
+    if (!(pl->text = malloc((size_t)pl->nops * (oplen + 1) + 1))) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
+    size_t len = 0;
     pl->text[0] = '\0';
     for (int i = 0; i < pl->nops; i++) {
-        vxa_op_format(&pl->ops[i], buf, sizeof buf);
-        if (i) strcat(pl->text, " ");
-        strcat(pl->text, buf);
+        if (i) pl->text[len++] = ' ';
+        vxa_op_format(&pl->ops[i], pl->text + len, oplen);
+        len += strlen(pl->text + len);
     }
     *out = pl;
     return VXA_OK;

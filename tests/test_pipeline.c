@@ -365,7 +365,7 @@ static void test_empty_pipeline_is_a_float_copy(void **state)
     vxa_volume *img = vxa_test_random_volume(dim, 2, VXA_INT16, &rng);
     img->scl_slope = 0.5;
     img->scl_inter = 10;
-    vxa_pipeline *p = parse_ok("");
+    vxa_pipeline *p = parse_ok("flip(axes=0, p=0)"); /* an empty spec is refused (issue 16): an op never applied */
     vxa_volume *out = run_ok(dev, p, 0, 0, img, NULL, NULL);
     assert_int_equal(out->dtype, VXA_FLOAT32);
     assert_true(vxa_test_max_abs_diff(out, img) == 0.0);

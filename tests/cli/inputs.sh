@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The reader checks a .nii.gz to the end of its gzip stream and rejects a singular affine when the file is read
-# (issue 16, items 5 and 7):
+# What voxaug reads (issue 16, items 5, 7 and 8): the NIfTI reader checks a .nii.gz to the end of its gzip
+# stream and rejects a singular affine when the file is read; augment's --list has limits that are errors.
 #  - a flipped voxel byte with 2 MiB of stream after the voxel data: the CRC32 mismatch is reported (it was
 #    read silently: the reader stopped one byte after the data); the same file with a right CRC reads, and a
 #    wrong ISIZE is reported too
 #  - an all-zero srow (sform_code 1) or a rank-2 one: `info`, `preview` and `apply` fail naming the input and
 #    srow_x..z, and apply runs nothing (no output, no mention of the output)
-# usage: bash reader.sh <voxaug CLI> <tests/data dir>
+#  - --list: a line over 8191 characters is an error naming the line (it was split into two items), a NUL byte
+#    too, and `--list /dev/zero` ends at once (it never ended); a line of exactly 8191 characters is one item
+# usage: bash inputs.sh <voxaug CLI> <tests/data dir>
 set -u
-cli=${1:?usage: reader.sh CLI DATA_DIR}
+cli=${1:?usage: inputs.sh CLI DATA_DIR}
 py=/usr/bin/python3
-tmp=$(mktemp -d /tmp/vxa_reader.XXXXXX)
+tmp=$(mktemp -d /tmp/vxa_inputs.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 pass=0; fail=0
@@ -70,5 +72,21 @@ done
 "$cli" info srow_ok.nii > out 2> err; rc=$?
 check "a 1e-3 mm rotated grid is not singular ($(cat err))" '[ $rc -eq 0 ]'
 
-echo "reader: $pass passed, $fail failed"
+# ---- --list limits ------------------------------------------------------------------------------------------
+mkdir lo
+{ echo "# a list"; echo "trailing_ok.nii.gz"; printf 'x%.0s' $(seq 8200); echo; } > long.list
+timeout 20 "$cli" augment --ops "flip(axes=0)" -o lo -q --list long.list > out 2> err; rc=$?
+check "--list: an 8200-character line is an error naming line 3 ($(cat err))" \
+    '[ $rc -eq 2 ] && grep -q "long.list: line 3 is longer than 8191 characters" err && [ -z "$(ls -A lo)" ]'
+timeout 20 "$cli" augment --ops "flip(axes=0)" -o lo -q --list /dev/zero > out 2> err; rc=$?
+check "--list /dev/zero ends with an error ($(cat err))" '[ $rc -eq 2 ] && grep -q "/dev/zero: line 1 holds a NUL byte" err'
+printf 'trailing_ok.nii.gz\nsrow_ok.nii\0\n' > nul.list
+"$cli" augment --ops "flip(axes=0)" -o lo -q --list nul.list > out 2> err; rc=$?
+check "--list: a NUL byte is an error naming line 2 ($(cat err))" '[ $rc -eq 2 ] && grep -q "nul.list: line 2 holds a NUL" err'
+printf '%s\n' "$(printf 'z%.0s' $(seq 8191))" > max.list
+"$cli" augment --ops "flip(axes=0)" -o lo -q --list max.list > out 2> err; rc=$?
+check "--list: an 8191-character line is one item (a missing file, not a split) ($(head -c 200 err))" \
+    '[ $rc -eq 1 ] && [ "$(grep -c "item 0" err)" -eq 1 ] && ! grep -q "item 1" err'
+
+echo "inputs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
