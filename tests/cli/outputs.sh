@@ -176,5 +176,52 @@ echo stale > "sub/.vxa-$dead-7-0123abcd.tmp"
 "$cli" apply in.nii.gz --ops "$spec" -o sub/y.nii.gz > out 2> err; rc=$?
 check "stale: apply removes them in its output folder" '[ $rc -eq 0 ] && [ ! -e "sub/.vxa-$dead-7-0123abcd.tmp" ]'
 
+# ---- durability: each temporary fsynced before its rename; augment's journal (strace) --------------------------
+fsync_order() { "$py" - "$1" <<'EOF'
+import re, sys
+opened, synced, renamed, problems = {}, set(), [], []
+for line in open(sys.argv[1]):
+    m = re.search(r'openat\(AT_FDCWD, "([^"]+)", .*= (\d+)$', line)
+    if m:
+        opened[m.group(2)] = m.group(1)
+        synced.discard(m.group(1))
+        continue
+    m = re.search(r'fsync\((\d+)\)\s+= 0', line)
+    if m and m.group(1) in opened:
+        synced.add(opened[m.group(1)])
+        continue
+    m = re.search(r'rename\("([^"]*\.vxa-[^"/]+)", "([^"]+)"\) = 0', line)  # voxaug's, not the OpenCL cache's
+    if m:
+        if m.group(1) not in synced: problems.append("renamed %s -> %s before its fsync" % m.groups())
+        renamed.append(m.group(2))
+if not renamed: problems.append("no rename seen")
+print("; ".join(problems) or "%d renames, each after an fsync of the file" % len(renamed))
+sys.exit(1 if problems else 0)
+EOF
+}
+if ! command -v strace > /dev/null || ! strace -o /dev/null true 2> /dev/null; then
+    echo "SKIP part: fsync order: strace missing or not permitted here"
+else
+    strace -f -e trace=openat,fsync,rename -o trace.txt "$cli" apply in.nii.gz --label lab.nii.gz --ops "$spec" \
+        -o t1.nii.gz --label-out t1_label.nii --params-out t1.json > out 2> err; rc=$?
+    res=$(fsync_order trace.txt); frc=$?
+    check "fsync before rename (apply: image, label map, JSON): $res" '[ $rc -eq 0 ] && [ $frc -eq 0 ]'
+    strace -f -e trace=openat,fsync,rename -o trace.txt "$cli" demo --size 16 -n 1 -o dd > out 2> err; rc=$?
+    res=$(fsync_order trace.txt); frc=$?
+    check "fsync before rename (vxa_nifti_write, vxa_preview_png, JSON in demo): $res" '[ $rc -eq 0 ] && [ $frc -eq 0 ]'
+    # augment: per copy, a journal created before the first of its three renames and removed after the last
+    strace -f -e trace=openat,rename,unlink -o trace.txt "$cli" augment --ops "$spec" -n 2 -o jd -q \
+        in.nii.gz:lab.nii.gz > out 2> err; rc=$?
+    seq=$("$py" -c 'import re, sys
+s = ""
+for line in open(sys.argv[1]):
+    if re.search(r"openat\(AT_FDCWD, \"[^\"]*/\.vxa-[^\"/]*\.jnl\", .*O_CREAT.*= \d+$", line): s += "J"
+    elif re.search(r"rename\(\"[^\"]*/\.vxa-[^\"/]*\.tmp\", \"[^\"]+\"\) = 0", line): s += "R"
+    elif re.search(r"unlink\(\"[^\"]*/\.vxa-[^\"/]*\.jnl\"\) = 0", line): s += "U"
+print(s)' trace.txt)
+    check "augment: a journal around each copy's renames (JRRRU per copy, saw '$seq')" \
+        '[ $rc -eq 0 ] && [ "$seq" = JRRRUJRRRU ]'
+fi
+
 echo "outputs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
