@@ -75,8 +75,9 @@ EOF
 
 # start_and_kill SIG MOMENT: runs augment into out/, sends SIG at MOMENT, prints the exit status as the shell
 # gives it (128 + signal). Moments: "start" (50 ms in: reading, device start-up), "copies=N" (as soon as N
-# sidecars exist: in the middle of the items), "journal" (as soon as a commit journal exists: between the
-# renames of one copy; if the run ends first the moment is reported as missed).
+# sidecars exist: between two copies), "tmp=N" (N sidecars and a temporary exist: while a copy is written),
+# "journal" (as soon as a commit journal exists: between the renames of one copy). If the run ends first the
+# moment is reported as missed.
 start_and_kill() {
     "$py" - "$1" "$2" "$cli" "$spec" "${args[@]}" <<'EOF'
 import os, signal, subprocess, sys, time
@@ -90,7 +91,8 @@ else:
     def reached():
         names = os.listdir("out")
         if moment == "journal": return any(n.endswith(".jnl") for n in names)
-        return sum(n.endswith(".json") for n in names) >= int(moment.split("=")[1])
+        enough = sum(n.endswith(".json") for n in names) >= int(moment.split("=")[1])
+        return enough and (moment.startswith("copies") or any(n.endswith(".tmp") for n in names))
     while not reached():
         if p.poll() is not None:
             hit = False
@@ -103,7 +105,7 @@ EOF
 }
 
 for sig in INT TERM KILL; do
-    moments="start copies=3 copies=12"
+    moments="start copies=3 tmp=6 tmp=12"
     [ "$sig" = KILL ] && moments="$moments journal journal"
     for frac in $moments; do
         rm -rf out && mkdir out
