@@ -199,18 +199,19 @@ print("; ".join(problems) or "%d renames, each after an fsync of the file" % len
 sys.exit(1 if problems else 0)
 EOF
 }
+# (LeakSanitizer cannot run under ptrace: leaks are off for the traced runs of a sanitizer build)
 if ! command -v strace > /dev/null || ! strace -o /dev/null true 2> /dev/null; then
     echo "SKIP part: fsync order: strace missing or not permitted here"
 else
-    strace -f -e trace=openat,fsync,rename -o trace.txt "$cli" apply in.nii.gz --label lab.nii.gz --ops "$spec" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -e trace=openat,fsync,rename -o trace.txt "$cli" apply in.nii.gz --label lab.nii.gz --ops "$spec" \
         -o t1.nii.gz --label-out t1_label.nii --params-out t1.json > out 2> err; rc=$?
     res=$(fsync_order trace.txt); frc=$?
-    check "fsync before rename (apply: image, label map, JSON): $res" '[ $rc -eq 0 ] && [ $frc -eq 0 ]'
-    strace -f -e trace=openat,fsync,rename -o trace.txt "$cli" demo --size 16 -n 1 -o dd > out 2> err; rc=$?
+    check "fsync before rename (apply: image, label map, JSON): exit $rc, $res" '[ $rc -eq 0 ] && [ $frc -eq 0 ]'
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -e trace=openat,fsync,rename -o trace.txt "$cli" demo --size 16 -n 1 -o dd > out 2> err; rc=$?
     res=$(fsync_order trace.txt); frc=$?
-    check "fsync before rename (vxa_nifti_write, vxa_preview_png, JSON in demo): $res" '[ $rc -eq 0 ] && [ $frc -eq 0 ]'
+    check "fsync before rename (vxa_nifti_write, vxa_preview_png, JSON in demo): exit $rc, $res" '[ $rc -eq 0 ] && [ $frc -eq 0 ]'
     # augment: per copy, a journal created before the first of its three renames and removed after the last
-    strace -f -e trace=openat,rename,unlink -o trace.txt "$cli" augment --ops "$spec" -n 2 -o jd -q \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -e trace=openat,rename,unlink -o trace.txt "$cli" augment --ops "$spec" -n 2 -o jd -q \
         in.nii.gz:lab.nii.gz > out 2> err; rc=$?
     seq=$("$py" -c 'import re, sys
 s = ""
@@ -219,7 +220,7 @@ for line in open(sys.argv[1]):
     elif re.search(r"rename\(\"[^\"]*/\.vxa-[^\"/]*\.tmp\", \"[^\"]+\"\) = 0", line): s += "R"
     elif re.search(r"unlink\(\"[^\"]*/\.vxa-[^\"/]*\.jnl\"\) = 0", line): s += "U"
 print(s)' trace.txt)
-    check "augment: a journal around each copy's renames (JRRRU per copy, saw '$seq')" \
+    check "augment: a journal around each copy's renames (JRRRU per copy, saw '$seq', exit $rc)" \
         '[ $rc -eq 0 ] && [ "$seq" = JRRRUJRRRU ]'
 fi
 
