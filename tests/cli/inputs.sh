@@ -13,6 +13,7 @@
 set -u
 cli=${1:?usage: inputs.sh CLI DATA_DIR}
 py=/usr/bin/python3
+export VOXAUG_DEVICE=reference  # about files, not devices: the C path starts at once (2 min less under ASan)
 tmp=$(mktemp -d /tmp/vxa_inputs.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
