@@ -126,12 +126,15 @@ static const char *type_name(cl_device_type t)
 
 vxa_status vxa_devices_list(char *buf, size_t len)
 {
+    if (!buf || len == 0) return VXA_ERR_INVALID_ARGUMENT; /* nothing written */
     dev_entry devs[64];
     cl_int err;
     int n = enumerate(devs, 64, &err);
     size_t used = 0;
     buf[0] = '\0';
-#define APPEND(...) do { if (used < len) used += (size_t)snprintf(buf + used, len - used, __VA_ARGS__); } while (0)
+    /* used keeps counting past len: the length the whole list needs */
+#define APPEND(...) do { used += (size_t)snprintf(buf + (used < len ? used : len - 1), used < len ? len - used : 1, \
+                                                   __VA_ARGS__); } while (0)
     APPEND("index  type  name  (platform)  compute units, global memory, max allocation\n");
     APPEND("ref    -     reference (C)  (no OpenCL)\n");
     if (n == 0)
@@ -150,7 +153,7 @@ vxa_status vxa_devices_list(char *buf, size_t len)
                maxa / 1073741824.0);
     }
 #undef APPEND
-    return VXA_OK;
+    return used < len ? VXA_OK : VXA_ERR_INVALID_ARGUMENT; /* truncated: buf holds what fits, NUL-terminated */
 }
 
 static bool contains_ci(const char *hay, const char *needle)
@@ -266,6 +269,7 @@ vxa_status vxa_context_create(const vxa_context_options *caller_opt, vxa_context
         ctx->reference = true;
         snprintf(ctx->device_name, sizeof ctx->device_name, "reference (C)");
         if (ctx->max_alloc == 0) ctx->max_alloc = UINT64_MAX;
+        ctx->ready = true;
         return VXA_OK;
     }
     vxa_cl *cl = calloc(1, sizeof *cl);
@@ -293,6 +297,7 @@ vxa_status vxa_context_create(const vxa_context_options *caller_opt, vxa_context
     }
     pthread_mutex_unlock(&enumerate_lock);
     if (st == VXA_OK) vxa_log(ctx, VXA_LOG_INFO, "device '%s' (%s)", ctx->device_name, spec ? spec : "default");
+    ctx->ready = st == VXA_OK;
     return st;
 }
 
@@ -313,7 +318,9 @@ vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa
     if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clGetCommandQueueInfo(CL_QUEUE_DEVICE)");
     const char *kdir = getenv("VOXAUG_KERNEL_DIR");
     if (kdir) snprintf(cl->kernel_dir, sizeof cl->kernel_dir, "%s", kdir);
-    return setup_device(ctx, cl);
+    const vxa_status st = setup_device(ctx, cl);
+    ctx->ready = st == VXA_OK;
+    return st;
 }
 
 void vxa_context_destroy(vxa_context *ctx)

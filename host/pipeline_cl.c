@@ -41,13 +41,15 @@ vxa_status vxa_pipeline_run_cl(vxa_context *ctx, const vxa_pipeline *p, const vx
 {
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
     if (draw) *draw = NULL;
+    vxa_status st = vxa_run_entry(ctx, "vxa_pipeline_run_cl");
+    if (st != VXA_OK) return st;
     if (ctx->reference || !ctx->cl)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_cl: the reference context has no device buffers");
     if (!p || !caller_o || !image_desc || !image || !out_image || (label && (!label_desc || !out_label)))
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_cl: NULL argument");
     vxa_run_options o_full;
     const vxa_run_options *o = &o_full;
-    vxa_status st = vxa_run_options_import(ctx, caller_o, &o_full);
+    st = vxa_run_options_import(ctx, caller_o, &o_full);
     if (st == VXA_OK) st = vxa_volume_check_size(ctx, NULL, 0, image_desc, "image_desc");
     if (st == VXA_OK && label) st = vxa_volume_check_size(ctx, NULL, 0, label_desc, "label_desc");
     if (st != VXA_OK) return st;

@@ -94,7 +94,7 @@ typedef enum {
 } vxa_dtype;
 VXA_API size_t      vxa_dtype_size(vxa_dtype t);  /* bytes per value, 0 for an unknown type */
 VXA_API const char *vxa_dtype_name(vxa_dtype t);  /* "int16", or "unknown" */
-VXA_API int         vxa_dtype_parse(const char *name, vxa_dtype *out); /* 1 if known */
+VXA_API int         vxa_dtype_parse(const char *name, vxa_dtype *out); /* 1 if known; 0 if either is NULL */
 
 /* ---- volumes ----------------------------------------------------------------------------------------------- */
 /* A volume describes memory; it does not own it, unless it came from a function whose name says it allocates
@@ -118,34 +118,43 @@ typedef struct vxa_volume {
 
 #define VXA_VOLUME_SIZE_V1 (offsetof(vxa_volume, data) + sizeof(void *)) /* 0.2.0's layout */
 
-/* Fills v (the first `size` bytes) with a description: unit affine, spacing 1, codes 0, data NULL, v->size. */
+/* NULL arguments: every function below accepts them without crashing and says what it does. */
+/* Fills v (the first `size` bytes) with a description: unit affine, spacing 1, codes 0, data NULL, v->size.
+ * v NULL: nothing; dim NULL: dims 0. */
 VXA_API void vxa_volume_init_size(vxa_volume *v, size_t size, const int64_t dim[3], int64_t channels,
                                   vxa_dtype dtype);
 static inline void vxa_volume_init(vxa_volume *v, const int64_t dim[3], int64_t channels, vxa_dtype dtype)
 {
     vxa_volume_init_size(v, sizeof *v, dim, channels, dtype);
 }
-/* Allocates a zeroed volume (struct and data in one block); release with vxa_volume_free. */
+/* Allocates a zeroed volume (struct and data in one block); release with vxa_volume_free.
+ * VXA_ERR_INVALID_ARGUMENT for a NULL dim or out (*out is NULL on any failure). */
 VXA_API vxa_status vxa_volume_alloc(const int64_t dim[3], int64_t channels, vxa_dtype dtype, vxa_volume **out);
-/* Deep copy of a volume (new header and data), release with vxa_volume_free. */
+/* Deep copy of a volume (new header and data), release with vxa_volume_free.
+ * VXA_ERR_INVALID_ARGUMENT for a NULL v, out or v->data (*out is NULL on any failure). */
 VXA_API vxa_status vxa_volume_clone(const vxa_volume *v, vxa_volume **out);
 VXA_API void       vxa_volume_free(vxa_volume *v); /* NULL is fine; only for volumes the library allocated */
-VXA_API size_t     vxa_volume_voxels(const vxa_volume *v);  /* nx*ny*nz*channels */
-VXA_API size_t     vxa_volume_bytes(const vxa_volume *v);
-/* Value of voxel (i, j, k, c) as float after scaling. No bound checks. */
+VXA_API size_t     vxa_volume_voxels(const vxa_volume *v);  /* nx*ny*nz*channels; 0 for NULL or a bad shape */
+VXA_API size_t     vxa_volume_bytes(const vxa_volume *v);   /* 0 for NULL, a bad shape or type */
+/* Value of voxel (i, j, k, c) as float after scaling. No bound checks. NaN if v or v->data is NULL. */
 VXA_API float      vxa_volume_get(const vxa_volume *v, int64_t i, int64_t j, int64_t k, int64_t c);
-/* Sets voxel to x, rounding and saturating for integer types (no scaling applied). */
+/* Sets voxel to x, rounding and saturating for integer types (no scaling applied). No bound checks; nothing
+ * if v or v->data is NULL. */
 VXA_API void       vxa_volume_set(vxa_volume *v, int64_t i, int64_t j, int64_t k, int64_t c, double x);
-/* Sets affine = diag(spacing) with the origin so that the grid's centre is at world 0 (sform/qform code 2). */
+/* Sets affine = diag(spacing) with the origin so that the grid's centre is at world 0 (sform/qform code 2).
+ * Nothing if either is NULL. */
 VXA_API void       vxa_volume_set_spacing(vxa_volume *v, const double spacing[3]);
 
 /* ---- NIfTI I/O (niftilib, nifti2 API: NIfTI-1 and NIfTI-2, .nii, .nii.gz, .hdr/.img) --------------------- */
 /* Reads a 3D or 4D volume (channels from dim[4], or dim[5] for vector data), every dtype above, either byte
  * order (swapped to host order), keeping scl_slope/scl_inter. The header is validated before niftilib reads
- * it: errors name the file and the field. err (may be NULL) receives the detail. */
+ * it: errors name the file and the field. A .gz is read to the end of its stream (CRC32 and length checked);
+ * a singular or non-finite affine (sform, qform or pixdim, whichever applies) is VXA_ERR_FORMAT.
+ * err (may be NULL) receives the detail; VXA_ERR_INVALID_ARGUMENT for a NULL path or out. */
 VXA_API vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err, size_t errlen);
 /* Writes v as NIfTI-1 (.nii or .nii.gz by the name), qform and sform from v->affine, atomically: a temporary
- * file in the target folder, renamed into place, so a failed write leaves no file. */
+ * file in the target folder (created exclusively, never through a link), fsynced, renamed into place, the folder
+ * fsynced; a failed write leaves no file and changes none. VXA_ERR_INVALID_ARGUMENT for a NULL path or v. */
 VXA_API vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, size_t errlen);
 
 /* ---- threads ----------------------------------------------------------------------------------------------
@@ -186,29 +195,36 @@ typedef struct vxa_context_options {
 } vxa_context_options;
 #define VXA_CONTEXT_OPTIONS_SIZE_V1 (offsetof(vxa_context_options, max_alloc) + sizeof(uint64_t)) /* 0.1's fields */
 
-/* Defaults first, then set. vxa_context_options_init is inline so that size is the caller's sizeof. */
+/* Defaults first, then set; NULL: nothing. vxa_context_options_init is inline so that size is the caller's sizeof. */
 VXA_API void        vxa_context_options_init_size(vxa_context_options *opt, size_t size);
 static inline void  vxa_context_options_init(vxa_context_options *opt)
 {
     vxa_context_options_init_size(opt, sizeof *opt);
 }
 /* Like sqlite3_open, hands back a context even on failure (unless memory ran out) so the caller can read
- * vxa_last_error, then vxa_context_destroy it. */
+ * vxa_last_error, then vxa_context_destroy it. Such a context cannot run: every run on it returns
+ * VXA_ERR_INVALID_ARGUMENT, its error naming the creation's failure. opt NULL: the defaults; out NULL:
+ * VXA_ERR_INVALID_ARGUMENT. */
 VXA_API vxa_status  vxa_context_create(const vxa_context_options *opt, vxa_context **out);
 VXA_API void        vxa_context_destroy(vxa_context *ctx);            /* NULL is fine */
 /* A context keeps the buffers of up to 4 released volumes (1 MiB or more) for reuse by the next run of the same
  * size (no allocation, no page faults), and vxa_pipeline_run_into's staging buffer; vxa_context_trim frees them
  * now, vxa_context_destroy frees them too. */
 VXA_API void        vxa_context_trim(vxa_context *ctx);               /* NULL is fine */
-VXA_API const char *vxa_last_error(const vxa_context *ctx);           /* "" if none */
-VXA_API const char *vxa_context_device_name(const vxa_context *ctx);  /* "reference (C)" for the C path */
-VXA_API int         vxa_context_is_reference(const vxa_context *ctx);
+/* The detail of the last call on ctx: every call that takes a context and can fail (vxa_pipeline_run,
+ * _run_ex, _run_batch) clears it on entry, so it is "" after a success and describes that call's failure
+ * otherwise; after vxa_context_create it describes the creation. "no context" for NULL. Valid until the next
+ * call on ctx. */
+VXA_API const char *vxa_last_error(const vxa_context *ctx);
+VXA_API const char *vxa_context_device_name(const vxa_context *ctx);  /* "reference (C)" for the C path; "" for NULL */
+VXA_API int         vxa_context_is_reference(const vxa_context *ctx); /* 0 for NULL */
 /* Number of kernel launches (reference: reference calls) whose kernel name starts with prefix ("" = all),
  * since the context was created. A test hook: a chain of spatial ops launches one resampling kernel. */
 VXA_API uint64_t    vxa_context_launches(const vxa_context *ctx, const char *prefix);
 
 /* Lists OpenCL platforms and devices as text ("P:D  type  name  (platform) ..."), one per line, into buf.
- * Returns VXA_OK even when there is no platform (the text says so). */
+ * Returns VXA_OK even when there is no platform (the text says so). VXA_ERR_INVALID_ARGUMENT when buf is NULL
+ * or len is 0 (nothing written), or when the list does not fit: buf then holds what fits, NUL-terminated. */
 VXA_API vxa_status  vxa_devices_list(char *buf, size_t len);
 
 /* ---- spatial ops (issue 3) --------------------------------------------------------------------------------- */
@@ -221,23 +237,28 @@ typedef enum { VXA_MODE_CONSTANT = 0, VXA_MODE_NEAREST = 1, VXA_MODE_REFLECT = 2
  * Consecutive spatial ops fuse into one resampling pass; consecutive intensity ops fuse where possible. */
 typedef struct vxa_pipeline vxa_pipeline;
 
-/* Parses spec. On VXA_ERR_PARSE, err names the bad token and its column. */
+/* Parses spec. On VXA_ERR_PARSE, err names the bad token and its column. Numbers are decimal; an empty spec,
+ * more than 1024 ops, or a parameter outside its op's bounds (`voxaug ops`) is VXA_ERR_PARSE.
+ * VXA_ERR_INVALID_ARGUMENT for a NULL spec or out. */
 VXA_API vxa_status vxa_pipeline_parse(const char *spec, vxa_pipeline **out, char *err, size_t errlen);
 VXA_API void       vxa_pipeline_free(vxa_pipeline *p);  /* NULL is fine */
 /* The spec text back, normalised. Static per pipeline; valid until vxa_pipeline_free. */
-VXA_API const char *vxa_pipeline_string(const vxa_pipeline *p);
+VXA_API const char *vxa_pipeline_string(const vxa_pipeline *p);  /* "" for NULL */
 
 /* What one sample's run drew: the parameters and whether each op was applied, as JSON text. */
 typedef struct vxa_draw vxa_draw;
-VXA_API void        vxa_draw_free(vxa_draw *d);
-VXA_API const char *vxa_draw_json(const vxa_draw *d);
+VXA_API void        vxa_draw_free(vxa_draw *d);          /* NULL is fine */
+VXA_API const char *vxa_draw_json(const vxa_draw *d);    /* "{}" for NULL */
 
 /* Output shape and geometry for an input: out->dim, channels, affine and spacing are set; data is NULL; dtype
  * float32. Known before running (it depends on the draw only through random crop sizes, which are fixed).
- * out is written up to the smaller of its size and the library's: initialise it (vxa_volume_init) first. */
+ * out is written up to the smaller of its size and the library's: initialise it (vxa_volume_init) first.
+ * VXA_ERR_INVALID_ARGUMENT if any argument is NULL. */
 VXA_API vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out);
 
-/* Runs the pipeline on image (any dtype; output float32) and optional label (integer dtype, kept, order 0),
+/* VXA_ERR_INVALID_ARGUMENT (and nothing else done) for a NULL ctx, p, image or out_image, a label without
+ * out_label, or a context whose creation failed; the output pointers given are set to NULL first.
+ * Runs the pipeline on image (any dtype; output float32) and optional label (integer dtype, kept, order 0),
  * for sample index `sample` of `seed`. out_image/out_label are allocated (vxa_volume_free); draw, if not NULL,
  * receives what was drawn (vxa_draw_free). The same (seed, sample) gives the same output on any device. */
 VXA_API vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uint64_t seed, uint64_t sample,
@@ -261,14 +282,15 @@ typedef struct vxa_run_options {
     void *cancel_user;       /* passed to cancel */
 } vxa_run_options;
 #define VXA_RUN_OPTIONS_SIZE_V1 (offsetof(vxa_run_options, field_out) + sizeof(vxa_volume **)) /* 0.1's fields */
-VXA_API void       vxa_run_options_init_size(vxa_run_options *o, size_t size);
+VXA_API void       vxa_run_options_init_size(vxa_run_options *o, size_t size);  /* NULL: nothing */
 static inline void vxa_run_options_init(vxa_run_options *o) { vxa_run_options_init_size(o, sizeof *o); }
 VXA_API vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
                                        const vxa_volume *image, const vxa_volume *label,
                                        vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
 
 /* A batch: samples first_sample .. first_sample + n - 1 of seed, sample i on images[i] (and labels[i]; labels
- * may be NULL, or hold NULLs). Each result equals vxa_pipeline_run's for the same (seed, sample), whatever n.
+ * may be NULL, or hold NULLs). NULL ctx, p, images, out_images, or labels without out_labels:
+ * VXA_ERR_INVALID_ARGUMENT. Each result equals vxa_pipeline_run's for the same (seed, sample), whatever n.
  * out_images[i] (out_labels[i], draws[i] if not NULL) receive what vxa_pipeline_run would give; on failure
  * every output is NULL. The samples run back to back on the context's queue, each on the buffers the one before
  * released (the context's pool). On a GPU, transfers run on a second queue of the context, double-buffered:
@@ -363,7 +385,7 @@ VXA_API vxa_status vxa_pipeline_run_batch_into(vxa_context *ctx, const vxa_pipel
  * as phantominator's ct_shepp_logan_3d), sampled at voxel centres (2i + 1 - n)/n of [-1, 1] per axis; x runs
  * right, y anterior, z superior. A voxel's value is the sum over the ellipsoids that contain it (>= 0), its
  * label the index 1..10 of the last of them. The affine centres the grid on world 0 (sform/qform code 2).
- * The caller frees both with vxa_volume_free. VXA_ERR_INVALID_ARGUMENT for a dim < 1. */
+ * The caller frees both with vxa_volume_free. VXA_ERR_INVALID_ARGUMENT for a NULL dim or a dim < 1. */
 VXA_API vxa_status vxa_phantom(const int64_t dim[3], vxa_volume **image, vxa_volume **label);
 
 /* ---- preview ----------------------------------------------------------------------------------------------- */
@@ -376,7 +398,7 @@ VXA_API vxa_status vxa_phantom(const int64_t dim[3], vxa_volume **image, vxa_vol
  * axis. Pixels are square (anisotropic voxels keep their aspect, nearest neighbour); small pictures are enlarged
  * by a whole factor to at least 256 pixels high. Window: np.percentile (linear) of the finite values of channel
  * 0, mapped to 0..255 and clamped; NaN is black. Label values (integer dtype) != 0 get a fixed colour per value,
- * alpha 0.45. Errors: VXA_ERR_INVALID_ARGUMENT (bad window, label not integer or on another grid: both grids
+ * alpha 0.45. Errors: VXA_ERR_INVALID_ARGUMENT (a NULL path or image, bad window, label not integer or on another grid: both grids
  * named), VXA_ERR_IO (path and errno text; no file is left), VXA_ERR_OUT_OF_MEMORY. */
 VXA_API vxa_status vxa_preview_png(const char *path, const vxa_volume *image, const vxa_volume *label,
                                    double lo_pct, double hi_pct, char *err, size_t errlen);

@@ -17,6 +17,7 @@ typedef struct vxa_cl vxa_cl;  /* host/cl.h */
 #define VXA_POOL_MIN_BYTES (1u << 20) /* smaller ones are freed at once */
 
 struct vxa_context {
+    bool ready;                  /* created without error: runs refuse a context whose creation failed */
     bool reference;              /* the C reference path, no OpenCL */
     vxa_cl *cl;                  /* NULL for the reference path */
     char device_name[256];

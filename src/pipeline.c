@@ -788,23 +788,38 @@ vxa_status vxa_pipeline_run_host(vxa_context *ctx, const vxa_pipeline *p, const 
     return vxa_pipeline_run_dvol(ctx, p, o, &grid, in, label ? lin : NULL, out, label ? lout : NULL, out_grid, draw);
 }
 
+vxa_status vxa_run_entry(vxa_context *ctx, const char *fn)
+{
+    static const char prefix[] = "this context has no device: vxa_context_create failed";
+    if (!ctx->ready) {
+        if (strncmp(ctx->error, prefix, sizeof prefix - 1) == 0) return VXA_ERR_INVALID_ARGUMENT;
+        char why[512];
+        snprintf(why, sizeof why, "%.511s", ctx->error[0] ? ctx->error : "(no detail)");
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s (%s); %s cannot run on it", prefix, why, fn);
+    }
+    ctx->error[0] = '\0';
+    return VXA_OK;
+}
+
 vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *caller_o,
                                const vxa_volume *image, const vxa_volume *label,
                                vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw)
 {
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
-    if (!p || !caller_o || !out_image)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: NULL argument");
-    *out_image = NULL;
+    if (out_image) *out_image = NULL;
     if (out_label) *out_label = NULL;
     if (draw) *draw = NULL;
+    if (caller_o && caller_o->field_out) *caller_o->field_out = NULL;
+    vxa_status st = vxa_run_entry(ctx, "vxa_pipeline_run");
+    if (st != VXA_OK) return st;
+    if (!p || !caller_o || !out_image)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: NULL argument");
     vxa_run_options full;
     const vxa_run_options *o = &full;
-    vxa_status st = vxa_run_options_import(ctx, caller_o, &full);
+    st = vxa_run_options_import(ctx, caller_o, &full);
     if (st != VXA_OK) return st;
     if (o->field_out) *o->field_out = NULL;
-    st = vxa_pipeline_check_inputs(ctx, image, label);
-    if (st != VXA_OK) return st;
+    if ((st = vxa_pipeline_check_inputs(ctx, image, label)) != VXA_OK) return st;
     if (label && !out_label) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run: label without out_label");
     if (vxa_pipeline_needs_slabs(ctx, p, image, label)) {
         vxa_log(ctx, VXA_LOG_DEBUG, "sample %llu: slabs along k (a volume exceeds %llu bytes)",
@@ -847,14 +862,15 @@ vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint6
                                   vxa_volume **out_labels, vxa_draw **draws)
 {
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
-    if (!images || !out_images || (labels && !out_labels))
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_batch: NULL argument");
     for (size_t i = 0; i < n; i++) {
-        out_images[i] = NULL;
+        if (out_images) out_images[i] = NULL;
         if (out_labels) out_labels[i] = NULL;
         if (draws) draws[i] = NULL;
     }
-    vxa_status st = VXA_OK;
+    vxa_status st = vxa_run_entry(ctx, "vxa_pipeline_run_batch");
+    if (st != VXA_OK) return st;
+    if (!p || !images || !out_images || (labels && !out_labels))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_batch: NULL argument");
     bool overlap = vxa_pipeline_batch_overlaps(ctx, n);
     for (size_t i = 0; i < n && st == VXA_OK && overlap; i++) {   /* every sample in one pass on the device */
         const vxa_volume *lab = labels ? labels[i] : NULL;

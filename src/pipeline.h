@@ -61,6 +61,9 @@ bool vxa_pipeline_batch_overlaps(const vxa_context *ctx, size_t n);
 
 /* The caller's run options in the library's layout (the ABI rule of voxaug.h); VXA_OK or the detail in ctx. */
 vxa_status vxa_run_options_import(vxa_context *ctx, const vxa_run_options *o, vxa_run_options *full);
+/* At the entry of every run: a context whose creation failed is refused (it has no device; its error says why),
+ * and vxa_last_error is cleared, so that it describes this call. */
+vxa_status vxa_run_entry(vxa_context *ctx, const char *fn);
 /* VXA_ERR_CANCELLED with the detail if o's cancel hook says stop before pass `where` `index`, else VXA_OK. */
 vxa_status vxa_run_cancelled(vxa_context *ctx, const vxa_run_options *o, const char *where, int index);
 

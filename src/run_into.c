@@ -294,11 +294,13 @@ vxa_status vxa_pipeline_run_into(vxa_context *ctx, const vxa_pipeline *p, const 
 {
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
     if (draw) *draw = NULL;
+    vxa_status st = vxa_run_entry(ctx, "vxa_pipeline_run_into");
+    if (st != VXA_OK) return st;
     if (!p) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_into: NULL pipeline");
     vxa_run_options full;
     vxa_volume shape;
     out_buf ib, lb;
-    vxa_status st = prepare(ctx, p, o, 1, image, label, out_image, out_label, &full, &shape, &ib, &lb);
+    st = prepare(ctx, p, o, 1, image, label, out_image, out_label, &full, &shape, &ib, &lb);
     if (st != VXA_OK) return st;
     return run_sample(ctx, p, &full, image, label, &ib, &lb, 0, draw);
 }
@@ -310,12 +312,14 @@ vxa_status vxa_pipeline_run_batch_into(vxa_context *ctx, const vxa_pipeline *p, 
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
     if (draws)
         for (size_t s = 0; s < n; s++) draws[s] = NULL;
+    vxa_status st = vxa_run_entry(ctx, "vxa_pipeline_run_batch_into");
+    if (st != VXA_OK) return st;
     if (!p || !images) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_batch_into: NULL argument");
     if (n == 0) return VXA_OK;
     vxa_run_options full;
     vxa_volume shape;
     out_buf ib, lb;
-    vxa_status st = prepare(ctx, p, o, n, images[0], labels ? labels[0] : NULL, out_image, out_label, &full,
+    st = prepare(ctx, p, o, n, images[0], labels ? labels[0] : NULL, out_image, out_label, &full,
                             &shape, &ib, &lb);
     if (st == VXA_OK && full.field_out)
         st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "run_batch_into: field_out is for single runs");

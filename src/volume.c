@@ -47,6 +47,7 @@ const char *vxa_dtype_name(vxa_dtype t)
 
 int vxa_dtype_parse(const char *name, vxa_dtype *out)
 {
+    if (!name || !out) return 0;
     for (size_t i = 0; i < sizeof dtype_names / sizeof dtype_names[0]; i++)
         if (strcmp(dtype_names[i].name, name) == 0) {
             *out = dtype_names[i].t;
@@ -57,13 +58,14 @@ int vxa_dtype_parse(const char *name, vxa_dtype *out)
 
 void vxa_volume_init_size(vxa_volume *v, size_t size, const int64_t dim[3], int64_t channels, vxa_dtype dtype)
 {
+    if (!v) return;
     /* Everything up to `data` exists in every accepted layout (VXA_VOLUME_SIZE_V1); fields appended later are
      * zeroed up to the caller's size only. */
     if (size < VXA_VOLUME_SIZE_V1) size = VXA_VOLUME_SIZE_V1;
     memset(v, 0, size < sizeof *v ? size : sizeof *v);
     v->size = size;
     for (int a = 0; a < 3; a++) {
-        v->dim[a] = dim[a];
+        v->dim[a] = dim ? dim[a] : 0;
         v->spacing[a] = 1.0;
         v->affine[a][a] = 1.0;
     }
@@ -76,6 +78,7 @@ void vxa_volume_init_size(vxa_volume *v, size_t size, const int64_t dim[3], int6
 size_t vxa_volume_voxels(const vxa_volume *v)
 {
     size_t n = 1;
+    if (!v) return 0;
     for (int a = 0; a < 3; a++)
         if (v->dim[a] < 1 || !vxa_mul_size(n, (size_t)v->dim[a], &n)) return 0;
     if (v->channels < 1 || !vxa_mul_size(n, (size_t)v->channels, &n)) return 0;
@@ -85,6 +88,7 @@ size_t vxa_volume_voxels(const vxa_volume *v)
 size_t vxa_volume_bytes(const vxa_volume *v)
 {
     size_t b;
+    if (!v) return 0;
     return vxa_mul_size(vxa_volume_voxels(v), vxa_dtype_size(v->dtype), &b) ? b : 0;
 }
 
@@ -125,6 +129,8 @@ vxa_status vxa_volume_alloc(const int64_t dim[3], int64_t channels, vxa_dtype dt
 {
     vxa_volume hdr;
     if (!out) return VXA_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!dim) return VXA_ERR_INVALID_ARGUMENT;
     vxa_volume_init(&hdr, dim, channels, dtype);
     vxa_status st = volume_block(&hdr, out);
     if (st == VXA_OK) memset((*out)->data, 0, vxa_volume_bytes(*out));
@@ -133,7 +139,9 @@ vxa_status vxa_volume_alloc(const int64_t dim[3], int64_t channels, vxa_dtype dt
 
 vxa_status vxa_volume_clone(const vxa_volume *v, vxa_volume **out)
 {
-    if (!v || !out || !v->data) return VXA_ERR_INVALID_ARGUMENT;
+    if (!out) return VXA_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!v || !v->data) return VXA_ERR_INVALID_ARGUMENT;
     if (vxa_volume_check_size(NULL, NULL, 0, v, "v") != VXA_OK) return VXA_ERR_INVALID_ARGUMENT;
     vxa_status st = volume_block(v, out);
     if (st == VXA_OK) memcpy((*out)->data, v->data, vxa_volume_bytes(v));
@@ -196,16 +204,19 @@ static size_t volume_index(const vxa_volume *v, int64_t i, int64_t j, int64_t k,
 
 float vxa_volume_get(const vxa_volume *v, int64_t i, int64_t j, int64_t k, int64_t c)
 {
+    if (!v || !v->data) return NAN;
     return (float)scaled(raw_value(v->data, v->dtype, volume_index(v, i, j, k, c)), v->scl_slope, v->scl_inter);
 }
 
 void vxa_volume_set(vxa_volume *v, int64_t i, int64_t j, int64_t k, int64_t c, double x)
 {
+    if (!v || !v->data) return;
     raw_store(v->data, v->dtype, volume_index(v, i, j, k, c), x);
 }
 
 void vxa_volume_set_spacing(vxa_volume *v, const double spacing[3])
 {
+    if (!v || !spacing) return;
     memset(v->affine, 0, sizeof v->affine);
     for (int a = 0; a < 3; a++) {
         v->spacing[a] = spacing[a];
