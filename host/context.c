@@ -174,9 +174,9 @@ static vxa_status choose(vxa_context *ctx, const char *spec, dev_entry *chosen)
     cl_int err;
     int n = enumerate(devs, 64, &err);
     if (n == 0)
-        return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "no OpenCL device found (clGetPlatformIDs: %s); "
+        return vxa_fail(ctx, VXA_ERR_NOT_FOUND, "device '%s': no OpenCL device found (clGetPlatformIDs: %s); "
                         "install an OpenCL driver (e.g. pocl-opencl-icd) or use device 'reference'",
-                        vxa_cl_error_name(err));
+                        spec && *spec ? spec : "default", vxa_cl_error_name(err));
     if (!spec || !*spec) {
         for (int i = 0; i < n; i++)
             if (devs[i].type & CL_DEVICE_TYPE_GPU) { *chosen = devs[i]; return VXA_OK; }

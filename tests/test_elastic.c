@@ -847,7 +847,5 @@ int main(void)
         cmocka_unit_test(test_pipeline_seeds),
         cmocka_unit_test(test_pipeline_fused_coarse_field),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

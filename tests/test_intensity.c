@@ -646,7 +646,5 @@ int main(void)
         cmocka_unit_test(test_typed_source_converted_by_first_pass),
         cmocka_unit_test(test_bad_arguments),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

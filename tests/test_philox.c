@@ -156,7 +156,5 @@ int main(void)
         cmocka_unit_test(test_uniform_device_equals_c),
         cmocka_unit_test(test_device_hooks_reject_bad_use),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

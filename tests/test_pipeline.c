@@ -727,7 +727,5 @@ int main(void)
         cmocka_unit_test(test_intensity_then_crop_computes_the_crop),
         cmocka_unit_test(test_label_pass_put_off_to_the_crop),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -560,7 +560,5 @@ int main(void)
         cmocka_unit_test(test_masked_reductions),
         cmocka_unit_test(test_integer_extremes_anywhere),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -491,7 +491,5 @@ int main(void)
         cmocka_unit_test(test_resample_field_device_equals_reference),
         cmocka_unit_test(test_resample_device_equals_reference),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -230,7 +230,5 @@ int main(void)
         cmocka_unit_test(test_smooth_kernel_wider_than_volume),
         cmocka_unit_test(test_smooth_device_equals_reference),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -19,10 +19,15 @@ uint64_t vxa_test_rand(uint64_t *state);
 double   vxa_test_uniform(uint64_t *state);  /* [0, 1) */
 
 /* The reference context (never fails) and the device under test: $VOXAUG_DEVICE (default: prefer a GPU).
- * Without an OpenCL device, vxa_test_device() calls skip() unless VOXAUG_REQUIRE_DEVICE=1 (then it fails). */
+ * Without an OpenCL device, or when VOXAUG_DEVICE=reference makes the device the reference itself,
+ * vxa_test_device() calls skip() (and the program exits 77 through vxa_test_exit) unless
+ * VOXAUG_REQUIRE_DEVICE=1 (then it fails). */
 vxa_context *vxa_test_reference(void);
 vxa_context *vxa_test_device(void);
 void         vxa_test_contexts_free(void);
+/* A test program's exit status from cmocka's count of failed tests: that count if any failed, else 77 (ctest's
+ * SKIP_RETURN_CODE) if a test skipped for want of a device, else 0. Frees the contexts. */
+int          vxa_test_exit(int failed);
 
 /* Awkward shapes: 1x1x1, 1xNxM, primes, not multiples of any work-group, and one large (181x217x181). */
 extern const int64_t vxa_test_shapes[][3];

@@ -13,7 +13,7 @@ then
     NumPy's), and for rms/smooth_mm the per-axis standard deviation in mm within 10% of rms/sqrt(3);
   * device and reference: fields within 1e-4 x their range, labels identical (ties aside), images within
     1e-4 x range.
-Exit 77 (skipped) without SciPy, nibabel or the data.
+Exit 77 (skipped) without SciPy, nibabel or the data, and without a device under test (device_rule.py).
 """
 import json
 import os
@@ -25,6 +25,7 @@ try:
     import numpy as np
     import nibabel as nib
     from scipy import ndimage
+    import device_rule
 except ImportError as e:
     print("skip: %s" % e)
     sys.exit(77)
@@ -97,6 +98,10 @@ def main():
     devices_ok = {"reference": True, "default": True}
     failures = 0
     checks = 0
+    if device_rule.device_is_reference():
+        devices_ok["default"] = False
+        if device_rule.no_device("VOXAUG_DEVICE=reference"):
+            return 1
 
     def check(ok, what):
         nonlocal failures, checks
@@ -112,9 +117,10 @@ def main():
             try:
                 results[dev] = apply(cli, dev, ops, scratch, tag)
             except RuntimeError as e:
-                if dev == "default" and "OpenCL" in str(e) and os.environ.get("VOXAUG_REQUIRE_DEVICE") != "1":
-                    print("no OpenCL device, reference path only: %s" % e)
+                if dev == "default" and "OpenCL" in str(e):
                     devices_ok[dev] = False
+                    if device_rule.no_device(e):
+                        return 1
                     continue
                 raise
         for dev, r in results.items():
@@ -159,7 +165,7 @@ def main():
             check(not np.any(diff & ~ties(coords)), "%-5s device vs reference labels: %d differ (ties aside)" % (
                 tag, int(diff.sum())))
     print("%d of %d checks failed" % (failures, checks))
-    return 1 if failures else 0
+    return device_rule.exit_code(failures, devices_ok["default"])
 
 
 if __name__ == "__main__":
