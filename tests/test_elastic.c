@@ -7,6 +7,7 @@
 #include "elastic.h"
 #include "shared/philox.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +266,7 @@ static void test_field_seeds(void **state)
 }
 
 /* ---- statistics: exact vs fast -------------------------------------------------------------------------------- */
-typedef struct { double cov[3][80]; double n[3][80]; double var, nvar; int maxlag[3]; } acc_stats;
+typedef struct { double cov[3][112]; double n[3][112]; double var, nvar; int maxlag[3]; } acc_stats;
 
 /* Adds the autocovariance of every channel of f (about the channel's mean) along each axis a at lags
  * 0..maxlag[a] − 1, over the lines whose other two indices are multiples of 3 (neighbouring lines of a field
@@ -312,46 +313,66 @@ static double stats_corr_length(const acc_stats *s, int a)
     return NAN;
 }
 
-/* Fast mode keeps the field's standard deviation and its correlation length along each axis within 10% of
- * exact mode's, measured on the same draws (fast approximates exact's draw, so sampling noise mostly cancels
- * in the comparison), over sizes and (anisotropic) sigmas. */
+/* Fast mode keeps the field's standard deviation and its correlation length along each axis close to exact mode's,
+ * measured on the same draw (fast approximates exact's draw, so sampling noise mostly cancels in the comparison),
+ * at sigma 4, 8, 13 and 35 on ch2's grid and on 256^3. SPEC promises 10%; the bounds here are the measured worst
+ * case over seeds plus a margin (the numbers in bench/RESULTS.md, "Fast elastic fields"): std within 7%,
+ * correlation length within 5%. Blocks of 3 sigma/4 instead of 3 sigma/8 (a mutant) move the correlation length
+ * by more (scripts/mutate.sh). */
 static void test_fast_matches_exact_statistics(void **state)
 {
     (void)state;
     vxa_context *dev = vxa_test_device();
-    const struct { int64_t dim[3]; double sigma[3]; int draws; } cases[] = {
-        { { 96, 96, 96 }, { 8, 8, 8 }, 2 },
-        { { 120, 110, 100 }, { 12, 12, 12 }, 2 },
-        { { 150, 72, 90 }, { 16, 8, 10 }, 2 },
+    const struct { int64_t dim[3]; double sigma; } cases[] = {
+        { { 181, 217, 181 }, 4 }, { { 181, 217, 181 }, 8 }, { { 181, 217, 181 }, 13 }, { { 181, 217, 181 }, 35 },
+        { { 256, 256, 256 }, 4 }, { { 256, 256, 256 }, 8 }, { { 256, 256, 256 }, 13 }, { { 256, 256, 256 }, 35 },
     };
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+#ifdef __SANITIZE_ADDRESS__
+    const size_t ncases = 2;   /* the sanitizer build (CI's second suite) checks ch2 at sigma 4 and 8 only: time */
+#else
+    const size_t ncases = sizeof cases / sizeof cases[0];
+#endif
+    const double std_bound = 0.07, corr_bound = 0.05;
+    double worst_std = 0, worst_corr = 0;
+    const uint64_t seed = vxa_test_seed();
+    for (size_t ci = 0; ci < ncases; ci++) {
         static acc_stats st[2];
         memset(st, 0, sizeof st);
+        const double sg = cases[ci].sigma;
         for (int m = 0; m < 2; m++) {
             for (int a = 0; a < 3; a++) {
-                st[m].maxlag[a] = (int)(3 * cases[ci].sigma[a]) + 2;   /* the 1/e lag is near 2 sigma */
-                assert_true(st[m].maxlag[a] <= 80);
+                st[m].maxlag[a] = (int)(3 * sg) + 2;   /* the 1/e lag is near 2 sigma */
+                assert_true(st[m].maxlag[a] <= 112);
             }
-            vxa_elastic_plan plan = { .alpha = { 1000, 1000, 1000 }, .mode = (vxa_elastic_mode)m };
-            memcpy(plan.sigma, cases[ci].sigma, sizeof plan.sigma);
-            for (int draw = 0; draw < cases[ci].draws; draw++) {
-                const vxa_noise_key key = { vxa_test_seed() + ci, (uint64_t)draw, 0 };
-                vxa_volume *f = field_on(dev, &plan, &key, cases[ci].dim);
-                stats_add(&st[m], f);
-                vxa_volume_free(f);
-            }
+            const vxa_elastic_plan plan = { .alpha = { 1000, 1000, 1000 }, .sigma = { sg, sg, sg },
+                                            .mode = (vxa_elastic_mode)m };
+            const vxa_noise_key key = { seed + ci, 0, 0 };
+            vxa_volume *f = field_on(dev, &plan, &key, cases[ci].dim);
+            stats_add(&st[m], f);
+            vxa_volume_free(f);
         }
         const double sd_exact = sqrt(st[0].var / st[0].nvar), sd_fast = sqrt(st[1].var / st[1].nvar);
-        const double expect = 1000 * vxa_elastic_unit_std(cases[ci].sigma);
-        print_message("case %zu: std exact %.4g fast %.4g (interior theory %.4g)\n", ci, sd_exact, sd_fast, expect);
-        if (fabs(sd_fast / sd_exact - 1) > 0.10) fail_msg("std: fast %g vs exact %g", sd_fast, sd_exact);
+        const double dstd = fabs(sd_fast / sd_exact - 1);
+        worst_std = fmax(worst_std, dstd);
+        print_message("%lldx%lldx%lld sigma %g: std exact %.4g fast %.4g (%+.2f%%)\n", (long long)cases[ci].dim[0],
+                      (long long)cases[ci].dim[1], (long long)cases[ci].dim[2], sg, sd_exact, sd_fast,
+                      100 * (sd_fast / sd_exact - 1));
+        if (!(dstd <= std_bound))
+            fail_msg("sigma %g: std fast %g vs exact %g: %.2f%% (bound %.0f%%); replay: VOXAUG_TEST_SEED=%llu "
+                     "ctest -R '^test_elastic$'", sg, sd_fast, sd_exact, 100 * dstd, 100 * std_bound,
+                     (unsigned long long)seed);
         for (int a = 0; a < 3; a++) {
             const double le = stats_corr_length(&st[0], a), lf = stats_corr_length(&st[1], a);
-            print_message("  axis %d: 1/e lag exact %.3f fast %.3f (theory 2 sigma = %.3g)\n", a, le, lf,
-                          2 * cases[ci].sigma[a]);
-            if (!(fabs(lf / le - 1) <= 0.10)) fail_msg("correlation length along %d: fast %g vs exact %g", a, lf, le);
+            const double dc = fabs(lf / le - 1);
+            worst_corr = fmax(worst_corr, dc);
+            print_message("  axis %d: 1/e lag exact %.3f fast %.3f (%+.2f%%)\n", a, le, lf, 100 * (lf / le - 1));
+            if (!(dc <= corr_bound))
+                fail_msg("sigma %g: correlation length along %d: fast %g vs exact %g: %.2f%% (bound %.0f%%); replay: "
+                         "VOXAUG_TEST_SEED=%llu ctest -R '^test_elastic$'", sg, a, lf, le, 100 * dc,
+                         100 * corr_bound, (unsigned long long)seed);
         }
     }
+    print_message("worst: std %.2f%%, correlation length %.2f%%\n", 100 * worst_std, 100 * worst_corr);
 }
 
 /* ---- parameters and the op ----------------------------------------------------------------------------------- */
@@ -705,9 +726,105 @@ static void run_free(run_out *r)
     vxa_volume_free(r->field);
 }
 
-/* The same seed on device and reference: fields and images within 1e-4 × range, label maps equal (a voxel
- * whose sample position is a float32-vs-float64 tie may differ: at most 1 in 10^4), with a rotation and a crop
- * in the same pass, exact and fast. */
+/* ---- labels device vs reference: identical, or every differing voxel on a float32 tie ---- */
+/* A pass's pull map p = A·(o + d(o)) + b, written out here for the specs below (SPEC's formulas, about the grid
+ * centre (n − 1)/2), not taken from the planner. */
+typedef struct { double A[3][3], b[3]; } pull_map;
+
+static pull_map map_identity(void)
+{
+    pull_map m;
+    memset(&m, 0, sizeof m);
+    for (int a = 0; a < 3; a++) m.A[a][a] = 1;
+    return m;
+}
+
+/* first then second in the spec: the output pulls through second's map, then first's */
+static pull_map map_then(const pull_map *first, const pull_map *second)
+{
+    pull_map m;
+    for (int r = 0; r < 3; r++) {
+        m.b[r] = first->b[r];
+        for (int c = 0; c < 3; c++) {
+            m.A[r][c] = 0;
+            for (int k = 0; k < 3; k++) m.A[r][c] += first->A[r][k] * second->A[k][c];
+            m.b[r] += first->A[r][c] * second->b[c];
+        }
+    }
+    return m;
+}
+
+static pull_map map_rotate01(double deg, const int64_t n[3])   /* scipy.ndimage.rotate, axes (0, 1) */
+{
+    pull_map m = map_identity();
+    const double t = deg * 3.14159265358979323846 / 180.0, c0 = (double)(n[0] - 1) / 2, c1 = (double)(n[1] - 1) / 2;
+    m.A[0][0] = cos(t), m.A[0][1] = sin(t), m.A[1][0] = -sin(t), m.A[1][1] = cos(t);
+    m.b[0] = c0 - (m.A[0][0] * c0 + m.A[0][1] * c1);
+    m.b[1] = c1 - (m.A[1][0] * c0 + m.A[1][1] * c1);
+    return m;
+}
+
+static pull_map map_zoom(double z, const int64_t n[3])
+{
+    pull_map m = map_identity();
+    for (int a = 0; a < 3; a++) {
+        m.A[a][a] = 1 / z;
+        m.b[a] = (double)(n[a] - 1) / 2 * (1 - 1 / z);
+    }
+    return m;
+}
+
+static pull_map map_centre_crop(const int64_t n[3], const int64_t m3[3])
+{
+    pull_map m = map_identity();
+    for (int a = 0; a < 3; a++) m.b[a] = floor((double)(n[a] - m3[a]) / 2);
+    return m;
+}
+
+/* Labels of the reference (rlab, with its field rfield) and the device (dlab): identical, or each differing
+ * voxel's position, recomputed in double from the reference's field, lies on a rounding tie of order 0 on some
+ * axis: frac(p + 0.5) within float32 rounding of 0. The allowance per axis is 16 float32 ulps of the terms the
+ * device adds (|b| + Σ|A|·(|o| + |d|)) plus what the device's field may differ by (fdiff, measured). Returns the
+ * number of differing voxels (all of them ties). */
+static size_t check_label_ties(const char *spec, const vxa_volume *rlab, const vxa_volume *dlab,
+                               const vxa_volume *rfield, const pull_map *m, double fdiff)
+{
+    size_t ndiff = 0;
+    const size_t es = vxa_dtype_size(rlab->dtype);
+    for (int64_t k = 0; k < rlab->dim[2]; k++)
+        for (int64_t j = 0; j < rlab->dim[1]; j++)
+            for (int64_t i = 0; i < rlab->dim[0]; i++) {
+                const size_t v = (size_t)(i + rlab->dim[0] * (j + rlab->dim[1] * k));
+                if (memcmp((const char *)rlab->data + v * es, (const char *)dlab->data + v * es, es) == 0) continue;
+                ndiff++;
+                const double o[3] = { (double)i, (double)j, (double)k };
+                double q[3], p[3], worst = INFINITY;
+                for (int c = 0; c < 3; c++) q[c] = o[c] + vxa_volume_get(rfield, i, j, k, c);
+                int tie = 0;
+                for (int a = 0; a < 3; a++) {
+                    double mag = fabs(m->b[a]), dev = 0;
+                    p[a] = m->b[a];
+                    for (int c = 0; c < 3; c++) {
+                        p[a] += m->A[a][c] * q[c];
+                        mag += fabs(m->A[a][c]) * (fabs(o[c]) + fabs(q[c] - o[c]));
+                        dev += fabs(m->A[a][c]) * fdiff;
+                    }
+                    const double h = p[a] + 0.5, off = fabs(h - nearbyint(h));
+                    const double tol = 16 * (double)FLT_EPSILON * (1 + mag) + dev;
+                    if (off <= tol) tie = 1;
+                    if (off - tol < worst) worst = off - tol;
+                }
+                if (!tie)
+                    fail_msg("%s: label (%lld,%lld,%lld) differs between device and reference, and its position "
+                             "(%.9f, %.9f, %.9f) is no tie: nearest frac(p + 0.5) is %.3g beyond float32 rounding",
+                             spec, (long long)i, (long long)j, (long long)k, p[0], p[1], p[2], worst);
+            }
+    return ndiff;
+}
+
+/* The same seed on device and reference: fields and images within 1e-4 × range, label maps identical except at
+ * voxels whose sample position is a float32-vs-float64 tie (check_label_ties shows each one is), with a rotation
+ * and a crop in the same pass, exact and fast. */
 static void test_pipeline_device_equals_reference(void **state)
 {
     (void)state;
@@ -720,6 +837,8 @@ static void test_pipeline_device_equals_reference(void **state)
         "elastic(alpha=[2000,3000], sigma=9, mode=fast) crop(30,31,29)",
         "elastic(rms=2, smooth_mm=3) zoom(1.1)",
     };
+    const int64_t crop[3] = { 30, 31, 29 };
+    const pull_map maps[3] = { map_rotate01(10, dim), map_centre_crop(dim, crop), map_zoom(1.1, dim) };
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
         run_out r = run_pipeline(ref, specs[s], vxa_test_seed(), img, lab);
         run_out d = run_pipeline(dev, specs[s], vxa_test_seed(), img, lab);
@@ -730,7 +849,7 @@ static void test_pipeline_device_equals_reference(void **state)
                       fdiff, ftol, idiff, itol, ldiff);
         assert_true(fdiff <= ftol);
         assert_true(idiff <= itol);
-        assert_true(ldiff * 10000 <= vxa_volume_voxels(r.lab));
+        assert_int_equal(check_label_ties(specs[s], r.lab, d.lab, r.field, &maps[s], fdiff), ldiff);
         assert_true(vxa_test_range(r.field) > 1.0);   /* the deformation is not a no-op */
         run_free(&r);
         run_free(&d);
@@ -765,6 +884,9 @@ static void test_pipeline_fused_coarse_field(void **state)
         "elastic(alpha=[2000,3000], sigma=9, mode=fast) crop(30,27,29)",
         "rotate(10, plane=0,1) elastic(alpha=1500, sigma=8,13,17, mode=fast) zoom(1.1)",
     };
+    const int64_t crop[3] = { 30, 27, 29 };
+    const pull_map rot = map_rotate01(10, dim), zoom = map_zoom(1.1, dim);
+    const pull_map maps[2] = { map_centre_crop(dim, crop), map_then(&rot, &zoom) };
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
         for (int v = 0; v < 2; v++) {
             const vxa_volume *img = v == 0 ? phantom : two;
@@ -788,7 +910,8 @@ static void test_pipeline_fused_coarse_field(void **state)
             print_message("%s, %lld channel(s): fused device vs reference: image diff %.3g (tol %.3g), %zu labels "
                           "differ\n", specs[s], (long long)img->channels, idiff, itol, ldiff);
             assert_true(idiff <= itol);
-            assert_true(ldiff * 10000 <= vxa_volume_voxels(rfused.lab));
+            const double fdiff = vxa_test_max_abs_diff(rfull.field, dfull.field);
+            assert_int_equal(check_label_ties(specs[s], rfused.lab, dfused.lab, rfull.field, &maps[s], fdiff), ldiff);
             assert_true(vxa_test_range(dfull.field) > 1.0);   /* the deformation is not a no-op */
             run_free(&dfull);
             run_free(&dfused);

@@ -33,6 +33,7 @@ except ImportError as e:
 CH2 = "/usr/share/mricron/templates/ch2.nii.gz"
 AAL = "/usr/share/mricron/templates/aal.nii.gz"
 
+SEED = 7
 CASES = [
     # (name, ops, devices to run it on)
     ("exact", "elastic(alpha=600, sigma=6)", ("reference", "default")),
@@ -54,10 +55,51 @@ def unit_std(sigma):
     return np.sqrt(v)
 
 
+MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32_10(block, stream, seed, sample):
+    """Philox4x32-10 (Salmon et al., SC11) as src/shared/philox.h keys it, written here from the paper:
+    key = (seed low, seed high), counter = (block, stream, sample low, sample high); four words per block."""
+    c0 = block.astype(np.uint64)
+    c1 = np.full_like(c0, stream)
+    c2 = np.full_like(c0, sample & 0xFFFFFFFF)
+    c3 = np.full_like(c0, sample >> 32)
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
+    for r in range(10):
+        if r > 0:
+            k0 = (k0 + np.uint64(0x9E3779B9)) & MASK32
+            k1 = (k1 + np.uint64(0xBB67AE85)) & MASK32
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & MASK32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & MASK32
+    return np.stack([c0, c1, c2, c3], axis=1)
+
+
+def uniform_noise(shape, seed, sample, op_index, component):
+    """U_c on the grid: voxel v = i + nx*(j + ny*k) takes word v % 4 of block v / 4 of stream op_index << 8 | c,
+    mapped to [-1, 1) as (x >> 8) * 2^-23 - 1 (exact in float32)."""
+    n = int(np.prod(shape))
+    words = philox4x32_10(np.arange((n + 3) // 4, dtype=np.uint64), (op_index << 8) | component, seed, sample)
+    x = words.reshape(-1)[:n]
+    u = (x >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -23) - np.float32(1.0)
+    return u.reshape(shape, order="F")
+
+
+def exact_field(shape, alpha, sigma, seed, sample, op_index=0):
+    """SPEC's field: d_c = alpha * gaussian_filter(U_c, sigma, mode='constant', truncate=4) (alpha * U_c a float32
+    product, as voxaug folds it into the noise), in voxels."""
+    comps = []
+    for c in range(3):
+        noise = (np.float32(alpha) * uniform_noise(shape, seed, sample, op_index, c)).astype(np.float64)
+        comps.append(ndimage.gaussian_filter(noise, sigma, mode="constant", cval=0.0, truncate=4.0))
+    return np.stack(comps, axis=3)
+
+
 def apply(cli, device, ops, scratch, tag):
     out = {k: os.path.join(scratch, "%s_%s_%s.nii.gz" % (tag, device, k)) for k in ("img", "lab", "field")}
     params = os.path.join(scratch, "%s_%s.json" % (tag, device))
-    cmd = [cli, "apply", CH2, "--ops", ops, "--seed", "7", "-o", out["img"], "--label", AAL, "--label-out",
+    cmd = [cli, "apply", CH2, "--ops", ops, "--seed", str(SEED), "-o", out["img"], "--label", AAL, "--label-out",
            out["lab"], "--field-out", out["field"], "--params-out", params]
     if device != "default":
         cmd += ["--device", device]
@@ -123,8 +165,18 @@ def main():
                         return 1
                     continue
                 raise
+        want_field = None
         for dev, r in results.items():
             d = r["field"].astype(np.float64)
+            op = r["params"]["ops"][0]
+            if op.get("mode", "exact") == "exact" and not op.get("rms") and not op.get("smooth_mm"):
+                # the field itself, voxel for voxel, rebuilt from the Philox noise by SciPy
+                if want_field is None:
+                    want_field = exact_field(img.shape, op["alpha"], op["sigma"], SEED, 0, op.get("index", 0))
+                scale = float(np.max(np.abs(want_field)))
+                ferr = float(np.max(np.abs(d - want_field)))
+                check(ferr <= 2e-6 * scale, "%-5s %-9s field vs alpha*gaussian_filter(U_philox, sigma, 'constant', "
+                      "truncate=4): max|diff| %.3g (tol %.3g = 2e-6 x max|d|)" % (tag, dev, ferr, 2e-6 * scale))
             coords = grid + np.moveaxis(d, 3, 0)
             want = ndimage.map_coordinates(img, coords, order=1, mode="grid-constant", cval=0.0)
             err = float(np.max(np.abs(r["img"].astype(np.float64) - want)))
