@@ -10,7 +10,12 @@ export VOXAUG_REQUIRE_DEVICE=1
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOXAUG_WERROR=ON
 cmake --build build -j"$jobs"
-(cd build && ctest --output-on-failure -j"$jobs")
+# Seeds: the plain suite runs the fixed seed (the tests' default), the sanitizer suite one random seed; both are
+# printed here, and a failing test prints the one-line command that replays it.
+fixed_seed=20261207
+random_seed=${VOXAUG_RANDOM_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "# plain suite: VOXAUG_TEST_SEED=$fixed_seed (fixed); sanitizer suite: VOXAUG_TEST_SEED=$random_seed (random)"
+(cd build && VOXAUG_TEST_SEED=$fixed_seed ctest --output-on-failure -j"$jobs")
 
 # The Python package (python/): a venv on Debian's Python, which sees Debian's NumPy, SciPy, nibabel and torch
 # (--system-site-packages), the package built by pip from this tree (scikit-build-core compiles libvoxaug into
@@ -34,7 +39,8 @@ cmake --build build-asan -j"$jobs"
 # that have run PoCL. The install test links the installed library into plain programs: plain build only. The
 # kill test (29 runs of augment, 2 min under ASan) runs in the plain build; its write path (src/commit.c) runs
 # under ASan in cli_outputs and cli_augment.
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
+echo "# sanitizer suite: VOXAUG_TEST_SEED=$random_seed (random; replay with VOXAUG_TEST_SEED=$random_seed ctest -R ...)"
+(cd build-asan && VOXAUG_TEST_SEED=$random_seed ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|cli_install_|bench_|abi_|cli_kill$)')
 
 # ThreadSanitizer: the library and tests/test_threads.c only (a shared pipeline from 8 threads, own contexts,

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* program_invocation_name */
+#endif
 #include "testutil.h"
+
+#include <errno.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -14,17 +19,30 @@ const int64_t vxa_test_shapes[][3] = {
 };
 const int vxa_test_nshapes = sizeof vxa_test_shapes / sizeof vxa_test_shapes[0];
 
+static uint64_t test_seed;
+static int test_seed_used;
+
+/* The one-line command that replays this program's run with its seed. */
+static void print_replay(FILE *f)
+{
+    const char *gpu = getenv("VOXAUG_GPU_FORMS");
+    const int gpu_forms = gpu && strcmp(gpu, "1") == 0;
+    fprintf(f, "# replay: VOXAUG_TEST_SEED=%llu ctest -R '^%s%s$' (or VOXAUG_TEST_SEED=%llu %s%s)\n",
+            (unsigned long long)test_seed, program_invocation_short_name, gpu_forms ? "_gpu_forms" : "",
+            (unsigned long long)test_seed, gpu_forms ? "VOXAUG_GPU_FORMS=1 " : "", program_invocation_name);
+}
+
 uint64_t vxa_test_seed(void)
 {
-    static uint64_t seed;
-    static int done;
-    if (!done) {
+    if (!test_seed_used) {
         const char *s = getenv("VOXAUG_TEST_SEED");
-        seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-        fprintf(stderr, "# VOXAUG_TEST_SEED=%llu (set it to replay this run)\n", (unsigned long long)seed);
-        done = 1;
+        test_seed = s && *s ? strtoull(s, NULL, 0) : VXA_TEST_FIXED_SEED;
+        fprintf(stderr, "# VOXAUG_TEST_SEED=%llu (%s)\n", (unsigned long long)test_seed,
+                s && *s ? "from the environment" : "the fixed default");
+        print_replay(stderr);
+        test_seed_used = 1;
     }
-    return seed;
+    return test_seed;
 }
 
 uint64_t vxa_test_rand(uint64_t *state)
@@ -85,6 +103,7 @@ vxa_context *vxa_test_device(void)
 int vxa_test_exit(int failed)
 {
     vxa_test_contexts_free();
+    if (failed && test_seed_used) print_replay(stderr);
     if (failed) return failed;
     if (dev_skipped) {
         fprintf(stderr, "# device tests skipped (no OpenCL device under test): exit 77, ctest reports SKIPPED\n");

@@ -209,6 +209,8 @@ def main():
     scratch = os.environ.get("VOXAUG_TEST_OUT") or tempfile.mkdtemp()
     os.makedirs(scratch, exist_ok=True)
     rng = np.random.default_rng(int(os.environ.get("VOXAUG_TEST_SEED", "2024")))
+    print("# VOXAUG_TEST_SEED=%s; replay: VOXAUG_TEST_SEED=%s ctest -R '^scipy_check_intensity$'" % (
+        os.environ.get("VOXAUG_TEST_SEED", "2024"), os.environ.get("VOXAUG_TEST_SEED", "2024")))
 
     inputs = []
     if os.access(CH2, os.R_OK):

@@ -58,6 +58,8 @@ def main():
     scratch = os.environ.get("VOXAUG_TEST_OUT") or tempfile.mkdtemp()
     os.makedirs(scratch, exist_ok=True)
     rng = np.random.default_rng(int(os.environ.get("VOXAUG_TEST_SEED", "12345")))
+    print("# VOXAUG_TEST_SEED=%s; replay: VOXAUG_TEST_SEED=%s ctest -R '^scipy_check_smooth$'" % (
+        os.environ.get("VOXAUG_TEST_SEED", "12345"), os.environ.get("VOXAUG_TEST_SEED", "12345")))
 
     devices = ["reference"]
     if device_rule.device_is_reference():
