@@ -9,6 +9,9 @@ Run as: /usr/bin/python3 check_pipeline.py <voxaug CLI>. The pipeline of random 
   - the outputs are 128^3, the image float32 and finite, the label map uint8 with labels from aal's own set
     only (that the labels sit where the image's voxels do is checked by test_pipeline, device against reference,
     and by bench/run.py against SciPy's order 0 at the same positions);
+  - the exact-mode run against SciPy at ch2 size (check_against_scipy): map_coordinates at A·(o + d) + b with
+    voxaug's field, the label map by order 0 (equal except at rounding ties), zscore, the drawn crop, the noise's
+    residual;
   - `voxaug preview` writes before and after PNGs (valid signature, chunk CRCs, the sizes of the volumes' mid
     slices side by side).
 Exit 77 (skipped) without ch2/aal, nibabel or the tool.
@@ -58,6 +61,79 @@ def png_size(path):
     return struct.unpack(">II", ihdr[:8])
 
 
+def pull_map(draw, shape):
+    """The spatial run's pull map p = A·(o + d(o)) + b from the draw, written out from SPEC.md: flip
+    p_a = n_a - 1 - o_a; rotate in plane (a, b) about c = (n - 1)/2 with scipy.ndimage.rotate's matrix
+    [[cos, sin], [-sin, cos]]; zoom p = (o - c)/z + c. Ops in spec order: the output pulls through the last first."""
+    import numpy as np
+    n = np.asarray(shape, dtype=np.float64)
+    c = (n - 1) / 2
+    A, b = np.eye(3), np.zeros(3)
+    for op in draw["ops"]:
+        if not op.get("applied", True):
+            continue
+        Ak, bk = np.eye(3), np.zeros(3)
+        if op["op"] == "flip":
+            for a in range(3):
+                if op["flipped"][a]:
+                    Ak[a, a], bk[a] = -1.0, n[a] - 1
+        elif op["op"] == "rotate":
+            t = np.deg2rad(op["angle"])
+            i, j = sorted(op["plane"])
+            Ak[i, i], Ak[i, j], Ak[j, i], Ak[j, j] = np.cos(t), np.sin(t), -np.sin(t), np.cos(t)
+            bk = c - Ak @ c
+        elif op["op"] == "zoom":
+            Ak = np.diag(1.0 / np.asarray(op["z"], dtype=np.float64))
+            bk = c - Ak @ c
+        else:
+            continue
+        A, b = A @ Ak, A @ bk + b
+    return A, b
+
+
+def check_against_scipy(cli_img, cli_lab, field_path, draw, tag):
+    """Issue #6's pipeline in SciPy at ch2 size, from voxaug's draw and its exact elastic field (checked against
+    alpha * gaussian_filter of the Philox noise by check_elastic.py): map_coordinates(order=1, grid-constant) at
+    A·(grid + d) + b, the label map by order 0 at the same positions, zscore (population std, all voxels), the
+    random crop at its drawn start; the noise is left out, so the residual must be N(0, 0.1²): mean within 5% of
+    sigma, std within 5%, no voxel beyond 7 sigma. Labels equal, except voxels on a rounding tie (a position within
+    1e-4 of .5 on some axis, where float32 and float64 may round apart). Returns a list of failures."""
+    import numpy as np
+    import nibabel as nib
+    from scipy import ndimage
+    x = np.asarray(nib.load(CH2).get_fdata(dtype=np.float32), dtype=np.float64)
+    lab = np.asarray(nib.load(AAL).dataobj)
+    d = np.asarray(nib.load(field_path).dataobj, dtype=np.float64)
+    d = d.reshape(x.shape + (3,), order="F") if d.ndim != 4 else d
+    A, b = pull_map(draw, x.shape)
+    q = np.indices(x.shape, dtype=np.float64) + np.moveaxis(d, 3, 0)
+    coords = np.tensordot(A, q, axes=1) + b[:, None, None, None]
+    y = ndimage.map_coordinates(x, coords, order=1, mode="grid-constant", cval=0.0)
+    want_lab = ndimage.map_coordinates(lab, coords, order=0, mode="grid-constant", cval=0)
+    y = (y - y.mean()) / y.std()
+    start = [o for o in draw["ops"] if o["op"] == "random_crop"][0]["start"]
+    sigma = [o for o in draw["ops"] if o["op"] == "noise"][0]["std"]
+    win = tuple(slice(s0, s0 + 128) for s0 in start)
+    y, want_lab, coords = y[win], want_lab[win], coords[(slice(None),) + win]
+    got = np.asarray(nib.load(cli_img).dataobj, dtype=np.float64)
+    got_lab = np.asarray(nib.load(cli_lab).dataobj)
+    r = got - y
+    m, sd, worst = float(r.mean()), float(r.std()), float(np.abs(r).max())
+    frac = coords - np.floor(coords)
+    tie = np.any(np.abs(frac - 0.5) < 1e-4, axis=0)
+    diff = got_lab != want_lab
+    print("%-16s vs SciPy (map_coordinates at A(o+d)+b, zscore, crop at %s): residual mean %.3g, std %.4g "
+          "(noise %g), max %.3g; labels: %d differ, %d of them off a tie" % (tag, start, m, sd, sigma, worst,
+                                                                             int(diff.sum()), int((diff & ~tie).sum())))
+    bad = []
+    if not (abs(m) < 0.05 * sigma and abs(sd / sigma - 1) < 0.05 and worst < 7 * sigma):
+        bad.append("%s: image vs SciPy: residual mean %.3g, std %.4g, max %.3g (noise %g)" % (tag, m, sd, worst,
+                                                                                            sigma))
+    if np.any(diff & ~tie):
+        bad.append("%s: %d labels differ from SciPy's order 0 away from ties" % (tag, int((diff & ~tie).sum())))
+    return bad
+
+
 def main():
     try:
         import numpy as np
@@ -84,8 +160,10 @@ def main():
         ends = (".nii.gz", "_lab.nii.gz", ".json")
         c_img, c_lab, c_par = (os.path.join(scratch, "cli_%s%s" % (tag, e)) for e in ends)
         a_img, a_lab, a_par = (os.path.join(scratch, "api_%s%s" % (tag, e)) for e in ends)
+        c_field = os.path.join(scratch, "cli_%s_field.nii" % tag)
         run([cli, "apply", CH2, "--ops", spec, "--label", AAL, "-o", c_img, "--label-out", c_lab,
-             "--params-out", c_par, "--seed", str(seed), "--sample", str(sample)])
+             "--params-out", c_par, "--seed", str(seed), "--sample", str(sample)]
+            + (["--field-out", c_field] if mode == "exact" else []))
         run([tool, CH2, AAL, spec, str(seed), str(sample), a_img, a_lab, a_par])
         ci, ai, cl, al = (nib.load(p) for p in (c_img, a_img, c_lab, a_lab))
         x, y = np.asarray(ci.dataobj), np.asarray(ai.dataobj)
@@ -106,6 +184,8 @@ def main():
         bad = [what for what, good in checks if not good]
         print("%-16s %s" % (tag, "ok" if not bad else "FAILED: " + ", ".join(bad)))
         failures += ["%s: %s" % (tag, b) for b in bad]
+        if mode == "exact":
+            failures += check_against_scipy(c_img, c_lab, c_field, dc, tag)
         if tag == "fast_1_0":
             before, after = os.path.join(scratch, "before.png"), os.path.join(scratch, "after.png")
             run([cli, "preview", CH2, "--label", AAL, "-o", before])
