@@ -555,25 +555,13 @@ static void test_coarse_grid_geometry(void **state)
 }
 
 /* Block means on device and reference agree, and are the means of vxa_noise_uniform's voxels. */
-/* A second context on the device under test that runs the GPU forms of the kernels (host/cl.h, chunked), which
- * a CPU device otherwise leaves for its CPU forms (on a GPU: the same forms again). Destroyed by the caller. */
-static vxa_context *gpu_forms_context(void)
-{
-    vxa_context *g = NULL;
-    (void)vxa_test_device();   /* skips where there is no device */
-    setenv("VOXAUG_GPU_FORMS", "1", 1);
-    const vxa_status st = vxa_context_create(NULL, &g);
-    unsetenv("VOXAUG_GPU_FORMS");
-    if (st != VXA_OK) fail_msg("a second device context: %s", vxa_last_error(g));
-    return g;
-}
 
 /* Block means on the reference, the device and the device's other kernel form (fine rows of 13 voxels straddle
  * Philox blocks of four; blocks hang over the grid's edges). */
 static void test_block_mean_is_mean_of_noise(void **state)
 {
     (void)state;
-    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device(), *gpu = gpu_forms_context();
+    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device(), *gpu = vxa_test_gpu_forms_device();
     const int64_t fine[3] = { 13, 10, 7 }, nodes[3] = { 5, 4, 3 }, first[3] = { -1, -1, 0 }, step[3] = { 3, 3, 3 };
     const vxa_noise_key key = { 11, 12, 13 };
     const float amp[3] = { 2, 3, 4 };

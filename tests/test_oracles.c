@@ -116,17 +116,6 @@ static int64_t round_half_even(double x)
 }
 
 /* ---- running a pipeline on coordinate volumes ---- */
-static vxa_context *gpu_forms_context(void)
-{
-    vxa_context *g = NULL;
-    (void)vxa_test_device();   /* skips where there is no device */
-    setenv("VOXAUG_GPU_FORMS", "1", 1);
-    const vxa_status st = vxa_context_create(NULL, &g);
-    unsetenv("VOXAUG_GPU_FORMS");
-    if (st != VXA_OK) fail_msg("a second device context: %s", vxa_last_error(g));
-    return g;
-}
-
 /* Channel c = index along axis c; the label map = 1 + flat index (0 is what constant mode fills in). */
 static void coordinate_volumes(const int64_t n[3], const double spacing[3], vxa_volume **img, vxa_volume **lab)
 {
@@ -532,7 +521,7 @@ static void test_oracles_device(void **state)
 static void test_oracles_device_gpu_forms(void **state)
 {
     (void)state;
-    vxa_context *g = gpu_forms_context();
+    vxa_context *g = vxa_test_gpu_forms_device();
     check_everything(g);
     vxa_context_destroy(g);
 }

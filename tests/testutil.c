@@ -100,6 +100,17 @@ vxa_context *vxa_test_device(void)
     return dev_ctx;
 }
 
+vxa_context *vxa_test_gpu_forms_device(void)
+{
+    vxa_context *g = NULL;
+    (void)vxa_test_device();   /* skips where there is no device */
+    setenv("VOXAUG_GPU_FORMS", "1", 1);
+    const vxa_status st = vxa_context_create(NULL, &g);
+    unsetenv("VOXAUG_GPU_FORMS");
+    if (st != VXA_OK) fail_msg("a second device context: %s", vxa_last_error(g));
+    return g;
+}
+
 int vxa_test_exit(int failed)
 {
     vxa_test_contexts_free();

@@ -28,6 +28,10 @@ double   vxa_test_uniform(uint64_t *state);  /* [0, 1) */
 vxa_context *vxa_test_reference(void);
 vxa_context *vxa_test_device(void);
 void         vxa_test_contexts_free(void);
+/* A second context on the device under test that runs the GPU forms of the kernels (host/cl.h, chunked), which a
+ * CPU device otherwise leaves for its CPU forms (on a GPU: the same forms again); skips as vxa_test_device does.
+ * Destroyed by the caller. */
+vxa_context *vxa_test_gpu_forms_device(void);
 /* A test program's exit status from cmocka's count of failed tests: that count if any failed, else 77 (ctest's
  * SKIP_RETURN_CODE) if a test skipped for want of a device, else 0. Frees the contexts. */
 int          vxa_test_exit(int failed);
