@@ -10,7 +10,8 @@ Usage (from the repository root, after `cmake --build build`):
 
 Options: --bench PATH (vxa_bench, default build/bench/vxa_bench), --device D (passed to vxa_bench),
 --work DIR (scratch: inputs and outputs, default a temporary folder), --results PATH, --charts DIR,
---repeat R, --warmup W, --only NAME[,NAME] (rows whose name contains one of these).
+--repeat R, --warmup W, --only NAME[,NAME] (rows whose name contains one of these), --volumes NAME[,NAME] (of
+the full run's ch2, smooth256), --no-sweeps (no size or sigma sweep).
 
 Every row is an op written twice: a voxaug spec and a SciPy/NumPy function. For each volume and row:
   - SciPy: median and min over repeats after warm-up, of the well-written SciPy version (affine_transform with
@@ -1123,6 +1124,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--volumes", default=None, help="comma-separated volume names of the full run to keep "
+                    "(ch2, smooth256)")
+    ap.add_argument("--no-sweeps", action="store_true", help="leave out the size and sigma sweeps")
     args = ap.parse_args()
     if not os.path.exists(args.bench):
         print(f"bench/run.py: {args.bench} not found; build first (cmake --build build)")
@@ -1151,6 +1155,8 @@ def main():
         args.results = args.results or os.path.join(HERE, "RESULTS.md")
         args.charts = args.charts or HERE
     only = args.only.split(",") if args.only else None
+    if args.volumes:
+        vols = [v for v in vols if v[0] in args.volumes.split(",")]
 
     rows, extra = [], {}
     t0 = time.time()
@@ -1191,10 +1197,10 @@ def main():
                                                                     else ":"))
                 for mode in ("exact", "fast"):
                     bench_pipeline(args, pname, ppath, x, min(crop, *x.shape), rows, mode, lpath)
-        if not only or any("size" in o for o in only):
+        if not args.no_sweeps and (not only or any("size" in o for o in only)):
             print("size sweep:")
             size_sweep(args, extra)
-        if not only or any("sigma" in o for o in only):
+        if not args.no_sweeps and (not only or any("sigma" in o for o in only)):
             print("elastic sigma sweep:")
             sigma_sweep(args, extra)
         if first is None:
