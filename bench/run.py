@@ -1127,6 +1127,7 @@ def main():
     ap.add_argument("--volumes", default=None, help="comma-separated volume names of the full run to keep "
                     "(ch2, smooth256)")
     ap.add_argument("--no-sweeps", action="store_true", help="leave out the size and sigma sweeps")
+    ap.add_argument("--pairs", type=int, default=None, help=f"SciPy 2p: pairs timed (default {TWO_PROC_REPEAT})")
     args = ap.parse_args()
     if not os.path.exists(args.bench):
         print(f"bench/run.py: {args.bench} not found; build first (cmake --build build)")
@@ -1155,6 +1156,9 @@ def main():
         args.results = args.results or os.path.join(HERE, "RESULTS.md")
         args.charts = args.charts or HERE
     only = args.only.split(",") if args.only else None
+    if args.pairs:
+        global TWO_PROC_REPEAT
+        TWO_PROC_REPEAT = args.pairs
     if args.volumes:
         vols = [v for v in vols if v[0] in args.volumes.split(",")]
 
