@@ -1157,8 +1157,7 @@ def main():
         args.charts = args.charts or HERE
     only = args.only.split(",") if args.only else None
     if args.pairs:
-        global TWO_PROC_REPEAT
-        TWO_PROC_REPEAT = args.pairs
+        globals()["TWO_PROC_REPEAT"] = args.pairs
     if args.volumes:
         vols = [v for v in vols if v[0] in args.volumes.split(",")]
 
