@@ -8,6 +8,8 @@
 #
 # Usage: scripts/mutate.sh [-o REPORT.md] [-k SCRATCH] [-B] [NAME_REGEX]
 #   -B          skip the baseline run of the unmutated tree (when the suite was just run on the same HEAD)
+#   -t REGEX    run these tests for every mutant instead of its own list (e.g. '^(test_oracles)$': does the
+#               oracle alone catch each fault?)
 #   NAME_REGEX  run only the mutants whose name matches (default: all)
 #   -k SCRATCH  the scratch folder (default: a new one under /tmp; kept for a second run, which rebuilds less)
 # Not part of CI: a full run rebuilds the library ~20 times and runs the SciPy elastic check (~2 min) once.
@@ -16,12 +18,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 report=""
 scratch=""
 baseline=1
-while getopts "o:k:B" opt; do
+override=""
+while getopts "o:k:Bt:" opt; do
     case $opt in
+    t) override=$OPTARG ;;
     o) report=$OPTARG ;;
     k) scratch=$OPTARG ;;
     B) baseline=0 ;;
-    *) sed -n 3,13p "$0"; exit 2 ;;
+    *) sed -n 3,15p "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -46,18 +50,22 @@ resize-offset#src/ops_spatial.c#s/b\[a\] = 0\.5 \* r - 0\.5;/b[a] = 0.5 * r;/#^(
 flip-last-index#src/ops_spatial.c#s/b\[a\] = \(double\)\(in->dim\[a\] - 1\);/b[a] = (double)in->dim[a];/#^(test_oracles|test_spatial_ops|test_copy)$#flip maps o to n - o instead of n - 1 - o
 compose-offset#src/transform.c#s/bn\[r\] \+= A1\[r\]\[c\] \* b2\[c\];/bn[r] += A2[r][c] * b2[c];/#^(test_oracles|test_spatial_ops)$#planner: composed offset uses the second map's matrix (chains resampled once go wrong)
 cli-seed-sample-swapped#src/cli/cmd_apply.c#s/a\[2\] == 's' && a\[3\] == 'e' \? &seed : &sample/a[2] == 's' \&\& a[3] == 'a' ? \&seed : \&sample/#^(cli_apply_errors|cli_augment|scipy_check_pipeline)$#voxaug apply: --seed sets the sample index and --sample the seed
+blur-truncate-3#src/ops_intensity.c#s/return vxa_gauss_smooth\(ctx, vol, op->sigma, VXA_MODE_NEAREST, 4\.0\);/return vxa_gauss_smooth(ctx, vol, op->sigma, VXA_MODE_NEAREST, 3.0);/#^(test_oracles)$#blur's Gaussian truncated at 3 sigma instead of 4 (the shared smoothing code's caller)
 elastic-alpha-rms#src/ops_elastic.c#s/plan->alpha\[c\] = val->v\[P_RMS\]\[0\] \/ sqrt\(3\.0\) \/ g->spacing\[c\] \/ unit;/plan->alpha[c] = val->v[P_RMS][0] \/ g->spacing[c] \/ unit;/#^(scipy_check_elastic)$#elastic rms: each component rms instead of rms/sqrt(3)
 EOF
 )
 
+head=$(git -C "$here" rev-parse --short HEAD)
 root=${scratch:-$(mktemp -d /tmp/voxaug-mutate.XXXXXX)}
 mkdir -p "$root"
 src="$root/src"
 if [ ! -d "$src" ]; then
     mkdir -p "$src"
     git -C "$here" archive HEAD | tar -x -C "$src"
+    echo "$head" > "$root/HEAD"
 fi
-echo "scratch: $root (HEAD $(git -C "$here" rev-parse --short HEAD))"
+head=$(cat "$root/HEAD" 2> /dev/null || echo "$head")   # a kept scratch folder holds the tree it was made from
+echo "scratch: $root (HEAD $head)"
 build="$root/build"
 if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$root/cmake.log" 2>&1 ||
@@ -80,7 +88,7 @@ if [ "$baseline" = 1 ]; then
     (cd "$build" && VOXAUG_REQUIRE_DEVICE=1 ctest -j2 -R "^($all_tests)\$" > "$root/baseline.log" 2>&1) ||
         { grep -E "Failed|\*\*\*" "$root/baseline.log"; echo "the unmutated tree fails: no mutation run"; exit 1; }
 else
-    echo "baseline skipped (-B): the tests were run on HEAD $(git -C "$here" rev-parse --short HEAD) by hand"
+    echo "baseline skipped (-B): run the suite on HEAD $head by hand"
 fi
 
 out=$(mktemp)
@@ -89,6 +97,7 @@ killed=0
 total=0
 while IFS='#' read -r name file sub tests what; do
     [ -z "$name" ] && continue
+    [ -n "$override" ] && tests=$override
     printf '%s\n' "$name" | grep -Eq -- "$only" || continue
     total=$((total + 1))
     cp "$src/$file" "$root/orig"
@@ -118,7 +127,7 @@ done <<< "$mutants"
 cmake --build "$build" -j2 > "$root/build.log" 2>&1
 echo "$killed of $total mutants killed"
 echo "" >> "$out"
-echo "$killed of $total mutants killed (HEAD $(git -C "$here" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'))." >> "$out"
+echo "$killed of $total mutants killed (HEAD $head, $(date -u '+%Y-%m-%d %H:%M UTC'))." >> "$out"
 if [ -n "$report" ]; then cp "$out" "$report"; echo "report: $report"; else cat "$out"; fi
 rm -f "$out"
 [ "$killed" -eq "$total" ]
