@@ -38,7 +38,7 @@
  * in mode constant, and interpolated trilinearly back to every voxel (node m sits at the block's centre). A
  * block mean of white noise has 1/s³ of its variance and the coarse kernel is the fine one sampled every s, so
  * no rescaling is needed: the result approximates G_sigma ∗ U itself. Measured (tests/test_elastic.c,
- * test_fast_matches_exact_statistics, sigma 4, 8, 13, 35 on ch2's grid and 256^3, and
+ * test_fast_matches_exact_statistics, sigma 4, 8, 13, 35 on ch2's grid and 8, 35 on 256^3, and
  * test_fast_approximates_exact_draw): the standard deviation and the correlation length (lag where the
  * autocorrelation falls to 1/e) of the fast field stay within 7% and 5% of the exact field's, the test's bounds
  * (README "Equivalence with SciPy" has the measured ranges), and the two fields of one seed correlate at
