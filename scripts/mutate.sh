@@ -114,12 +114,17 @@ while IFS='#' read -r name file sub tests what; do
         by="the build"
     else
         (cd "$build" && VOXAUG_REQUIRE_DEVICE=1 ctest -j2 --stop-on-failure -R "$tests" > "$root/ctest_$name.log" 2>&1)
-        by=$(grep -E "^[[:space:]]*[0-9]+ - .* \((Failed|Timeout|SEGFAULT|Subprocess)" "$root/ctest_$name.log" |
+        # a timeout proves nothing (a loaded machine): it is reported, not counted as a kill
+        by=$(grep -E "^[[:space:]]*[0-9]+ - .* \((Failed|SEGFAULT|Subprocess)" "$root/ctest_$name.log" |
              sed -E "s/^[[:space:]]*[0-9]+ - ([^ ]+) .*/\\1/" | paste -sd' ' | sed 's/ /, /g')
-        if [ -n "$by" ]; then verdict="killed"; else verdict="SURVIVED"; by="-"; fi
+        slow=$(grep -E "^[[:space:]]*[0-9]+ - .* \(Timeout" "$root/ctest_$name.log" |
+               sed -E "s/^[[:space:]]*[0-9]+ - ([^ ]+) .*/\\1/" | paste -sd' ')
+        if [ -n "$by" ]; then verdict="killed"
+        elif [ -n "$slow" ]; then verdict="TIMEOUT ($slow): inconclusive"; by="-"
+        else verdict="SURVIVED"; by="-"; fi
     fi
     cp "$root/orig" "$src/$file"
-    [ "$verdict" != SURVIVED ] && killed=$((killed + 1))
+    case $verdict in killed*) killed=$((killed + 1)) ;; esac
     echo "$name: $verdict by $by ($(( $(date +%s) - start )) s)"
     printf '| %s | %s | %s | `%s` | %s | %s |\n' "$name" "$file" "$what" "$tests" "$by" "$verdict" >> "$out"
 done <<< "$mutants"
