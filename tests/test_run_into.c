@@ -591,7 +591,5 @@ int main(void)
         cmocka_unit_test(test_cancel_stops_between_passes),
         cmocka_unit_test(test_log_hook_hears_device_builds_and_errors),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
