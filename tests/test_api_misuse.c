@@ -182,7 +182,5 @@ int main(void)
         cmocka_unit_test(test_devices_list_truncation),
         cmocka_unit_test(test_context_without_device_cannot_run),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    vxa_test_contexts_free();
-    return rc;
+    return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
