@@ -184,4 +184,10 @@ vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *ou
 /* OpenCL C type name for a dtype ("short"); float64 is "double" (kernels that cannot take it convert first). */
 const char *vxa_dtype_cl_name(vxa_dtype t);
 
+/* The 352 bytes before a single-file NIfTI-1 volume's data (header and empty extender) as vxa_nifti_write_fd
+ * writes them, after the same checks (name ending in .nii or .nii.gz, a writable volume). For writers that
+ * encode in memory (`voxaug augment`'s writer threads: its own compression and checksums). */
+#define VXA_NIFTI_HEADER_BYTES 352
+vxa_status vxa_nifti_header_bytes(const char *name, const vxa_volume *v, unsigned char out[VXA_NIFTI_HEADER_BYTES],
+                                  char *err, size_t errlen);
 #endif

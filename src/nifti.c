@@ -753,6 +753,18 @@ static vxa_status check_write(const char *name, const vxa_volume *v, char *err, 
     return check_writable(name, v, err, errlen);
 }
 
+vxa_status vxa_nifti_header_bytes(const char *name, const vxa_volume *v, unsigned char out[VXA_NIFTI_HEADER_BYTES],
+                                  char *err, size_t errlen)
+{
+    vxa_status st = check_write(name, v, err, errlen);
+    if (st != VXA_OK) return st;
+    nifti_1_header h;
+    fill_header(v, &h);
+    memcpy(out, &h, sizeof h);
+    memset(out + sizeof h, 0, VXA_NIFTI_HEADER_BYTES - sizeof h); /* the extender: no extensions */
+    return VXA_OK;
+}
+
 vxa_status vxa_nifti_write_fd(int fd, const char *name, const vxa_volume *v, char *err, size_t errlen)
 {
     vxa_status st = VXA_OK;

@@ -33,4 +33,39 @@ int         cli_stopped(void);            /* the signal received, or 0 */
 const char *cli_signal_name(int sig);
 void        cli_clean_stale(const char *cmd, const char *dir);     /* vxa_commit_clean_stale, reported */
 void        cli_clean_stale_of(const char *cmd, const char *path); /* ... in path's folder */
+
+/* json.c: a growing text buffer (a failed allocation sets oom; later appends do nothing) and a small reader */
+typedef struct { char *s; size_t n, cap; int oom; } cli_buf;
+void        cli_buf_put(cli_buf *b, const char *s, size_t n);
+void        cli_buf_puts(cli_buf *b, const char *s);
+void        cli_buf_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void        cli_buf_json_string(cli_buf *b, const char *s); /* quoted, escaped, always valid JSON */
+void        cli_buf_free(cli_buf *b);
+const char *cli_json_ws(const char *p);
+const char *cli_json_string(const char *p, char *out, size_t len); /* end of the string at p, or NULL */
+const char *cli_json_skip(const char *p);                         /* end of the value at p, or NULL */
+const char *cli_json_find(const char *object, const char *key);   /* a top-level key's value, or NULL */
+
+/* sha256.c */
+typedef struct { uint32_t h[8]; uint64_t len; unsigned char buf[64]; size_t fill; } cli_sha256;
+void cli_sha256_init(cli_sha256 *s);
+void cli_sha256_update(cli_sha256 *s, const void *data, size_t n);
+void cli_sha256_hex(cli_sha256 *s, char out[65]);
+
+/* encode.c: a NIfTI file in memory (.nii.gz: gzip at enc->level, zlib or libdeflate) and its SHA-256 */
+typedef struct { int level; int zlib; } cli_encoding; /* zlib: use zlib even where libdeflate is built in */
+typedef struct { unsigned char *data; size_t len; char sha256[65]; } cli_bytes;
+int        cli_have_libdeflate(void);
+vxa_status cli_encode_nifti(const char *name, const vxa_volume *v, const cli_encoding *enc, cli_bytes *out,
+                            char *err, size_t errlen);
+
+/* progress.c: a bar on a terminal, a log line every N volumes or S seconds elsewhere, nothing when quiet */
+typedef struct {
+    size_t total, every_items, last_n;
+    double every_s, t0, last_t;
+    int quiet, tty, drawn;
+} cli_progress;
+double cli_now(void); /* monotonic seconds */
+void   cli_progress_init(cli_progress *p, size_t total, int quiet, size_t every_items, double every_s);
+void   cli_progress_update(cli_progress *p, size_t done, size_t failed, int final);
 #endif

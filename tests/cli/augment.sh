@@ -4,18 +4,23 @@
 #   - shards 0/2 and 1/2 together give the full run's files, byte for byte after decompression;
 #   - -j 2 gives the same files as -j 1; --device reference agrees with the default device (images within
 #     1e-4 of the range, labels exactly, sidecars equal);
-#   - sidecars are valid JSON naming the image, label, item, copy and draw, even for paths with quotes and
-#     backslashes;
+#   - sidecars are valid JSON naming the subject (its key), images, labels, copy, sample and draw, even for
+#     paths with quotes and backslashes; copy c of a subject is sample vxa_item_sample(key, c) (the formula
+#     rebuilt here) as `voxaug apply --sample` shows;
 #   - a failing item is reported on stderr, the others are written, and the exit status is 1;
-#   - --list FILE and --images DIR --labels DIR give the same files as the same items on the command line;
+#   - --list FILE gives the same files as the same subjects on the command line, and --images DIR --labels DIR
+#     the same as a list in DIR naming them relative to it (keys relative to the list's folder);
 #   - bad --shard, -n, -j values and option mix-ups are usage errors (exit 2).
 # usage: bash augment.sh <voxaug CLI> <tests/data dir>
 set -u
 cli=${1:?usage: augment.sh CLI DATA_DIR}
 data=${2:?usage: augment.sh CLI DATA_DIR}
 py=/usr/bin/python3
+case $cli in /*) ;; *) cli=$PWD/$cli ;; esac
+data=$(cd "$data" && pwd)
 tmp=$(mktemp -d /tmp/vxa_augment.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1 # subjects named by relative paths: their keys, and so their draws, do not depend on $tmp
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
@@ -41,9 +46,9 @@ nib.save(nib.Nifti1Image((b > 0.5).astype(np.uint8) + (x > 10).astype(np.uint8),
 c = (300 * np.cos(x / 5.0 + y / 7.0) + z).astype(np.int16)[:17, :, :]
 nib.save(nib.Nifti1Image(c, np.eye(4)), d + "/c.nii")
 EOF
-A="$in/img/a.nii.gz:$in/lab/a.nii.gz"
-B="$in/img/b.nii.gz:$in/lab/b.nii.gz"
-C="$in/c.nii"
+A="in/img/a.nii.gz:in/lab/a.nii.gz"
+B="in/img/b.nii.gz:in/lab/b.nii.gz"
+C="in/c.nii"
 spec="flip(axes=0,1,2, p_axis=0.5) rotate([-15,15], plane=0,1) zoom([0.9,1.1]) shift([-2,2])"
 
 # run OUTDIR ARGS...: voxaug augment -q --ops SPEC -n 2 --seed 7 -o OUTDIR ARGS; exit code in $rc, stderr in $tmp/err
@@ -55,6 +60,7 @@ run() {
 }
 
 # same_files DIR1 DIR2 [DIR3]: the files of DIR1 are those of DIR2 (and DIR3 together), equal after decompression
+# (manifests aside; with NIFTI_ONLY=1 in the environment, sidecars aside too)
 same_files() {
     "$py" - "$@" << 'EOF'
 import gzip, os, sys
@@ -62,18 +68,22 @@ first, rest = sys.argv[1], sys.argv[2:]
 def load(p):
     with (gzip.open if p.endswith(".gz") else open)(p, "rb") as f:
         return f.read()
-want = sorted(os.listdir(first))
-got = sorted(n for d in rest for n in os.listdir(d))
+def names(d):
+    return [n for n in os.listdir(d) if not n.startswith("manifest")]
+want = sorted(names(first))
+got = sorted(n for d in rest for n in names(d))
 if want != got:
     sys.exit("file names differ: %s vs %s" % (want, got))
 for n in want:
+    if os.environ.get("NIFTI_ONLY") and n.endswith(".json"):
+        continue  # sidecars name the inputs as opened: the same files under other paths
     d = next(d for d in rest if os.path.exists(os.path.join(d, n)))
     if load(os.path.join(first, n)) != load(os.path.join(d, n)):
         sys.exit("%s differs" % n)
 EOF
 }
 
-expected="a_aug0.json a_aug0.nii.gz a_aug0_label.nii.gz a_aug1.json a_aug1.nii.gz a_aug1_label.nii.gz b_aug0.json b_aug0.nii.gz b_aug0_label.nii.gz b_aug1.json b_aug1.nii.gz b_aug1_label.nii.gz c_aug0.json c_aug0.nii.gz c_aug1.json c_aug1.nii.gz "
+expected="a_aug0.json a_aug0.nii.gz a_aug0_label.nii.gz a_aug1.json a_aug1.nii.gz a_aug1_label.nii.gz b_aug0.json b_aug0.nii.gz b_aug0_label.nii.gz b_aug1.json b_aug1.nii.gz b_aug1_label.nii.gz c_aug0.json c_aug0.nii.gz c_aug1.json c_aug1.nii.gz manifest.jsonl "
 
 # ---- the full run
 run "$tmp/full" "$A" "$B" "$C"
@@ -83,18 +93,29 @@ check "full run wrote '$files'" [ "$files" = "$expected" ]
 grep -q "^6 volumes written" "$tmp/stdout" && ok || bad "full run summary: $(cat "$tmp/stdout")"
 
 # ---- the sidecars
-"$py" - "$tmp/full" "$in" << 'EOF' && ok || bad "sidecars"
+"$py" - "$tmp/full" << 'EOF' && ok || bad "sidecars"
 import json, os, sys
-d, i = sys.argv[1], sys.argv[2]
-items = {"a": (i + "/img/a.nii.gz", i + "/lab/a.nii.gz", 0), "b": (i + "/img/b.nii.gz", i + "/lab/b.nii.gz", 1),
-         "c": (i + "/c.nii", None, 2)}
+d = sys.argv[1]
+def sample(name, copy):  # vxa_item_sample, from FNV-1a 64's and splitmix64's definitions
+    M = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001b3) & M
+    x = h ^ ((copy * 0x9e3779b97f4a7c15) & M)
+    x ^= x >> 30; x = (x * 0xbf58476d1ce4e5b9) & M
+    x ^= x >> 27; x = (x * 0x94d049bb133111eb) & M
+    return x ^ (x >> 31)
+items = {"a": ("in/img/a.nii.gz", ["in/lab/a.nii.gz"]), "b": ("in/img/b.nii.gz", ["in/lab/b.nii.gz"]),
+         "c": ("in/c.nii", [])}
 draws = set()
-for name, (image, label, idx) in items.items():
+for name, (image, labels) in items.items():
     for c in range(2):
         j = json.load(open("%s/%s_aug%d.json" % (d, name, c)))
-        assert j["image"] == image, j
-        assert j["label"] == label, j
-        assert j["item"] == idx and j["copy"] == c, j
+        assert j["subject"] == image and j["images"] == [image], j
+        assert j["labels"] == labels, j
+        assert j["copy"] == c and j["seed"] == 7 and j["sample"] == sample(image, c), j
+        outs = [o["output"] for o in j["outputs"]]
+        assert outs == ["%s_aug%d.nii.gz" % (name, c)] + (["%s_aug%d_label.nii.gz" % (name, c)] if labels else []), outs
         assert isinstance(j["draw"], (dict, list)) and j["draw"], j
         draws.add(json.dumps(j["draw"], sort_keys=True))
 assert len(draws) == 6, "copies drew the same parameters: %d distinct of 6" % len(draws)
@@ -105,14 +126,16 @@ run "$tmp/s0" --shard 0/2 "$A" "$B" "$C"
 check "shard 0/2: exit $rc" [ "$rc" -eq 0 ]
 run "$tmp/s1" --shard 1/2 "$A" "$B" "$C"
 check "shard 1/2: exit $rc" [ "$rc" -eq 0 ]
-check "shard 0/2 holds items 0 and 2" [ "$(ls "$tmp/s0" | cut -c1 | sort -u | tr -d '\n')" = "ac" ]
+check "shard 0/2 holds items 0 and 2" [ "$(ls "$tmp/s0" | cut -c1 | sort -u | tr -d '\n')" = "acm" ]
 check "shards 0/2 + 1/2 equal the full run" same_files "$tmp/full" "$tmp/s0" "$tmp/s1"
+LC_ALL=C sort "$tmp/s0/manifest.0-of-2.jsonl" "$tmp/s1/manifest.1-of-2.jsonl" | cmp -s - "$tmp/full/manifest.jsonl" \
+    && ok || bad "the shards' manifests, merged with sort, are not the full run's"
 run "$tmp/s3" --shard 2/3 "$A" "$B" "$C"
-check "shard 2/3 holds item 2 alone" [ "$(ls "$tmp/s3" | cut -c1 | sort -u | tr -d '\n')" = "c" ]
+check "shard 2/3 holds item 2 alone" [ "$(ls "$tmp/s3" | cut -c1 | sort -u | tr -d '\n')" = "cm" ]
 
 run "$tmp/s5" --shard 5/6 "$A" "$B" "$C"
 check "a shard with no items: exit $rc" [ "$rc" -eq 0 ]
-check "a shard with no items writes nothing" [ -z "$(ls -A "$tmp/s5")" ]
+check "a shard with no items writes an empty manifest alone" [ "$(ls -A "$tmp/s5")" = "manifest.5-of-6.jsonl" ] && [ ! -s "$tmp/s5/manifest.5-of-6.jsonl" ]
 
 # ---- jobs
 run "$tmp/j2" -j 2 "$A" "$B" "$C"
@@ -128,8 +151,14 @@ import numpy as np, nibabel as nib
 a, b = sys.argv[1:3]
 assert sorted(os.listdir(a)) == sorted(os.listdir(b))
 for n in sorted(os.listdir(a)):
+    if n.startswith("manifest"):
+        continue
     if n.endswith(".json"):
         ja, jb = json.load(open(os.path.join(a, n))), json.load(open(os.path.join(b, n)))
+        for j in (ja, jb):  # checksums of float images differ within float rounding
+            for o in j["outputs"]:
+                if o["kind"] == "image":
+                    del o["sha256"], o["bytes"]
         assert ja == jb, n
         continue
     x = np.asanyarray(nib.load(os.path.join(a, n)).dataobj)
@@ -144,34 +173,36 @@ for n in sorted(os.listdir(a)):
 EOF
 
 # ---- --list and --images/--labels: the same items give the same files
-printf '# items\n%s,%s\n\n  %s , %s  \n%s\n' "$in/img/a.nii.gz" "$in/lab/a.nii.gz" "$in/img/b.nii.gz" "$in/lab/b.nii.gz" \
-    "$in/c.nii" > "$tmp/list.txt"
+printf '# items\n%s,%s\n\n  %s , %s  \n%s\n' in/img/a.nii.gz in/lab/a.nii.gz in/img/b.nii.gz in/lab/b.nii.gz \
+    in/c.nii > "$tmp/list.txt"
 run "$tmp/list" --list "$tmp/list.txt"
 check "--list: exit $rc: $(cat "$tmp/err")" [ "$rc" -eq 0 ]
-check "--list equals the command line" same_files "$tmp/full" "$tmp/list"
+NIFTI_ONLY=1 check "--list equals the command line" same_files "$tmp/full" "$tmp/list"
 run "$tmp/dirs" --images "$in/img" --labels "$in/lab"
 check "--images/--labels: exit $rc: $(cat "$tmp/err")" [ "$rc" -eq 0 ]
-run "$tmp/ab" "$A" "$B"
-check "--images/--labels equals the command line" same_files "$tmp/ab" "$tmp/dirs"
+printf 'a.nii.gz,../lab/a.nii.gz\nb.nii.gz,../lab/b.nii.gz\n' > "$in/img/list.txt"
+(cd / && "$cli" augment -q --ops "$spec" -n 2 --seed 7 -o "$tmp/ab" --list "$in/img/list.txt" > /dev/null 2> "$tmp/err")
+check "--list with paths relative to its folder, run from elsewhere: $(cat "$tmp/err")" [ -s "$tmp/ab/b_aug1_label.nii.gz" ]
+NIFTI_ONLY=1 check "--images/--labels equals a --list of the same names in DIR" same_files "$tmp/ab" "$tmp/dirs"
 run "$tmp/mixed" --images "$in/img" --labels "$in/lab" "$C"
 check "--images with an item on the command line: exit $rc" [ "$rc" -eq 0 ]
-check "--images with an item on the command line: 16 files" [ "$(ls "$tmp/mixed" | wc -l)" -eq 16 ]
+check "--images with an item on the command line: 16 files and the manifest" [ "$(ls "$tmp/mixed" | wc -l)" -eq 17 ]
 
 # ---- a failing item: reported, the others written, exit 1
-printf '%s,%s\n%s\n%s\n' "$in/img/a.nii.gz" "$in/lab/a.nii.gz" "$data/bad/truncated_data.nii.gz" "$in/c.nii" > "$tmp/badlist.txt"
+printf '%s,%s\n%s\n%s\n' in/img/a.nii.gz in/lab/a.nii.gz "$data/bad/truncated_data.nii.gz" in/c.nii > "$tmp/badlist.txt"
 run "$tmp/fail" --list "$tmp/badlist.txt"
 check "failing item: exit $rc, expected 1" [ "$rc" -eq 1 ]
-grep -q "item 1.*truncated_data.nii.gz" "$tmp/err" && ok || bad "failing item not named: $(cat "$tmp/err")"
+grep -q "subject .*truncated_data.nii.gz" "$tmp/err" && ok || bad "failing item not named: $(cat "$tmp/err")"
 files=$(ls "$tmp/fail" | tr '\n' ' ')
-check "failing item: the others written ('$files')" [ "$files" = "a_aug0.json a_aug0.nii.gz a_aug0_label.nii.gz a_aug1.json a_aug1.nii.gz a_aug1_label.nii.gz c_aug0.json c_aug0.nii.gz c_aug1.json c_aug1.nii.gz " ]
+check "failing item: the others written ('$files')" [ "$files" = "a_aug0.json a_aug0.nii.gz a_aug0_label.nii.gz a_aug1.json a_aug1.nii.gz a_aug1_label.nii.gz c_aug0.json c_aug0.nii.gz c_aug1.json c_aug1.nii.gz manifest.jsonl " ]
 grep -q "4 volumes written.* 2 failed" "$tmp/stdout" && ok || bad "failing item summary: $(cat "$tmp/stdout")"
-# the items after a failure keep their sample indices: c's copies equal the full run's
+# the items after a failure keep their draws: c's copies equal the full run's
 cmp -s <(gzip -dc "$tmp/fail/c_aug1.nii.gz") <(gzip -dc "$tmp/full/c_aug1.nii.gz") && ok || bad "c after a failed item differs"
 # a label map on another grid fails that item only
-run "$tmp/grid" "$in/img/a.nii.gz:$in/lab/b.nii.gz" "$C"
+run "$tmp/grid" "in/img/a.nii.gz:in/lab/b.nii.gz" "$C"
 check "label on another grid: exit $rc, expected 1" [ "$rc" -eq 1 ]
-grep -q "item 0" "$tmp/err" && ok || bad "label on another grid not reported: $(cat "$tmp/err")"
-check "label on another grid: only c written" [ "$(ls "$tmp/grid" | cut -c1 | sort -u | tr -d '\n')" = "c" ]
+grep -q "a.nii.gz is on grid 32x32x32, .* but in/lab/b.nii.gz is on grid 21x18x13, spacing 1.5,1,2" "$tmp/err" && ok || bad "label on another grid: both grids not named: $(cat "$tmp/err")"
+check "label on another grid: only c written" [ "$(ls "$tmp/grid" | cut -c1 | sort -u | tr -d '\n')" = "cm" ]
 
 # ---- paths with a quote, a backslash and a tab still give valid JSON sidecars
 q="$tmp/we\"ird\\dir	x"
@@ -185,9 +216,9 @@ check "quoted paths: exit $rc: $(cat "$tmp/err")" [ "$rc" -eq 0 ]
 import json, sys
 d, q = sys.argv[1:3]
 j = json.load(open(d + '/c"q\\_aug0.json'))
-assert j["image"] == q + '/c"q\\.nii' and j["label"] is None, j
+assert j["images"] == [q + '/c"q\\.nii'] and j["labels"] == [], j
 j = json.load(open(d + "/b_aug1.json"))
-assert j["image"] == q + "/b.nii.gz" and j["label"] == q + "/b,l.nii.gz" and j["copy"] == 1, j
+assert j["images"] == [q + "/b.nii.gz"] and j["labels"] == [q + "/b,l.nii.gz"] and j["copy"] == 1, j
 EOF
 
 # ---- non-ASCII paths: UTF-8 is kept, a byte that is not UTF-8 becomes U+FFFD; the JSON stays valid
@@ -201,15 +232,16 @@ check "non-ASCII paths: exit $rc: $(cat "$tmp/err")" [ "$rc" -eq 0 ]
 import json, sys
 d, u = sys.argv[1:3]
 j = json.load(open(d + "/ü_aug0.json", encoding="utf-8"))
-assert j["image"] == u + "/ü.nii", j
+assert j["images"] == [u + "/ü.nii"], j
 j = json.load(open(d.encode() + b"/x\xff_aug1.json", encoding="utf-8"))
-assert j["image"] == u + "/x\ufffd.nii" and j["item"] == 1 and j["copy"] == 1, j
+assert j["images"] == [u + "/x\ufffd.nii"] and j["copy"] == 1, j
 EOF
 
-# ---- item i's copy c is sample i*K + c of the seed: `voxaug apply --seed 7 --sample 3` on item 1 is b_aug1
-"$cli" apply "$in/img/b.nii.gz" --label "$in/lab/b.nii.gz" --ops "$spec" --seed 7 --sample 3 \
+# ---- copy c of a subject is sample vxa_item_sample(key, c) of the seed: `voxaug apply --sample` of b's copy 1
+s3=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sample"])' "$tmp/full/b_aug1.json")
+"$cli" apply "$in/img/b.nii.gz" --label "$in/lab/b.nii.gz" --ops "$spec" --seed 7 --sample "$s3" \
     -o "$tmp/b3.nii.gz" --label-out "$tmp/b3_label.nii.gz" --params-out "$tmp/b3.json" 2> "$tmp/err" || bad "apply b: $(cat "$tmp/err")"
-"$py" - "$tmp" << 'EOF' && ok || bad "augment's item 1 copy 1 is not apply's sample 3"
+"$py" - "$tmp" << 'EOF' && ok || bad "augment's b copy 1 is not apply's sample $s3"
 import json, sys
 import numpy as np, nibabel as nib
 t = sys.argv[1]
@@ -267,7 +299,7 @@ run "$tmp/partial" "$A"
 check "blocked label output: exit $rc, expected 1" [ "$rc" -eq 1 ]
 files=$(ls "$tmp/partial" | tr '\n' ' ')
 check "blocked label output: copy 0 written, nothing of copy 1 ('$files')" \
-    [ "$files" = "a_aug0.json a_aug0.nii.gz a_aug0_label.nii.gz a_aug1_label.nii.gz " ]
+    [ "$files" = "a_aug0.json a_aug0.nii.gz a_aug0_label.nii.gz a_aug1_label.nii.gz manifest.jsonl " ]
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
