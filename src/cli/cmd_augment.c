@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ typedef struct {
     int compute_done;
     size_t next, done, failed, skipped, total, subjects_run, subjects_skipped;
     unsigned char *complete; /* per (subject, copy) of the shard: 1 once committed or found complete */
+    size_t signal_after;     /* VOXAUG_TEST_SIGNAL_AFTER=N:INT|KILL|TERM: raise it once N copies are committed */
+    int signal_what;
     cli_progress prog;
 } job;
 
@@ -219,6 +222,7 @@ static void finish_task(job *J, task *t)
     } else if (st == VXA_OK) {
         J->done++;
         J->complete[t->subject * J->copies + t->copy] = 1;
+        if (J->signal_after && J->done == J->signal_after) raise(J->signal_what); /* the tests' interruption */
     } else {
         J->failed++;
         if (J->prog.drawn) fputc('\n', stderr);
@@ -770,6 +774,12 @@ int cmd_augment(int argc, char **argv)
     }
     cli_buf_free(&head);
     cli_signals_install();
+    const char *hook = getenv("VOXAUG_TEST_SIGNAL_AFTER"); /* tests only: an interruption at an exact point */
+    if (hook) {
+        char *colon = NULL;
+        J.signal_after = (size_t)strtoull(hook, &colon, 10);
+        J.signal_what = colon && strcmp(colon, ":KILL") == 0 ? SIGKILL : colon && strcmp(colon, ":TERM") == 0 ? SIGTERM : SIGINT;
+    }
     /* The contexts are made here, one after the other: OpenCL's ICD loader may not be initialised from two
      * threads at once (ocl-icd then finds no platform, or crashes). A device that cannot be opened stops the
      * run before any subject. */
