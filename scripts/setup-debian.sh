@@ -9,7 +9,7 @@ $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
     build-essential cmake pkg-config git ca-certificates \
     ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo \
-    libnifti2-dev zlib1g-dev libpng-dev libcmocka-dev \
+    libnifti2-dev zlib1g-dev libdeflate-dev libpng-dev libcmocka-dev \
     python3 python3-numpy python3-scipy python3-nibabel python3-matplotlib time \
     python3-venv python3-dev python3-pip python3-torch ninja-build \
     mricron-data valgrind clang abigail-tools

@@ -45,7 +45,7 @@ typedef struct {
     const vxa_pipeline *p;
     const char *ops, *outdir, *device, *tmpl, *manifest;
     uint64_t seed, copies, shard, nshards;
-    int jobs, writers, quiet, verbose, resume, compress;
+    int jobs, writers, quiet, verbose, resume, compress, dry_run;
     cli_encoding enc;
     pthread_mutex_t lock;
     pthread_cond_t can_push, can_pop;
@@ -91,6 +91,7 @@ static void augment_usage(FILE *f)
         "  --nii                uncompressed .nii outputs\n"
         "  --deflate LIB        libdeflate (default where built with it) or zlib\n"
         "  --device D           gpu, cpu, reference, an index or a name\n"
+        "  --dry-run            read and compute every copy, write nothing (the pipeline's own rate)\n"
         "  --log-every N[,S]    without a terminal, a progress line every N volumes or S seconds (default 10,30)\n"
         "  -q, --quiet          no progress     -v, --verbose   a line per subject computed or skipped\n"
         "Each copy's files and sidecar are committed together (all or none). SIGINT/SIGTERM stop after the copies\n"
@@ -215,13 +216,13 @@ static void task_free(job *J, task *t)
 static void finish_task(job *J, task *t)
 {
     char err[8192] = "";
-    const vxa_status st = cli_stopped() ? VXA_ERR_IO : write_copy(J, t, err, sizeof err);
+    const vxa_status st = cli_stopped() ? VXA_ERR_IO : J->dry_run ? VXA_OK : write_copy(J, t, err, sizeof err);
     pthread_mutex_lock(&J->lock);
     if (cli_stopped()) {
         /* not counted as failed: the summary says the run was stopped */
     } else if (st == VXA_OK) {
         J->done++;
-        J->complete[t->subject * J->copies + t->copy] = 1;
+        J->complete[t->subject * J->copies + t->copy] = !J->dry_run;
         if (J->signal_after && J->done == J->signal_after) raise(J->signal_what); /* the tests' interruption */
     } else {
         J->failed++;
@@ -596,7 +597,7 @@ static int write_manifest(const job *J)
 /* ---- options ---------------------------------------------------------------------------------------------- */
 enum { OPT_OPS = 256, OPT_SEED, OPT_SHARD, OPT_DEVICE, OPT_LIST, OPT_IMAGES, OPT_LABELS, OPT_NNUNET, OPT_BIDS,
        OPT_MODALITIES, OPT_BIDS_LABELS, OPT_NAME, OPT_RESUME, OPT_MANIFEST, OPT_WRITERS, OPT_GZIP_LEVEL, OPT_NII,
-       OPT_DEFLATE, OPT_LOG_EVERY };
+       OPT_DEFLATE, OPT_LOG_EVERY, OPT_DRY_RUN };
 
 static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },        { "quiet", no_argument, NULL, 'q' },
@@ -611,7 +612,8 @@ static const struct option long_options[] = {
     { "resume", no_argument, NULL, OPT_RESUME }, { "manifest", required_argument, NULL, OPT_MANIFEST },
     { "writers", required_argument, NULL, OPT_WRITERS }, { "gzip-level", required_argument, NULL, OPT_GZIP_LEVEL },
     { "nii", no_argument, NULL, OPT_NII }, { "deflate", required_argument, NULL, OPT_DEFLATE },
-    { "log-every", required_argument, NULL, OPT_LOG_EVERY }, { NULL, 0, NULL, 0 },
+    { "log-every", required_argument, NULL, OPT_LOG_EVERY }, { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+    { NULL, 0, NULL, 0 },
 };
 
 static int parse_shard(const char *v, uint64_t *si, uint64_t *sn)
@@ -681,6 +683,7 @@ int cmd_augment(int argc, char **argv)
         case OPT_WRITERS: if (parse_count("--writers", optarg, 0, MAX_THREADS, &v64) != 0) goto done; J.writers = (int)v64; break;
         case OPT_GZIP_LEVEL: if (parse_count("--gzip-level", optarg, 1, 9, &v64) != 0) goto done; J.enc.level = (int)v64; break;
         case OPT_NII: J.compress = 0; break;
+        case OPT_DRY_RUN: J.dry_run = 1; break;
         case OPT_DEFLATE:
             if (strcmp(optarg, "zlib") == 0) J.enc.zlib = 1;
             else if (strcmp(optarg, "libdeflate") == 0 && cli_have_libdeflate()) J.enc.zlib = 0;
@@ -823,7 +826,7 @@ int cmd_augment(int argc, char **argv)
             "copy left; run again with --resume to finish\n", cli_signal_name(cli_stopped()), J.done + resumed,
             J.total, J.outdir);
         rc = 128 + cli_stopped();
-    } else {
+    } else if (!J.dry_run) {
         if (write_manifest(&J) != 0) rc = 1;
         if (J.ds.layout == DS_NNUNET && write_dataset_json(&J) != 0) rc = 1;
     }
