@@ -12,4 +12,4 @@ $SUDO apt-get install -y --no-install-recommends \
     libnifti2-dev zlib1g-dev libdeflate-dev libpng-dev libcmocka-dev \
     python3 python3-numpy python3-scipy python3-nibabel python3-matplotlib time \
     python3-venv python3-dev python3-pip python3-torch ninja-build \
-    mricron-data valgrind clang abigail-tools
+    mricron-data valgrind clang abigail-tools slurm-wlm munge
