@@ -158,15 +158,15 @@ same() {
     done
     [ "$n" -eq $(( ${#cases} * 8 )) ] || { echo "  $n files compared"; return 1; }
 }
-head -n 3 nn/all.txt > nn/three.txt                      # case 4 removed
-{ cat nn/all.txt; echo "imagesTr/case_002_0001.nii.gz;imagesTr/case_002_0000.nii.gz"; } > nn/five.txt  # one added
+tail -n 3 nn/all.txt > nn/three.txt                      # case 1 removed: the others move up the list
+{ echo "imagesTr/case_002_0001.nii.gz;imagesTr/case_002_0000.nii.gz"; cat nn/all.txt; } > nn/five.txt  # one added first
 tac nn/all.txt > nn/reversed.txt
 run -o three --list nn/three.txt
 run -o five --list nn/five.txt
 run -o reversed --list nn/reversed.txt
 run -o j2 -j 2 --writers 2 --list nn/all.txt
 for s in 0 1 2; do run -o shards --shard $s/3 --list nn/all.txt; done
-check "a subject removed: the others unchanged" same ref three 123
+check "a subject removed: the others unchanged" same ref three 234
 check "a subject added: the others unchanged" same ref five 1234
 check "the list reversed: every subject unchanged" same ref reversed 1234
 check "-j 2 --writers 2: every subject unchanged" same ref j2 1234
