@@ -36,12 +36,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVOXAUG_WERROR=ON -DVOXAUG_SA
 cmake --build build-asan -j"$jobs"
 # The ABI check compares the plain build's library only.
 # use_sigaltstack=0: ASan's own thread-exit clean-up aborts ("unable to unmap" its signal stack) on threads
-# that have run PoCL. The install test links the installed library into plain programs: plain build only. The
-# kill test (29 runs of augment, 2 min under ASan) runs in the plain build; its write path (src/commit.c) runs
-# under ASan in cli_outputs and cli_augment.
+# that have run PoCL. The install test links the installed library into plain programs, and the Slurm check
+# runs the CLI under a private Slurm: plain build only. The kill test (29 runs of augment, 2 min under ASan) runs
+# in the plain build; its write path (src/commit.c) runs under ASan in cli_outputs, cli_augment and cli_dataset.
 echo "# sanitizer suite: VOXAUG_TEST_SEED=$random_seed (random; replay with VOXAUG_TEST_SEED=$random_seed ctest -R ...)"
 (cd build-asan && VOXAUG_TEST_SEED=$random_seed ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|cli_install_|bench_|abi_|cli_kill$)')
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|cli_install_|bench_|abi_|cli_kill$|slurm_)')
 
 # ThreadSanitizer: the library and tests/test_threads.c only (a shared pipeline from 8 threads, own contexts,
 # outputs identical to serial runs; ~20 s to build, ~25 s to run on 2 cores), on PoCL. PoCL itself is not
