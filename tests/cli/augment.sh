@@ -10,6 +10,8 @@
 #   - a failing item is reported on stderr, the others are written, and the exit status is 1;
 #   - --list FILE gives the same files as the same subjects on the command line, and --images DIR --labels DIR
 #     the same as a list in DIR naming them relative to it (keys relative to the list's folder);
+#   - getopt_long forms (--ops=SPEC, -n2, -j2, --) give the same files; progress lines off a terminal every N
+#     volumes, a bar on one (script(1));
 #   - bad --shard, -n, -j values and option mix-ups are usage errors (exit 2).
 # usage: bash augment.sh <voxaug CLI> <tests/data dir>
 set -u
@@ -251,6 +253,21 @@ for a, b in (("b3.nii.gz", "full/b_aug1.nii.gz"), ("b3_label.nii.gz", "full/b_au
     assert np.allclose(x.affine, y.affine), a
 assert json.load(open(t + "/b3.json")) == json.load(open(t + "/full/b_aug1.json"))["draw"]
 EOF
+
+# ---- getopt_long forms: --ops=SPEC, -n2, -j2, --seed=7, inputs before and after options, -- before inputs
+"$cli" augment -q "--ops=$spec" -n2 -j2 --seed=7 "$A" -o "$tmp/getopt" "$B" -- "$C" > /dev/null 2> "$tmp/err"
+check "getopt_long forms: exit $?: $(cat "$tmp/err")" [ -s "$tmp/getopt/c_aug1.json" ]
+check "getopt_long forms equal the spelled-out run" same_files "$tmp/full" "$tmp/getopt"
+
+# ---- progress: without a terminal a line every N volumes (--log-every) with the count, rate and ETA; -q none
+"$cli" augment --ops "$spec" -n 2 --seed 7 -o "$tmp/prog" --log-every 2,3600 "$A" "$B" "$C" > /dev/null 2> "$tmp/err"
+n=$(grep -cE "^voxaug augment: [0-9]+/6 volumes \([0-9]+%\), 0 failed, [0-9.]+ vol/s, [0-9]+ s elapsed, ETA " "$tmp/err")
+check "progress lines every 2 volumes off a terminal: $n lines: $(cat "$tmp/err")" [ "$n" -eq 3 ]
+grep -q "6/6 volumes (100%)" "$tmp/err" && ok || bad "progress: no final line"
+if command -v script > /dev/null; then
+    script -qec "'$cli' augment --ops '$spec' -n 2 --seed 7 -o '$tmp/tty' $C" /dev/null > "$tmp/tty.txt" 2>&1
+    grep -qE "\[#+ *\] 2/2 volumes, 0 failed, [0-9.]+ vol/s, ETA" "$tmp/tty.txt" && ok || bad "progress bar on a terminal: $(cat -v "$tmp/tty.txt")"
+fi
 
 # ---- more workers than items
 run "$tmp/j4" -j 4 "$A" "$B" "$C"
