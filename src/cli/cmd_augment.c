@@ -555,6 +555,30 @@ static int write_dataset_json(const job *J)
     return rc;
 }
 
+/* BIDS: the augmented tree is a dataset of its own (the input's dataset_description.json), and its label maps
+ * and sidecars a derivative of it (derivatives/voxaug/dataset_description.json, BIDS 1.8's GeneratedBy). */
+static int write_bids_descriptions(const job *J)
+{
+    char path[8192], err[1024];
+    int rc = 0;
+    if (J->ds.bids_description) {
+        snprintf(path, sizeof path, "%s/dataset_description.json", J->outdir);
+        rc = cli_write_text(path, J->ds.bids_description, err, sizeof err);
+    }
+    cli_buf b = { 0 };
+    cli_buf_printf(&b, "{\"Name\": \"voxaug augment\", \"BIDSVersion\": \"1.8.0\", \"DatasetType\": \"derivative\", "
+                       "\"GeneratedBy\": [{\"Name\": \"voxaug\", \"Version\": \"%s\", \"Description\": ",
+                   vxa_version_string());
+    cli_buf_json_string(&b, J->ops);
+    cli_buf_puts(&b, "}]}");
+    snprintf(path, sizeof path, "%s/derivatives/voxaug/dataset_description.json", J->outdir);
+    if (rc == 0 && (b.oom || make_parents(J->outdir, "derivatives/voxaug/x") != 0 || cli_write_text(path, b.s, err, sizeof err) != 0))
+        rc = -1;
+    if (rc != 0) MSG("%s\n", b.oom ? "out of memory" : err);
+    cli_buf_free(&b);
+    return rc;
+}
+
 /* The manifest of this run (this shard): the lines of every complete copy's sidecar, sorted. */
 static int write_manifest(const job *J)
 {
@@ -829,6 +853,7 @@ int cmd_augment(int argc, char **argv)
     } else if (!J.dry_run) {
         if (write_manifest(&J) != 0) rc = 1;
         if (J.ds.layout == DS_NNUNET && write_dataset_json(&J) != 0) rc = 1;
+        if (J.ds.layout == DS_BIDS && write_bids_descriptions(&J) != 0) rc = 1;
     }
     pthread_cond_destroy(&J.can_push);
     pthread_cond_destroy(&J.can_pop);

@@ -72,10 +72,11 @@ void ds_free(ds_dataset *ds)
     for (size_t i = 0; i < ds->n; i++) subject_free(&ds->s[i]);
     free(ds->s);
     free(ds->nnunet_json);
+    free(ds->bids_description);
     free(ds->file_ending);
     ds->s = NULL;
     ds->n = ds->cap = 0;
-    ds->nnunet_json = ds->file_ending = NULL;
+    ds->nnunet_json = ds->file_ending = ds->bids_description = NULL;
 }
 
 /* A new, empty subject at the end (NULL when out of memory). */
@@ -555,6 +556,10 @@ int ds_add_bids(ds_dataset *ds, const char *dir)
         rc = -1;
     }
     if (rc == 0) qsort(files, n, sizeof *files, cmp_str);
+    char *desc = join(dir, "dataset_description.json");
+    struct stat sb;
+    if (rc == 0 && desc && stat(desc, &sb) == 0 && !(ds->bids_description = read_text(desc, 1 << 20))) rc = -1;
+    free(desc);
     const char *pattern = ds->bids_labels ? ds->bids_labels : "derivatives/*/{dir}/{prefix}_*dseg.nii*";
     char folder[4096], prefix[4096], suffix[4096], f2[4096], p2[4096], s2[4096];
     for (size_t i = 0; i < n && rc == 0;) {

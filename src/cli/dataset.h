@@ -41,6 +41,7 @@ typedef struct {
     ds_subject *s;
     size_t n, cap;
     char *nnunet_json;   /* --nnunet: the input's dataset.json text */
+    char *bids_description; /* --bids: the input's dataset_description.json text, or NULL */
     char *file_ending;   /* --nnunet: ".nii.gz" or ".nii" */
     int nnunet_channels; /* --nnunet: channel_names' count */
     const char *bids_labels;     /* --bids: glob pattern of a subject's label maps (see dataset.c) */

@@ -6,7 +6,8 @@
 #     reading of nnU-Net's documented rules) accepts, dataset.json kept with numTraining updated, nibabel reads every
 #     output, the manifest has one line per NIfTI output whose SHA-256 and size match the file; both channels got
 #     the draw `voxaug apply --sample` gives each alone (one spatial draw per subject);
-#   - BIDS (sessions, two suffixes, labels in derivatives): entity-aware names, --modalities, --name {modality};
+#   - BIDS (sessions, two suffixes, labels in derivatives): entity-aware names, --modalities, --name {modality},
+#     the input's dataset_description.json and one for derivatives/voxaug;
 #   - stable draws: adding a subject, removing one, reversing the list, -j 2, --shard 0/3..2/3 leave every other
 #     subject's files (images, labels, sidecars) byte for byte the same;
 #   - resume: stopped after 1, 3 and 5 copies by SIGINT, SIGKILL and SIGTERM (VOXAUG_TEST_SIGNAL_AFTER), and once
@@ -114,8 +115,8 @@ EOF
 # ---- BIDS: entity-aware names, labels from derivatives, --modalities order
 "$cli" augment --ops "$spec" -n 1 --bids bids --modalities T2w,T1w -o bout -q > out 2> err; rc=$?
 check "BIDS: exit $rc: $(cat err)" [ "$rc" -eq 0 ]
-got=$(cd bout && find . -type f | sort | tr '\n' ' ')
-want=""
+got=$(cd bout && find . -type f | LC_ALL=C sort | tr '\n' ' ')
+want="./dataset_description.json ./derivatives/voxaug/dataset_description.json "
 for s in 1 2; do for e in 1 2; do
     want="$want./derivatives/voxaug/sub-0$s/ses-$e/anat/sub-0${s}_ses-${e}_desc-aug0_draw.json "
     want="$want./derivatives/voxaug/sub-0$s/ses-$e/anat/sub-0${s}_ses-${e}_desc-aug0_dseg.nii.gz "
@@ -132,6 +133,9 @@ j = json.load(open("bout/derivatives/voxaug/sub-02/ses-1/anat/sub-02_ses-1_desc-
 assert j["subject"] == "sub-02/ses-1/anat/sub-02_ses-1_T2w.nii.gz", j["subject"]  # --modalities T2w first: the key
 assert [o["role"] for o in j["outputs"]] == ["T2w", "T1w", "dseg"], j["outputs"]
 assert j["labels"] == ["bids/derivatives/manual/sub-02/ses-1/anat/sub-02_ses-1_dseg.nii.gz"], j["labels"]
+assert json.load(open("bout/dataset_description.json")) == json.load(open("bids/dataset_description.json"))
+d = json.load(open("bout/derivatives/voxaug/dataset_description.json"))
+assert d["DatasetType"] == "derivative" and d["GeneratedBy"][0]["Name"] == "voxaug", d
 for p in glob.glob("bout/**/*.nii.gz", recursive=True):
     assert nib.load(p).shape == (32, 38, 32), p
 EOF
