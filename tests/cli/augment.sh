@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # `voxaug augment`'s guarantees on three small items (image + label, image + label, image alone), K = 2:
-#   - shards 0/2 and 1/2 together give the full run's files, byte for byte after decompression;
+#   - shards 0/2 and 1/2 together give the full run's files, byte for byte after decompression, and their
+#     manifests merged by sort the full run's; --shard auto takes I/N from Slurm's array variables;
 #   - -j 2 gives the same files as -j 1; --device reference agrees with the default device (images within
 #     1e-4 of the range, labels exactly, sidecars equal);
 #   - sidecars are valid JSON naming the subject (its key), images, labels, copy, sample and draw, even for
@@ -132,6 +133,13 @@ check "shard 0/2 holds items 0 and 2" [ "$(ls "$tmp/s0" | cut -c1 | sort -u | tr
 check "shards 0/2 + 1/2 equal the full run" same_files "$tmp/full" "$tmp/s0" "$tmp/s1"
 LC_ALL=C sort "$tmp/s0/manifest.0-of-2.jsonl" "$tmp/s1/manifest.1-of-2.jsonl" | cmp -s - "$tmp/full/manifest.jsonl" \
     && ok || bad "the shards' manifests, merged with sort, are not the full run's"
+# --shard auto: I and N from a Slurm job array (COUNT, or MIN/MAX for an array numbered from 1)
+SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 run "$tmp/auto1" --shard auto "$A" "$B" "$C"
+check "--shard auto as task 1 of 2: exit $rc: $(cat "$tmp/err")" [ "$rc" -eq 0 ]
+check "--shard auto as task 1 of 2 is shard 1/2" same_files "$tmp/s1" "$tmp/auto1"
+SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=2 run "$tmp/auto2" --shard auto "$A" "$B" "$C"
+check "--shard auto as task 2 of an array 1-2 is shard 1/2" same_files "$tmp/s1" "$tmp/auto2"
+check "--shard auto names its manifest 1-of-2" [ -f "$tmp/auto2/manifest.1-of-2.jsonl" ]
 run "$tmp/s3" --shard 2/3 "$A" "$B" "$C"
 check "shard 2/3 holds item 2 alone" [ "$(ls "$tmp/s3" | cut -c1 | sort -u | tr -d '\n')" = "cm" ]
 
@@ -286,6 +294,8 @@ usage() {
 for s in 2/2 1/0 x 0/ /2 0/2/3 -1/2 1/-2 "0/2 " 0x/2 ""; do
     usage "--shard '$s'" --ops "$spec" -o "$tmp/u" --shard "$s" "$C"
 done
+(unset SLURM_ARRAY_TASK_ID; usage "--shard auto outside a job array" --ops "$spec" -o "$tmp/u" --shard auto "$C")
+SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_COUNT=4 usage "--shard auto: task 5 of 4" --ops "$spec" -o "$tmp/u" --shard auto "$C"
 for n in 0 -1 x ""; do usage "-n '$n'" --ops "$spec" -o "$tmp/u" -n "$n" "$C"; done
 for j in 0 65 x; do usage "-j '$j'" --ops "$spec" -o "$tmp/u" -j "$j" "$C"; done
 usage "bad spec" --ops "zoom(" -o "$tmp/u" "$C"
