@@ -458,7 +458,8 @@ static int bids_walk(const char *root, const char *rel, char ***files, size_t *n
         char *sub = rel[0] ? join(rel, nm) : strdup(nm), *full = sub ? join(root, sub) : NULL;
         struct stat sb;
         if (!sub || !full) rc = -1;
-        else if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) rc = bids_walk(root, sub, files, n, cap);
+        /* lstat: a link to a folder is not followed (a loop would never end); links to files (DataLad) are */
+        else if (lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) rc = bids_walk(root, sub, files, n, cap);
         else if (is_nifti(nm) && strncmp(nm, "sub-", 4) == 0) {
             if (*n == *cap) {
                 *cap = *cap ? 2 * *cap : 64;

@@ -112,7 +112,9 @@ for m in (0, 1):
 assert np.array_equal(np.asanyarray(nib.load("apply_label.nii.gz").dataobj), np.asanyarray(nib.load("nnout/labelsTr/case_002_aug1.nii.gz").dataobj))
 EOF
 
-# ---- BIDS: entity-aware names, labels from derivatives, --modalities order
+# ---- BIDS: entity-aware names, labels from derivatives, --modalities order; a link to a folder above is
+# not followed (it would loop)
+ln -s .. bids/sub-01/loop
 "$cli" augment --ops "$spec" -n 1 --bids bids --modalities T2w,T1w -o bout -q > out 2> err; rc=$?
 check "BIDS: exit $rc: $(cat err)" [ "$rc" -eq 0 ]
 got=$(cd bout && find . -type f | LC_ALL=C sort | tr '\n' ' ')
