@@ -221,8 +221,8 @@ for line in open(sys.argv[1]):
     elif re.search(r"rename\(\"[^\"]*/\.vxa-[^\"/]*\.tmp\", \"[^\"]+\"\) = 0", line): s += "R"
     elif re.search(r"unlink\(\"[^\"]*/\.vxa-[^\"/]*\.jnl\"\) = 0", line): s += "U"
 print(s)' trace.txt)
-    check "augment: a journal around each copy's renames (JRRRU per copy, saw '$seq', exit $rc)" \
-        '[ $rc -eq 0 ] && [ "$seq" = JRRRUJRRRU ]'
+    check "augment: a journal around each copy's renames (JRRRU per copy, then the manifest's one rename; saw '$seq', exit $rc)" \
+        '[ $rc -eq 0 ] && [ "$seq" = JRRRUJRRRUR ]'
 fi
 
 echo "outputs: $pass passed, $fail failed"
