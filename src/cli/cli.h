@@ -2,6 +2,7 @@
 #ifndef VXA_CLI_H
 #define VXA_CLI_H
 #include "voxaug.h"
+#include "sha256.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,12 +46,6 @@ const char *cli_json_ws(const char *p);
 const char *cli_json_string(const char *p, char *out, size_t len); /* end of the string at p, or NULL */
 const char *cli_json_skip(const char *p);                         /* end of the value at p, or NULL */
 const char *cli_json_find(const char *object, const char *key);   /* a top-level key's value, or NULL */
-
-/* sha256.c */
-typedef struct { uint32_t h[8]; uint64_t len; unsigned char buf[64]; size_t fill; } cli_sha256;
-void cli_sha256_init(cli_sha256 *s);
-void cli_sha256_update(cli_sha256 *s, const void *data, size_t n);
-void cli_sha256_hex(cli_sha256 *s, char out[65]);
 
 /* encode.c: a NIfTI file in memory (.nii.gz: gzip at enc->level, zlib or libdeflate) and its SHA-256 */
 typedef struct { int level; int zlib; } cli_encoding; /* zlib: use zlib even where libdeflate is built in */

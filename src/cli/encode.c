@@ -111,9 +111,9 @@ vxa_status cli_encode_nifti(const char *name, const vxa_volume *v, const cli_enc
         out->data = raw;
         out->len = n;
     }
-    cli_sha256 h;
-    cli_sha256_init(&h);
-    cli_sha256_update(&h, out->data, out->len);
-    cli_sha256_hex(&h, out->sha256);
+    vxa_sha256 h;
+    vxa_sha256_init(&h);
+    vxa_sha256_update(&h, out->data, out->len);
+    vxa_sha256_hex(&h, out->sha256);
     return VXA_OK;
 }

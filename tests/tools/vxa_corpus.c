@@ -12,6 +12,7 @@
  * The inputs are made here from a fixed integer generator (splitmix64), not from the library's random numbers.
  * Exit status 0 when every run succeeded, 1 otherwise (the failing run is named on stderr), 2 on bad usage.
  * tests/corpus/check.sh compares the lines with the recorded ones. */
+#include "sha256.h" /* src/sha256.c, the library's */
 #include <voxaug.h>
 
 #include <inttypes.h>
@@ -20,89 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- SHA-256 (FIPS 180-4) ----------------------------------------------------------------------------------- */
-typedef struct { uint32_t h[8]; uint64_t bytes; uint8_t block[64]; size_t fill; } sha256;
-
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-    0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-    0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-    0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2 };
-
-static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static void sha_block(sha256 *s, const uint8_t *b)
-{
-    uint32_t w[64], v[8];
-    for (int t = 0; t < 16; t++)
-        w[t] = (uint32_t)b[4 * t] << 24 | (uint32_t)b[4 * t + 1] << 16 | (uint32_t)b[4 * t + 2] << 8 | b[4 * t + 3];
-    for (int t = 16; t < 64; t++) {
-        const uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        const uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    memcpy(v, s->h, sizeof v);
-    for (int t = 0; t < 64; t++) {
-        const uint32_t t1 = v[7] + (rotr(v[4], 6) ^ rotr(v[4], 11) ^ rotr(v[4], 25)) +
-                            ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha_k[t] + w[t];
-        const uint32_t t2 = (rotr(v[0], 2) ^ rotr(v[0], 13) ^ rotr(v[0], 22)) +
-                            ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
-        memmove(v + 1, v, 7 * sizeof *v);
-        v[4] += t1;
-        v[0] = t1 + t2;
-    }
-    for (int i = 0; i < 8; i++) s->h[i] += v[i];
-}
-
-static void sha_init(sha256 *s)
-{
-    static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-    memcpy(s->h, h0, sizeof h0);
-    s->bytes = 0;
-    s->fill = 0;
-}
-
-static void sha_add(sha256 *s, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    s->bytes += n;
-    while (n > 0) {
-        size_t take = 64 - s->fill < n ? 64 - s->fill : n;
-        memcpy(s->block + s->fill, p, take);
-        s->fill += take;
-        p += take;
-        n -= take;
-        if (s->fill == 64) {
-            sha_block(s, s->block);
-            s->fill = 0;
-        }
-    }
-}
-
-/* The digest as 64 hex digits into out[65]. */
-static void sha_hex(sha256 *s, char out[65])
-{
-    const uint64_t bits = s->bytes * 8;
-    const uint8_t one = 0x80, zero = 0;
-    sha_add(s, &one, 1);
-    while (s->fill != 56) sha_add(s, &zero, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha_add(s, len, 8);
-    for (int i = 0; i < 8; i++) sprintf(out + 8 * i, "%08" PRIx32, s->h[i]);
-}
-
 static void hash_bytes(const void *data, size_t n, char out[65])
 {
-    sha256 s;
-    sha_init(&s);
-    sha_add(&s, data, n);
-    sha_hex(&s, out);
+    vxa_sha256 s;
+    vxa_sha256_init(&s);
+    vxa_sha256_update(&s, data, n);
+    vxa_sha256_hex(&s, out);
 }
 
 static void hash_voxels(const vxa_volume *v, char out[65])
@@ -116,15 +40,15 @@ static void hash_voxels(const vxa_volume *v, char out[65])
 
 static void hash_geometry(const vxa_volume *v, char out[65])
 {
-    sha256 s;
-    sha_init(&s);
-    sha_add(&s, v->dim, sizeof v->dim);
-    sha_add(&s, &v->channels, sizeof v->channels);
+    vxa_sha256 s;
+    vxa_sha256_init(&s);
+    vxa_sha256_update(&s, v->dim, sizeof v->dim);
+    vxa_sha256_update(&s, &v->channels, sizeof v->channels);
     const int32_t dtype = (int32_t)v->dtype;
-    sha_add(&s, &dtype, sizeof dtype);
-    sha_add(&s, v->affine, sizeof v->affine);
-    sha_add(&s, v->spacing, sizeof v->spacing);
-    sha_hex(&s, out);
+    vxa_sha256_update(&s, &dtype, sizeof dtype);
+    vxa_sha256_update(&s, v->affine, sizeof v->affine);
+    vxa_sha256_update(&s, v->spacing, sizeof v->spacing);
+    vxa_sha256_hex(&s, out);
 }
 
 /* ---- inputs ------------------------------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* SHA-256 (FIPS 180-4) of the files augment writes, for its manifest: `sha256sum` checks them. */
-#include "cli.h"
+/* SHA-256 (FIPS 180-4): the checksums of augment's manifest (`sha256sum` checks them) and of the behaviour
+ * corpus (tests/tools/vxa_corpus.c). Internal to the library (hidden), one definition for both. */
+#include "sha256.h"
 
 #include <string.h>
 
@@ -36,7 +37,7 @@ static void block(uint32_t h[8], const unsigned char *p)
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void cli_sha256_init(cli_sha256 *s)
+void vxa_sha256_init(vxa_sha256 *s)
 {
     static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
@@ -45,7 +46,7 @@ void cli_sha256_init(cli_sha256 *s)
     s->fill = 0;
 }
 
-void cli_sha256_update(cli_sha256 *s, const void *data, size_t n)
+void vxa_sha256_update(vxa_sha256 *s, const void *data, size_t n)
 {
     const unsigned char *p = data;
     s->len += n;
@@ -64,15 +65,15 @@ void cli_sha256_update(cli_sha256 *s, const void *data, size_t n)
     s->fill = n;
 }
 
-void cli_sha256_hex(cli_sha256 *s, char out[65])
+void vxa_sha256_hex(vxa_sha256 *s, char out[65])
 {
     const uint64_t bits = s->len * 8;
     static const unsigned char pad[64] = { 0x80 };
     const size_t padlen = s->fill < 56 ? 56 - s->fill : 120 - s->fill;
-    cli_sha256_update(s, pad, padlen);
+    vxa_sha256_update(s, pad, padlen);
     unsigned char lenbe[8];
     for (int i = 0; i < 8; i++) lenbe[i] = (unsigned char)(bits >> (56 - 8 * i));
-    cli_sha256_update(s, lenbe, 8);
+    vxa_sha256_update(s, lenbe, 8);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {
         const unsigned char byte = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
