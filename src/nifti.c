@@ -138,7 +138,7 @@ static void parse_header(const unsigned char *buf, int version, bool sw, raw_hea
 /* The supported types (vxa_dtype values are NIfTI codes) and the NIfTI types voxaug does not handle. */
 static const struct { int code; const char *name; } unsupported_types[] = {
     { DT_BINARY, "binary (1 bit)" }, { DT_COMPLEX64, "complex64" }, { DT_RGB24, "RGB24" },
-    { DT_INT64, "int64" }, { DT_UINT64, "uint64" }, { DT_FLOAT128, "float128" },
+    { DT_FLOAT128, "float128" },
     { DT_COMPLEX128, "complex128" }, { DT_COMPLEX256, "complex256" }, { DT_RGBA32, "RGBA32" },
 };
 
@@ -179,7 +179,7 @@ static vxa_status check_header(const char *name, const raw_header *h, int64_t di
     for (size_t i = 0; i < sizeof unsupported_types / sizeof unsupported_types[0]; i++)
         if (h->datatype == unsupported_types[i].code)
             return FAIL(VXA_ERR_UNSUPPORTED, "%s: datatype = %d (%s) is not supported; voxaug reads uint8, int8, "
-                        "int16, uint16, int32, uint32, float32 and float64", name, h->datatype,
+                        "int16, uint16, int32, uint32, int64, uint64, float32 and float64", name, h->datatype,
                         unsupported_types[i].name);
     const size_t vsize = vxa_dtype_size((vxa_dtype)h->datatype);
     if (vsize == 0)
@@ -431,6 +431,51 @@ static void swap_data(void *data, size_t n, size_t size)
     }
 }
 
+/* int64 and uint64 files (label maps from some tools) are narrowed, exactly, to a type the library computes with:
+ * int32 when every value fits, else float64 when every value is an integer float64 holds exactly (|x| <= 2^53);
+ * a value beyond that is refused, named with its voxel. In place: the narrower values fill the front of the block. */
+static vxa_status narrow_64bit(const char *name, vxa_volume *v, char *err, size_t errlen)
+{
+    const size_t n = vxa_volume_voxels(v);
+    const bool is_signed = v->dtype == VXA_INT64;
+    unsigned char *bytes = v->data;  /* read and written through memcpy: the block changes type in place */
+    bool fits32 = true;
+    for (size_t i = 0; i < n; i++) {
+        int64_t s;
+        uint64_t u;
+        memcpy(&s, bytes + 8 * i, 8);
+        memcpy(&u, bytes + 8 * i, 8);
+        const bool in32 = is_signed ? (s >= INT32_MIN && s <= INT32_MAX) : u <= INT32_MAX;
+        const bool exact = is_signed ? (s >= -(INT64_C(1) << 53) && s <= (INT64_C(1) << 53)) : u <= (UINT64_C(1) << 53);
+        fits32 = fits32 && in32;
+        if (!exact) {
+            const size_t nx = (size_t)v->dim[0], ny = (size_t)v->dim[1], nz = (size_t)v->dim[2];
+            char value[32];
+            if (is_signed) snprintf(value, sizeof value, "%lld", (long long)s);
+            else snprintf(value, sizeof value, "%llu", (unsigned long long)u);
+            return FAIL(VXA_ERR_UNSUPPORTED, "%s: %s value %s at voxel (%zu, %zu, %zu, %zu) is beyond 2^53: voxaug "
+                        "reads int64 and uint64 data as int32 or float64, exactly, or not at all", name,
+                        vxa_dtype_name(v->dtype), value, i % nx, i / nx % ny, i / (nx * ny) % nz, i / (nx * ny * nz));
+        }
+    }
+    /* front to back: value i lands at or before the bytes of value i, which were read already */
+    for (size_t i = 0; i < n; i++) {
+        int64_t s;
+        uint64_t u;
+        memcpy(&s, bytes + 8 * i, 8);
+        memcpy(&u, bytes + 8 * i, 8);
+        if (fits32) {
+            const int32_t d = (int32_t)(is_signed ? s : (int64_t)u);
+            memcpy(bytes + 4 * i, &d, 4);
+        } else {
+            const double d = is_signed ? (double)s : (double)u;
+            memcpy(bytes + 8 * i, &d, 8);
+        }
+    }
+    v->dtype = fits32 ? VXA_INT32 : VXA_FLOAT64;
+    return VXA_OK;
+}
+
 /* niftilib's reading of the header: affines (sform, qform through its quaternion -> matrix), checked against
  * ours for shape and type. */
 static vxa_status interpret_header(const char *name, const unsigned char *bytes, const raw_header *h,
@@ -607,6 +652,8 @@ vxa_status vxa_nifti_read(const char *path, vxa_volume **out, char *err, size_t 
         (h.pair && hr.compressed && (st = reader_drain(&hr, err, errlen)) != VXA_OK))
         goto done;
     if (h.swapped) swap_data(v->data, vxa_volume_voxels(v), vxa_dtype_size(v->dtype));
+    if ((v->dtype == VXA_INT64 || v->dtype == VXA_UINT64) && (st = narrow_64bit(hname, v, err, errlen)) != VXA_OK)
+        goto done;
 done:
     if (st != VXA_OK) {
         vxa_volume_free(v);

@@ -14,7 +14,7 @@
 #     by a SIGKILL at a moment of the OS's choosing, then --resume: the same bytes as an uninterrupted run, and
 #     only the copies missing recomputed (counted from the summary);
 #   - bad input: a float label map with a non-integer value (file and voxel named), a case missing a channel,
-#     channels on two grids (both named), an int64 file (a clear error).
+#     channels on two grids (both named), int64/uint64 files (narrowed exactly; beyond 2^53 a clear error).
 # usage: bash dataset.sh <voxaug CLI> <tests/data dir>
 set -u
 cli=${1:?usage: dataset.sh CLI DATA_DIR}
@@ -228,15 +228,30 @@ l[3, 4, 5] = 1.5
 nib.save(nib.Nifti1Image(l, nib.load("nn/labelsTr/case_001.nii.gz").affine), "badlabel.nii.gz")
 t = nib.load("nn/imagesTr/case_001_0000.nii.gz")
 nib.save(nib.Nifti1Image(np.asanyarray(t.dataobj)[:, :, :30], t.affine), "short.nii.gz")
+for dt, name in ((np.int64, "int64"), (np.int32, "int32"), (np.uint64, "uint64")):
+    hd = nib.Nifti1Header(); hd.set_data_dtype(dt)
+    nib.save(nib.Nifti1Image(np.asanyarray(t.dataobj).astype(dt), t.affine, hd), name + ".nii.gz")
+big = np.asanyarray(t.dataobj).astype(np.int64)
+big[1, 2, 3] = 2**53 + 1            # beyond what float64 holds exactly
 hd = nib.Nifti1Header(); hd.set_data_dtype(np.int64)
-nib.save(nib.Nifti1Image(np.asanyarray(t.dataobj).astype(np.int64), t.affine, hd), "int64.nii.gz")
+nib.save(nib.Nifti1Image(big, t.affine, hd), "big64.nii.gz")
+wide = np.asanyarray(t.dataobj).astype(np.int64) * 2**33   # past int32, exact in float64
+nib.save(nib.Nifti1Image(wide, t.affine, hd), "wide64.nii.gz")
 EOF
 "$cli" augment -q --ops "$spec" -o bad1 "nn/imagesTr/case_001_0000.nii.gz:badlabel.nii.gz" > out 2> err; rc=$?
 check "a non-integer float label: exit $rc, file and voxel named: $(cat err)" [ "$rc" -eq 1 ] && grep -q "badlabel.nii.gz: a float32 label map must hold integers; voxel (3, 4, 5) is 1.5" err
 "$cli" augment -q --ops "$spec" -o bad2 "nn/imagesTr/case_001_0000.nii.gz;short.nii.gz" > out 2> err; rc=$?
 check "two channels on two grids: exit $rc, both named: $(cat err)" [ "$rc" -eq 1 ] && grep -q "case_001_0000.nii.gz is on grid 32x38x32.* but short.nii.gz is on grid 32x38x30" err
-"$cli" augment -q --ops "$spec" -o bad3 int64.nii.gz > out 2> err; rc=$?
-check "int64: exit $rc, a clear error: $(cat err)" [ "$rc" -eq 1 ] && grep -q "int64.nii.gz: datatype = 1024 (int64) is not supported" err
+# int64 and uint64 are narrowed exactly on reading: to int32 where every value fits, else float64 (|x| <= 2^53)
+for t64 in int64 uint64; do
+    "$cli" apply $t64.nii.gz --ops "$spec" --seed 3 -o o_$t64.nii.gz > out 2> err; rc=$?
+    "$cli" apply int32.nii.gz --ops "$spec" --seed 3 -o o_int32.nii.gz > /dev/null 2>&1
+    check "$t64 read as int32: exit $rc, the same result as the int32 file: $(cat err)" [ "$rc" -eq 0 ] && cmp -s o_$t64.nii.gz o_int32.nii.gz
+done
+"$cli" info wide64.nii.gz > out 2> err; rc=$?
+check "int64 past int32 read as float64: exit $rc: $(cat err)" [ "$rc" -eq 0 ] && grep -q "float64" out
+"$cli" augment -q --ops "$spec" -o bad3 big64.nii.gz > out 2> err; rc=$?
+check "int64 beyond 2^53: exit $rc, value and voxel named: $(cat err)" [ "$rc" -eq 1 ] && grep -q "big64.nii.gz: int64 value 9007199254740993 at voxel (1, 2, 3, 0) is beyond 2^53" err
 mkdir -p nn2 && cp -r nn/dataset.json nn/labelsTr nn2/ && mkdir nn2/imagesTr && cp nn/imagesTr/case_00[12]_000*.nii.gz nn2/imagesTr/ && rm nn2/imagesTr/case_002_0001.nii.gz
 "$cli" augment -q --ops "$spec" -o bad4 --nnunet nn2 > out 2> err; rc=$?
 check "nnU-Net case missing a channel: exit $rc, named: $(cat err)" [ "$rc" -eq 2 ] && grep -q "case case_002 has no channel 0001" err
