@@ -95,23 +95,19 @@ static void put_params(out *o, const vxa_param_desc *params, int nparams)
 
 static const char *kind_name(vxa_op_kind k)
 {
-    return k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic" : "intensity";
+    return k == VXA_OPK_SAMPLING ? "sampling" : k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic"
+                                                                                           : "intensity";
 }
 
 vxa_status vxa_ops_json(char *buf, size_t len, size_t *needed)
 {
     if (!buf && len) return VXA_ERR_INVALID_ARGUMENT;
     out o = { buf, len, 0 };
-    int n, ns;
-    const vxa_op_desc *const *t = vxa_op_table(&n);
-    const vxa_param_desc *sp = vxa_sampling_params(&ns);
-    put(&o, "{\"version\":\"%s\",\"ops\":[{\"name\":\"sampling\",\"kind\":\"sampling\",\"doc\":", VXA_VERSION_STRING);
-    put_str(&o, "how the following spatial passes resample images; labels always order 0, cval 0");
-    put(&o, ",\"scipy\":\"order, mode ('grid-constant' for constant), cval\",\"params\":");
-    put_params(&o, sp, ns);
-    put(&o, "}");
+    int n;
+    const vxa_op_desc *const *t = vxa_op_table(&n);   /* sampling first, as a row of the table */
+    put(&o, "{\"version\":\"%s\",\"ops\":[", VXA_VERSION_STRING);
     for (int i = 0; i < n; i++) {
-        put(&o, ",{\"name\":");
+        put(&o, "%s{\"name\":", i ? "," : "");
         put_str(&o, t[i]->name);
         put(&o, ",\"kind\":\"%s\",\"doc\":", kind_name(t[i]->kind));
         put_str(&o, t[i]->doc);

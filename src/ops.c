@@ -5,6 +5,26 @@
 
 #include <string.h>
 
+static const char *const sampling_modes[] = { "constant", "nearest", "reflect", NULL };
+
+static const vxa_param_desc sampling_params[] = {
+    [VXA_SAMPLING_ORDER] = { "order", 1, VXA_P_INT | VXA_P_FIXED, 0, 1, { 1 }, "interpolation of images: 1 "
+                             "trilinear, 0 nearest", NULL },
+    [VXA_SAMPLING_MODE] = { "mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary: constant (cval), nearest, reflect",
+                            sampling_modes },
+    [VXA_SAMPLING_CVAL] = { "cval", 1, VXA_P_FIXED, -1e30, 1e30, { 0 }, "value outside the input in constant mode",
+                            NULL },
+    [VXA_SAMPLING_LABEL_MODE] = { "label_mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary for label maps (labels "
+                                  "use cval 0)", sampling_modes },
+};
+
+/* Not an op on the volume: the settings of the spatial passes that follow it (src/pipeline.c reads them). */
+const vxa_op_desc vxa_sampling_op = {
+    .name = "sampling", .kind = VXA_OPK_SAMPLING, .params = sampling_params, .nparams = VXA_SAMPLING_NPARAMS,
+    .doc = "how the following spatial passes resample images; labels always order 0, cval 0",
+    .scipy = "`order`, `mode` ('grid-constant' for constant), `cval`",
+};
+
 static const vxa_op_desc *table[128];
 static int ntable = -1;
 
@@ -13,6 +33,7 @@ const vxa_op_desc *const *vxa_op_table(int *count)
     if (ntable < 0) { /* filled once; the families' arrays are constant */
         int n = 0;
         const struct { const vxa_op_desc *ops; int n; } fams[] = {
+            { &vxa_sampling_op, 1 },
             { vxa_spatial_ops, vxa_spatial_nops },
             { vxa_elastic_ops, vxa_elastic_nops },
             { vxa_intensity_ops, vxa_intensity_nops },

@@ -28,7 +28,12 @@ typedef struct vxa_param_desc {
     const char *const *choices;  /* NULL, or names accepted instead of numbers (value = index), NULL-ended */
 } vxa_param_desc;
 
-typedef enum { VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY } vxa_op_kind;
+/* SAMPLING: sets how the spatial passes that follow resample (its values are fixed, it draws nothing, its
+ * row in the draw record carries no values); the others act on the volume. */
+typedef enum { VXA_OPK_SAMPLING, VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY } vxa_op_kind;
+
+/* The parameters of sampling(order=, mode=, cval=, label_mode=), by position in its descriptor. */
+enum { VXA_SAMPLING_ORDER, VXA_SAMPLING_MODE, VXA_SAMPLING_CVAL, VXA_SAMPLING_LABEL_MODE, VXA_SAMPLING_NPARAMS };
 
 /* A grid: what a spatial op sees of its input and produces. affine: voxel -> world (mm). */
 typedef struct vxa_grid {
@@ -101,10 +106,9 @@ void vxa_grid_to_volume(const vxa_grid *g, vxa_volume *v);
 /* The whole table, NULL-terminated by name; lookup by name. */
 const vxa_op_desc *vxa_op_find(const char *name);
 const vxa_op_desc *const *vxa_op_table(int *count);
-/* The parameters of the `sampling` pseudo-op (src/spec.c), which is not in the table. */
-const vxa_param_desc *vxa_sampling_params(int *count);
 
 /* Each family's descriptors. */
+extern const vxa_op_desc vxa_sampling_op;
 extern const vxa_op_desc vxa_spatial_ops[];
 extern const int vxa_spatial_nops;
 extern const vxa_op_desc vxa_elastic_ops[];

@@ -29,7 +29,6 @@ void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t
     /* The probability draw comes first and always happens, so later draws do not depend on it. */
     const double u = vxa_draw_uniform(&r);
     *applied = op->prob >= 1.0 || u < op->prob;
-    if (!op->desc) return;
     for (int i = 0; i < op->desc->nparams; i++) {
         const vxa_param_desc *pd = &op->desc->params[i];
         val->given[i] = op->given[i];
@@ -86,8 +85,8 @@ static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val
 {
     if (!d) return;
     jprintf(d, "%s{\"op\":\"%s\",\"index\":%d,\"applied\":%s", index ? "," : "",
-            op->desc ? op->desc->name : "sampling", index, applied ? "true" : "false");
-    for (int i = 0; op->desc && i < op->desc->nparams; i++) {
+            op->desc->name, index, applied ? "true" : "false");
+    for (int i = 0; op->desc->kind != VXA_OPK_SAMPLING && i < op->desc->nparams; i++) {
         const vxa_param_desc *pd = &op->desc->params[i];
         const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
         jprintf(d, ",\"%s\":", pd->name);
@@ -161,11 +160,11 @@ static vxa_status plan_spatial(runner *r, int *i, double A[3][3], double b[3], v
     int k = *i;
     for (; k < r->p->nops; k++) {
         const vxa_op_inst *op = &r->p->ops[k];
-        if (!op->desc) { /* sampling inside a run applies to the whole run */
-            if (op->set_order) r->order = op->order;
-            if (op->set_mode) r->mode = op->mode;
-            if (op->set_cval) r->cval = op->cval;
-            if (op->set_label_mode) r->label_mode = op->label_mode;
+        if (op->desc->kind == VXA_OPK_SAMPLING) { /* inside a run it applies to the whole run */
+            if (op->given[VXA_SAMPLING_ORDER]) r->order = (int)op->lo[VXA_SAMPLING_ORDER][0];
+            if (op->given[VXA_SAMPLING_MODE]) r->mode = (int)op->lo[VXA_SAMPLING_MODE][0];
+            if (op->given[VXA_SAMPLING_CVAL]) r->cval = op->lo[VXA_SAMPLING_CVAL][0];
+            if (op->given[VXA_SAMPLING_LABEL_MODE]) r->label_mode = (int)op->lo[VXA_SAMPLING_LABEL_MODE][0];
             continue;
         }
         if (op->desc->kind == VXA_OPK_INTENSITY) break;
@@ -389,7 +388,7 @@ static vxa_status run_intensity(runner *r, int *i)
     int n = 0, k = *i;
     for (; k < r->p->nops && n < 64; k++) {
         const vxa_op_inst *op = &r->p->ops[k];
-        if (!op->desc || op->desc->kind != VXA_OPK_INTENSITY) break;
+        if (op->desc->kind != VXA_OPK_INTENSITY) break;
         bool applied;
         vxa_op_draw(op, r->seed, r->sample, (uint32_t)k, &vals[n], &applied);
         draw_op(r->draw, op, &vals[n], applied, "", r->ndrawn++);
@@ -402,7 +401,8 @@ static vxa_status run_intensity(runner *r, int *i)
             if (st != VXA_OK) return st;
             break;
         }
-    if (!n || k >= r->p->nops || !r->p->ops[k].desc || r->p->ops[k].desc->kind == VXA_OPK_INTENSITY)
+    if (!n || k >= r->p->nops || r->p->ops[k].desc->kind == VXA_OPK_SAMPLING ||
+        r->p->ops[k].desc->kind == VXA_OPK_INTENSITY)
         return n ? own_float(r, descs, vals, n) : VXA_OK;
     /* the spatial run that follows, planned now (its draws come after the intensity ops' as before) */
     spatial_plan sp;
@@ -549,7 +549,7 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
     for (int i = 0; i < p->nops;) {
         const vxa_op_inst *op = &p->ops[i];
         if ((st = vxa_run_cancelled(ctx, o, "op", i)) != VXA_OK) goto done;
-        if (op->desc && op->desc->kind == VXA_OPK_INTENSITY) st = run_intensity(&r, &i);
+        if (op->desc->kind == VXA_OPK_INTENSITY) st = run_intensity(&r, &i);
         else st = run_spatial(&r, &i);
         if (st != VXA_OK) goto done;
     }
@@ -692,7 +692,7 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
                  .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
     vxa_grid_of_volume(image, &r.grid);
     for (int k = 0; k < p->nops; k++)
-        if (p->ops[k].desc && p->ops[k].desc->kind != VXA_OPK_SPATIAL)
+        if (p->ops[k].desc->kind != VXA_OPK_SAMPLING && p->ops[k].desc->kind != VXA_OPK_SPATIAL)
             return vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "the volume (%zu bytes, or its output) exceeds the device's "
                             "single-allocation limit of %llu bytes on '%s', and slab processing covers pipelines of "
                             "spatial ops only (op %d is %s)", vxa_volume_bytes(image),
@@ -708,7 +708,7 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
     vxa_op_values ev;
     if ((st = plan_spatial(&r, &i, A, b, &out_grid, &elastic, &ev)) != VXA_OK) goto done;
     for (; i < p->nops; i++) /* sampling ops after the last spatial op change nothing */
-        if (p->ops[i].desc) {
+        if (p->ops[i].desc->kind != VXA_OPK_SAMPLING) {
             st = vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "slab processing: one resampling pass only");
             goto done;
         }
@@ -914,7 +914,7 @@ vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in
     cur = g;
     for (int k = 0; k < p->nops; k++) {
         const vxa_op_inst *op = &p->ops[k];
-        if (!op->desc || op->desc->kind != VXA_OPK_SPATIAL) continue;
+        if (op->desc->kind != VXA_OPK_SPATIAL) continue;
         vxa_op_values val;
         bool applied;
         vxa_op_draw(op, 0, 0, (uint32_t)k, &val, &applied);

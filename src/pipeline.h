@@ -5,18 +5,13 @@
 
 #include "ops.h"
 
-/* One op as written: each value slot is a fixed value (lo == hi) or a range [lo, hi]. desc NULL = the
- * `sampling(order=, mode=, cval=)` pseudo-op, which sets how the following spatial passes resample. */
+/* One op as written: each value slot is a fixed value (lo == hi) or a range [lo, hi]. */
 typedef struct vxa_op_inst {
     const vxa_op_desc *desc;
     double lo[VXA_OP_MAXPARAMS][3], hi[VXA_OP_MAXPARAMS][3];
     int given[VXA_OP_MAXPARAMS];
     double prob;
     int column;                       /* where it started in the spec, for messages */
-    /* sampling pseudo-op */
-    int order, mode;
-    double cval;
-    int set_order, set_mode, set_cval, label_mode, set_label_mode;
 } vxa_op_inst;
 
 struct vxa_pipeline {

@@ -21,21 +21,6 @@ typedef struct {
     size_t errlen;
 } parser;
 
-static const char *const sampling_modes[] = { "constant", "nearest", "reflect", NULL };
-
-static const vxa_param_desc sampling_params[] = {
-    { "order", 1, VXA_P_INT | VXA_P_FIXED, 0, 1, { 1 }, "interpolation of images: 1 trilinear, 0 nearest", NULL },
-    { "mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary: constant (cval), nearest, reflect", sampling_modes },
-    { "cval", 1, VXA_P_FIXED, -1e30, 1e30, { 0 }, "value outside the input in constant mode", NULL },
-    { "label_mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary for label maps (labels use cval 0)", sampling_modes },
-};
-
-const vxa_param_desc *vxa_sampling_params(int *count)
-{
-    *count = (int)(sizeof sampling_params / sizeof sampling_params[0]);
-    return sampling_params;
-}
-
 static vxa_status perr(parser *p, size_t col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static vxa_status perr(parser *p, size_t col, const char *fmt, ...)
 {
@@ -169,24 +154,17 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
     op->prob = 1.0;
     op->column = (int)col;
     if (ident(p, name, sizeof name) == 0) return perr(p, col, "expected an op name, found '%c'", p->s[p->pos]);
-    const vxa_param_desc *params;
-    int nparams;
-    if (strcmp(name, "sampling") == 0) {
-        params = sampling_params;
-        nparams = sizeof sampling_params / sizeof sampling_params[0];
-    } else {
-        op->desc = vxa_op_find(name);
-        if (!op->desc) {
-            char list[1024] = "";
-            int n;
-            const vxa_op_desc *const *t = vxa_op_table(&n);
-            for (int i = 0; i < n; i++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " " : "", t[i]->name);
-            return perr(p, col, "unknown op '%s' (ops: sampling %s)", name, list);
-        }
-        params = op->desc->params;
-        nparams = op->desc->nparams;
+    op->desc = vxa_op_find(name);
+    if (!op->desc) {
+        char list[1024] = "";
+        int n;
+        const vxa_op_desc *const *t = vxa_op_table(&n);
+        for (int i = 0; i < n; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " " : "", t[i]->name);
+        return perr(p, col, "unknown op '%s' (ops: %s)", name, list);
     }
+    const vxa_param_desc *params = op->desc->params;
+    const int nparams = op->desc->nparams;
     int cur = 0;        /* the parameter that bare values go to */
     int filled[VXA_OP_MAXPARAMS + 1] = { 0 };
     bool keyed = false; /* a key was seen: bare values continue it */
@@ -265,19 +243,9 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
         }
         op->given[i] = filled[i];
     }
-    if (op->desc && op->desc->check) {
+    if (op->desc->check) {
         const char *why = op->desc->check((const double(*)[3])op->lo, (const double(*)[3])op->hi);
         if (why) return perr(p, col, "%s: %s", name, why);
-    }
-    if (!op->desc) { /* sampling */
-        op->set_order = filled[0];
-        op->order = (int)op->lo[0][0];
-        op->set_mode = filled[1];
-        op->mode = (int)op->lo[1][0];
-        op->set_cval = filled[2];
-        op->cval = op->lo[2][0];
-        op->set_label_mode = filled[3];
-        op->label_mode = (int)op->lo[3][0];
     }
     return VXA_OK;
 }
@@ -348,9 +316,9 @@ static void num(char *buf, size_t len, double x)
 void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len)
 {
     char a[40], b[40];
-    const vxa_param_desc *params = op->desc ? op->desc->params : sampling_params;
-    int nparams = op->desc ? op->desc->nparams : (int)(sizeof sampling_params / sizeof sampling_params[0]);
-    size_t n = (size_t)snprintf(buf, len, "%s(", op->desc ? op->desc->name : "sampling");
+    const vxa_param_desc *params = op->desc->params;
+    const int nparams = op->desc->nparams;
+    size_t n = (size_t)snprintf(buf, len, "%s(", op->desc->name);
     bool first = true;
     for (int i = 0; i < nparams && n < len; i++) {
         if (!op->given[i]) continue;

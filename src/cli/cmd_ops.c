@@ -8,7 +8,8 @@
 
 static const char *kind_name(vxa_op_kind k)
 {
-    return k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic" : "intensity";
+    /* sampling is listed with the spatial ops whose passes it sets */
+    return k == VXA_OPK_SAMPLING || k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic" : "intensity";
 }
 
 static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
@@ -62,15 +63,8 @@ int cmd_ops(int argc, char **argv)
     }
     int n;
     const vxa_op_desc *const *t = vxa_op_table(&n);
-    if (markdown) {
+    if (markdown)
         printf("| op | kind | parameters (defaults) | what it does | SciPy / NumPy equivalent |\n|---|---|---|---|---|\n");
-        printf("| `sampling` | spatial | order=1, mode=constant (constant\\|nearest\\|reflect), cval=0, "
-               "label_mode=constant | how the following spatial passes resample images; labels always order 0, "
-               "cval 0 | `order`, `mode` ('grid-constant' for constant), `cval` |\n");
-    } else {
-        printf("sampling(order=1, mode=constant|nearest|reflect, cval=0, label_mode=constant)\n"
-               "    how the following spatial passes resample (labels: order 0, cval 0)\n");
-    }
     for (int i = 0; i < n; i++) {
         const vxa_op_desc *d = t[i];
         char params[1024] = "";
