@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Intensity ops on the device: consecutive elementwise ops become one program (kernels/intensity_ops.h) run by
- * one kernel pass (kernels/intensity.cl). Ops that need statistics (pclip, minmax, zscore, gamma, contrast)
- * first flush the pending program, reduce on the device (host/reduce.c), then join the next program as
- * elementwise instructions with per-channel parameters. Blur and lowres flush and run their own passes. */
+ * one kernel pass (kernels/intensity.cl); each op's instructions come from its descriptor (vxa_iop_impl.lower,
+ * src/ops_intensity.c). Ops that need statistics first flush the pending program, reduce on the device
+ * (host/reduce.c), then join the next program with per-channel parameters. Ops that are not elementwise (blur,
+ * lowres) flush and run their own passes. */
 #include "cl.h"
 #include "intensity.h"
 #include "intensity_ops.h"
@@ -168,13 +169,21 @@ static vxa_status prog_add3(vxa_context *ctx, iprog *p, vxa_dvol *vol, int opcod
     return VXA_OK;
 }
 
+/* Scratch for the statistics of one op, one entry per channel. */
+typedef struct op_scratch {
+    vxa_moments *m;
+    double *pct;
+    vxa_istats *s;
+} op_scratch;
+
 static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *fmask,
-                         vxa_moments *m, double *pct);
+                         op_scratch *w);
 
 /* nnU-Net's augment_gamma with invert_image and retain_stats: [negate] gamma [(y - mean_y) * std_x / (std_y +
  * 1e-8) + mean_x] [negate], the statistics from the device after a flush. m: scratch for one per channel. */
-static vxa_status add_gamma_nnunet(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, vxa_moments *m)
+static vxa_status add_gamma_nnunet(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, op_scratch *w)
 {
+    vxa_moments *m = w->m;
     const int64_t nc = vol->channels;
     vxa_iop g = *op;
     g.invert = g.retain = 0;
@@ -188,7 +197,7 @@ static vxa_status add_gamma_nnunet(vxa_context *ctx, iprog *p, const vxa_iop *op
             (st = vxa_reduce_moments(ctx, prog_view(p, vol), 0, NULL, 1, before)) != VXA_OK)
             goto done;
     }
-    if ((st = add_op(ctx, p, &g, vol, NULL, m, NULL)) != VXA_OK) goto done;
+    if ((st = add_op(ctx, p, &g, vol, NULL, w)) != VXA_OK) goto done;
     if (op->retain) {
         int off;
         if ((st = prog_flush(ctx, p, vol)) != VXA_OK ||
@@ -209,96 +218,66 @@ done:
     return st;
 }
 
-/* Appends the instructions of one op; statistics come from the device after a flush. */
-/* fmask: the mask as float32 on the device, or NULL; used by ops with `masked`. */
+/* Appends the instructions of one op (its descriptor's program, src/ops_intensity.c); statistics come from the
+ * device after a flush. fmask: the mask as float32 on the device, or NULL; used by ops with `masked`. */
 static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *fmask,
-                         vxa_moments *m, double *pct)
+                         op_scratch *w)
 {
-    const vxa_dvol *mask = op->masked ? fmask : NULL;
+    const vxa_iop_impl *im = vxa_iop_impl_of(op->id);
+    if (!im) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity op %d: no such op", op->id);
+    if (op->id == VXA_INT_GAMMA && (op->invert || op->retain)) return add_gamma_nnunet(ctx, p, op, vol, w);
     vxa_status st = VXA_OK;
-    const int64_t nc = vol->channels;
-    int off;
-    if (op->id == VXA_INT_GAMMA && (op->invert || op->retain)) return add_gamma_nnunet(ctx, p, op, vol, m);
-    switch (op->id) {
-    case VXA_INT_CLIP:
-        return prog_add3(ctx, p, vol, VXA_IOP_CLIP, op->a, op->b, 0);
-    case VXA_INT_WINDOW:
-        if ((st = prog_add3(ctx, p, vol, VXA_IOP_CLIP, op->a, op->b, 0)) != VXA_OK) return st;
-        return prog_add3(ctx, p, vol, VXA_IOP_LINEAR, op->a, 1.0 / (op->b - op->a), 0);
-    case VXA_INT_BRIGHTNESS:
-        return prog_add3(ctx, p, vol, VXA_IOP_LINEAR, 0, op->a, 0);
-    case VXA_INT_NOISE:
-        if (op->a == 0) return VXA_OK;
-        if (p->has_noise && (p->seed != op->seed || p->sample != op->sample))
-            if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
-        p->seed = op->seed;
-        p->sample = op->sample;
-        p->has_noise = true;
-        if ((st = prog_add(ctx, p, vol, VXA_IOP_NOISE, (int)op->op_index, 1, 0, &off)) != VXA_OK) return st;
-        for (int64_t c = 0; c < nc; c++) p->par[c * VXA_IPROG_MAXPAR + off] = (float)op->a;
-        return VXA_OK;
-    case VXA_INT_BIAS:
-        if ((st = prog_add(ctx, p, vol, VXA_IOP_BIAS, 0, op->ncoef, op->order, &off)) != VXA_OK) return st;
-        for (int64_t c = 0; c < nc; c++)
-            for (int t = 0; t < op->ncoef; t++) p->par[c * VXA_IPROG_MAXPAR + off + t] = (float)op->coef[t];
-        return VXA_OK;
-    case VXA_INT_BLUR:
-    case VXA_INT_LOWRES:   /* not elementwise: the pending program (and conversion) runs first */
+    if (im->apply) {   /* not elementwise: the pending program (and conversion) runs first */
         if ((st = prog_run(ctx, p, vol, true)) != VXA_OK) return st;
-        return op->id == VXA_INT_BLUR ? vxa_intensity_blur(ctx, op, vol) : vxa_intensity_lowres(ctx, op, vol);
-    default:
-        break;
+        return im->apply(ctx, op, vol);
     }
-    /* The rest need statistics of the volume as it is now. pclip's three radix passes have a typed source
-     * converted first (each would convert it again), unless one pass over the stored values finds the
-     * percentiles; a float32 source (scaled or not: the passes scale as they read) is read as it is, and the
-     * program's pass reads it once more. */
-    const vxa_dvol *view = prog_view(p, vol);
-    const bool pclip_converts = op->id == VXA_INT_PCLIP && view->dtype != VXA_FLOAT32 &&
-                                !vxa_reduce_percentiles_read_stored(view);
-    if ((st = prog_run(ctx, p, vol, pclip_converts)) != VXA_OK) return st;
-    if (op->id == VXA_INT_PCLIP) {
-        const double q[2] = { op->a, op->b };
-        if ((st = vxa_reduce_percentiles(ctx, prog_view(p, vol), op->nonzero, mask, q, pct)) != VXA_OK) return st;
-        if ((st = prog_add(ctx, p, vol, op->nonzero ? VXA_IOP_CLIP_NZ : VXA_IOP_CLIP, 0, 2, 0, &off)) != VXA_OK)
+    const int64_t nc = vol->channels;
+    if (im->stats != VXA_ISTATS_NONE) {
+        /* Statistics of the volume as it is now. The three radix passes of percentiles have a typed source
+         * converted first (each would convert it again), unless one pass over the stored values finds them; a
+         * float32 source (scaled or not: the passes scale as they read) is read as it is, and the program's
+         * pass reads it once more. */
+        const vxa_dvol *mask = op->masked ? fmask : NULL;
+        const vxa_dvol *view = prog_view(p, vol);
+        const bool pct = im->stats == VXA_ISTATS_PERCENTILES;
+        const bool converts = pct && view->dtype != VXA_FLOAT32 && !vxa_reduce_percentiles_read_stored(view);
+        if ((st = prog_run(ctx, p, vol, converts)) != VXA_OK) return st;
+        if (pct) {
+            const double q[2] = { op->lo, op->hi };
+            if ((st = vxa_reduce_percentiles(ctx, prog_view(p, vol), op->nonzero, mask, q, w->pct)) != VXA_OK)
+                return st;
+        } else {
+            /* the range alone, with the mean, or with the std too */
+            const int want = im->stats == VXA_ISTATS_STD ? 1 : im->stats == VXA_ISTATS_MEAN ? 0 : -1;
+            if ((st = vxa_reduce_moments(ctx, prog_view(p, vol), op->nonzero, mask, want, w->m)) != VXA_OK)
+                return st;
+        }
+        for (int64_t c = 0; c < nc; c++)
+            w->s[c] = pct ? (vxa_istats){ .plo = w->pct[2 * c], .phi = w->pct[2 * c + 1] }
+                          : (vxa_istats){ .m = w->m[c] };
+    }
+    const bool stats = im->stats != VXA_ISTATS_NONE;
+    vxa_iins ins[VXA_ILOWER_MAX], insc[VXA_ILOWER_MAX];
+    const int n = im->lower(op, stats ? &w->s[0] : NULL, ins);
+    for (int t = 0; t < n; t++) {
+        if (ins[t].opcode == VXA_IOP_NOISE) {   /* one program draws for one pipeline sample */
+            if (p->has_noise && (p->seed != op->seed || p->sample != op->sample))
+                if ((st = prog_flush(ctx, p, vol)) != VXA_OK) return st;
+            p->seed = op->seed;
+            p->sample = op->sample;
+            p->has_noise = true;
+        }
+        int off;
+        if ((st = prog_add(ctx, p, vol, ins[t].opcode, ins[t].index, ins[t].npar, ins[t].extra, &off)) != VXA_OK)
             return st;
         for (int64_t c = 0; c < nc; c++) {
-            float *q2 = p->par + c * VXA_IPROG_MAXPAR + off;
-            const bool none = isnan(pct[2 * c]);   /* no voxel counted: leave the channel alone */
-            q2[0] = none ? -INFINITY : (float)pct[2 * c];
-            q2[1] = none ? INFINITY : (float)pct[2 * c + 1];
-        }
-        return VXA_OK;
-    }
-    const int nonzero = op->id == VXA_INT_ZSCORE && op->nonzero;
-    /* zscore: mean and std; contrast: the mean; minmax and gamma: the range only */
-    const int want = op->id == VXA_INT_ZSCORE ? 1 : op->id == VXA_INT_CONTRAST ? 0 : -1;
-    if ((st = vxa_reduce_moments(ctx, prog_view(p, vol), nonzero, mask, want, m)) != VXA_OK) return st;
-    const int opcode = op->id == VXA_INT_GAMMA ? VXA_IOP_GAMMA : nonzero ? VXA_IOP_LINEAR_NZ : VXA_IOP_LINEAR;
-    if ((st = prog_add(ctx, p, vol, opcode, 0, 3, 0, &off)) != VXA_OK) return st;
-    for (int64_t c = 0; c < nc; c++) {
-        float *q = p->par + c * VXA_IPROG_MAXPAR + off;
-        const vxa_moments *mc = &m[c];
-        const double range = mc->max - mc->min;
-        double a = 0, b = 1, d = 0;        /* identity (x - 0) * 1 + 0 where no voxel was counted */
-        if (mc->count > 0) switch (op->id) {
-        case VXA_INT_MINMAX: a = mc->min; b = range > 0 ? 1.0 / range : 0; d = 0; break;
-        case VXA_INT_ZSCORE: a = mc->mean; b = mc->std > 0 ? 1.0 / mc->std : 1; d = 0; break;
-        case VXA_INT_CONTRAST: a = mc->mean; b = op->a; d = mc->mean; break;
-        case VXA_INT_GAMMA: a = mc->min; b = range > 0 ? range : 0; d = op->a; break;  /* b = 0: identity */
-        default: break;
-        }
-        if (op->id == VXA_INT_GAMMA && !(mc->count > 0)) b = 0;
-        q[0] = (float)a;
-        q[1] = (float)b;
-        q[2] = (float)d;
-    }
-    if (op->id == VXA_INT_CONTRAST && op->preserve) {
-        if ((st = prog_add(ctx, p, vol, VXA_IOP_CLIP, 0, 2, 0, &off)) != VXA_OK) return st;
-        for (int64_t c = 0; c < nc; c++) {
+            const vxa_iins *in = &ins[t];
+            if (stats && c > 0) {   /* the same opcodes, this channel's parameters */
+                im->lower(op, &w->s[c], insc);
+                in = &insc[t];
+            }
             float *q = p->par + c * VXA_IPROG_MAXPAR + off;
-            q[0] = m[c].count > 0 ? (float)m[c].min : -INFINITY;
-            q[1] = m[c].count > 0 ? (float)m[c].max : INFINITY;
+            for (int k = 0; k < in->npar; k++) q[k] = (float)in->p[k];
         }
     }
     return VXA_OK;
@@ -315,7 +294,7 @@ static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, c
                             (long long)vol->channels);
         if (ops[i].masked && !mask)
             return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s(mask=1): no label map to take the mask from",
-                            ops[i].id == VXA_INT_ZSCORE ? "zscore" : "pclip");
+                            vxa_iop_impl_of(ops[i].id) ? vxa_iop_impl_of(ops[i].id)->name : "?");
         *masked = *masked || ops[i].masked;
     }
     if (!*masked) return VXA_OK;
@@ -361,11 +340,11 @@ static vxa_status apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_d
     const size_t nc = (size_t)vol->channels;
     iprog p = { .src = src };
     vxa_dvol fmask = { 0 };      /* the mask as float32, for the reduction kernels */
-    vxa_moments *m = malloc(nc * sizeof *m);
-    double *pct = malloc(nc * 2 * sizeof *pct);
+    op_scratch w = { .m = malloc(nc * sizeof *w.m), .pct = malloc(nc * 2 * sizeof *w.pct),
+                     .s = malloc(nc * sizeof *w.s) };
     p.par = calloc(nc * VXA_IPROG_MAXPAR, sizeof *p.par);
     vxa_status st = VXA_OK;
-    if (!m || !pct || !p.par) {
+    if (!w.m || !w.pct || !w.s || !p.par) {
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity program for %zu channels", nc);
         goto done;
     }
@@ -378,12 +357,13 @@ static vxa_status apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_d
         p.clears_scale = true;
     }
     for (int i = 0; i < n; i++)
-        if ((st = add_op(ctx, &p, &ops[i], vol, masked ? &fmask : NULL, m, pct)) != VXA_OK) goto done;
+        if ((st = add_op(ctx, &p, &ops[i], vol, masked ? &fmask : NULL, &w)) != VXA_OK) goto done;
     st = win ? prog_run_window(ctx, &p, vol, off, win) : prog_run(ctx, &p, vol, true);
 done:
     vxa_dvol_release(ctx, &fmask);
-    free(m);
-    free(pct);
+    free(w.m);
+    free(w.pct);
+    free(w.s);
     free(p.par);
     return st;
 }

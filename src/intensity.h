@@ -10,22 +10,47 @@
 
 #include "internal.h"
 
-/* Op identifiers (vxa_op_desc.intensity_id). */
+/* Count, min, max, mean and population std (ddof 0) of a channel (vxa_reduce_moments). */
+typedef struct vxa_moments { double count, min, max, mean, std; } vxa_moments;
+
+/* Every intensity op, in the op table's order: X(ID, name). The identifiers VXA_INT_<ID> count from 1; each op's
+ * descriptor (src/ops_intensity.c) holds all that is particular to it: parameters, resolution, the statistics it
+ * needs, its program for the device and its formula for the reference. */
+#define VXA_IOP_LIST(X) \
+    X(CLIP, clip) \
+    X(PCLIP, pclip) \
+    X(MINMAX, minmax) \
+    X(ZSCORE, zscore) \
+    X(WINDOW, window) \
+    X(NOISE, noise) \
+    X(GAMMA, gamma) \
+    X(BRIGHTNESS, brightness) \
+    X(CONTRAST, contrast) \
+    X(BIAS, bias) \
+    X(BLUR, blur) \
+    X(LOWRES, lowres)
+
 enum {
-    VXA_INT_CLIP = 1, VXA_INT_PCLIP, VXA_INT_MINMAX, VXA_INT_ZSCORE, VXA_INT_WINDOW, VXA_INT_NOISE,
-    VXA_INT_GAMMA, VXA_INT_BRIGHTNESS, VXA_INT_CONTRAST, VXA_INT_BIAS, VXA_INT_BLUR, VXA_INT_LOWRES,
+    VXA_INT_NONE,
+#define VXA_INT_ENUM(ID, name) VXA_INT_##ID,
+    VXA_IOP_LIST(VXA_INT_ENUM)
+#undef VXA_INT_ENUM
+    VXA_INT_COUNT
 };
 
 #define VXA_BIAS_MAX_ORDER 5
 #define VXA_BIAS_MAX_COEFS 56   /* (order+1)(order+2)(order+3)/6 for order 5 */
 
-/* One intensity op after the draw, with everything random already decided: what both paths execute. */
+/* One intensity op after the draw, with everything random already decided: what both paths execute. Each op
+ * reads the fields its descriptor's resolve() sets. */
 typedef struct vxa_iop {
     int id;                      /* VXA_INT_* */
-    double a, b;                 /* clip: lo, hi; pclip: percentiles lo, hi; window: lo = c - w/2, hi = c + w/2;
-                                  * noise: std; gamma: gamma; brightness, contrast: factor; lowres: factor */
+    double lo, hi;               /* clip: bounds; window: c - w/2, c + w/2; pclip: the percentiles (0..100) */
+    double factor;               /* brightness, contrast: the factor */
+    double gamma;                /* gamma: the exponent */
+    double std;                  /* noise: standard deviation */
     double sigma[3];             /* blur: Gaussian sigma per axis, voxels */
-    double factor[3];            /* lowres: down-sampling factor per axis */
+    double zoom[3];              /* lowres: down-sampling factor per axis */
     int nonzero;                 /* pclip, zscore: statistics over non-zero voxels, zero voxels stay 0 */
     int masked;                  /* pclip, zscore: statistics over the voxels where the mask is non-zero */
     int preserve;                /* contrast: clip the result to the input's [min, max] */
@@ -36,6 +61,52 @@ typedef struct vxa_iop {
     uint64_t seed, sample;       /* noise: Philox key and sample */
     uint32_t op_index;           /* noise: the Philox stream is op_index << 8 | channel */
 } vxa_iop;
+
+/* What an op needs to know of each channel before it runs (reductions over the finite voxels, with the op's
+ * `nonzero` and `masked`): nothing, count/min/max, also the mean, also the population std, or the two
+ * percentiles op->lo, op->hi. */
+typedef enum { VXA_ISTATS_NONE, VXA_ISTATS_RANGE, VXA_ISTATS_MEAN, VXA_ISTATS_STD, VXA_ISTATS_PERCENTILES }
+    vxa_istats_kind;
+
+typedef struct vxa_istats {
+    vxa_moments m;               /* RANGE, MEAN, STD (vxa_reduce_moments) */
+    double plo, phi;             /* PERCENTILES: NaN where no voxel counted */
+} vxa_istats;
+
+/* One instruction of the device's elementwise program (kernels/intensity_ops.h): opcode, op index (noise's
+ * Philox stream), extra (bias: the order), and npar parameters, rounded to float when loaded. */
+typedef struct vxa_iins {
+    int opcode, index, extra, npar;
+    double p[VXA_BIAS_MAX_COEFS];
+} vxa_iins;
+#define VXA_ILOWER_MAX 4         /* instructions one op lowers to */
+
+/* Where a voxel is, for the reference formula of an op that depends on it (noise, bias). */
+typedef struct vxa_ivoxel {
+    const int64_t *dim;          /* the channel's grid */
+    int64_t c, i, j, k;
+} vxa_ivoxel;
+
+/* How the two paths run one intensity op; one per op, indexed by VXA_INT_*. Elementwise ops have lower and ref,
+ * neighbourhood ops (blur, lowres) have apply instead. */
+struct vxa_op_values;
+typedef struct vxa_iop_impl {
+    const char *name;
+    vxa_istats_kind stats;
+    /* The drawn values of the op's parameters (its descriptor's, src/ops.h) into out, whose id, seed, sample
+     * and op_index are set: presets looked up, further draws made, values checked (an error names the op). */
+    vxa_status (*resolve)(vxa_context *ctx, const struct vxa_op_values *val, vxa_iop *out);
+    /* The device program of op for one channel whose statistics are s (NULL without statistics): up to
+     * VXA_ILOWER_MAX instructions into out, their count returned. The opcodes may not depend on s. */
+    int (*lower)(const vxa_iop *op, const vxa_istats *s, vxa_iins *out);
+    /* The reference: y = f(x) in double for a voxel at `at` of a channel whose statistics are s. */
+    double (*ref)(const vxa_iop *op, const vxa_istats *s, double x, const vxa_ivoxel *at);
+    /* Ops that are not elementwise: the whole volume at once (both paths). */
+    vxa_status (*apply)(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol);
+} vxa_iop_impl;
+
+/* The implementation of op id (1 .. VXA_INT_COUNT - 1). */
+const vxa_iop_impl *vxa_iop_impl_of(int id);
 
 /* Runs ops in place on a float32 volume (device: fused elementwise passes; reference: one op at a time in
  * double). The volume's scl_slope/scl_inter, if set, is applied first and cleared. src: NULL, or a volume of
@@ -53,11 +124,6 @@ vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int 
                                       vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
 vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
                                    const vxa_dvol *mask);
-
-/* blur: vxa_gauss_smooth(sigma, nearest, truncate 4). lowres: resize to n' = max(1, round(n / f)) per axis and
- * back to n, both trilinear with mode nearest (SPEC resize). Both paths call these (they dispatch on ctx). */
-vxa_status vxa_intensity_blur(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol);
-vxa_status vxa_intensity_lowres(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol);
 
 /* ---- reductions over each channel of a float32 volume (scl_slope must be 0): non-finite voxels are skipped,
  * with nonzero also zero voxels, and with a mask (NULL: none) the voxels where the mask is 0. The mask has one
@@ -82,7 +148,6 @@ vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonze
  * the first pass's sums where mean^2 <= var, within 6e-7 relative, else from a second pass shifted by the mean
  * so that no precision is lost); want_std < 0: count, min and max only (mean NaN; the device skips the sums).
  * mean and std are NaN when count is 0. */
-typedef struct vxa_moments { double count, min, max, mean, std; } vxa_moments;
 vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                               int want_std, vxa_moments *out);
 vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,

@@ -36,10 +36,10 @@ const vxa_op_desc *const *vxa_op_table(int *count)
             { &vxa_sampling_op, 1 },
             { vxa_spatial_ops, vxa_spatial_nops },
             { vxa_elastic_ops, vxa_elastic_nops },
-            { vxa_intensity_ops, vxa_intensity_nops },
         };
         for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++)
             for (int i = 0; i < fams[f].n && n < 127; i++) table[n++] = &fams[f].ops[i];
+        for (int i = 0; i < vxa_intensity_nops && n < 127; i++) table[n++] = vxa_intensity_ops[i];
         table[n] = NULL;
         ntable = n;
     }

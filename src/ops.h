@@ -82,7 +82,8 @@ typedef struct vxa_op_desc {
     vxa_status (*coarse_field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *coarse,
                                double start[3], double step[3], bool *made);
 
-    /* INTENSITY: an identifier private to src/ops_intensity.c; runs go through vxa_intensity_run. */
+    /* INTENSITY: its VXA_INT_* (src/intensity.h: vxa_iop_impl_of gives how it runs); runs go through
+     * vxa_intensity_run. */
     int intensity_id;
 
     /* Optional: a check of the parsed values that needs no input (rotate's plane names two different axes),
@@ -113,7 +114,7 @@ extern const vxa_op_desc vxa_spatial_ops[];
 extern const int vxa_spatial_nops;
 extern const vxa_op_desc vxa_elastic_ops[];
 extern const int vxa_elastic_nops;
-extern const vxa_op_desc vxa_intensity_ops[];
+extern const vxa_op_desc *const vxa_intensity_ops[];   /* in VXA_IOP_LIST's order */
 extern const int vxa_intensity_nops;
 
 /* The CT window presets of window(preset=...), for other users of the same windows (voxaug preview --ct):

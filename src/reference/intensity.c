@@ -34,56 +34,6 @@ double vxa_ref_bias_exponent(const vxa_iop *op, const int64_t dim[3], int64_t i,
     return p;
 }
 
-/* y = f(x) for one op on one channel whose statistics st already holds. */
-typedef struct {
-    double lo, hi;               /* clip bounds (pclip: the percentiles) */
-    vxa_moments m;
-} ref_stats;
-
-static double ref_op_value(const vxa_iop *op, const ref_stats *s, double x, const vxa_dvol *vol, int64_t c,
-                           int64_t i, int64_t j, int64_t k)
-{
-    const double range = s->m.max - s->m.min;
-    switch (op->id) {
-    case VXA_INT_CLIP:
-    case VXA_INT_PCLIP:
-        if (isnan(x) || (op->nonzero && x == 0) || isnan(s->lo)) return x;
-        return fmin(fmax(x, s->lo), s->hi);
-    case VXA_INT_WINDOW:
-        if (isnan(x)) return x;
-        return (fmin(fmax(x, op->a), op->b) - op->a) / (op->b - op->a);
-    case VXA_INT_MINMAX:
-        if (!(s->m.count > 0)) return x;
-        if (range == 0) return isnan(x) ? x : 0.0;
-        return (x - s->m.min) / range;
-    case VXA_INT_ZSCORE:
-        if (!(s->m.count > 0) || (op->nonzero && x == 0)) return x;
-        return s->m.std > 0 ? (x - s->m.mean) / s->m.std : x - s->m.mean;
-    case VXA_INT_GAMMA: {
-        if (!(s->m.count > 0) || range == 0 || isnan(x)) return x;
-        double u = (x - s->m.min) / range;
-        if (u < 0) u = 0;
-        return pow(u, op->a) * range + s->m.min;
-    }
-    case VXA_INT_BRIGHTNESS:
-        return x * op->a;
-    case VXA_INT_CONTRAST: {
-        if (!(s->m.count > 0)) return x;
-        double y = (x - s->m.mean) * op->a + s->m.mean;
-        if (op->preserve && !isnan(y)) y = fmin(fmax(y, s->m.min), s->m.max);
-        return y;
-    }
-    case VXA_INT_NOISE: {
-        const uint64_t v = (uint64_t)(i + vol->dim[0] * (j + vol->dim[1] * k));
-        return x + op->a * vxa_ref_noise_normal(op->seed, op->sample, op->op_index << 8 | (uint32_t)c, v);
-    }
-    case VXA_INT_BIAS:
-        return x * exp(vxa_ref_bias_exponent(op, vol->dim, i, j, k));
-    default:
-        return x;
-    }
-}
-
 static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *mask);
 
 /* Every voxel of channel c through y = (x - a) * f + b (NaN stays NaN; f = 0 gives b), stored as float32. */
@@ -126,12 +76,17 @@ done:
     return st;
 }
 
+/* One op over the whole volume: its statistics per channel, then its reference formula (vxa_iop_impl.ref,
+ * src/ops_intensity.c) at every voxel, stored as float32. */
 static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, const vxa_dvol *mask)
 {
+    const vxa_iop_impl *im = vxa_iop_impl_of(op->id);
+    if (!im) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity op %d: no such op", op->id);
     if (op->id == VXA_INT_GAMMA && (op->invert || op->retain)) return ref_gamma_nnunet(ctx, op, vol);
+    if (im->apply) return im->apply(ctx, op, vol);   /* reference smoothing and resampling */
     mask = op->masked ? mask : NULL;
     const int64_t nc = vol->channels;
-    ref_stats *s = calloc((size_t)nc, sizeof *s);
+    vxa_istats *s = calloc((size_t)nc, sizeof *s);
     vxa_moments *m = calloc((size_t)nc, sizeof *m);
     double *pct = calloc((size_t)nc * 2, sizeof *pct);
     vxa_status st = VXA_OK;
@@ -139,27 +94,16 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, co
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity reference: statistics of %lld channels", (long long)nc);
         goto done;
     }
-    if (op->id == VXA_INT_BLUR || op->id == VXA_INT_LOWRES) {   /* reference smoothing and resampling */
-        st = op->id == VXA_INT_BLUR ? vxa_intensity_blur(ctx, op, vol) : vxa_intensity_lowres(ctx, op, vol);
-        goto done;
-    }
-    if (op->id == VXA_INT_CLIP) {
-        for (int64_t c = 0; c < nc; c++) {
-            s[c].lo = op->a;
-            s[c].hi = op->b;
-        }
-    } else if (op->id == VXA_INT_PCLIP) {
-        const double q[2] = { op->a, op->b };
+    if (im->stats == VXA_ISTATS_PERCENTILES) {
+        const double q[2] = { op->lo, op->hi };
         if ((st = vxa_ref_reduce_percentiles(ctx, vol, op->nonzero, mask, q, pct)) != VXA_OK) goto done;
         for (int64_t c = 0; c < nc; c++) {
-            s[c].lo = pct[2 * c];
-            s[c].hi = pct[2 * c + 1];
+            s[c].plo = pct[2 * c];
+            s[c].phi = pct[2 * c + 1];
         }
-    } else if (op->id == VXA_INT_MINMAX || op->id == VXA_INT_ZSCORE || op->id == VXA_INT_GAMMA ||
-               op->id == VXA_INT_CONTRAST) {
-        const int nonzero = op->id == VXA_INT_ZSCORE && op->nonzero;
-        if ((st = vxa_ref_reduce_moments(ctx, vol, nonzero, mask, op->id == VXA_INT_ZSCORE, m)) != VXA_OK)
-            goto done;
+    } else if (im->stats != VXA_ISTATS_NONE) {
+        const int want_std = im->stats == VXA_ISTATS_STD;
+        if ((st = vxa_ref_reduce_moments(ctx, vol, op->nonzero, mask, want_std, m)) != VXA_OK) goto done;
         for (int64_t c = 0; c < nc; c++) s[c].m = m[c];
     }
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
@@ -168,7 +112,8 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, co
             for (int64_t j = 0; j < vol->dim[1]; j++)
                 for (int64_t i = 0; i < vol->dim[0]; i++) {
                     const size_t idx = (size_t)(i + vol->dim[0] * (j + vol->dim[1] * k)) + (size_t)c * n;
-                    vxa_ref_store(vol, idx, ref_op_value(op, &s[c], vxa_ref_value(vol, idx), vol, c, i, j, k));
+                    const vxa_ivoxel at = { .dim = vol->dim, .c = c, .i = i, .j = j, .k = k };
+                    vxa_ref_store(vol, idx, im->ref(op, &s[c], vxa_ref_value(vol, idx), &at));
                 }
     vxa_count_launch(ctx, "vxa_intensity_apply");
 done:
