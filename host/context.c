@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Device choice, context and queue, program build and cache, dispatch. */
 #include "cl.h"
+#include "backend.h"
 #include "embedded.h"
 #include "voxaug_cl.h"
 
@@ -267,6 +268,7 @@ vxa_status vxa_context_create(const vxa_context_options *caller_opt, vxa_context
     const char *spec = opt->device ? opt->device : getenv("VOXAUG_DEVICE");
     if (spec && (strcmp(spec, "reference") == 0 || strcmp(spec, "ref") == 0)) {
         ctx->reference = true;
+        ctx->backend = &vxa_backend_reference;
         snprintf(ctx->device_name, sizeof ctx->device_name, "reference (C)");
         if (ctx->max_alloc == 0) ctx->max_alloc = UINT64_MAX;
         ctx->ready = true;
@@ -275,6 +277,7 @@ vxa_status vxa_context_create(const vxa_context_options *caller_opt, vxa_context
     vxa_cl *cl = calloc(1, sizeof *cl);
     if (!cl) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "allocating the OpenCL state");
     ctx->cl = cl;
+    ctx->backend = &vxa_backend_opencl;
     cl->owns = true;
     const char *kdir = opt->kernel_dir ? opt->kernel_dir : getenv("VOXAUG_KERNEL_DIR");
     if (kdir) snprintf(cl->kernel_dir, sizeof cl->kernel_dir, "%s", kdir);
@@ -311,6 +314,7 @@ vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa
     vxa_cl *cl = calloc(1, sizeof *cl);
     if (!cl) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "allocating the OpenCL state");
     ctx->cl = cl;
+    ctx->backend = &vxa_backend_opencl;
     if (!context || !queue) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_context_create_cl: NULL context or queue");
     cl->context = context;
     cl->queue = queue;

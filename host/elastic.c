@@ -1,26 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Elastic-field building blocks on the device (kernels/noise.cl): Philox noise per voxel, trilinear
  * upsampling of coarse fields, and the known-answer hooks for Philox. */
-#include "cl.h"
+#include "cl_backend.h"
 #include "elastic.h"
 
-static vxa_status check_noise(vxa_context *ctx, const vxa_dvol *vol)
+vxa_status vxa_cl_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3])
 {
-    if (vol->dtype != VXA_FLOAT32 || vol->channels < 1 || vol->channels > 3)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "noise: the volume is %s x %lld channels, expected "
-                        "float32 with 1..3 channels", vxa_dtype_name(vol->dtype), (long long)vol->channels);
-    const uint64_t nvox = (uint64_t)vol->dim[0] * (uint64_t)vol->dim[1] * (uint64_t)vol->dim[2];
-    if (nvox > (1ull << 34))
-        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %llu voxels per channel exceed the 2^34 that 32-bit "
-                        "Philox block counters address", (unsigned long long)nvox);
-    return VXA_OK;
-}
-
-vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3])
-{
-    vxa_status st = check_noise(ctx, vol);
-    if (st != VXA_OK) return st;
-    if (ctx->reference) return vxa_ref_noise_uniform(ctx, vol, key, amp);
+    vxa_status st;
     const bool x16 = ctx->cl->chunked;   /* the CPU form: sixteen Philox blocks per work-item, as vector lanes */
     const char *name = x16 ? "vxa_noise_uniform_x16" : "vxa_noise_uniform";
     cl_kernel k;
@@ -38,19 +24,11 @@ vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_ke
     return vxa_cl_launch(ctx, k, name, 2, g);
 }
 
-vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],
-                                const int64_t fine_dim[3], const int64_t first[3], const int64_t step[3])
+vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
+                                   const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
+                                   const int64_t step[3])
 {
-    vxa_dvol fine = { .dim = { fine_dim[0], fine_dim[1], fine_dim[2] }, .channels = 1, .dtype = VXA_FLOAT32 };
-    vxa_status st = check_noise(ctx, coarse);
-    if (st == VXA_OK) st = check_noise(ctx, &fine);
-    if (st != VXA_OK) return st;
-    for (int a = 0; a < 3; a++)
-        if (step[a] < 1 || first[a] > 0 || first[a] + coarse->dim[a] * step[a] < fine_dim[a])
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "block means: along axis %d, %lld blocks of %lld from "
-                            "%lld do not cover %lld voxels", a, (long long)coarse->dim[a], (long long)step[a],
-                            (long long)first[a], (long long)fine_dim[a]);
-    if (ctx->reference) return vxa_ref_noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
+    vxa_status st;
     const bool rows = ctx->cl->chunked;   /* the CPU form: one work-item per coarse row and channel */
     const char *name = rows ? "vxa_noise_block_mean_rows" : "vxa_noise_block_mean";
     cl_kernel k;
@@ -73,25 +51,11 @@ vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_no
     return vxa_cl_launch(ctx, k, name, 3, rows ? gr : g);
 }
 
-static vxa_status check_upsample(vxa_context *ctx, const vxa_dvol *coarse, const vxa_dvol *fine,
+
+vxa_status vxa_cl_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
                                  const double step[3])
 {
-    if (coarse->dtype != VXA_FLOAT32 || fine->dtype != VXA_FLOAT32 || coarse->channels != fine->channels)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "upsampling: %s x %lld to %s x %lld, expected float32 "
-                        "with equal channels", vxa_dtype_name(coarse->dtype), (long long)coarse->channels,
-                        vxa_dtype_name(fine->dtype), (long long)fine->channels);
-    for (int a = 0; a < 3; a++)
-        if (!(step[a] > 0))
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "upsampling: step[%d] = %g, expected > 0", a, step[a]);
-    return VXA_OK;
-}
-
-vxa_status vxa_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
-                              const double step[3])
-{
-    vxa_status st = check_upsample(ctx, coarse, fine, step);
-    if (st != VXA_OK) return st;
-    if (ctx->reference) return vxa_ref_noise_upsample(ctx, coarse, fine, start, step);
+    vxa_status st;
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "noise", "", "vxa_noise_upsample", &k)) != VXA_OK) return st;
     const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };

@@ -4,7 +4,7 @@
  * src/ops_intensity.c). Ops that need statistics first flush the pending program, reduce on the device
  * (host/reduce.c), then join the next program with per-channel parameters. Ops that are not elementwise (blur,
  * lowres) flush and run their own passes. */
-#include "cl.h"
+#include "cl_backend.h"
 #include "intensity.h"
 #include "intensity_ops.h"
 
@@ -283,56 +283,25 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
     return VXA_OK;
 }
 
-/* What both paths refuse alike; *masked tells whether an op needs the mask. */
-static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *vol,
-                                  const vxa_dvol *mask, bool *masked)
-{
-    *masked = false;
-    for (int i = 0; i < n; i++) {
-        if (ops[i].id == VXA_INT_NOISE && vol->channels > 240)  /* lanes 0xF0.. are the pipeline's draws */
-            return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %lld channels, at most 240 (one Philox lane each)",
-                            (long long)vol->channels);
-        if (ops[i].masked && !mask)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s(mask=1): no label map to take the mask from",
-                            vxa_iop_impl_of(ops[i].id) ? vxa_iop_impl_of(ops[i].id)->name : "?");
-        *masked = *masked || ops[i].masked;
-    }
-    if (!*masked) return VXA_OK;
-    if (mask->channels != 1)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "mask=1: the label map has %lld channels, the mask needs 1",
-                        (long long)mask->channels);
-    for (int a = 0; a < 3; a++)
-        if (mask->dim[a] != vol->dim[a])
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "mask=1: the label map is %lldx%lldx%lld, the image "
-                            "%lldx%lldx%lld", (long long)mask->dim[0], (long long)mask->dim[1],
-                            (long long)mask->dim[2], (long long)vol->dim[0], (long long)vol->dim[1],
-                            (long long)vol->dim[2]);
-    return VXA_OK;
-}
 
 /* vxa_intensity_apply, and with win set the window at off of the result into win: on CPU devices the last
  * pass computes the window only (vxa_intensity_window), elsewhere the whole volume is computed and the window
- * copied. */
-static vxa_status apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
-                        const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
+ * copied. The arguments passed src/backend.c's checks. */
+vxa_status vxa_cl_intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                            const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
 {
-    bool masked;
-    vxa_status st0 = intensity_check(ctx, ops, n, vol, mask, &masked);
-    if (st0 != VXA_OK) return st0;
-    if (src && (src->channels != vol->channels || vxa_dvol_voxels(src) != vxa_dvol_voxels(vol) ||
-                vol->dtype != VXA_FLOAT32))
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: the source and the float32 volume differ "
-                        "in size");
-    if (src && (ctx->reference || src->dtype == VXA_FLOAT64)) {   /* convert first, then as below */
-        if ((st0 = vxa_cast_float(ctx, src, vol)) != VXA_OK) return st0;
+    bool masked = false;
+    for (int i = 0; i < n; i++) masked = masked || ops[i].masked;
+    if (src && src->dtype == VXA_FLOAT64) {   /* convert first, then as below */
+        vxa_status st0 = vxa_cast_float(ctx, src, vol);
+        if (st0 != VXA_OK) return st0;
         src = NULL;
     }
-    if (win && (ctx->reference || !ctx->cl->chunked)) {   /* the whole volume, then the window */
+    if (win && !ctx->cl->chunked) {   /* the whole volume, then the window */
         const int sign[3] = { 1, 1, 1 };
-        vxa_status st = apply(ctx, ops, n, src, vol, mask, NULL, NULL);
+        vxa_status st = vxa_cl_intensity(ctx, ops, n, src, vol, mask, NULL, NULL);
         return st != VXA_OK ? st : vxa_copy_axes(ctx, vol, win, sign, off, VXA_MODE_CONSTANT, 0.0);
     }
-    if (ctx->reference) return vxa_ref_intensity_apply(ctx, ops, n, vol, mask);
     if (vol->dtype != VXA_FLOAT32)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: expect a float32 volume, got %s",
                         vxa_dtype_name(vol->dtype));
@@ -366,24 +335,4 @@ done:
     free(w.s);
     free(p.par);
     return st;
-}
-
-vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
-                               const vxa_dvol *mask)
-{
-    return apply(ctx, ops, n, src, vol, mask, NULL, NULL);
-}
-
-vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src,
-                                      vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
-{
-    if (!win || !off || win->dtype != VXA_FLOAT32 || win->channels != vol->channels)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity window: expect a float32 window with the "
-                        "volume's %lld channels", (long long)vol->channels);
-    for (int a = 0; a < 3; a++)
-        if (off[a] < 0 || win->dim[a] < 1 || off[a] + win->dim[a] > vol->dim[a])
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity window: axis %d, %lld voxels at %lld leave "
-                            "the volume's %lld", a, (long long)win->dim[a], (long long)off[a],
-                            (long long)vol->dim[a]);
-    return apply(ctx, ops, n, src, vol, mask, off, win);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reductions on the device (kernels/reduce.cl): statistics from per-group partials combined in double, exact
  * percentiles by selection on histograms. Only partials and histograms come back to the host. */
-#include "cl.h"
+#include "cl_backend.h"
 #include "intensity.h"
 
 #include <math.h>
@@ -140,17 +140,15 @@ done:
     return st;
 }
 
-vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
-                            const double *shift, vxa_rstats *out)
+vxa_status vxa_cl_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                               const double *shift, vxa_rstats *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_stats(ctx, vol, nonzero, mask, shift, out);
     return reduce_stats(ctx, vol, nonzero, mask, shift, 1, out);
 }
 
-vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
-                              int want_std, vxa_moments *out)
+vxa_status vxa_cl_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                 int want_std, vxa_moments *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_moments(ctx, vol, nonzero, mask, want_std, out);
     const size_t nc = (size_t)vol->channels;
     vxa_rstats *r = malloc(nc * sizeof *r);
     double *shift = malloc(nc * sizeof *shift);
@@ -323,10 +321,9 @@ done:
  * stored values (raw_select). Otherwise radix selection on the keys of kernels/reduce.cl: a first pass
  * histograms their top 16 bits, then two passes their next 8 bits each, over the keys that share the prefix
  * found so far (most significant first). */
-vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
-                                  const double q[2], double *out)
+vxa_status vxa_cl_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                     const double q[2], double *out)
 {
-    if (ctx->reference) return vxa_ref_reduce_percentiles(ctx, vol, nonzero, mask, q, out);
     char opts[64];
     vxa_status st = check_input(ctx, vol, "reduce_percentiles", opts);
     if (st == VXA_OK) st = check_mask(ctx, vol, mask, "reduce_percentiles");

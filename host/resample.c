@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The resampling pass on the device (kernels/resample.cl): one launch, counted as "vxa_resample". A map that is
- * an exact copy (flips, crops, whole-voxel shifts inside the input) runs the copy kernel instead. */
-#include "cl.h"
+/* The resampling pass on the device (kernels/resample.cl): one launch, counted as "vxa_resample". (A map that is
+ * an exact copy never comes here: src/backend.c runs the copy instead.) */
+#include "cl_backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,47 +38,7 @@ static const char *raw_type(vxa_dtype t)
     return t == VXA_FLOAT64 ? "ulong" : t == VXA_FLOAT32 ? "uint" : vxa_dtype_cl_name(t);
 }
 
-/* Whether the map only flips, crops or shifts by whole voxels and reads inside the input: p_a = s_a o_a + q_a
- * with s_a = +-1 and q_a integer (A and b as the kernel sees them, in float), every position in [0, n_a). The
- * pass is then an exact copy: trilinear weights are 1 and 0, nearest rounds to the position itself. */
-static bool copy_map(const vxa_dvol *in, const vxa_dvol *out, const vxa_resample_params *p, int sign[3],
-                     int64_t off[3])
-{
-    if (p->field || p->coarse || p->out_k0 || p->out_i0 || p->out_j0 || p->in_k0 ||
-        vxa_resample_in_nz(p, in) != in->dim[2])
-        return false;
-    for (int r = 0; r < 3; r++) {
-        for (int c = 0; c < 3; c++)
-            if (r != c && (float)p->A[r][c] != 0.0f) return false;
-        const double s = (float)p->A[r][r], q = (float)p->b[r];
-        if ((s != 1.0 && s != -1.0) || q != floor(q) || fabs(q) > 16777216.0 || out->dim[r] > 16777216) return false;
-        const double lo = s > 0 ? q : q - (double)(out->dim[r] - 1), hi = s > 0 ? q + (double)(out->dim[r] - 1) : q;
-        if (lo < 0 || hi > (double)(in->dim[r] - 1)) return false;
-        sign[r] = (int)s;
-        off[r] = (int64_t)q;
-    }
-    return true;
-}
 
-/* The exact-copy pass: the copy kernel, then for typed or scaled images the cast to float32 with the scaling. */
-static vxa_status resample_copy(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p,
-                                const int sign[3], const int64_t off[3])
-{
-    vxa_status st;
-    if (in->dtype == out->dtype && (out->dtype != VXA_FLOAT32 || in->slope == 0.0f)) {
-        st = vxa_copy_axes(ctx, in, out, sign, off, p->mode, p->cval);
-    } else {
-        vxa_dvol tmp = { 0 };
-        if ((st = vxa_dvol_alloc(ctx, out->dim, in->channels, in->dtype, &tmp)) != VXA_OK) return st;
-        tmp.slope = in->slope;
-        tmp.inter = in->inter;
-        if ((st = vxa_copy_axes(ctx, in, &tmp, sign, off, p->mode, p->cval)) == VXA_OK)
-            st = vxa_cast_float(ctx, &tmp, out);
-        vxa_dvol_release(ctx, &tmp);
-    }
-    if (st == VXA_OK) vxa_count_launch(ctx, "vxa_resample");  /* still one resampling pass */
-    return st;
-}
 
 /* The coarse field interpolated along i onto the output's nx (kernels/noise.cl, vxa_noise_upsample_i), into h
  * (allocated here: nx x coarse ny x coarse nz x 3). */
@@ -102,16 +62,9 @@ static vxa_status upsample_i(vxa_context *ctx, const vxa_dvol *coarse, const int
     return st;
 }
 
-vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p)
+vxa_status vxa_cl_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p)
 {
-    vxa_status st = vxa_resample_check(ctx, in, out, p);
-    if (st != VXA_OK) return st;
-    int sign[3];
-    int64_t off[3];
-    if (in->dtype != VXA_FLOAT64 && copy_map(in, out, p, sign, off)) /* both paths */
-        return resample_copy(ctx, in, out, p, sign, off);
-    if (ctx->reference) return vxa_ref_resample(ctx, in, out, p);
-
+    vxa_status st;
     const bool raw = out->dtype != VXA_FLOAT32;  /* labels: order 0, the input's type, copied bit for bit */
     vxa_dvol conv = { 0 }, h = { 0 };
     const vxa_dvol *src = in;
@@ -141,7 +94,7 @@ vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, con
     /* cval: float for images; for labels the value in the label's type (rounded, saturated), as its bytes */
     unsigned char fill[8] = { 0 };
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = raw ? out->dtype : VXA_FLOAT32, .host = fill };
-    vxa_ref_store(&f, 0, p->cval);
+    vxa_dvol_store(&f, 0, p->cval);
     const size_t fill_size = vxa_dtype_size(f.dtype);
     cl_long4 ind = { { src->dim[0], src->dim[1], src->dim[2], src->channels } };
     cl_long4 outd = { { out->dim[0], out->dim[1], out->dim[2], out->channels } };

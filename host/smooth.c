@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Gaussian smoothing on the device (kernels/smooth.cl): one pass per axis with sigma > 1e-15, ping-ponging
  * between the volume and one temporary, all enqueued without waiting. */
-#include "cl.h"
+#include "cl_backend.h"
 #include "elastic.h"
 
 #include <stdlib.h>
@@ -29,11 +29,10 @@ done:
     return st;
 }
 
-vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode, double truncate)
+vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
+                               double truncate)
 {
-    vxa_status st = vxa_gauss_check(ctx, vol, sigma, mode, truncate);
-    if (st != VXA_OK) return st;
-    if (ctx->reference) return vxa_ref_gauss_smooth(ctx, vol, sigma, mode, truncate);
+    vxa_status st;
     int passes = 0;
     for (int a = 0; a < 3; a++) passes += sigma[a] > 1e-15;
     if (passes == 0) return VXA_OK;

@@ -16,9 +16,12 @@ typedef struct vxa_cl vxa_cl;  /* host/cl.h */
 #define VXA_POOL_SLOTS 4             /* released buffers a context keeps for reuse */
 #define VXA_POOL_MIN_BYTES (1u << 20) /* smaller ones are freed at once */
 
+struct vxa_backend;             /* src/backend.h */
+
 struct vxa_context {
     bool ready;                  /* created without error: runs refuse a context whose creation failed */
     bool reference;              /* the C reference path, no OpenCL */
+    const struct vxa_backend *backend;   /* set once when the context is made */
     vxa_cl *cl;                  /* NULL for the reference path */
     char device_name[256];
     uint64_t max_alloc;          /* bytes, the single-allocation limit in force */
@@ -111,10 +114,11 @@ int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode);
  * cheaper (512x fewer page faults). NULL when out of memory. */
 void *vxa_host_alloc(size_t bytes, size_t align);
 
-/* Reads voxel index `idx` of a host-side dvol as float after scaling (reference path helper). */
-double vxa_ref_value(const vxa_dvol *d, size_t idx);
+/* Reads voxel index `idx` of a dvol in host memory as a double after scaling (the reference backend, and
+ * conversions on the host). */
+double vxa_dvol_value(const vxa_dvol *d, size_t idx);
 /* Stores x at idx, rounding half away from zero and saturating for integer types. */
-void   vxa_ref_store(vxa_dvol *d, size_t idx, double x);
+void   vxa_dvol_store(vxa_dvol *d, size_t idx, double x);
 
 /* ---- spatial: one pull resampling pass (issue 3; elastic adds `field`, issue 4) --------------------------- */
 typedef struct vxa_resample_params {

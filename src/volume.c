@@ -243,12 +243,12 @@ size_t vxa_dvol_bytes(const vxa_dvol *d)
     return vxa_mul_size(vxa_dvol_voxels(d), vxa_dtype_size(d->dtype), &b) ? b : 0;
 }
 
-double vxa_ref_value(const vxa_dvol *d, size_t idx)
+double vxa_dvol_value(const vxa_dvol *d, size_t idx)
 {
     return scaled(raw_value(d->host, d->dtype, idx), d->slope, d->inter);
 }
 
-void vxa_ref_store(vxa_dvol *d, size_t idx, double x)
+void vxa_dvol_store(vxa_dvol *d, size_t idx, double x)
 {
     raw_store(d->host, d->dtype, idx, x);
 }

@@ -510,7 +510,7 @@ static double input_span(const vxa_volume *v)
                          .slope = (float)v->scl_slope, .inter = (float)v->scl_inter, .host = v->data };
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < vxa_volume_voxels(v); i++) {
-        const double y = vxa_ref_value(&d, i);
+        const double y = vxa_dvol_value(&d, i);
         lo = fmin(lo, y);
         hi = fmax(hi, y);
     }

@@ -103,7 +103,7 @@ static void assert_in_label_set(const vxa_volume *in, const vxa_volume *out, dou
     const size_t es = vxa_dtype_size(in->dtype), n = vxa_volume_voxels(in);
     unsigned char fill[8] = { 0 };
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = in->dtype, .host = fill };
-    vxa_ref_store(&f, 0, cval);
+    vxa_dvol_store(&f, 0, cval);
     for (size_t o = 0; o < vxa_volume_voxels(out); o += 1 + o % 7) { /* a sample of the voxels */
         const char *x = (const char *)out->data + o * es;
         int found = memcmp(x, fill, es) == 0;

@@ -149,7 +149,7 @@ vxa_volume *vxa_test_random_volume(const int64_t dim[3], int64_t channels, vxa_d
     for (size_t i = 0; i < n; i++) {
         double x = lo + (hi - lo) * vxa_test_uniform(state);
         if (vxa_test_rand(state) % 16 == 0) x = 0;  /* some zero voxels for nonzero modes */
-        vxa_ref_store(&d, i, x);
+        vxa_dvol_store(&d, i, x);
     }
     return v;
 }

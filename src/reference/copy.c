@@ -10,7 +10,7 @@ vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
     const size_t es = vxa_dtype_size(in->dtype);
     unsigned char fill[8];
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = in->dtype, .host = fill };
-    vxa_ref_store(&f, 0, cval);  /* cval in the volume's type, as the kernel gets it */
+    vxa_dvol_store(&f, 0, cval);  /* cval in the volume's type, as the kernel gets it */
     const size_t nin = (size_t)(in->dim[0] * in->dim[1] * in->dim[2]);
     const size_t nout = (size_t)(out->dim[0] * out->dim[1] * out->dim[2]);
     for (int64_t c = 0; c < out->channels; c++)
@@ -35,7 +35,7 @@ vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
 vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out)
 {
     const size_t n = vxa_dvol_voxels(in);
-    for (size_t i = 0; i < n; i++) ((float *)out->host)[i] = (float)vxa_ref_value(in, i);
+    for (size_t i = 0; i < n; i++) ((float *)out->host)[i] = (float)vxa_dvol_value(in, i);
     vxa_count_launch(ctx, "vxa_cast_float");
     return VXA_OK;
 }

@@ -41,8 +41,8 @@ static void ref_linear(vxa_dvol *vol, int64_t c, double a, double f, double b)
 {
     const size_t n = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
     for (size_t v = (size_t)c * n; v < (size_t)(c + 1) * n; v++) {
-        const double x = vxa_ref_value(vol, v);
-        vxa_ref_store(vol, v, isnan(x) ? x : f == 0 ? b : (x - a) * f + b);
+        const double x = vxa_dvol_value(vol, v);
+        vxa_dvol_store(vol, v, isnan(x) ? x : f == 0 ? b : (x - a) * f + b);
     }
 }
 
@@ -113,7 +113,7 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, co
                 for (int64_t i = 0; i < vol->dim[0]; i++) {
                     const size_t idx = (size_t)(i + vol->dim[0] * (j + vol->dim[1] * k)) + (size_t)c * n;
                     const vxa_ivoxel at = { .dim = vol->dim, .c = c, .i = i, .j = j, .k = k };
-                    vxa_ref_store(vol, idx, im->ref(op, &s[c], vxa_ref_value(vol, idx), &at));
+                    vxa_dvol_store(vol, idx, im->ref(op, &s[c], vxa_dvol_value(vol, idx), &at));
                 }
     vxa_count_launch(ctx, "vxa_intensity_apply");
 done:
@@ -131,7 +131,7 @@ vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, 
     if (n == 0) return VXA_OK;
     if (vol->slope != 0.0f) {   /* bake the NIfTI scaling in: later ops see scaled values */
         const size_t total = vxa_dvol_voxels(vol);
-        for (size_t v = 0; v < total; v++) vxa_ref_store(vol, v, (float)vxa_ref_value(vol, v));
+        for (size_t v = 0; v < total; v++) vxa_dvol_store(vol, v, (float)vxa_dvol_value(vol, v));
         vol->slope = vol->inter = 0.0f;
     }
     for (int i = 0; i < n; i++) {

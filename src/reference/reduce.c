@@ -8,7 +8,7 @@
 /* Whether voxel v (index within its channel) with value y counts. */
 static bool ref_takes(double y, int nonzero, const vxa_dvol *mask, size_t v)
 {
-    return isfinite(y) && !(nonzero && y == 0.0) && !(mask && vxa_ref_value(mask, v) == 0.0);
+    return isfinite(y) && !(nonzero && y == 0.0) && !(mask && vxa_dvol_value(mask, v) == 0.0);
 }
 
 static size_t ref_channel_voxels(const vxa_dvol *vol)
@@ -24,7 +24,7 @@ vxa_status vxa_ref_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonze
         const double sh = shift ? shift[c] : 0.0;
         vxa_rstats r = { 0, INFINITY, -INFINITY, 0, 0 };
         for (size_t v = 0; v < n; v++) {
-            const double y = vxa_ref_value(vol, v + (size_t)c * n);
+            const double y = vxa_dvol_value(vol, v + (size_t)c * n);
             if (!ref_takes(y, nonzero, mask, v)) continue;
             r.count += 1;
             r.min = fmin(r.min, y);
@@ -46,7 +46,7 @@ vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int non
     for (int64_t c = 0; c < vol->channels; c++) {
         vxa_moments m = { 0, INFINITY, -INFINITY, 0, NAN };
         for (size_t v = 0; v < n; v++) {
-            const double y = vxa_ref_value(vol, v + (size_t)c * n);
+            const double y = vxa_dvol_value(vol, v + (size_t)c * n);
             if (!ref_takes(y, nonzero, mask, v)) continue;
             m.count += 1;
             m.min = fmin(m.min, y);
@@ -57,7 +57,7 @@ vxa_status vxa_ref_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int non
         if (want_std > 0 && m.count > 0) {
             double ss = 0;
             for (size_t v = 0; v < n; v++) {
-                const double y = vxa_ref_value(vol, v + (size_t)c * n);
+                const double y = vxa_dvol_value(vol, v + (size_t)c * n);
                 if (ref_takes(y, nonzero, mask, v)) ss += (y - m.mean) * (y - m.mean);
             }
             m.std = sqrt(ss / m.count);
@@ -107,7 +107,7 @@ vxa_status vxa_ref_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int
     for (int64_t c = 0; c < vol->channels; c++) {
         size_t m = 0;
         for (size_t v = 0; v < n; v++) {
-            const double y = vxa_ref_value(vol, v + (size_t)c * n);
+            const double y = vxa_dvol_value(vol, v + (size_t)c * n);
             if (ref_takes(y, nonzero, mask, v)) vals[m++] = y;
         }
         qsort(vals, m, sizeof *vals, ref_cmp_double);

@@ -10,82 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool finite3(const double *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!isfinite(x[i])) return false;
-    return true;
-}
-
-vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out,
-                              const vxa_resample_params *p)
-{
-    if (!in || !out || !p) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: NULL argument");
-    if (p->order != 0 && p->order != 1)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: order %d, expected 0 (nearest) or 1 (trilinear)",
-                        p->order);
-    if (p->mode != VXA_MODE_CONSTANT && p->mode != VXA_MODE_NEAREST && p->mode != VXA_MODE_REFLECT)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: mode %d, expected constant (0), nearest (1) or "
-                        "reflect (2)", (int)p->mode);
-    for (int a = 0; a < 3; a++) {
-        if (in->dim[a] < 1)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: input dim[%d] = %lld, expected >= 1", a,
-                            (long long)in->dim[a]);
-        if (out->dim[a] != p->out_dim[a] || p->out_dim[a] < 1)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output dim[%d] = %lld but out_dim[%d] = %lld "
-                            "(both must agree and be >= 1)", a, (long long)out->dim[a], a, (long long)p->out_dim[a]);
-    }
-    if (in->channels < 1 || out->channels != in->channels)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output has %lld channels, input %lld (must be "
-                        "equal and >= 1)", (long long)out->channels, (long long)in->channels);
-    if (vxa_dtype_size(in->dtype) == 0)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: unknown input type %d", (int)in->dtype);
-    if (out->dtype != VXA_FLOAT32) {
-        if (p->order != 0)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: order 1 needs a float32 output, got %s (only "
-                            "nearest neighbour copies labels in their own type)", vxa_dtype_name(out->dtype));
-        if (out->dtype != in->dtype)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: a %s output of order 0 must have the input's "
-                            "type, got %s input (labels keep their type; images are written as float32)",
-                            vxa_dtype_name(out->dtype), vxa_dtype_name(in->dtype));
-    }
-    if (!finite3(&p->A[0][0], 9) || !finite3(p->b, 3) || !isfinite(p->cval))
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the matrix, offset and cval must be finite");
-    if (p->in_nz || p->in_k0 || p->out_k0) {   /* in_nz 0: the input is whole */
-        const int64_t in_nz = vxa_resample_in_nz(p, in);
-        if (p->in_nz < 0 || p->in_k0 < 0 || p->out_k0 < 0 || p->in_k0 + in->dim[2] > in_nz || in_nz > INT32_MAX ||
-            p->out_k0 > INT32_MAX)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: slab planes %lld.. (+%lld) of an input %lld "
-                            "deep, output from plane %lld: out of range", (long long)p->in_k0,
-                            (long long)in->dim[2], (long long)in_nz, (long long)p->out_k0);
-    }
-    if (p->out_i0 < 0 || p->out_j0 < 0 || p->out_i0 > INT32_MAX || p->out_j0 > INT32_MAX)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output window from (%lld, %lld): out of range",
-                        (long long)p->out_i0, (long long)p->out_j0);
-    if (p->field && p->coarse)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: a displacement field and a coarse field at once");
-    if (p->coarse) {
-        const vxa_dvol *f = p->coarse;
-        if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] < 1 || f->dim[1] < 1 || f->dim[2] < 1)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the coarse displacement field is %s x %lld "
-                            "channels, expected float32 x 3", vxa_dtype_name(f->dtype), (long long)f->channels);
-        for (int a = 0; a < 3; a++)
-            if (!(p->coarse_step[a] > 0) || !isfinite(p->coarse_step[a]) || !isfinite(p->coarse_start[a]))
-                return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: coarse field step %g, start %g along "
-                                "axis %d: expected a finite step > 0", p->coarse_step[a], p->coarse_start[a], a);
-    }
-    if (p->field) {
-        const vxa_dvol *f = p->field;
-        if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] != p->out_dim[0] || f->dim[1] != p->out_dim[1] ||
-            f->dim[2] != p->out_dim[2])
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the displacement field is %s %lldx%lldx%lld x "
-                            "%lld channels, expected float32 %lldx%lldx%lld x 3 (the output grid)",
-                            vxa_dtype_name(f->dtype), (long long)f->dim[0], (long long)f->dim[1],
-                            (long long)f->dim[2], (long long)f->channels, (long long)p->out_dim[0],
-                            (long long)p->out_dim[1], (long long)p->out_dim[2]);
-    }
-    return VXA_OK;
-}
 
 /* Linear index of grid position idx in channel c after folding by the mode; -1 = outside (reads cval).
  * v holds planes k0 .. of a volume nz deep (a slab; k0 = 0 and nz = v->dim[2] for a whole volume). */
@@ -116,7 +40,7 @@ static double ref_sample_linear(const vxa_dvol *v, const double p[3], int64_t c,
             w *= up ? p[a] - f[a] : 1.0 - (p[a] - f[a]);
         }
         const int64_t q = ref_index(v, idx, c, mode, k0, nz);
-        sum += w * (q < 0 ? cval : vxa_ref_value(v, (size_t)q));
+        sum += w * (q < 0 ? cval : vxa_dvol_value(v, (size_t)q));
     }
     return sum;
 }
@@ -143,7 +67,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
     const bool raw = out->dtype != VXA_FLOAT32;  /* labels: the stored value itself, no scaling */
     unsigned char fill[8] = { 0 };
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = out->dtype, .host = fill };
-    vxa_ref_store(&f, 0, p->cval);  /* cval in the label's type, as the kernel gets it */
+    vxa_dvol_store(&f, 0, p->cval);  /* cval in the label's type, as the kernel gets it */
     const size_t nout = (size_t)(out->dim[0] * out->dim[1] * out->dim[2]);
     const int64_t in_nz = vxa_resample_in_nz(p, in);
     const float A32[3][3] = { { (float)p->A[0][0], (float)p->A[0][1], (float)p->A[0][2] },
@@ -157,7 +81,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                 const int64_t oi[3] = { i + p->out_i0, j + p->out_j0, k + p->out_k0 };  /* in the whole output */
                 double d[3] = { 0.0, 0.0, 0.0 };
                 if (p->field)
-                    for (int a = 0; a < 3; a++) d[a] = vxa_ref_value(p->field, o + (size_t)a * nout);
+                    for (int a = 0; a < 3; a++) d[a] = vxa_dvol_value(p->field, o + (size_t)a * nout);
                 if (p->order == 1) {
                     double pos[3];
                     for (int r = 0; r < 3; r++) {
@@ -165,7 +89,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                         for (int c = 0; c < 3; c++) pos[r] += p->A[r][c] * ((double)oi[c] + d[c]);
                     }
                     for (int64_t c = 0; c < out->channels; c++)
-                        vxa_ref_store(out, o + (size_t)c * nout, ref_sample_linear(in, pos, c, p->mode, p->cval, p->in_k0,
+                        vxa_dvol_store(out, o + (size_t)c * nout, ref_sample_linear(in, pos, c, p->mode, p->cval, p->in_k0,
                                                                                  in_nz));
                     continue;
                 }
@@ -180,7 +104,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                     const int64_t q = ref_index(in, idx, c, p->mode, p->in_k0, in_nz);
                     const size_t oc = o + (size_t)c * nout;
                     if (!raw)
-                        vxa_ref_store(out, oc, q < 0 ? p->cval : vxa_ref_value(in, (size_t)q));
+                        vxa_dvol_store(out, oc, q < 0 ? p->cval : vxa_dvol_value(in, (size_t)q));
                     else
                         memcpy((char *)out->host + oc * es, q < 0 ? (const char *)fill
                                                                   : (const char *)in->host + (size_t)q * es, es);

@@ -36,29 +36,6 @@ double vxa_gauss_sum_sq(double sigma, double truncate)
     return s;
 }
 
-vxa_status vxa_gauss_check(vxa_context *ctx, const vxa_dvol *vol, const double sigma[3], vxa_mode mode,
-                           double truncate)
-{
-    if (vol->dtype != VXA_FLOAT32)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: the volume is %s, expected float32",
-                        vxa_dtype_name(vol->dtype));
-    if (mode != VXA_MODE_CONSTANT && mode != VXA_MODE_NEAREST && mode != VXA_MODE_REFLECT)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: mode %d, expected 0 (constant), "
-                        "1 (nearest) or 2 (reflect)", (int)mode);
-    if (!isfinite(truncate) || truncate < 0)
-        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: truncate = %g, expected a finite "
-                        "value >= 0", truncate);
-    for (int a = 0; a < 3; a++) {
-        if (!isfinite(sigma[a]) || sigma[a] < 0)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: sigma[%d] = %g, expected a "
-                            "finite value >= 0", a, sigma[a]);
-        if (sigma[a] > 1e-15 && truncate * sigma[a] + 0.5 > (double)VXA_GAUSS_MAX_RADIUS)
-            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: sigma[%d] = %g with truncate "
-                            "%g gives a kernel radius over %d voxels", a, sigma[a], truncate,
-                            VXA_GAUSS_MAX_RADIUS);
-    }
-    return VXA_OK;
-}
 
 vxa_status vxa_ref_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
                                 double truncate)

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* The OpenCL backend's table (src/backend.h). */
+#include "cl_backend.h"
+
+const vxa_backend vxa_backend_opencl = {
+    .name = "opencl",
+    .copy_axes = vxa_cl_copy_axes,
+    .cast_float = vxa_cl_cast_float,
+    .resample = vxa_cl_resample,
+    .gauss_smooth = vxa_cl_gauss_smooth,
+    .reduce_stats = vxa_cl_reduce_stats,
+    .reduce_moments = vxa_cl_reduce_moments,
+    .reduce_percentiles = vxa_cl_reduce_percentiles,
+    .intensity = vxa_cl_intensity,
+    .noise_uniform = vxa_cl_noise_uniform,
+    .noise_block_mean = vxa_cl_noise_block_mean,
+    .noise_upsample = vxa_cl_noise_upsample,
+};

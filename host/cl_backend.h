@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* The OpenCL backend's functions (src/backend.h), one per table entry, defined in the host/ file of their
+ * kernels and joined in host/backend.c. */
+#ifndef VXA_CL_BACKEND_H
+#define VXA_CL_BACKEND_H
+
+#include "backend.h"
+#include "cl.h"
+
+vxa_status vxa_cl_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                            const int64_t offset[3], vxa_mode mode, double cval);
+vxa_status vxa_cl_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
+vxa_status vxa_cl_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
+vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
+                               double truncate);
+vxa_status vxa_cl_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                               const double *shift, vxa_rstats *out);
+vxa_status vxa_cl_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                 int want_std, vxa_moments *out);
+vxa_status vxa_cl_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                     const double q[2], double *out);
+vxa_status vxa_cl_intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                            const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
+vxa_status vxa_cl_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3]);
+vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
+                                   const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
+                                   const int64_t step[3]);
+vxa_status vxa_cl_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
+                                 const double step[3]);
+
+#endif

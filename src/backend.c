@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/* The entry points over the backend table (src/backend.h): each checks its arguments once, takes the shortcuts
+ * that hold on every backend (a resampling pass that is an exact copy), then calls the context's backend. */
+#include "backend.h"
+
+#include <math.h>
+
+static const vxa_backend *be(const vxa_context *ctx)
+{
+    return ctx->backend;
+}
+
+/* ---- copies ---------------------------------------------------------------------------------------------- */
+static vxa_status check_copy(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out)
+{
+    if (in->dtype != out->dtype || in->channels != out->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "copy: output must have the input's type and channels "
+                        "(%s x %lld vs %s x %lld)", vxa_dtype_name(in->dtype), (long long)in->channels,
+                        vxa_dtype_name(out->dtype), (long long)out->channels);
+    return VXA_OK;
+}
+
+vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                         const int64_t offset[3], vxa_mode mode, double cval)
+{
+    vxa_status st = check_copy(ctx, in, out);
+    return st != VXA_OK ? st : be(ctx)->copy_axes(ctx, in, out, sign, offset, mode, cval);
+}
+
+vxa_status vxa_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out)
+{
+    if (out->dtype != VXA_FLOAT32 || vxa_dvol_voxels(in) != vxa_dvol_voxels(out))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "cast: output must be float32 with the input's size");
+    return be(ctx)->cast_float(ctx, in, out);
+}
+
+/* ---- resampling ------------------------------------------------------------------------------------------ */
+static bool finite3(const double *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out,
+                              const vxa_resample_params *p)
+{
+    if (!in || !out || !p) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: NULL argument");
+    if (p->order != 0 && p->order != 1)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: order %d, expected 0 (nearest) or 1 (trilinear)",
+                        p->order);
+    if (p->mode != VXA_MODE_CONSTANT && p->mode != VXA_MODE_NEAREST && p->mode != VXA_MODE_REFLECT)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: mode %d, expected constant (0), nearest (1) or "
+                        "reflect (2)", (int)p->mode);
+    for (int a = 0; a < 3; a++) {
+        if (in->dim[a] < 1)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: input dim[%d] = %lld, expected >= 1", a,
+                            (long long)in->dim[a]);
+        if (out->dim[a] != p->out_dim[a] || p->out_dim[a] < 1)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output dim[%d] = %lld but out_dim[%d] = %lld "
+                            "(both must agree and be >= 1)", a, (long long)out->dim[a], a, (long long)p->out_dim[a]);
+    }
+    if (in->channels < 1 || out->channels != in->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output has %lld channels, input %lld (must be "
+                        "equal and >= 1)", (long long)out->channels, (long long)in->channels);
+    if (vxa_dtype_size(in->dtype) == 0)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: unknown input type %d", (int)in->dtype);
+    if (out->dtype != VXA_FLOAT32) {
+        if (p->order != 0)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: order 1 needs a float32 output, got %s (only "
+                            "nearest neighbour copies labels in their own type)", vxa_dtype_name(out->dtype));
+        if (out->dtype != in->dtype)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: a %s output of order 0 must have the input's "
+                            "type, got %s input (labels keep their type; images are written as float32)",
+                            vxa_dtype_name(out->dtype), vxa_dtype_name(in->dtype));
+    }
+    if (!finite3(&p->A[0][0], 9) || !finite3(p->b, 3) || !isfinite(p->cval))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the matrix, offset and cval must be finite");
+    if (p->in_nz || p->in_k0 || p->out_k0) {   /* in_nz 0: the input is whole */
+        const int64_t in_nz = vxa_resample_in_nz(p, in);
+        if (p->in_nz < 0 || p->in_k0 < 0 || p->out_k0 < 0 || p->in_k0 + in->dim[2] > in_nz || in_nz > INT32_MAX ||
+            p->out_k0 > INT32_MAX)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: slab planes %lld.. (+%lld) of an input %lld "
+                            "deep, output from plane %lld: out of range", (long long)p->in_k0,
+                            (long long)in->dim[2], (long long)in_nz, (long long)p->out_k0);
+    }
+    if (p->out_i0 < 0 || p->out_j0 < 0 || p->out_i0 > INT32_MAX || p->out_j0 > INT32_MAX)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: output window from (%lld, %lld): out of range",
+                        (long long)p->out_i0, (long long)p->out_j0);
+    if (p->field && p->coarse)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: a displacement field and a coarse field at once");
+    if (p->coarse) {
+        const vxa_dvol *f = p->coarse;
+        if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] < 1 || f->dim[1] < 1 || f->dim[2] < 1)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the coarse displacement field is %s x %lld "
+                            "channels, expected float32 x 3", vxa_dtype_name(f->dtype), (long long)f->channels);
+        for (int a = 0; a < 3; a++)
+            if (!(p->coarse_step[a] > 0) || !isfinite(p->coarse_step[a]) || !isfinite(p->coarse_start[a]))
+                return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: coarse field step %g, start %g along "
+                                "axis %d: expected a finite step > 0", p->coarse_step[a], p->coarse_start[a], a);
+    }
+    if (p->field) {
+        const vxa_dvol *f = p->field;
+        if (f->dtype != VXA_FLOAT32 || f->channels != 3 || f->dim[0] != p->out_dim[0] || f->dim[1] != p->out_dim[1] ||
+            f->dim[2] != p->out_dim[2])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: the displacement field is %s %lldx%lldx%lld x "
+                            "%lld channels, expected float32 %lldx%lldx%lld x 3 (the output grid)",
+                            vxa_dtype_name(f->dtype), (long long)f->dim[0], (long long)f->dim[1],
+                            (long long)f->dim[2], (long long)f->channels, (long long)p->out_dim[0],
+                            (long long)p->out_dim[1], (long long)p->out_dim[2]);
+    }
+    return VXA_OK;
+}
+
+/* Whether the map only flips, crops or shifts by whole voxels and reads inside the input: p_a = s_a o_a + q_a
+ * with s_a = +-1 and q_a integer (A and b as the kernel sees them, in float), every position in [0, n_a). The
+ * pass is then an exact copy: trilinear weights are 1 and 0, nearest rounds to the position itself. */
+static bool copy_map(const vxa_dvol *in, const vxa_dvol *out, const vxa_resample_params *p, int sign[3],
+                     int64_t off[3])
+{
+    if (p->field || p->coarse || p->out_k0 || p->out_i0 || p->out_j0 || p->in_k0 ||
+        vxa_resample_in_nz(p, in) != in->dim[2])
+        return false;
+    for (int r = 0; r < 3; r++) {
+        for (int c = 0; c < 3; c++)
+            if (r != c && (float)p->A[r][c] != 0.0f) return false;
+        const double s = (float)p->A[r][r], q = (float)p->b[r];
+        if ((s != 1.0 && s != -1.0) || q != floor(q) || fabs(q) > 16777216.0 || out->dim[r] > 16777216) return false;
+        const double lo = s > 0 ? q : q - (double)(out->dim[r] - 1), hi = s > 0 ? q + (double)(out->dim[r] - 1) : q;
+        if (lo < 0 || hi > (double)(in->dim[r] - 1)) return false;
+        sign[r] = (int)s;
+        off[r] = (int64_t)q;
+    }
+    return true;
+}
+
+/* The exact-copy pass: the copy kernel, then for typed or scaled images the cast to float32 with the scaling. */
+static vxa_status resample_copy(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p,
+                                const int sign[3], const int64_t off[3])
+{
+    vxa_status st;
+    if (in->dtype == out->dtype && (out->dtype != VXA_FLOAT32 || in->slope == 0.0f)) {
+        st = vxa_copy_axes(ctx, in, out, sign, off, p->mode, p->cval);
+    } else {
+        vxa_dvol tmp = { 0 };
+        if ((st = vxa_dvol_alloc(ctx, out->dim, in->channels, in->dtype, &tmp)) != VXA_OK) return st;
+        tmp.slope = in->slope;
+        tmp.inter = in->inter;
+        if ((st = vxa_copy_axes(ctx, in, &tmp, sign, off, p->mode, p->cval)) == VXA_OK)
+            st = vxa_cast_float(ctx, &tmp, out);
+        vxa_dvol_release(ctx, &tmp);
+    }
+    if (st == VXA_OK) vxa_count_launch(ctx, "vxa_resample");  /* still one resampling pass */
+    return st;
+}
+
+vxa_status vxa_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p)
+{
+    vxa_status st = vxa_resample_check(ctx, in, out, p);
+    if (st != VXA_OK) return st;
+    int sign[3];
+    int64_t off[3];
+    if (in->dtype != VXA_FLOAT64 && copy_map(in, out, p, sign, off)) return resample_copy(ctx, in, out, p, sign, off);
+    return be(ctx)->resample(ctx, in, out, p);
+}
+
+/* ---- smoothing ------------------------------------------------------------------------------------------- */
+vxa_status vxa_gauss_check(vxa_context *ctx, const vxa_dvol *vol, const double sigma[3], vxa_mode mode,
+                           double truncate)
+{
+    if (vol->dtype != VXA_FLOAT32)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: the volume is %s, expected float32",
+                        vxa_dtype_name(vol->dtype));
+    if (mode != VXA_MODE_CONSTANT && mode != VXA_MODE_NEAREST && mode != VXA_MODE_REFLECT)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: mode %d, expected 0 (constant), "
+                        "1 (nearest) or 2 (reflect)", (int)mode);
+    if (!isfinite(truncate) || truncate < 0)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: truncate = %g, expected a finite "
+                        "value >= 0", truncate);
+    for (int a = 0; a < 3; a++) {
+        if (!isfinite(sigma[a]) || sigma[a] < 0)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: sigma[%d] = %g, expected a "
+                            "finite value >= 0", a, sigma[a]);
+        if (sigma[a] > 1e-15 && truncate * sigma[a] + 0.5 > (double)VXA_GAUSS_MAX_RADIUS)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian smoothing: sigma[%d] = %g with truncate "
+                            "%g gives a kernel radius over %d voxels", a, sigma[a], truncate,
+                            VXA_GAUSS_MAX_RADIUS);
+    }
+    return VXA_OK;
+}
+
+vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode, double truncate)
+{
+    vxa_status st = vxa_gauss_check(ctx, vol, sigma, mode, truncate);
+    return st != VXA_OK ? st : be(ctx)->gauss_smooth(ctx, vol, sigma, mode, truncate);
+}
+
+/* ---- reductions ------------------------------------------------------------------------------------------ */
+vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                            const double *shift, vxa_rstats *out)
+{
+    return be(ctx)->reduce_stats(ctx, vol, nonzero, mask, shift, out);
+}
+
+vxa_status vxa_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                              int want_std, vxa_moments *out)
+{
+    return be(ctx)->reduce_moments(ctx, vol, nonzero, mask, want_std, out);
+}
+
+vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                  const double q[2], double *out)
+{
+    return be(ctx)->reduce_percentiles(ctx, vol, nonzero, mask, q, out);
+}
+
+/* ---- intensity programs ---------------------------------------------------------------------------------- */
+/* What both backends refuse alike. */
+static vxa_status intensity_check(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *vol,
+                                  const vxa_dvol *mask)
+{
+    bool masked = false;
+    for (int i = 0; i < n; i++) {
+        if (ops[i].id == VXA_INT_NOISE && vol->channels > 240)  /* lanes 0xF0.. are the pipeline's draws */
+            return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %lld channels, at most 240 (one Philox lane each)",
+                            (long long)vol->channels);
+        if (ops[i].masked && !mask)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s(mask=1): no label map to take the mask from",
+                            vxa_iop_impl_of(ops[i].id) ? vxa_iop_impl_of(ops[i].id)->name : "?");
+        masked = masked || ops[i].masked;
+    }
+    if (!masked) return VXA_OK;
+    if (mask->channels != 1)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "mask=1: the label map has %lld channels, the mask needs 1",
+                        (long long)mask->channels);
+    for (int a = 0; a < 3; a++)
+        if (mask->dim[a] != vol->dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "mask=1: the label map is %lldx%lldx%lld, the image "
+                            "%lldx%lldx%lld", (long long)mask->dim[0], (long long)mask->dim[1],
+                            (long long)mask->dim[2], (long long)vol->dim[0], (long long)vol->dim[1],
+                            (long long)vol->dim[2]);
+    return VXA_OK;
+}
+
+static vxa_status intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                            const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
+{
+    vxa_status st = intensity_check(ctx, ops, n, vol, mask);
+    if (st != VXA_OK) return st;
+    if (src && (src->channels != vol->channels || vxa_dvol_voxels(src) != vxa_dvol_voxels(vol) ||
+                vol->dtype != VXA_FLOAT32))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops: the source and the float32 volume differ "
+                        "in size");
+    return be(ctx)->intensity(ctx, ops, n, src, vol, mask, off, win);
+}
+
+vxa_status vxa_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                               const vxa_dvol *mask)
+{
+    return intensity(ctx, ops, n, src, vol, mask, NULL, NULL);
+}
+
+vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src,
+                                      vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
+{
+    if (!win || !off || win->dtype != VXA_FLOAT32 || win->channels != vol->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity window: expect a float32 window with the "
+                        "volume's %lld channels", (long long)vol->channels);
+    for (int a = 0; a < 3; a++)
+        if (off[a] < 0 || win->dim[a] < 1 || off[a] + win->dim[a] > vol->dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity window: axis %d, %lld voxels at %lld leave "
+                            "the volume's %lld", a, (long long)win->dim[a], (long long)off[a],
+                            (long long)vol->dim[a]);
+    return intensity(ctx, ops, n, src, vol, mask, off, win);
+}
+
+/* ---- noise for elastic fields ---------------------------------------------------------------------------- */
+static vxa_status check_noise(vxa_context *ctx, const vxa_dvol *vol)
+{
+    if (vol->dtype != VXA_FLOAT32 || vol->channels < 1 || vol->channels > 3)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "noise: the volume is %s x %lld channels, expected "
+                        "float32 with 1..3 channels", vxa_dtype_name(vol->dtype), (long long)vol->channels);
+    const uint64_t nvox = (uint64_t)vol->dim[0] * (uint64_t)vol->dim[1] * (uint64_t)vol->dim[2];
+    if (nvox > (1ull << 34))
+        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "noise: %llu voxels per channel exceed the 2^34 that 32-bit "
+                        "Philox block counters address", (unsigned long long)nvox);
+    return VXA_OK;
+}
+
+vxa_status vxa_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3])
+{
+    vxa_status st = check_noise(ctx, vol);
+    return st != VXA_OK ? st : be(ctx)->noise_uniform(ctx, vol, key, amp);
+}
+
+vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],
+                                const int64_t fine_dim[3], const int64_t first[3], const int64_t step[3])
+{
+    vxa_dvol fine = { .dim = { fine_dim[0], fine_dim[1], fine_dim[2] }, .channels = 1, .dtype = VXA_FLOAT32 };
+    vxa_status st = check_noise(ctx, coarse);
+    if (st == VXA_OK) st = check_noise(ctx, &fine);
+    if (st != VXA_OK) return st;
+    for (int a = 0; a < 3; a++)
+        if (step[a] < 1 || first[a] > 0 || first[a] + coarse->dim[a] * step[a] < fine_dim[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "block means: along axis %d, %lld blocks of %lld from "
+                            "%lld do not cover %lld voxels", a, (long long)coarse->dim[a], (long long)step[a],
+                            (long long)first[a], (long long)fine_dim[a]);
+    return be(ctx)->noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
+}
+
+static vxa_status check_upsample(vxa_context *ctx, const vxa_dvol *coarse, const vxa_dvol *fine,
+                                 const double step[3])
+{
+    if (coarse->dtype != VXA_FLOAT32 || fine->dtype != VXA_FLOAT32 || coarse->channels != fine->channels)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "upsampling: %s x %lld to %s x %lld, expected float32 "
+                        "with equal channels", vxa_dtype_name(coarse->dtype), (long long)coarse->channels,
+                        vxa_dtype_name(fine->dtype), (long long)fine->channels);
+    for (int a = 0; a < 3; a++)
+        if (!(step[a] > 0))
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "upsampling: step[%d] = %g, expected > 0", a, step[a]);
+    return VXA_OK;
+}
+
+vxa_status vxa_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
+                              const double step[3])
+{
+    vxa_status st = check_upsample(ctx, coarse, fine, step);
+    return st != VXA_OK ? st : be(ctx)->noise_upsample(ctx, coarse, fine, start, step);
+}

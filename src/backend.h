@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* The backend interface: the compute a context's device does, as one table of functions per backend, set once
+ * when the context is made. src/backend.c holds the entry points the rest of src/ calls (vxa_resample,
+ * vxa_copy_axes, ... declared in src/internal.h, src/intensity.h and src/elastic.h): their argument checks and
+ * shortcuts (a resampling pass that is an exact copy) are made there once, then the table runs. host/ fills the
+ * OpenCL table (host/backend.c), src/reference/ the C table (src/reference/backend.c); neither calls into the
+ * other. A table entry may assume its arguments passed the checks of its entry point.
+ * (libuv's uv-common.c over unix/ and win/ is the model.) */
+#ifndef VXA_BACKEND_H
+#define VXA_BACKEND_H
+
+#include "elastic.h"
+#include "intensity.h"
+
+typedef struct vxa_backend {
+    const char *name;
+    vxa_status (*copy_axes)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
+                            const int64_t offset[3], vxa_mode mode, double cval);
+    vxa_status (*cast_float)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
+    /* Never an exact-copy map (the entry point copies those). */
+    vxa_status (*resample)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
+    vxa_status (*gauss_smooth)(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
+                               double truncate);
+    vxa_status (*reduce_stats)(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                               const double *shift, vxa_rstats *out);
+    vxa_status (*reduce_moments)(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                 int want_std, vxa_moments *out);
+    vxa_status (*reduce_percentiles)(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
+                                     const double q[2], double *out);
+    /* vxa_intensity_apply (win NULL) and vxa_intensity_apply_window (off, win set). */
+    vxa_status (*intensity)(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                            const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
+    vxa_status (*noise_uniform)(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3]);
+    vxa_status (*noise_block_mean)(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
+                                   const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
+                                   const int64_t step[3]);
+    vxa_status (*noise_upsample)(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
+                                 const double step[3]);
+} vxa_backend;
+
+extern const vxa_backend vxa_backend_opencl;      /* host/backend.c */
+extern const vxa_backend vxa_backend_reference;   /* src/reference/backend.c */
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* The C reference backend's table (src/backend.h): every entry computes on host memory, one op at a time. */
+#include "backend.h"
+
+/* A typed source is converted first; a window is copied out of the whole result. */
+static vxa_status ref_intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
+                                const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
+{
+    vxa_status st = src ? vxa_ref_cast_float(ctx, src, vol) : VXA_OK;
+    if (st == VXA_OK) st = vxa_ref_intensity_apply(ctx, ops, n, vol, mask);
+    const int sign[3] = { 1, 1, 1 };
+    if (st == VXA_OK && win) st = vxa_ref_copy_axes(ctx, vol, win, sign, off, VXA_MODE_CONSTANT, 0.0);
+    return st;
+}
+
+const vxa_backend vxa_backend_reference = {
+    .name = "reference",
+    .copy_axes = vxa_ref_copy_axes,
+    .cast_float = vxa_ref_cast_float,
+    .resample = vxa_ref_resample,
+    .gauss_smooth = vxa_ref_gauss_smooth,
+    .reduce_stats = vxa_ref_reduce_stats,
+    .reduce_moments = vxa_ref_reduce_moments,
+    .reduce_percentiles = vxa_ref_reduce_percentiles,
+    .intensity = ref_intensity,
+    .noise_uniform = vxa_ref_noise_uniform,
+    .noise_block_mean = vxa_ref_noise_block_mean,
+    .noise_upsample = vxa_ref_noise_upsample,
+};
