@@ -250,12 +250,6 @@ typedef struct vxa_draw vxa_draw;
 VXA_API void        vxa_draw_free(vxa_draw *d);          /* NULL is fine */
 VXA_API const char *vxa_draw_json(const vxa_draw *d);    /* "{}" for NULL */
 
-/* Output shape and geometry for an input: out->dim, channels, affine and spacing are set; data is NULL; dtype
- * float32. Known before running (it depends on the draw only through random crop sizes, which are fixed).
- * out is written up to the smaller of its size and the library's: initialise it (vxa_volume_init) first.
- * VXA_ERR_INVALID_ARGUMENT if any argument is NULL. */
-VXA_API vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out);
-
 /* VXA_ERR_INVALID_ARGUMENT (and nothing else done) for a NULL ctx, p, image or out_image, a label without
  * out_label, or a context whose creation failed; the output pointers given are set to NULL first.
  * Runs the pipeline on image (any dtype; output float32) and optional label (integer dtype, kept, order 0),
@@ -287,6 +281,16 @@ static inline void vxa_run_options_init(vxa_run_options *o) { vxa_run_options_in
 VXA_API vxa_status vxa_pipeline_run_ex(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
                                        const vxa_volume *image, const vxa_volume *label,
                                        vxa_volume **out_image, vxa_volume **out_label, vxa_draw **draw);
+
+/* Output shape and geometry for an input: out->dim, channels, affine and spacing are set; data is NULL; dtype
+ * float32. vxa_pipeline_output_shape_ex gives those of sample o->sample of o->seed (o initialised by
+ * vxa_run_options_init), exactly as vxa_pipeline_run_ex makes them (an op that does not apply, by its
+ * probability p, changes nothing; a random crop's start and a drawn rotation are those of the run).
+ * vxa_pipeline_output_shape gives them with every op applied. out is written up to the smaller of its size and
+ * the library's: initialise it (vxa_volume_init) first. VXA_ERR_INVALID_ARGUMENT if any argument is NULL. */
+VXA_API vxa_status vxa_pipeline_output_shape_ex(const vxa_pipeline *p, const vxa_run_options *o,
+                                                const vxa_volume *in, vxa_volume *out);
+VXA_API vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out);
 
 /* A batch: samples first_sample .. first_sample + n - 1 of seed, sample i on images[i] (and labels[i]; labels
  * may be NULL, or hold NULLs). NULL ctx, p, images, out_images, or labels without out_labels:

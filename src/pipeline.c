@@ -1,121 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* Running a pipeline on one sample: draw every op's parameters on the host from (seed, sample, op index),
- * then execute maximal runs of consecutive ops of one kind:
- *   - spatial (+ at most one elastic) ops compose into one pull map (A, b) and one resampling pass of the image
- *     and the label map (order 0); an elastic op's field lives on the output grid of its run, p = A·(o + d(o)) + b,
- *     wherever the elastic op stands inside the run;
- *   - intensity ops go to vxa_intensity_run, which fuses elementwise ones; label maps never see them (but give
- *     the voxels of zscore(mask=1) and pclip(mask=1) statistics).
- * The volume stays in the context's memory between runs and is read back once at the end. */
+/* The executor: one sample's plan (src/plan.h) run pass by pass:
+ *   - RESAMPLE: one resampling pass of the image and of the label map (order 0); an elastic op's field lives on
+ *     the pass's output grid, p = A·(o + d(o)) + b, wherever the elastic op stands inside the run;
+ *   - INTENSITY: vxa_intensity_run, which fuses elementwise ones; label maps never see them (but give the
+ *     voxels of zscore(mask=1) and pclip(mask=1) statistics); with `window`, the crop pass after it too.
+ * The volume stays in the context's memory between passes and is read back once at the end. */
 #include "pipeline.h"
+#include "plan.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Streams of the draw generator: op index << 8 | lane; lanes 0..15 belong to per-voxel noise of the op. */
-#define DRAW_LANE_PARAMS 0xFF
-#define DRAW_LANE_OP 0xFE
-
-void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t index, vxa_op_values *val,
-                 bool *applied)
-{
-    memset(val, 0, sizeof *val);
-    val->seed = seed;
-    val->sample = sample;
-    val->op_index = index;
-    vxa_draw_rng r = { seed, sample, index << 8 | DRAW_LANE_PARAMS, 0 };
-    /* The probability draw comes first and always happens, so later draws do not depend on it. */
-    const double u = vxa_draw_uniform(&r);
-    *applied = op->prob >= 1.0 || u < op->prob;
-    for (int i = 0; i < op->desc->nparams; i++) {
-        const vxa_param_desc *pd = &op->desc->params[i];
-        val->given[i] = op->given[i];
-        int n = op->given[i] ? op->given[i] : pd->count;
-        for (int k = 0; k < n; k++) {
-            double lo = op->lo[i][k], hi = op->hi[i][k];
-            if (lo == hi) val->v[i][k] = lo;
-            else if (pd->flags & VXA_P_INT) val->v[i][k] = (double)vxa_draw_int(&r, (int64_t)lo, (int64_t)hi);
-            else val->v[i][k] = lo + (hi - lo) * vxa_draw_uniform(&r);
-        }
-        for (int k = n; k < pd->count; k++) val->v[i][k] = val->v[i][0]; /* one value broadcasts */
-    }
-}
-
-/* ---- what was drawn, as JSON ---------------------------------------------------------------------------- */
-struct vxa_draw {
-    char *json;
-    size_t len, cap;
-};
-
-static void jprintf(vxa_draw *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jprintf(vxa_draw *d, const char *fmt, ...)
-{
-    if (!d) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(d->json ? d->json + d->len : NULL, d->json ? d->cap - d->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (d->json && d->len + (size_t)n < d->cap) {
-            d->len += (size_t)n;
-            return;
-        }
-        size_t cap = (d->cap ? d->cap * 2 : 1024) + (size_t)n;
-        char *j = realloc(d->json, cap);
-        if (!j) return;
-        d->json = j;
-        d->cap = cap;
-    }
-}
-
-void vxa_draw_free(vxa_draw *d)
-{
-    if (!d) return;
-    free(d->json);
-    free(d);
-}
-
-const char *vxa_draw_json(const vxa_draw *d) { return d && d->json ? d->json : "{}"; }
-
-static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val, bool applied, const char *note,
-                    int index)
-{
-    if (!d) return;
-    jprintf(d, "%s{\"op\":\"%s\",\"index\":%d,\"applied\":%s", index ? "," : "",
-            op->desc->name, index, applied ? "true" : "false");
-    for (int i = 0; op->desc->kind != VXA_OPK_SAMPLING && i < op->desc->nparams; i++) {
-        const vxa_param_desc *pd = &op->desc->params[i];
-        const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
-        jprintf(d, ",\"%s\":", pd->name);
-        if (pd->count > 1) jprintf(d, "[");
-        for (int k = 0; k < n; k++) {
-            if (pd->choices) jprintf(d, "%s\"%s\"", k ? "," : "", pd->choices[(int)val->v[i][k]]);
-            else jprintf(d, "%s%.10g", k ? "," : "", val->v[i][k]);
-        }
-        if (pd->count > 1) jprintf(d, "]");
-    }
-    if (note && note[0]) jprintf(d, ",%s", note);
-    jprintf(d, "}");
-}
-
 /* ---- execution ------------------------------------------------------------------------------------------ */
 typedef struct {
     vxa_context *ctx;
-    const vxa_pipeline *p;
-    uint64_t seed, sample;
-    vxa_draw *draw;
     vxa_volume **field_out;
     vxa_grid grid;               /* geometry of the current image */
     vxa_dvol img, lab;           /* current image (any dtype until the first pass, then float32) and label */
     bool has_label;
     bool img_is_input;           /* img still is the caller's image (never written, never released) */
     bool lab_is_input;
-    int order, mode, label_mode; /* sampling state */
-    double cval;
-    int ndrawn;
     /* The label map's pass of the last spatial run, put off until the label map is needed (lab_pending): its
      * parameters, and the coarse nodes and rows of a fast field that it reads (lab_rp.coarse set). When intensity
      * ops without a mask and then a crop follow, the pass computes the crop's window only (flush_label). */
@@ -136,65 +42,6 @@ static void swap_in(runner *r, vxa_dvol *cur, vxa_dvol *next)
     *cur = *next;
     memset(next, 0, sizeof *next);
     *input = false;
-}
-
-static bool is_identity(const double A[3][3], const double b[3], const int64_t in[3], const int64_t out[3])
-{
-    for (int r = 0; r < 3; r++) {
-        if (b[r] != 0.0 || in[r] != out[r]) return false;
-        for (int c = 0; c < 3; c++)
-            if (A[r][c] != (r == c ? 1.0 : 0.0)) return false;
-    }
-    return true;
-}
-
-/* Draws and composes a run of spatial/elastic ops starting at op index *i, advancing *i past it: the run's pull
- * map (A, b), its output grid, and its elastic op (NULL if none applied). */
-static vxa_status plan_spatial(runner *r, int *i, double A[3][3], double b[3], vxa_grid *cur,
-                               const vxa_op_inst **elastic, vxa_op_values *elastic_val)
-{
-    vxa_context *ctx = r->ctx;
-    vxa_xform_identity(A, b);
-    *cur = r->grid;              /* grid after the ops so far */
-    *elastic = NULL;
-    int k = *i;
-    for (; k < r->p->nops; k++) {
-        const vxa_op_inst *op = &r->p->ops[k];
-        if (op->desc->kind == VXA_OPK_SAMPLING) { /* inside a run it applies to the whole run */
-            if (op->given[VXA_SAMPLING_ORDER]) r->order = (int)op->lo[VXA_SAMPLING_ORDER][0];
-            if (op->given[VXA_SAMPLING_MODE]) r->mode = (int)op->lo[VXA_SAMPLING_MODE][0];
-            if (op->given[VXA_SAMPLING_CVAL]) r->cval = op->lo[VXA_SAMPLING_CVAL][0];
-            if (op->given[VXA_SAMPLING_LABEL_MODE]) r->label_mode = (int)op->lo[VXA_SAMPLING_LABEL_MODE][0];
-            continue;
-        }
-        if (op->desc->kind == VXA_OPK_INTENSITY) break;
-        if (op->desc->kind == VXA_OPK_ELASTIC && *elastic) break; /* one field per pass */
-        vxa_op_values val;
-        bool applied;
-        vxa_op_draw(op, r->seed, r->sample, (uint32_t)k, &val, &applied);
-        char note[512] = "";
-        if (applied && op->desc->kind == VXA_OPK_SPATIAL) {
-            double Ak[3][3], bk[3];
-            int64_t out_dim[3];
-            char err[512] = "";
-            vxa_draw_rng rng = { r->seed, r->sample, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
-            vxa_status st = op->desc->spatial(&val, &rng, cur, out_dim, Ak, bk, note, sizeof note, err, sizeof err);
-            if (st != VXA_OK)
-                return vxa_fail(ctx, st, "%s (op %d at spec column %d): %s", op->desc->name, k, op->column + 1, err);
-            for (int a = 0; a < 3; a++)
-                if (out_dim[a] < 1)
-                    return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: output dim %d would be %lld", op->desc->name,
-                                    a, (long long)out_dim[a]);
-            vxa_xform_compose(A, b, Ak, bk, A, b);
-            vxa_grid_after(&r->grid, A, b, out_dim, cur);
-        } else if (applied) {
-            *elastic = op;
-            *elastic_val = val;
-        }
-        draw_op(r->draw, op, &val, applied, note, r->ndrawn++);
-    }
-    *i = k;
-    return VXA_OK;
 }
 
 /* Runs the label map's pending pass, if any: over the whole grid (off NULL), or the window of dim voxels from
@@ -227,44 +74,18 @@ static vxa_status flush_label(runner *r, const int64_t off[3], const int64_t dim
     return VXA_OK;
 }
 
-/* A planned run of spatial/elastic ops (plan_spatial). */
-typedef struct {
-    double A[3][3], b[3];
-    vxa_grid cur;
-    const vxa_op_inst *elastic;
-    vxa_op_values elastic_val;
-} spatial_plan;
-
-/* Whether a plan only crops inside the image: p = o + q, q whole, every position inside, with A and b as the
- * resampling kernel would see them (float), i.e. a pass that host/resample.c would run as an exact copy
- * (copy_map, without flips). *off = q. */
-static bool plan_is_crop(const runner *r, const spatial_plan *sp, int64_t off[3])
-{
-    if (sp->elastic) return false;
-    for (int a = 0; a < 3; a++) {
-        for (int c = 0; c < 3; c++)
-            if ((float)sp->A[a][c] != (a == c ? 1.0f : 0.0f)) return false;
-        const double q = (float)sp->b[a];
-        if (q != floor(q) || q < 0 || q + (double)sp->cur.dim[a] > (double)r->grid.dim[a]) return false;
-        off[a] = (int64_t)q;
-    }
-    return true;
-}
-
-/* Runs a planned run of spatial/elastic ops; with image = false, on the label map only. */
-static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
+/* Runs a RESAMPLE pass; with image = false, on the label map only. */
+static vxa_status exec_spatial(runner *r, const vxa_pass *sp, bool image)
 {
     vxa_context *ctx = r->ctx;
-    const double (*A)[3] = sp->A;
-    const double *b = sp->b;
-    const vxa_grid cur = sp->cur;
+    const vxa_grid cur = sp->out;
     const vxa_op_inst *elastic = sp->elastic;
     const vxa_op_values elastic_val = sp->elastic_val;
     vxa_dvol field = { 0 }, out = { 0 };
     vxa_dvol rows = { 0 };   /* a fast field's rows, made by the image's pass and reused by the label map's */
     vxa_status st = flush_label(r, NULL, NULL);
     if (st != VXA_OK) return st;
-    if (!elastic && is_identity(A, b, r->grid.dim, cur.dim)) return VXA_OK;
+    if (sp->identity) return VXA_OK;
 
     /* fast elastic fields: the pass interpolates the coarse nodes itself, unless the caller wants the field */
     bool coarse = false;
@@ -280,7 +101,7 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
         vxa_volume_init(&like, cur.dim, 3, VXA_FLOAT32);
         if ((st = read_back(ctx, &like, &cur, &field, r->field_out)) != VXA_OK) goto done;
     }
-    vxa_resample_params rp = { .order = r->order, .mode = (vxa_mode)r->mode, .cval = r->cval,
+    vxa_resample_params rp = { .order = sp->order, .mode = (vxa_mode)sp->mode, .cval = sp->cval,
                                .field = elastic && !coarse ? &field : NULL, .coarse = coarse ? &field : NULL,
                                .coarse_rows = coarse ? &rows : NULL };
     memcpy(rp.coarse_start, cstart, sizeof cstart);
@@ -293,7 +114,7 @@ static vxa_status exec_spatial(runner *r, const spatial_plan *sp, bool image)
     if (r->has_label) {   /* the label map's pass, with what it reads, handed to flush_label */
         r->lab_rp = rp;
         r->lab_rp.order = 0;
-        r->lab_rp.mode = (vxa_mode)r->label_mode;
+        r->lab_rp.mode = (vxa_mode)sp->label_mode;
         r->lab_rp.cval = 0.0;
         r->lab_pending = true;
         if (coarse) {
@@ -315,14 +136,6 @@ done:
     vxa_dvol_release(ctx, &rows);
     vxa_dvol_release(ctx, &out);
     return st;
-}
-
-/* A run of spatial/elastic ops starting at op index *i; advances *i past it. */
-static vxa_status run_spatial(runner *r, int *i)
-{
-    spatial_plan sp;
-    vxa_status st = plan_spatial(r, i, sp.A, sp.b, &sp.cur, &sp.elastic, &sp.elastic_val);
-    return st != VXA_OK ? st : exec_spatial(r, &sp, true);
 }
 
 /* Runs the intensity ops descs[0..n) (n may be 0) on the image as a float32 volume of the pipeline's own. The
@@ -370,55 +183,21 @@ static vxa_status own_float_window(runner *r, const vxa_op_desc *const *descs, c
     return VXA_OK;
 }
 
-/* Whether an intensity op takes its statistics over the label map (a "mask" parameter set). */
-static bool uses_mask(const vxa_op_desc *d, const vxa_op_values *v)
+/* Runs an INTENSITY pass; with `window`, the crop pass after it (next) goes with it (own_float_window; on CPU
+ * devices the last program then computes the crop alone). */
+static vxa_status run_intensity(runner *r, const vxa_pass *s, const vxa_pass *next)
 {
-    for (int q = 0; q < d->nparams; q++)
-        if (strcmp(d->params[q].name, "mask") == 0) return v->v[q][0] != 0;
-    return false;
-}
-
-/* A run of intensity ops starting at op index *i; advances *i past it. When a crop inside the image follows
- * (the next run of spatial ops plans to an exact crop), the run and the crop go together (own_float_window; on
- * CPU devices the last pass then computes the crop alone) and *i advances past both. */
-static vxa_status run_intensity(runner *r, int *i)
-{
-    const vxa_op_desc *descs[64];
-    vxa_op_values vals[64];
-    int n = 0, k = *i;
-    for (; k < r->p->nops && n < 64; k++) {
-        const vxa_op_inst *op = &r->p->ops[k];
-        if (op->desc->kind != VXA_OPK_INTENSITY) break;
-        bool applied;
-        vxa_op_draw(op, r->seed, r->sample, (uint32_t)k, &vals[n], &applied);
-        draw_op(r->draw, op, &vals[n], applied, "", r->ndrawn++);
-        if (applied) descs[n++] = op->desc;
-    }
-    *i = k;
-    for (int a = 0; a < n; a++)   /* an op that reads the label map as a mask: it must be there first */
-        if (uses_mask(descs[a], &vals[a])) {
-            vxa_status st = flush_label(r, NULL, NULL);
-            if (st != VXA_OK) return st;
-            break;
-        }
-    if (!n || k >= r->p->nops || r->p->ops[k].desc->kind == VXA_OPK_SAMPLING ||
-        r->p->ops[k].desc->kind == VXA_OPK_INTENSITY)
-        return n ? own_float(r, descs, vals, n) : VXA_OK;
-    /* the spatial run that follows, planned now (its draws come after the intensity ops' as before) */
-    spatial_plan sp;
-    int64_t off[3];
-    vxa_status st = plan_spatial(r, i, sp.A, sp.b, &sp.cur, &sp.elastic, &sp.elastic_val);
-    if (st != VXA_OK) return st;
-    if (!plan_is_crop(r, &sp, off) || is_identity(sp.A, sp.b, r->grid.dim, sp.cur.dim)) {
-        if ((st = own_float(r, descs, vals, n)) != VXA_OK) return st;
-        return exec_spatial(r, &sp, true);
-    }
-    if ((st = own_float_window(r, descs, vals, n, off, &sp.cur)) != VXA_OK) return st;   /* mask: the whole map */
+    vxa_status st;
+    if (s->uses_mask && (st = flush_label(r, NULL, NULL)) != VXA_OK) return st;   /* the mask must be there */
+    if (!s->window) return s->nops ? own_float(r, s->descs, s->vals, s->nops) : VXA_OK;
+    const int64_t *off = next->crop_off;
+    if ((st = own_float_window(r, s->descs, s->vals, s->nops, off, &next->out)) != VXA_OK)  /* mask: the whole map */
+        return st;
     /* the label map's crop: its pending pass computes the window alone, else an exact copy */
-    if (r->has_label && (st = r->lab_pending ? flush_label(r, off, sp.cur.dim) : exec_spatial(r, &sp, false)) !=
+    if (r->has_label && (st = r->lab_pending ? flush_label(r, off, next->out.dim) : exec_spatial(r, next, false)) !=
         VXA_OK)
         return st;
-    r->grid = sp.cur;
+    r->grid = next->out;
     return VXA_OK;
 }
 
@@ -533,24 +312,26 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
     memset(out_image, 0, sizeof *out_image);
     if (out_label) memset(out_label, 0, sizeof *out_label);
     if (draw) *draw = NULL;
-    vxa_status st = VXA_OK;
-    runner r = { .ctx = ctx, .p = p, .seed = o->seed, .sample = o->sample, .field_out = o->field_out,
-                 .grid = *grid, .img = *image, .img_is_input = true,
-                 .order = 1, .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
+    runner r = { .ctx = ctx, .field_out = o->field_out, .grid = *grid, .img = *image, .img_is_input = true };
     if (o->field_out) *o->field_out = NULL;
     if (label) {
         r.has_label = true;
         r.lab = *label;
         r.lab_is_input = true;
     }
-    if (draw && !(r.draw = calloc(1, sizeof *r.draw))) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "draw record");
-    jprintf(r.draw, "{\"seed\":%llu,\"sample\":%llu,\"spec\":\"%s\",\"ops\":[", (unsigned long long)o->seed,
-            (unsigned long long)o->sample, vxa_pipeline_string(p));
-    for (int i = 0; i < p->nops;) {
-        const vxa_op_inst *op = &p->ops[i];
-        if ((st = vxa_run_cancelled(ctx, o, "op", i)) != VXA_OK) goto done;
-        if (op->desc->kind == VXA_OPK_INTENSITY) st = run_intensity(&r, &i);
-        else st = run_spatial(&r, &i);
+    vxa_plan plan;
+    char err[1024];
+    vxa_status st = vxa_plan_make(p, o->seed, o->sample, grid, 0, &plan, err, sizeof err);
+    if (st != VXA_OK) {
+        st = vxa_fail(ctx, st, "%s", err);
+        goto done;
+    }
+    for (int k = 0; k < plan.npasses; k++) {
+        const vxa_pass *s = &plan.passes[k];
+        if (s->fused) continue;   /* run by the pass before it */
+        if ((st = vxa_run_cancelled(ctx, o, "op", s->first)) != VXA_OK) goto done;
+        st = s->kind == VXA_PASS_INTENSITY ? run_intensity(&r, s, s->window ? &plan.passes[k + 1] : NULL)
+                                           : exec_spatial(&r, s, true);
         if (st != VXA_OK) goto done;
     }
     if ((st = flush_label(&r, NULL, NULL)) != VXA_OK || (st = own_float(&r, NULL, NULL, 0)) != VXA_OK) goto done;
@@ -565,7 +346,10 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
         }
         swap_in(&r, &r.lab, &copy);
     }
-    jprintf(r.draw, "]}");
+    if (draw && !(*draw = vxa_plan_draw(p, &plan, false))) {
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "draw record");
+        goto done;
+    }
     *out_image = r.img;
     if (out_label) *out_label = r.lab;
     *out_grid = r.grid;
@@ -575,16 +359,10 @@ done:
     if (!r.lab_is_input) vxa_dvol_release(ctx, &r.lab);
     vxa_dvol_release(ctx, &r.lab_coarse);   /* a label pass left pending by a failure */
     vxa_dvol_release(ctx, &r.lab_rows);
-    if (st != VXA_OK) {
-        vxa_draw_free(r.draw);
-        if (o->field_out) {
-            vxa_volume_free(*o->field_out);
-            *o->field_out = NULL;
-        }
-    } else if (draw) {
-        *draw = r.draw;
-    } else {
-        vxa_draw_free(r.draw);
+    vxa_plan_free(&plan);
+    if (st != VXA_OK && o->field_out) {
+        vxa_volume_free(*o->field_out);
+        *o->field_out = NULL;
     }
     return st;
 }
@@ -688,26 +466,29 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
                             const vxa_volume *image, const vxa_volume *label, vxa_volume **out_image,
                             vxa_volume **out_label, vxa_draw **draw)
 {
-    runner r = { .ctx = ctx, .p = p, .seed = o->seed, .sample = o->sample, .order = 1,
-                 .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT, .cval = 0.0 };
-    vxa_grid_of_volume(image, &r.grid);
+    vxa_grid grid;
+    vxa_grid_of_volume(image, &grid);
     for (int k = 0; k < p->nops; k++)
         if (p->ops[k].desc->kind != VXA_OPK_SAMPLING && p->ops[k].desc->kind != VXA_OPK_SPATIAL)
             return vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "the volume (%zu bytes, or its output) exceeds the device's "
                             "single-allocation limit of %llu bytes on '%s', and slab processing covers pipelines of "
                             "spatial ops only (op %d is %s)", vxa_volume_bytes(image),
                             (unsigned long long)ctx->max_alloc, ctx->device_name, k, p->ops[k].desc->name);
-    if (draw && !(r.draw = calloc(1, sizeof *r.draw))) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "draw record");
-    jprintf(r.draw, "{\"seed\":%llu,\"sample\":%llu,\"spec\":\"%s\",\"slabs\":true,\"ops\":[",
-            (unsigned long long)o->seed, (unsigned long long)o->sample, vxa_pipeline_string(p));
-    double A[3][3], b[3];
-    vxa_grid out_grid = r.grid;
-    vxa_status st = VXA_OK;
-    int i = 0;
-    const vxa_op_inst *elastic = NULL;
-    vxa_op_values ev;
-    if ((st = plan_spatial(&r, &i, A, b, &out_grid, &elastic, &ev)) != VXA_OK) goto done;
-    for (; i < p->nops; i++) /* sampling ops after the last spatial op change nothing */
+    vxa_plan plan;
+    char err[1024];
+    vxa_status st = vxa_plan_make(p, o->seed, o->sample, &grid, 0, &plan, err, sizeof err);
+    if (st != VXA_OK) {
+        st = vxa_fail(ctx, st, "%s", err);
+        goto done;
+    }
+    /* the one resampling pass (an empty pipeline: the identity with the default sampling) */
+    const vxa_pass none = { .kind = VXA_PASS_RESAMPLE, .in = grid, .out = grid, .A = { { 1, 0, 0 }, { 0, 1, 0 },
+                            { 0, 0, 1 } }, .order = 1, .mode = VXA_MODE_CONSTANT, .label_mode = VXA_MODE_CONSTANT };
+    const vxa_pass *sp = plan.npasses ? &plan.passes[0] : &none;
+    const double (*A)[3] = sp->A;
+    const double *b = sp->b;
+    const vxa_grid out_grid = sp->out;
+    for (int i = sp->end; i < p->nops; i++) /* sampling ops after the last spatial op change nothing */
         if (p->ops[i].desc->kind != VXA_OPK_SAMPLING) {
             st = vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "slab processing: one resampling pass only");
             goto done;
@@ -729,21 +510,21 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
     }
     const uint64_t in_plane = (uint64_t)image->dim[0] * (uint64_t)image->dim[1] * (uint64_t)image->channels *
                               vxa_dtype_size(image->dtype);
-    vxa_resample_params rp = { .order = r.order, .mode = (vxa_mode)r.mode, .cval = r.cval };
-    memcpy(rp.A, A, sizeof A);
-    memcpy(rp.b, b, sizeof b);
+    vxa_resample_params rp = { .order = sp->order, .mode = (vxa_mode)sp->mode, .cval = sp->cval };
+    memcpy(rp.A, sp->A, sizeof sp->A);
+    memcpy(rp.b, sp->b, sizeof sp->b);
     memcpy(rp.out_dim, out_grid.dim, sizeof rp.out_dim);
     vxa_resample_params lp = rp;
     lp.order = 0;
-    lp.mode = (vxa_mode)r.label_mode;
+    lp.mode = (vxa_mode)sp->label_mode;
     lp.cval = 0.0;
     for (int64_t k0 = 0; k0 < mz;) {
         int64_t h = (int64_t)(lim / (out_plane ? out_plane : 1));
         if (h > mz - k0) h = mz - k0;
         int64_t lo = 0, hi = 0, llo = 0, lhi = 0;
         for (; h >= 1; h /= 2) {
-            slab_planes(A, b, out_grid.dim, k0, k0 + h, r.mode, image->dim[2], &lo, &hi);
-            if (label) slab_planes(A, b, out_grid.dim, k0, k0 + h, r.label_mode, image->dim[2], &llo, &lhi);
+            slab_planes(A, b, out_grid.dim, k0, k0 + h, sp->mode, image->dim[2], &lo, &hi);
+            if (label) slab_planes(A, b, out_grid.dim, k0, k0 + h, sp->label_mode, image->dim[2], &llo, &lhi);
             if ((uint64_t)(hi - lo + 1) * in_plane <= lim && (!label || (uint64_t)(lhi - llo + 1) *
                 (uint64_t)image->dim[0] * (uint64_t)image->dim[1] * vxa_dtype_size(label->dtype) *
                 (uint64_t)label->channels <= lim))
@@ -760,8 +541,10 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
         if (label && (st = slab_pass(ctx, label, *out_label, lp, k0, h, llo, lhi)) != VXA_OK) goto done;
         k0 += h;
     }
-    jprintf(r.draw, "]}");
+    if (draw && !(*draw = vxa_plan_draw(p, &plan, true)))
+        st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "draw record");
 done:
+    vxa_plan_free(&plan);
     if (st != VXA_OK) {
         vxa_volume_free(*out_image);
         *out_image = NULL;
@@ -769,9 +552,6 @@ done:
             vxa_volume_free(*out_label);
             *out_label = NULL;
         }
-        vxa_draw_free(r.draw);
-    } else if (draw) {
-        *draw = r.draw;
     }
     return st;
 }
@@ -901,39 +681,42 @@ vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *p, uint6
     return st;
 }
 
-vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out)
+/* The output's shape and geometry from the plan of sample `sample` of `seed` (flags: VXA_PLAN_*). */
+static vxa_status output_shape(const vxa_pipeline *p, uint64_t seed, uint64_t sample, int flags,
+                               const vxa_volume *in, vxa_volume *out)
 {
     if (!p || !in || !out) return VXA_ERR_INVALID_ARGUMENT;
     if (vxa_volume_check_size(NULL, NULL, 0, in, "in") != VXA_OK ||
         vxa_volume_check_size(NULL, NULL, 0, out, "out") != VXA_OK)
         return VXA_ERR_INVALID_ARGUMENT;
-    vxa_grid g, cur;
+    vxa_grid g;
     vxa_grid_of_volume(in, &g);
-    double A[3][3], b[3];
-    vxa_xform_identity(A, b);
-    cur = g;
-    for (int k = 0; k < p->nops; k++) {
-        const vxa_op_inst *op = &p->ops[k];
-        if (op->desc->kind != VXA_OPK_SPATIAL) continue;
-        vxa_op_values val;
-        bool applied;
-        vxa_op_draw(op, 0, 0, (uint32_t)k, &val, &applied);
-        double Ak[3][3], bk[3];
-        int64_t out_dim[3];
-        char note[512], err[512];
-        vxa_draw_rng rng = { 0, 0, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
-        vxa_status st = op->desc->spatial(&val, &rng, &cur, out_dim, Ak, bk, note, sizeof note, err, sizeof err);
-        if (st != VXA_OK) return st;
-        vxa_xform_compose(A, b, Ak, bk, A, b);
-        vxa_grid_after(&g, A, b, out_dim, &cur);
+    vxa_plan plan;
+    char err[1024];
+    vxa_status st = vxa_plan_make(p, seed, sample, &g, flags, &plan, err, sizeof err);
+    if (st == VXA_OK) {
+        const size_t out_size = out->size;
+        *out = *in;     /* every accepted size holds the whole of today's layout (VXA_VOLUME_SIZE_V1) */
+        out->size = out_size;
+        out->data = NULL;
+        out->dtype = VXA_FLOAT32;
+        out->scl_slope = out->scl_inter = 0.0;
+        for (int a = 0; a < 3; a++) out->dim[a] = plan.out.dim[a];
+        vxa_grid_to_volume(&plan.out, out);
     }
-    const size_t out_size = out->size;
-    *out = *in;     /* every accepted size holds the whole of today's layout (VXA_VOLUME_SIZE_V1) */
-    out->size = out_size;
-    out->data = NULL;
-    out->dtype = VXA_FLOAT32;
-    out->scl_slope = out->scl_inter = 0.0;
-    for (int a = 0; a < 3; a++) out->dim[a] = cur.dim[a];
-    vxa_grid_to_volume(&cur, out);
-    return VXA_OK;
+    vxa_plan_free(&plan);
+    return st;
+}
+
+vxa_status vxa_pipeline_output_shape(const vxa_pipeline *p, const vxa_volume *in, vxa_volume *out)
+{
+    return output_shape(p, 0, 0, VXA_PLAN_ALL_APPLIED, in, out);
+}
+
+vxa_status vxa_pipeline_output_shape_ex(const vxa_pipeline *p, const vxa_run_options *o, const vxa_volume *in,
+                                        vxa_volume *out)
+{
+    vxa_run_options full;
+    if (!o || vxa_run_options_import(NULL, o, &full) != VXA_OK) return VXA_ERR_INVALID_ARGUMENT;
+    return output_shape(p, full.seed, full.sample, 0, in, out);
 }

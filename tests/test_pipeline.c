@@ -708,6 +708,45 @@ static void test_label_pass_put_off_to_the_crop(void **state)
     assert_true(field_ldiff * 10000 <= field_labels);
 }
 
+/* vxa_pipeline_output_shape_ex gives each sample's shape and geometry as its run makes them, from the plan:
+ * crop(p=0.5) crops only the samples where it applies; a drawn rotation, flip and crop start give the drawn
+ * affine. */
+static void test_output_shape_per_sample(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 19;
+    const int64_t dim[3] = { 16, 14, 12 };
+    vxa_volume *img = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng);
+    const char *specs[] = { "crop(8,9,10, p=0.5)",
+                            "flip(axes=0, p_axis=0.5) rotate([-10,10]) random_crop(6,7,8, p=0.4) zscore" };
+    for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++) {
+        vxa_pipeline *p = parse_ok(specs[t]);
+        int cropped = 0, whole = 0;
+        for (uint64_t sample = 0; sample < 24; sample++) {
+            vxa_run_options o;
+            vxa_run_options_init(&o);
+            o.seed = 5;
+            o.sample = sample;
+            vxa_volume shape;
+            assert_int_equal(vxa_pipeline_output_shape_ex(p, &o, img, &shape), VXA_OK);
+            vxa_volume *out = run_ok(ref, p, o.seed, o.sample, img, NULL, NULL);
+            for (int a = 0; a < 3; a++) {
+                if (shape.dim[a] != out->dim[a])
+                    fail_msg("%s, sample %llu: output_shape_ex gives dim[%d] = %lld, the run %lld", specs[t],
+                             (unsigned long long)sample, a, (long long)shape.dim[a], (long long)out->dim[a]);
+                for (int c = 0; c < 4; c++) assert_true(shape.affine[a][c] == out->affine[a][c]);
+            }
+            if (t == 0 && out->dim[0] == 8) cropped++;
+            else if (t == 0) whole++;
+            vxa_volume_free(out);
+        }
+        if (t == 0) assert_true(cropped > 3 && whole > 3);   /* both kinds of sample were checked */
+        vxa_pipeline_free(p);
+    }
+    vxa_volume_free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_statistics_masked_by_label),
         cmocka_unit_test(test_intensity_then_crop_computes_the_crop),
         cmocka_unit_test(test_label_pass_put_off_to_the_crop),
+        cmocka_unit_test(test_output_shape_per_sample),
     };
     return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* The planner (src/plan.h): every op's parameters drawn on the host from (seed, sample, op index), runs of ops
+ * grouped into passes, the passes' grids followed from the input's, then the fusion rewrites. */
+#include "plan.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Streams of the draw generator: op index << 8 | lane; lanes 0..15 belong to per-voxel noise of the op. */
+#define DRAW_LANE_PARAMS 0xFF
+#define DRAW_LANE_OP 0xFE
+
+void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t index, vxa_op_values *val,
+                 bool *applied)
+{
+    memset(val, 0, sizeof *val);
+    val->seed = seed;
+    val->sample = sample;
+    val->op_index = index;
+    vxa_draw_rng r = { seed, sample, index << 8 | DRAW_LANE_PARAMS, 0 };
+    /* The probability draw comes first and always happens, so later draws do not depend on it. */
+    const double u = vxa_draw_uniform(&r);
+    *applied = op->prob >= 1.0 || u < op->prob;
+    for (int i = 0; i < op->desc->nparams; i++) {
+        const vxa_param_desc *pd = &op->desc->params[i];
+        val->given[i] = op->given[i];
+        int n = op->given[i] ? op->given[i] : pd->count;
+        for (int k = 0; k < n; k++) {
+            double lo = op->lo[i][k], hi = op->hi[i][k];
+            if (lo == hi) val->v[i][k] = lo;
+            else if (pd->flags & VXA_P_INT) val->v[i][k] = (double)vxa_draw_int(&r, (int64_t)lo, (int64_t)hi);
+            else val->v[i][k] = lo + (hi - lo) * vxa_draw_uniform(&r);
+        }
+        for (int k = n; k < pd->count; k++) val->v[i][k] = val->v[i][0]; /* one value broadcasts */
+    }
+}
+
+static bool is_identity(const double A[3][3], const double b[3], const int64_t in[3], const int64_t out[3])
+{
+    for (int r = 0; r < 3; r++) {
+        if (b[r] != 0.0 || in[r] != out[r]) return false;
+        for (int c = 0; c < 3; c++)
+            if (A[r][c] != (r == c ? 1.0 : 0.0)) return false;
+    }
+    return true;
+}
+
+/* Whether a pass only crops inside its input: p = o + q, q whole, every position inside, with A and b as the
+ * resampling kernel would see them (float), i.e. a pass the resampling entry point runs as an exact copy
+ * (without flips). off = q. */
+static bool is_crop(const vxa_pass *s, int64_t off[3])
+{
+    if (s->elastic) return false;
+    for (int a = 0; a < 3; a++) {
+        for (int c = 0; c < 3; c++)
+            if ((float)s->A[a][c] != (a == c ? 1.0f : 0.0f)) return false;
+        const double q = (float)s->b[a];
+        if (q != floor(q) || q < 0 || q + (double)s->out.dim[a] > (double)s->in.dim[a]) return false;
+        off[a] = (int64_t)q;
+    }
+    return true;
+}
+
+/* Whether an intensity op takes its statistics over the label map (a "mask" parameter set). */
+static bool uses_mask(const vxa_op_desc *d, const vxa_op_values *v)
+{
+    for (int q = 0; q < d->nparams; q++)
+        if (strcmp(d->params[q].name, "mask") == 0) return v->v[q][0] != 0;
+    return false;
+}
+
+typedef struct {
+    const vxa_pipeline *p;
+    vxa_plan *plan;
+    int flags;
+    int order, mode, label_mode;     /* the sampling in force */
+    double cval;
+    char *err;
+    size_t errlen;
+} planner;
+
+static void draw(planner *w, int k, bool *applied, vxa_op_values *val)
+{
+    vxa_plan_op *rec = &w->plan->ops[k];
+    vxa_op_draw(&w->p->ops[k], w->plan->seed, w->plan->sample, (uint32_t)k, val, applied);
+    if (w->flags & VXA_PLAN_ALL_APPLIED) *applied = true;
+    rec->drawn = true;
+    rec->applied = *applied;
+    rec->val = *val;
+}
+
+/* A RESAMPLE pass from op *i: sampling settings (inside a run they apply to the whole run), spatial ops
+ * composed, at most one applied elastic op; it ends before an intensity op or a second elastic op. */
+static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
+{
+    const vxa_pipeline *p = w->p;
+    memset(s, 0, sizeof *s);
+    s->kind = VXA_PASS_RESAMPLE;
+    s->first = *i;
+    s->in = *grid;
+    s->out = *grid;
+    vxa_xform_identity(s->A, s->b);
+    int k = *i;
+    for (; k < p->nops; k++) {
+        const vxa_op_inst *op = &p->ops[k];
+        if (op->desc->kind == VXA_OPK_SAMPLING) {
+            if (op->given[VXA_SAMPLING_ORDER]) w->order = (int)op->lo[VXA_SAMPLING_ORDER][0];
+            if (op->given[VXA_SAMPLING_MODE]) w->mode = (int)op->lo[VXA_SAMPLING_MODE][0];
+            if (op->given[VXA_SAMPLING_CVAL]) w->cval = op->lo[VXA_SAMPLING_CVAL][0];
+            if (op->given[VXA_SAMPLING_LABEL_MODE]) w->label_mode = (int)op->lo[VXA_SAMPLING_LABEL_MODE][0];
+            continue;
+        }
+        if (op->desc->kind == VXA_OPK_INTENSITY) break;
+        if (op->desc->kind == VXA_OPK_ELASTIC && s->elastic) break; /* one field per pass */
+        vxa_op_values val;
+        bool applied;
+        draw(w, k, &applied, &val);
+        if (applied && op->desc->kind == VXA_OPK_SPATIAL) {
+            double Ak[3][3], bk[3];
+            int64_t out_dim[3];
+            char err[512] = "";
+            vxa_draw_rng rng = { val.seed, val.sample, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
+            char *note = w->plan->ops[k].note;
+            vxa_status st = op->desc->spatial(&val, &rng, &s->out, out_dim, Ak, bk, note, sizeof w->plan->ops[k].note,
+                                              err, sizeof err);
+            if (st != VXA_OK)
+                return vxa_fail_buf(w->err, w->errlen, st, "%s (op %d at spec column %d): %s", op->desc->name, k,
+                                    op->column + 1, err);
+            for (int a = 0; a < 3; a++)
+                if (out_dim[a] < 1)
+                    return vxa_fail_buf(w->err, w->errlen, VXA_ERR_INVALID_ARGUMENT, "%s: output dim %d would be "
+                                        "%lld", op->desc->name, a, (long long)out_dim[a]);
+            vxa_xform_compose(s->A, s->b, Ak, bk, s->A, s->b);
+            vxa_grid_after(&s->in, s->A, s->b, out_dim, &s->out);
+        } else if (applied) {
+            s->elastic = op;
+            s->elastic_val = val;
+        }
+    }
+    *i = k;
+    s->end = k;
+    s->order = w->order;
+    s->mode = w->mode;
+    s->cval = w->cval;
+    s->label_mode = w->label_mode;
+    s->identity = !s->elastic && is_identity(s->A, s->b, s->in.dim, s->out.dim);
+    s->crop = is_crop(s, s->crop_off);
+    return VXA_OK;
+}
+
+/* An INTENSITY pass from op *i: up to VXA_PLAN_MAX_IOPS consecutive intensity ops. */
+static void plan_intensity(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
+{
+    const vxa_pipeline *p = w->p;
+    memset(s, 0, sizeof *s);
+    s->kind = VXA_PASS_INTENSITY;
+    s->first = *i;
+    s->in = *grid;
+    s->out = *grid;
+    int k = *i;
+    for (; k < p->nops && k - *i < VXA_PLAN_MAX_IOPS; k++) {
+        if (p->ops[k].desc->kind != VXA_OPK_INTENSITY) break;
+        bool applied;
+        vxa_op_values val;
+        draw(w, k, &applied, &val);
+        if (!applied) continue;
+        s->descs[s->nops] = p->ops[k].desc;
+        s->vals[s->nops] = val;
+        s->uses_mask = s->uses_mask || uses_mask(s->descs[s->nops], &val);
+        s->nops++;
+    }
+    *i = k;
+    s->end = k;
+}
+
+vxa_status vxa_plan_make(const vxa_pipeline *p, uint64_t seed, uint64_t sample, const vxa_grid *in, int flags,
+                         vxa_plan *plan, char *err, size_t errlen)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->seed = seed;
+    plan->sample = sample;
+    plan->out = *in;
+    /* at most one pass per op, and one more for an empty pipeline's nothing */
+    plan->passes = calloc((size_t)p->nops + 1, sizeof *plan->passes);
+    plan->ops = calloc((size_t)p->nops + 1, sizeof *plan->ops);
+    if (!plan->passes || !plan->ops)
+        return vxa_fail_buf(err, errlen, VXA_ERR_OUT_OF_MEMORY, "plan of %d ops", p->nops);
+    planner w = { .p = p, .plan = plan, .flags = flags, .order = 1, .mode = VXA_MODE_CONSTANT,
+                  .label_mode = VXA_MODE_CONSTANT, .cval = 0.0, .err = err, .errlen = errlen };
+    for (int i = 0; i < p->nops;) {
+        vxa_pass *s = &plan->passes[plan->npasses++];
+        if (p->ops[i].desc->kind == VXA_OPK_INTENSITY) {
+            plan_intensity(&w, &i, &plan->out, s);
+        } else {
+            vxa_status st = plan_resample(&w, &i, &plan->out, s);
+            if (st != VXA_OK) return st;
+        }
+        plan->out = s->out;
+    }
+    /* Fusion: intensity ops, then a crop inside the image (a pass that starts with a spatial op, not with a
+     * sampling setting): the intensity program's last pass computes the crop's voxels alone. */
+    for (int k = 0; k + 1 < plan->npasses; k++) {
+        vxa_pass *s = &plan->passes[k], *t = &plan->passes[k + 1];
+        if (s->kind == VXA_PASS_INTENSITY && s->nops > 0 && t->kind == VXA_PASS_RESAMPLE &&
+            p->ops[t->first].desc->kind != VXA_OPK_SAMPLING && t->crop && !t->identity) {
+            s->window = true;
+            t->fused = true;
+        }
+    }
+    return VXA_OK;
+}
+
+void vxa_plan_free(vxa_plan *plan)
+{
+    free(plan->passes);
+    free(plan->ops);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* ---- what was drawn, as JSON ---------------------------------------------------------------------------- */
+struct vxa_draw {
+    char *json;
+    size_t len, cap;
+    bool failed;                     /* out of memory on the way */
+};
+
+static void jprintf(vxa_draw *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jprintf(vxa_draw *d, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(d->json ? d->json + d->len : NULL, d->json ? d->cap - d->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (d->json && d->len + (size_t)n < d->cap) {
+            d->len += (size_t)n;
+            return;
+        }
+        size_t cap = (d->cap ? d->cap * 2 : 1024) + (size_t)n;
+        char *j = realloc(d->json, cap);
+        if (!j) {
+            d->failed = true;
+            return;
+        }
+        d->json = j;
+        d->cap = cap;
+    }
+}
+
+void vxa_draw_free(vxa_draw *d)
+{
+    if (!d) return;
+    free(d->json);
+    free(d);
+}
+
+const char *vxa_draw_json(const vxa_draw *d) { return d && d->json ? d->json : "{}"; }
+
+static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val, bool applied, const char *note,
+                    int index)
+{
+    jprintf(d, "%s{\"op\":\"%s\",\"index\":%d,\"applied\":%s", index ? "," : "", op->desc->name, index,
+            applied ? "true" : "false");
+    for (int i = 0; op->desc->kind != VXA_OPK_SAMPLING && i < op->desc->nparams; i++) {
+        const vxa_param_desc *pd = &op->desc->params[i];
+        const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
+        jprintf(d, ",\"%s\":", pd->name);
+        if (pd->count > 1) jprintf(d, "[");
+        for (int k = 0; k < n; k++) {
+            if (pd->choices) jprintf(d, "%s\"%s\"", k ? "," : "", pd->choices[(int)val->v[i][k]]);
+            else jprintf(d, "%s%.10g", k ? "," : "", val->v[i][k]);
+        }
+        if (pd->count > 1) jprintf(d, "]");
+    }
+    if (note && note[0]) jprintf(d, ",%s", note);
+    jprintf(d, "}");
+}
+
+vxa_draw *vxa_plan_draw(const vxa_pipeline *p, const vxa_plan *plan, bool slabs)
+{
+    vxa_draw *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    jprintf(d, "{\"seed\":%llu,\"sample\":%llu,\"spec\":\"%s\",%s\"ops\":[", (unsigned long long)plan->seed,
+            (unsigned long long)plan->sample, vxa_pipeline_string(p), slabs ? "\"slabs\":true," : "");
+    int index = 0;
+    for (int k = 0; k < p->nops; k++)
+        if (plan->ops[k].drawn)
+            draw_op(d, &p->ops[k], &plan->ops[k].val, plan->ops[k].applied, plan->ops[k].note, index++);
+    jprintf(d, "]}");
+    if (d->failed) {
+        vxa_draw_free(d);
+        return NULL;
+    }
+    return d;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The planner: a pipeline, a (seed, sample) and the input's grid become a plan, the list of passes one sample
+ * runs, with every random value already drawn. Pure C: no context, no device. The executor (src/pipeline.c)
+ * runs the passes; vxa_pipeline_output_shape, slabs and the draw record read the same plan.
+ *
+ * Passes, in the pipeline's order:
+ *   RESAMPLE   a maximal run of spatial ops (and sampling settings, at most one applied elastic op) composed
+ *              into one pull map p = A·(o + d(o)) + b from its output grid to its input grid: one resampling
+ *              pass of the image (order and mode of the sampling in force) and of the label map (order 0);
+ *   INTENSITY  a run of intensity ops (the applied ones), one program of elementwise passes on the image
+ *              (src/ops_intensity.c lowers each op; label maps never see them).
+ * Rewrites after the list is made (fusion):
+ *   an INTENSITY pass followed by a RESAMPLE pass that only crops inside the image takes the crop into its
+ *   last pass (`window`; the crop pass is marked `fused` and the executor skips it). */
+#ifndef VXA_PLAN_H
+#define VXA_PLAN_H
+
+#include "pipeline.h"
+
+#define VXA_PLAN_MAX_IOPS 64     /* intensity ops per INTENSITY pass (a longer run becomes several passes) */
+
+typedef enum { VXA_PASS_RESAMPLE, VXA_PASS_INTENSITY } vxa_pass_kind;
+
+typedef struct vxa_pass {
+    vxa_pass_kind kind;
+    int first, end;                  /* the pipeline's ops first .. end - 1 */
+    vxa_grid in, out;                /* the image's grid before and after the pass */
+    /* RESAMPLE */
+    double A[3][3], b[3];
+    const vxa_op_inst *elastic;      /* NULL, or the applied elastic op whose field (on `out`) the pass reads */
+    vxa_op_values elastic_val;
+    int order, mode, label_mode;     /* the sampling in force: the image's order and mode, the label map's mode */
+    double cval;
+    bool identity;                   /* no field and the identity on the same grid: nothing to resample */
+    bool crop;                       /* no field, p = o + crop_off inside the input (an exact copy) */
+    int64_t crop_off[3];
+    bool fused;                      /* done by the INTENSITY pass before it (its `window`) */
+    /* INTENSITY */
+    int nops;
+    const vxa_op_desc *descs[VXA_PLAN_MAX_IOPS];
+    vxa_op_values vals[VXA_PLAN_MAX_IOPS];
+    bool uses_mask;                  /* an op takes its statistics over the label map */
+    bool window;                     /* the next pass (a crop) is computed by this pass's last program */
+} vxa_pass;
+
+/* What one op drew, for the draw record: ops of every kind but sampling are drawn, in order. */
+typedef struct vxa_plan_op {
+    bool drawn, applied;
+    vxa_op_values val;
+    char note[512];                  /* further draws as JSON members (vxa_op_desc.spatial) */
+} vxa_plan_op;
+
+typedef struct vxa_plan {
+    uint64_t seed, sample;
+    vxa_pass *passes;
+    int npasses;
+    vxa_plan_op *ops;                /* one per pipeline op */
+    vxa_grid out;                    /* the output's grid */
+} vxa_plan;
+
+enum { VXA_PLAN_ALL_APPLIED = 1 };  /* flags: every op applies whatever its probability (shape queries) */
+
+/* Plans sample `sample` of `seed` on an input of grid `in`. A spatial op that cannot run on its input (crop
+ * larger than it) fails here, with the detail in err. Release with vxa_plan_free (also after a failure). */
+vxa_status vxa_plan_make(const vxa_pipeline *p, uint64_t seed, uint64_t sample, const vxa_grid *in, int flags,
+                         vxa_plan *plan, char *err, size_t errlen);
+void vxa_plan_free(vxa_plan *plan);
+
+/* The draw record of a plan (vxa_draw_json): {"seed":..,"sample":..,"spec":..,["slabs":true,]"ops":[..]}. NULL
+ * when out of memory. */
+vxa_draw *vxa_plan_draw(const vxa_pipeline *p, const vxa_plan *plan, bool slabs);
+
+#endif
