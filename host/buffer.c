@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Device volumes. On CPU devices buffers wrap host memory (CL_MEM_USE_HOST_PTR): PoCL copies of a 64 MiB
- * volume were measured at 180-380 ms, longer than the kernels. On GPUs they are device buffers. */
+/* Device volumes. On CPU devices buffers wrap host memory (CL_MEM_USE_HOST_PTR): PoCL's copies of a volume
+ * take longer than the kernels (bench/RESULTS.md). On GPUs they are device buffers. */
 #include "cl.h"
 
 #include <math.h>

@@ -46,8 +46,8 @@ vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sig
     for (int a = 0; a < 3; a++) {
         if (!(sigma[a] > 1e-15)) continue;
         const int64_t r = vxa_gauss_radius(sigma[a], truncate);
-        /* CPU form up to radius 48 (sigma 12 at truncate 4): it adds each tap over the output row, ~1.6x faster
-         * than the GPU form at sigma 2 on PoCL, even at 8 to 16, 2.3x slower at 35 (measured on 128^3) */
+        /* CPU form up to radius 48 (sigma 12 at truncate 4): it adds each tap over the output row, faster than
+         * the GPU form on PoCL at small sigma, even at 8 to 16, slower at 35 (bench/RESULTS.md) */
         const bool rows = ctx->cl->chunked && r <= 48;
         /* along j and k, one work-item per line of rows where there are enough lines for every core */
         const size_t lines = a == 1 ? (size_t)(vol->dim[2] * vol->channels) : (size_t)(vol->dim[1] * vol->channels);

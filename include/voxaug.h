@@ -227,10 +227,7 @@ VXA_API uint64_t    vxa_context_launches(const vxa_context *ctx, const char *pre
  * or len is 0 (nothing written), or when the list does not fit: buf then holds what fits, NUL-terminated. */
 VXA_API vxa_status  vxa_devices_list(char *buf, size_t len);
 
-/* ---- spatial ops (issue 3) --------------------------------------------------------------------------------- */
-typedef enum { VXA_MODE_CONSTANT = 0, VXA_MODE_NEAREST = 1, VXA_MODE_REFLECT = 2 } vxa_mode;
-
-/* ---- pipelines (issue 6) ----------------------------------------------------------------------------------- */
+/* ---- pipelines ------------------------------------------------------------------------------------------- */
 /* A pipeline is an ordered list of ops, each with parameters (fixed values or [lo, hi] ranges) and a
  * probability, parsed from the same text the CLI takes, e.g.
  *     "flip(axes=0,1,2, p=0.5) rotate([-15,15], plane=0,1) zoom([0.9,1.1]) zscore(nonzero=1) crop(128,128,128)"

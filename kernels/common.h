@@ -9,7 +9,7 @@
  * product as in every vector form of it and on the host (a contracted vxa_load differed from them by an ulp). */
 #pragma OPENCL FP_CONTRACT OFF
 /* Kernel helpers are always inlined: PoCL's LLVM otherwise leaves large ones (four float4 transcendentals, the
- * resampling body) as calls, which keeps their vectors in memory and was measured ~3x slower (noise). */
+ * resampling body) as calls, which keeps their vectors in memory (much slower: bench/RESULTS.md). */
 #define VXA_INLINE inline __attribute__((always_inline))
 #ifndef IN_T
 #define IN_T float

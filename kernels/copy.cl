@@ -34,8 +34,8 @@ __kernel void vxa_copy_axes(__global const IN_T *in, __global IN_T *out,
 }
 
 /* The CPU form of vxa_copy_axes (PoCL): one work-item per output row (j, k), global (ny, nz), looping along i;
- * rows wholly outside the input take cval. ~10x faster than one work-item per voxel there; on GPUs the
- * per-voxel form keeps neighbouring work-items on neighbouring addresses. */
+ * rows wholly outside the input take cval. Much faster there than one work-item per voxel (bench/RESULTS.md);
+ * on GPUs the per-voxel form keeps neighbouring work-items on neighbouring addresses. */
 __kernel void vxa_copy_rows(__global const IN_T *in, __global IN_T *out,
                             long4 in_dim, long4 out_dim, long4 sign, long4 offset, int mode, IN_T cval)
 {

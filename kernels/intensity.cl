@@ -28,8 +28,8 @@ VXA_DEF_LOG2(vxa_log2f, float, int)
 VXA_DEF_LOG2(vxa_log2f16, float16, int16)
 
 /* 2^t in plain arithmetic: t = n + 0.5 + f, f in [-0.5, 0.5); 2^f = e^x, x = f ln 2, by Taylor to x^7
- * (truncation < 6e-9) in Horner form with fma (exact, so the same on every device; ~20% faster than the
- * separate product and sum on PoCL, 256^3 gamma 31 -> 24 ms); results below 2^-126 flush to 0, above 2^128
+ * (truncation < 6e-9) in Horner form with fma (exact, so the same on every device, and faster than the
+ * separate product and sum on PoCL); results below 2^-126 flush to 0, above 2^128
  * give +Inf. For float (vxa_exp2f) and float16 (vxa_exp2f16). */
 #define VXA_DEF_EXP2(NAME, F, I) \
     VXA_INLINE F NAME(F t) \
@@ -48,7 +48,7 @@ VXA_DEF_EXP2(vxa_exp2f16, float16, int16)
  * (relative error ~|g log2 u| ulp, far below the tolerance; vxa_exp2f and vxa_log2f vectorise where the
  * built-ins may not). NaN stays NaN, +Inf stays +Inf, -Inf goes to lo. The power is computed for every u and
  * kept where u > 0 is finite. For float (vxa_gamma) and float16 (vxa_gamma16: sixteen voxels, the width of
- * AVX-512; 256^3 gamma pass ~27 -> ~16 ms on PoCL against the compiler's vectorisation of the float form). */
+ * AVX-512, faster on PoCL than the compiler's vectorisation of the float form). */
 #define VXA_DEF_GAMMA(NAME, F, EXP2, LOG2) \
     VXA_INLINE F NAME(F y, float lo, float range, float g) \
     { \
@@ -203,7 +203,8 @@ __kernel void vxa_intensity_apply(__global const IN_T *src, __global float *x, l
  * len voxels of channel c stored contiguously at row, the first of which is voxel s0 of the channel (the linear
  * index that noise and bias take), one instruction at a time over the span: each instruction is a plain loop
  * over contiguous voxels, which the compiler vectorises (the one-work-item-per-four-voxels form of
- * vxa_intensity_apply suits GPUs, coalesced, but runs ~5x slower on PoCL). dim: the channel's whole grid. */
+ * vxa_intensity_apply suits GPUs, coalesced, but runs several times slower on PoCL). dim: the channel's whole
+ * grid. */
 VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim, __global const int4 *prog,
                                int nprog, __global const float *pc, ulong seed, ulong sample, long c)
 {
@@ -258,8 +259,8 @@ VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim
         case VXA_IOP_NOISE: {
             const float sd = p[0];
             const uint stream = ((uint)ins.y << 8) | (uint)c;
-            /* Sixteen Philox blocks at a time as vector lanes (vxa_philox_x8x2; 256^3 noise pass ~27 -> ~20 ms
-             * against eight, ~17 with two chains of eight), from the block holding voxel s0: block b holds the
+            /* Sixteen Philox blocks at a time as vector lanes in two chains of eight (vxa_philox_x8x2, faster
+             * than eight lanes or one chain), from the block holding voxel s0: block b holds the
              * channel's voxels 4b .. 4b+3, stored at row[4b - s0 + l]. A group wholly inside the span adds its 64
              * voxels four at a time; the span's first and last groups add only the voxels inside it (a window's
              * rows of ~128 voxels would otherwise spend most of their blocks in the one-block form). */
@@ -298,7 +299,7 @@ VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim
         }
         case VXA_IOP_BIAS:
             /* Row by row: the row's polynomial in x once (vxa_bias_row), then vxa_bias_at per voxel, which
-             * vectorises (vxa_bias_factor per voxel stayed scalar on PoCL: 145 against 8.5 ms on ch2). */
+             * vectorises (vxa_bias_factor per voxel stayed scalar on PoCL). */
             for (long v = 0; v < len;) {
                 const long s = s0 + v, i0 = s % dim.x, n = min(len - v, dim.x - i0);
                 const long j = (s / dim.x) % dim.y, k = s / (dim.x * dim.y);

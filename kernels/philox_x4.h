@@ -20,9 +20,7 @@
 /* vxa_philox_block for the sixteen consecutive blocks b .. b+15 at once, as two chains of eight lanes in one
  * loop of rounds: on return a[0..3].s[i] are block b+i's four words, c[0..3].s[i] block b+8+i's. The same bits;
  * explicit vectors so that CPUs run eight blocks per instruction, and two chains so that one waits less on each
- * round's multiplies. Block means of ch2's three channels took ~17 ms with one chain of eight lanes, ~14 with
- * two or three (earlier: four lanes ~31-39 ms, one chain of sixteen ~29); the noise op on ch2 ~8.9 ms with one
- * chain of sixteen, ~8.3 with two of eight. */
+ * round's multiplies (the variants' times: bench/RESULTS.md). */
 VXA_INLINE void vxa_philox_x8x2(ulong seed, ulong sample, uint stream, uint b, uint8 a[4], uint8 c[4])
 {
     uint8 X = (uint8)(b) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7), Y = (uint8)(stream), Z = (uint8)((uint)sample);

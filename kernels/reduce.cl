@@ -162,7 +162,7 @@ __kernel void vxa_reduce_hist(__global const IN_T *x, float slope, float inter, 
 
 /* CPU forms of the reductions (PoCL): one work-item per work-group, each over the contiguous voxels
  * v0 .. v0 + chunk - 1 of its channel, launched with global (groups, channels) and local (1, 1); partials and
- * histograms as above. The grid-stride forms above suit GPUs; on PoCL they run ~8x slower. */
+ * histograms as above. The grid-stride forms above suit GPUs; on PoCL they run several times slower. */
 
 /* Per (channel, group) partials as vxa_reduce_stats, from eight Kahan lanes over float8 loads (a voxel that
  * is not taken adds 0 and counts 0) and a scalar tail. */
@@ -260,7 +260,7 @@ __kernel void vxa_reduce_stats_chunk(__global const IN_T *x, float slope, float 
  * at a time are tested in vectors first and skipped together when none matches. Without a mask, the sixteen
  * bins of a block that matches are found in vectors too, and a block whose voxels share one bin (a run of
  * equal values, such as a background of zeros) adds 16 to it at once: the per-voxel increments of one bin
- * wait on each other (ch2 as float32, pclip(1, 99) on PoCL: each radix pass ~5 -> ~3.5 ms). */
+ * wait on each other. */
 __kernel void vxa_reduce_hist_chunk(__global const IN_T *x, float slope, float inter, long n, int nonzero,
                                     __global const float *mask, int shift, uint pmask,
                                     __global const uint *prefix, __global uint *hist, long chunk)
@@ -315,8 +315,8 @@ __kernel void vxa_reduce_hist_chunk(__global const IN_T *x, float slope, float i
 /* The first pass as vxa_reduce_code_hist over a contiguous chunk, counted in the work-item's own histogram in
  * scratch ([channel][group][2^bits], 2^16 bins do not fit in private memory), whose non-zero bins are added to
  * hist at the end. Float keys without a mask: sixteen codes at a time in vectors (voxels that do not count
- * add 0 to bin 0), and a block of one code adds its count at once (256^3 float32 on PoCL: ~16 -> ~10 ms). The
- * stored-integer codes stay one voxel at a time: their vector form ran slower on PoCL (ch2 3.3 -> 9 ms). */
+ * add 0 to bin 0), and a block of one code adds its count at once. The stored-integer codes stay one voxel at a
+ * time: their vector form ran slower on PoCL. */
 __kernel void vxa_reduce_code_hist_chunk(__global const IN_T *x, float slope, float inter, long n, int nonzero,
                                          __global const float *mask, int bits, __global uint *hist,
                                          __global uint *scratch, long chunk)

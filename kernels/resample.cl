@@ -20,7 +20,7 @@
  * that vxa_noise_upsample_i made from the coarse nodes of a fast elastic field (cdim = their dims, cstart/cinv =
  * the nodes' start and 1/step per axis, kernels/elastic_field.h: the values vxa_noise_upsample would write,
  * without the full-size field), _1 is the single-channel case without the channel loop (PoCL vectorises the
- * work-item loop only when it is innermost: measured 2x on a 2-core CPU).
+ * work-item loop only when it is innermost).
  * Index arithmetic is in IDX_T: int where every channel of the input and the output has at most 2^30 voxels
  * (the host chooses; AVX2 and GPUs have no fast 64-bit multiply), long otherwise. */
 #pragma OPENCL FP_CONTRACT OFF
@@ -236,8 +236,7 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
                             (float)src[b8.s3 + (off)], (float)src[b8.s4 + (off)], (float)src[b8.s5 + (off)], \
                             (float)src[b8.s6 + (off)], (float)src[b8.s7 + (off)])
 /* The two neighbours along i of the eight lanes' base indices b8 + off as one two-voxel load per lane: lo the
- * values at b8 + off, hi at b8 + off + 1 (the interior form; ch2's pass with a fast field 25.8 -> 21.8 ms
- * against eight single loads per lane, 256^3 float32 96.8 -> 86.7 ms). */
+ * values at b8 + off, hi at b8 + off + 1 (the interior form; faster than eight single loads per lane). */
 #define RS_VEC2_(T) T##2
 #define RS_VEC2(T) RS_VEC2_(T)
 #define RS_G8X2(off, lo, hi)                                                                                  \

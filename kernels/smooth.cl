@@ -5,7 +5,7 @@
  * (d c b a | a b c d | d c b a).
  *
  * Each work-item computes VXA_GAUSS_B consecutive outputs along the axis from one sliding window of
- * 2·radius + B inputs, so each input is loaded once per B outputs (3x faster than one output per work-item on
+ * 2·radius + B inputs, so each input is loaded once per B outputs (faster than one output per work-item on
  * PoCL, every axis, sigma 1 to 35). The blocked coordinate of the global id counts blocks (for axis 2,
  * blocks × channels). wpad holds the 2·radius + 1 weights with B − 1 zeros on each side,
  * wpad[B − 1 + t'] = w[t'], so that every output takes every input of the window without a test. Windows wholly
@@ -76,8 +76,7 @@ VXA_INLINE void vxa_gauss_across(__global const float *line, long stride, __glob
     for (int t = 0; t < taps;) {
         const long q0 = vxa_gauss_fold(p + t - radius, n, mode);
         if (t + 4 <= taps) {   /* four taps whose rows all exist in one loop: the same additions, a quarter
-                                * of the loads and stores of o (the walks over ch2's exact field at sigma 8:
-                                * ~50-69 against ~70-82 ms) */
+                                * of the loads and stores of o */
             const long q1 = vxa_gauss_fold(p + t + 1 - radius, n, mode);
             const long q2 = vxa_gauss_fold(p + t + 2 - radius, n, mode);
             const long q3 = vxa_gauss_fold(p + t + 3 - radius, n, mode);
@@ -161,8 +160,8 @@ __kernel void vxa_gauss_rows(__global const float *in, __global float *out, long
  * per plane k (of every channel), global (nz · channels), j from 0 to ny - 1; for axis 2 one per row index j and
  * channel, global (ny, channels), k from 0 to nz - 1. Each output row is computed as vxa_gauss_rows computes
  * it (the same additions in the same order). Neighbouring outputs along the axis share all but one of their
- * 2r + 1 input rows, so a work-item's window stays in its core's caches: 1.6x faster than one work-item per
- * row along k (measured on a 3-channel ch2-sized field at sigma 8), whose windows came from shared memory. */
+ * 2r + 1 input rows, so a work-item's window stays in its core's caches (faster than one work-item per row
+ * along k, whose windows came from shared memory). */
 __kernel void vxa_gauss_rows_walk(__global const float *in, __global float *out, long4 dim, int axis, int radius,
                                   int mode, __global const float *wpad)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals of Gaussian smoothing and elastic displacement fields (issue 4), shared by src/ops_elastic.c,
+/* Internals of Gaussian smoothing and elastic displacement fields, shared by src/ops_elastic.c,
  * host/smooth.c, host/elastic.c, src/reference/smooth.c, src/reference/elastic.c and their tests.
  * vxa_gauss_smooth itself is declared in src/internal.h. */
 #ifndef VXA_ELASTIC_H

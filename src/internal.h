@@ -13,6 +13,10 @@
 
 typedef struct vxa_cl vxa_cl;  /* host/cl.h */
 
+/* How a resampling or smoothing pass reads outside its input (the spec's sampling(mode=...) choices, in order):
+ * constant (cval; SciPy's grid-constant), nearest (edge), reflect (symmetric: the edge voxel repeated). */
+typedef enum { VXA_MODE_CONSTANT = 0, VXA_MODE_NEAREST = 1, VXA_MODE_REFLECT = 2 } vxa_mode;
+
 #define VXA_POOL_SLOTS 4             /* released buffers a context keeps for reuse */
 #define VXA_POOL_MIN_BYTES (1u << 20) /* smaller ones are freed at once */
 
@@ -110,8 +114,8 @@ void       vxa_pool_clear(vxa_context *ctx);
 int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode);
 
 /* Host memory for volumes, released with free(): align-byte aligned; blocks of 4 MiB or more are 2 MiB aligned
- * and advised as transparent huge pages (Linux), which makes first touch of a fresh 28-64 MiB volume ~5x
- * cheaper (512x fewer page faults). NULL when out of memory. */
+ * and advised as transparent huge pages (Linux), which makes first touch of a fresh volume much cheaper (512x
+ * fewer page faults; bench/RESULTS.md, "Why the code takes its forms"). NULL when out of memory. */
 void *vxa_host_alloc(size_t bytes, size_t align);
 
 /* Reads voxel index `idx` of a dvol in host memory as a double after scaling (the reference backend, and
@@ -120,7 +124,7 @@ double vxa_dvol_value(const vxa_dvol *d, size_t idx);
 /* Stores x at idx, rounding half away from zero and saturating for integer types. */
 void   vxa_dvol_store(vxa_dvol *d, size_t idx, double x);
 
-/* ---- spatial: one pull resampling pass (issue 3; elastic adds `field`, issue 4) --------------------------- */
+/* ---- spatial: one pull resampling pass (elastic adds `field`) ------------------------------------------- */
 typedef struct vxa_resample_params {
     double A[3][3], b[3];        /* p = A·(o + d(o)) + b, in input voxel indices */
     int64_t out_dim[3];
@@ -163,7 +167,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
 vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dvol *out,
                               const vxa_resample_params *p);
 
-/* ---- Gaussian smoothing (issue 4; serves elastic fields and the blur op) ---------------------------------- */
+/* ---- Gaussian smoothing (serves elastic fields and the blur op) ------------------------------------------ */
 /* In place on every channel of a float32 device volume: scipy.ndimage.gaussian_filter(x, sigma, mode=...,
  * truncate=truncate) with VXA_MODE_CONSTANT (cval 0), NEAREST or REFLECT. sigma per axis in voxels; an axis
  * with sigma 0 is left alone. Counted as launches "vxa_gauss...". */
