@@ -49,8 +49,19 @@ const char *vxa_cl_error_name(cl_int err);
 vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *options, const char *name,
                          cl_kernel *out);
 
-/* Sets kernel arguments: pairs of (size, pointer), terminated by 0. */
-vxa_status vxa_cl_args(vxa_context *ctx, cl_kernel k, const char *name, ...);
+/* A kernel argument: its size and where its value is (NULL with a size: local memory of that many bytes). */
+typedef struct vxa_cl_arg {
+    size_t size;
+    const void *ptr;
+} vxa_cl_arg;
+#define VXA_ARG(x) { sizeof(x), &(x) }
+
+/* Sets arguments 0 .. n - 1 of kernel `name` to args[0 .. n - 1]. */
+vxa_status vxa_cl_set_args(vxa_context *ctx, cl_kernel k, const char *name, const vxa_cl_arg *args, size_t n);
+/* vxa_cl_set_args of the listed arguments (VXA_ARG(x) or { size, pointer }), all of them. */
+#define vxa_cl_args(ctx, k, name, ...) \
+    vxa_cl_set_args((ctx), (k), (name), (const vxa_cl_arg[]){ __VA_ARGS__ }, \
+                    sizeof((const vxa_cl_arg[]){ __VA_ARGS__ }) / sizeof(vxa_cl_arg))
 
 /* Enqueues k over global size g[0..dims-1] (rounded up to the work-group chosen for this device; the kernel
  * must bound-check) and counts the launch under `name`. */

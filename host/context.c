@@ -411,39 +411,86 @@ static char *load_source(vxa_context *ctx, const char *file, const char *subdir)
     return NULL;
 }
 
-/* The shared headers (kernels/ and src/shared/, *.h) come before every program, in table order. */
+/* A program's text as it is put together: the source, its length and room. */
+typedef struct {
+    char *text;
+    size_t len, cap;
+    char seen[32][64];           /* the headers already in, each included once */
+    int nseen;
+} source_buf;
+
+static bool source_add(vxa_context *ctx, source_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->cap ? 2 * b->cap : 65536) + n;
+        char *t = realloc(b->text, cap);
+        if (!t) {
+            vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "kernel source");
+            return false;
+        }
+        b->text = t;
+        b->cap = cap;
+    }
+    memcpy(b->text + b->len, s, n);
+    b->len += n;
+    b->text[b->len] = '\0';
+    return true;
+}
+
+/* file's text into b with each line `#include "name"` replaced by name's text (resolved the same way, each
+ * header once), as the C preprocessor would include it; `#line` keeps build logs on the files' own lines.
+ * Headers are the .h files of kernels/ and src/shared/ (embedded by name, or from kernel_dir). */
+static bool source_resolve(vxa_context *ctx, source_buf *b, const char *file, int depth)
+{
+    const char *sub = strcmp(file, "philox.h") == 0 ? "../src/shared/" : "";
+    char *text = load_source(ctx, file, sub);
+    if (!text) return false;
+    bool ok = true;
+    int line = 1;
+    char mark[160];
+    if (depth > 0) {   /* the embedded .cl files start with their own #line */
+        snprintf(mark, sizeof mark, "#line 1 \"kernels/%s\"\n", file);
+        ok = source_add(ctx, b, mark, strlen(mark));
+    }
+    for (const char *p = text; ok && *p; line++) {
+        const char *end = strchr(p, '\n');
+        const size_t n = end ? (size_t)(end - p) + 1 : strlen(p);
+        char name[64];
+        const char *q = p;
+        while (*q == ' ' || *q == '\t') q++;
+        if (sscanf(q, "#include \"%63[^\"]\"", name) == 1) {
+            bool seen = false;
+            for (int i = 0; i < b->nseen; i++) seen = seen || strcmp(b->seen[i], name) == 0;
+            if (!seen && (depth >= 8 || b->nseen == 32)) {
+                vxa_fail(ctx, VXA_ERR_BUILD, "kernels/%s, line %d: #include \"%s\": more than 32 headers or 8 "
+                         "levels", file, line, name);
+                ok = false;
+            } else if (!seen) {   /* load_source names a header it cannot find */
+                snprintf(b->seen[b->nseen++], sizeof b->seen[0], "%s", name);
+                ok = source_resolve(ctx, b, name, depth + 1);
+                snprintf(mark, sizeof mark, "#line %d \"kernels/%s\"\n", line + 1, file);
+                ok = ok && source_add(ctx, b, mark, strlen(mark));
+            }
+        } else {
+            ok = source_add(ctx, b, p, n);
+        }
+        p += n;
+    }
+    free(text);
+    return ok && source_add(ctx, b, "\n", 1);
+}
+
+/* The program of kernels/<family>.cl with the headers it includes. */
 static char *program_source(vxa_context *ctx, const char *family)
 {
     char file[128];
     snprintf(file, sizeof file, "%s.cl", family);
-    size_t total = 1;
-    char *parts[32];
-    int np = 0;
-    for (const vxa_embedded_file *e = vxa_embedded_files; e->name && np < 31; e++) {
-        size_t n = strlen(e->name);
-        if (n > 2 && strcmp(e->name + n - 2, ".h") == 0) {
-            const char *sub = strcmp(e->name, "philox.h") == 0 ? "../src/shared/" : "";
-            if (!(parts[np] = load_source(ctx, e->name, sub))) goto fail;
-            total += strlen(parts[np++]) + 1;
-        }
+    source_buf b = { 0 };
+    if (!source_resolve(ctx, &b, file, 0)) {
+        free(b.text);
+        return NULL;
     }
-    if (!(parts[np] = load_source(ctx, file, ""))) goto fail;
-    total += strlen(parts[np++]) + 1; /* every part is followed by "\n" */
-    char *src = malloc(total);
-    if (!src) {
-        vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "kernel source");
-        goto fail;
-    }
-    src[0] = '\0';
-    for (int i = 0; i < np; i++) {
-        strcat(src, parts[i]);
-        strcat(src, "\n");
-        free(parts[i]);
-    }
-    return src;
-fail:
-    while (np > 0) free(parts[--np]);
-    return NULL;
+    return b.text;
 }
 
 static vxa_status get_program(vxa_context *ctx, const char *family, const char *options, cl_program *out)
@@ -513,21 +560,12 @@ vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *optio
     return VXA_OK;
 }
 
-vxa_status vxa_cl_args(vxa_context *ctx, cl_kernel k, const char *name, ...)
+vxa_status vxa_cl_set_args(vxa_context *ctx, cl_kernel k, const char *name, const vxa_cl_arg *args, size_t n)
 {
-    va_list ap;
-    va_start(ap, name);
-    for (cl_uint i = 0;; i++) {
-        size_t size = va_arg(ap, size_t);
-        if (size == 0) break;
-        const void *ptr = va_arg(ap, const void *);
-        cl_int err = clSetKernelArg(k, i, size, ptr);
-        if (err != CL_SUCCESS) {
-            va_end(ap);
-            return vxa_cl_fail(ctx, err, "clSetKernelArg(%s, %u)", name, i);
-        }
+    for (cl_uint i = 0; i < n; i++) {
+        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clSetKernelArg(%s, %u)", name, i);
     }
-    va_end(ap);
     return VXA_OK;
 }
 

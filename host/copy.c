@@ -27,8 +27,8 @@ vxa_status vxa_cl_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
     cl_long4 off = { { offset[0], offset[1], offset[2], 0 } };
     cl_int m = (cl_int)mode;
     cl_mem inm = (cl_mem)in->mem, outm = (cl_mem)out->mem;
-    st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof ind, &ind, sizeof outd, &outd,
-                     sizeof sg, &sg, sizeof off, &off, sizeof m, &m, es, fill, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(inm), VXA_ARG(outm), VXA_ARG(ind), VXA_ARG(outd), VXA_ARG(sg),
+                     VXA_ARG(off), VXA_ARG(m), { es, fill });
     if (st != VXA_OK) return st;
     if (ctx->cl->chunked) {
         const size_t g[3] = { (size_t)out->dim[1], (size_t)out->dim[2], 1 };
@@ -59,8 +59,8 @@ vxa_status vxa_cl_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
     if (st != VXA_OK) return st;
     cl_long n = (cl_long)vxa_dvol_voxels(in);
     cl_mem inm = (cl_mem)in->mem, outm = (cl_mem)out->mem;
-    st = vxa_cl_args(ctx, k, "vxa_cast_float", sizeof inm, &inm, sizeof outm, &outm, sizeof n, &n,
-                     sizeof in->slope, &in->slope, sizeof in->inter, &in->inter, (size_t)0);
+    st = vxa_cl_args(ctx, k, "vxa_cast_float", VXA_ARG(inm), VXA_ARG(outm), VXA_ARG(n), VXA_ARG(in->slope),
+                     VXA_ARG(in->inter));
     if (st != VXA_OK) return st;
     const size_t g[3] = { (size_t)n, 1, 1 };
     return vxa_cl_launch(ctx, k, "vxa_cast_float", 1, g);

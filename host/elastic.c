@@ -16,8 +16,8 @@ vxa_status vxa_cl_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise
     const cl_uint op = key->op_index;
     const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
     cl_mem m = (cl_mem)vol->mem;
-    st = vxa_cl_args(ctx, k, name, sizeof m, &m, sizeof nvox, &nvox, sizeof seed, &seed, sizeof sample, &sample,
-                     sizeof op, &op, sizeof a, &a, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(m), VXA_ARG(nvox), VXA_ARG(seed), VXA_ARG(sample), VXA_ARG(op),
+                     VXA_ARG(a));
     if (st != VXA_OK) return st;
     const size_t blocks = (size_t)((nvox + 3) / 4);
     const size_t g[3] = { x16 ? (blocks + 15) / 16 : blocks, (size_t)vol->channels, 1 };
@@ -42,9 +42,8 @@ vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa
     const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
     const cl_float inv = (cl_float)(1.0 / (double)(step[0] * step[1] * step[2]));
     cl_mem m = (cl_mem)coarse->mem;
-    st = vxa_cl_args(ctx, k, name, sizeof m, &m, sizeof cd, &cd, sizeof fd, &fd, sizeof f0, &f0, sizeof s, &s,
-                     sizeof seed, &seed, sizeof sample, &sample, sizeof op, &op, sizeof a, &a, sizeof inv, &inv,
-                     (size_t)0);
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(m), VXA_ARG(cd), VXA_ARG(fd), VXA_ARG(f0), VXA_ARG(s), VXA_ARG(seed),
+                     VXA_ARG(sample), VXA_ARG(op), VXA_ARG(a), VXA_ARG(inv));
     if (st != VXA_OK) return st;
     const size_t g[3] = { (size_t)coarse->dim[0], (size_t)coarse->dim[1], (size_t)coarse->dim[2] };
     const size_t gr[3] = { (size_t)coarse->dim[1], (size_t)coarse->dim[2], (size_t)coarse->channels };
@@ -63,8 +62,8 @@ vxa_status vxa_cl_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_d
     const cl_float4 s = { { (float)start[0], (float)start[1], (float)start[2], 0.0f } };
     const cl_float4 inv = { { (float)(1.0 / step[0]), (float)(1.0 / step[1]), (float)(1.0 / step[2]), 0.0f } };
     cl_mem cm = (cl_mem)coarse->mem, fm = (cl_mem)fine->mem;
-    st = vxa_cl_args(ctx, k, "vxa_noise_upsample", sizeof cm, &cm, sizeof fm, &fm, sizeof cd, &cd, sizeof fd, &fd,
-                     sizeof s, &s, sizeof inv, &inv, (size_t)0);
+    st = vxa_cl_args(ctx, k, "vxa_noise_upsample", VXA_ARG(cm), VXA_ARG(fm), VXA_ARG(cd), VXA_ARG(fd), VXA_ARG(s),
+                     VXA_ARG(inv));
     if (st != VXA_OK) return st;
     const size_t g[3] = { (size_t)fine->dim[0], (size_t)fine->dim[1], (size_t)fine->dim[2] };
     return vxa_cl_launch(ctx, k, "vxa_noise_upsample", 3, g);
@@ -88,10 +87,9 @@ static vxa_status run_hook(vxa_context *ctx, const char *name, size_t n, const v
         goto done;
     const cl_uint cn = (cl_uint)n;
     if (out1)
-        st = vxa_cl_args(ctx, k, name, sizeof b[0], &b[0], sizeof b[1], &b[1], sizeof b[2], &b[2], sizeof cn, &cn,
-                         (size_t)0);
+        st = vxa_cl_args(ctx, k, name, VXA_ARG(b[0]), VXA_ARG(b[1]), VXA_ARG(b[2]), VXA_ARG(cn));
     else
-        st = vxa_cl_args(ctx, k, name, sizeof b[0], &b[0], sizeof b[1], &b[1], sizeof cn, &cn, (size_t)0);
+        st = vxa_cl_args(ctx, k, name, VXA_ARG(b[0]), VXA_ARG(b[1]), VXA_ARG(cn));
     const size_t g[3] = { n, 1, 1 };
     if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 1, g);
     cl_int err = CL_SUCCESS;

@@ -80,10 +80,11 @@ static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool mater
     size_t chunk = nvox / (8 * (size_t)(ctx->cl->compute_units ? ctx->cl->compute_units : 1));
     chunk = chunked ? ((chunk > 16384 ? 16384 : chunk < 256 ? 256 : chunk) + 3) / 4 * 4 : 4;
     const cl_long ch = (cl_long)chunk;
-    if ((st = vxa_cl_args(ctx, k, name, sizeof sm, &sm, sizeof xm, &xm, sizeof dim, &dim, sizeof insm, &insm,
-                          sizeof nprog, &nprog, sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed,
-                          sizeof sample, &sample, sizeof slope, &slope, sizeof inter, &inter, sizeof from_src,
-                          &from_src, chunked ? sizeof ch : (size_t)0, &ch, (size_t)0)) != VXA_OK)
+    const vxa_cl_arg args[] = { VXA_ARG(sm), VXA_ARG(xm), VXA_ARG(dim), VXA_ARG(insm), VXA_ARG(nprog),
+                                VXA_ARG(parm), VXA_ARG(pstride), VXA_ARG(seed), VXA_ARG(sample), VXA_ARG(slope),
+                                VXA_ARG(inter), VXA_ARG(from_src), VXA_ARG(ch) };   /* ch: the CPU form's only */
+    const size_t nargs = sizeof args / sizeof args[0] - (chunked ? 0 : 1);
+    if ((st = vxa_cl_set_args(ctx, k, name, args, nargs)) != VXA_OK)
         goto done;
     const size_t g[3] = { (nvox + chunk - 1) / chunk, nc, 1 };
     if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
@@ -115,11 +116,9 @@ static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, con
     cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR, from_src = p->src != NULL;
     cl_ulong seed = p->seed, sample = p->sample;
     cl_float slope = src->slope, inter = src->inter;
-    if ((st = vxa_cl_args(ctx, k, name, sizeof sm, &sm, sizeof xm, &xm, sizeof wm, &wm, sizeof dim, &dim,
-                          sizeof o, &o, sizeof wdim, &wdim, sizeof insm, &insm, sizeof nprog, &nprog,
-                          sizeof parm, &parm, sizeof pstride, &pstride, sizeof seed, &seed, sizeof sample,
-                          &sample, sizeof slope, &slope, sizeof inter, &inter, sizeof from_src, &from_src,
-                          (size_t)0)) != VXA_OK)
+    if ((st = vxa_cl_args(ctx, k, name, VXA_ARG(sm), VXA_ARG(xm), VXA_ARG(wm), VXA_ARG(dim), VXA_ARG(o),
+                          VXA_ARG(wdim), VXA_ARG(insm), VXA_ARG(nprog), VXA_ARG(parm), VXA_ARG(pstride),
+                          VXA_ARG(seed), VXA_ARG(sample), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(from_src))) != VXA_OK)
         goto done;
     const size_t g[3] = { (size_t)(win->dim[1] * win->dim[2]), nc, 1 };
     if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;

@@ -106,13 +106,12 @@ static vxa_status reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzer
     const cl_float slope = vol->slope, inter = vol->inter;
     const cl_int want_sums = sums != 0;
     if (ctx->cl->chunked)
-        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter, sizeof nn, &nn,
-                         sizeof nz, &nz, sizeof mm, &mm, sizeof shm, &shm, sizeof want_sums, &want_sums,
-                         sizeof partm, &partm, sizeof chunk, &chunk, (size_t)0);
+        st = vxa_cl_args(ctx, k, name, VXA_ARG(xm), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(nn), VXA_ARG(nz),
+                         VXA_ARG(mm), VXA_ARG(shm), VXA_ARG(want_sums), VXA_ARG(partm), VXA_ARG(chunk));
     else
-        st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter, sizeof nn, &nn,
-                         sizeof nz, &nz, sizeof mm, &mm, sizeof shm, &shm, sizeof want_sums, &want_sums,
-                         sizeof partm, &partm, lb, NULL, lb, NULL, lb, NULL, lb, NULL, lb, NULL, (size_t)0);
+        st = vxa_cl_args(ctx, k, name, VXA_ARG(xm), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(nn), VXA_ARG(nz),
+                         VXA_ARG(mm), VXA_ARG(shm), VXA_ARG(want_sums), VXA_ARG(partm), { lb, NULL }, { lb, NULL },
+                         { lb, NULL }, { lb, NULL }, { lb, NULL });
     if (st != VXA_OK || (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK) goto done;
     cl_int err = clEnqueueReadBuffer(ctx->cl->queue, partm, CL_TRUE, 0, nc * G * 5 * sizeof *part, part, 0,
                                      NULL, NULL);
@@ -304,9 +303,10 @@ static vxa_status code_hist(vxa_context *ctx, const vxa_dvol *vol, int nonzero, 
     const cl_long nn = (cl_long)n;
     const cl_int nz = nonzero != 0, cbits = bits;
     const cl_float slope = vol->slope, inter = vol->inter;
-    if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter, sizeof nn, &nn,
-                          sizeof nz, &nz, sizeof mm, &mm, sizeof cbits, &cbits, sizeof histm, &histm,
-                          chunked ? sizeof scrm : (size_t)0, &scrm, sizeof chunk, &chunk, (size_t)0)) != VXA_OK ||
+    /* the CPU form also takes its scratch histograms and its chunk length */
+    const vxa_cl_arg args[] = { VXA_ARG(xm), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(nn), VXA_ARG(nz), VXA_ARG(mm),
+                                VXA_ARG(cbits), VXA_ARG(histm), VXA_ARG(scrm), VXA_ARG(chunk) };
+    if ((st = vxa_cl_set_args(ctx, k, name, args, sizeof args / sizeof args[0] - (chunked ? 0 : 2))) != VXA_OK ||
         (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK)
         goto done;
     err = clEnqueueReadBuffer(ctx->cl->queue, histm, CL_TRUE, 0, nc * nb * sizeof *hist, hist, 0, NULL, NULL);
@@ -396,10 +396,9 @@ vxa_status vxa_cl_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int 
         }
         /* the GPU form's last argument is its local histogram, the CPU form's its chunk length */
         const size_t last = ctx->cl->chunked ? sizeof chunk : 4 * 256 * sizeof(cl_uint);
-        if ((st = vxa_cl_args(ctx, k, name, sizeof xm, &xm, sizeof slope, &slope, sizeof inter, &inter,
-                              sizeof nn, &nn, sizeof nz, &nz, sizeof mm, &mm, sizeof shift, &shift, sizeof pmask,
-                              &pmask, sizeof prefm, &prefm, sizeof histm, &histm, last,
-                              ctx->cl->chunked ? (void *)&chunk : NULL, (size_t)0)) != VXA_OK ||
+        if ((st = vxa_cl_args(ctx, k, name, VXA_ARG(xm), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(nn), VXA_ARG(nz),
+                              VXA_ARG(mm), VXA_ARG(shift), VXA_ARG(pmask), VXA_ARG(prefm), VXA_ARG(histm),
+                              { last, ctx->cl->chunked ? (void *)&chunk : NULL })) != VXA_OK ||
             (st = reduce_launch(ctx, k, name, L, G, nc)) != VXA_OK)
             goto done;
         err = clEnqueueReadBuffer(ctx->cl->queue, histm, CL_TRUE, 0, nc * 1024 * sizeof *hist, hist, 0, NULL,

@@ -54,8 +54,8 @@ static vxa_status upsample_i(vxa_context *ctx, const vxa_dvol *coarse, const int
     const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };
     const cl_long4 fd = { { fine[0], fine[1], fine[2], coarse->channels } };
     cl_mem cm = (cl_mem)coarse->mem, hm = (cl_mem)h->mem;
-    st = vxa_cl_args(ctx, k, name, sizeof cm, &cm, sizeof hm, &hm, sizeof cd, &cd, sizeof fd, &fd, sizeof *start,
-                     start, sizeof *inv_step, inv_step, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(cm), VXA_ARG(hm), VXA_ARG(cd), VXA_ARG(fd), VXA_ARG(*start),
+                     VXA_ARG(*inv_step));
     const size_t g[3] = { x8 ? (size_t)(hd[0] + 7) / 8 : (size_t)hd[0], (size_t)hd[1], (size_t)hd[2] };
     if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 3, g);
     if (st != VXA_OK) vxa_dvol_release(ctx, h);
@@ -123,11 +123,10 @@ vxa_status vxa_cl_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, 
     }
     cl_int4 slab = { { (cl_int)p->out_k0, (cl_int)p->in_k0, (cl_int)vxa_resample_in_nz(p, src), 0 } };
     cl_int4 woff = { { (cl_int)p->out_i0, (cl_int)p->out_j0, 0, 0 } };
-    st = vxa_cl_args(ctx, k, name, sizeof inm, &inm, sizeof outm, &outm, sizeof fm, &fm, sizeof ind, &ind,
-                     sizeof outd, &outd, sizeof col[0], &col[0], sizeof col[1], &col[1], sizeof col[2], &col[2],
-                     sizeof b, &b, sizeof mode, &mode, fill_size, fill, sizeof slope, &slope, sizeof inter, &inter,
-                     sizeof slab, &slab, sizeof cdim, &cdim, sizeof cstart, &cstart, sizeof cinv, &cinv,
-                     sizeof woff, &woff, (size_t)0);
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(inm), VXA_ARG(outm), VXA_ARG(fm), VXA_ARG(ind), VXA_ARG(outd),
+                     VXA_ARG(col[0]), VXA_ARG(col[1]), VXA_ARG(col[2]), VXA_ARG(b), VXA_ARG(mode),
+                     { fill_size, fill }, VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(slab), VXA_ARG(cdim),
+                     VXA_ARG(cstart), VXA_ARG(cinv), VXA_ARG(woff));
     if (st != VXA_OK) goto done;
     const size_t g[3] = { x8 ? (size_t)(out->dim[0] + 7) / 8 : (size_t)out->dim[0], (size_t)out->dim[1],
                           (size_t)out->dim[2] };

@@ -60,8 +60,8 @@ vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sig
         size_t g[3] = { (size_t)vol->dim[0], (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels) };
         if (a < 2) g[a] = (g[a] + VXA_GAUSS_B - 1) / VXA_GAUSS_B;   /* blocks along the axis */
         else g[2] = (size_t)((vol->dim[2] + VXA_GAUSS_B - 1) / VXA_GAUSS_B * vol->channels);
-        st = vxa_cl_args(ctx, k, name, sizeof src, &src, sizeof dst, &dst, sizeof dim, &dim, sizeof axis, &axis,
-                         sizeof radius, &radius, sizeof m, &m, sizeof w, &w, (size_t)0);
+        st = vxa_cl_args(ctx, k, name, VXA_ARG(src), VXA_ARG(dst), VXA_ARG(dim), VXA_ARG(axis), VXA_ARG(radius),
+                         VXA_ARG(m), VXA_ARG(w));
         if (st == VXA_OK && rows) {   /* one work-item per row along i, or per line of rows */
             size_t gr[3] = { (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels), 1 };
             if (walk && a == 1) {

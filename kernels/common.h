@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by every kernel family: typed loads with NIfTI scaling, index helpers. Prepended to each program.
- * A program is built with -DIN_T=<type> (and -DOUT_T=<type> where it writes a typed volume); IN_T defaults
- * to float. */
+/* Shared by every kernel family, each of which includes it first: typed loads with NIfTI scaling, index
+ * helpers. A program is built with -DIN_T=<type> (and -DOUT_T=<type> where it writes a typed volume); IN_T
+ * defaults to float. */
 #ifndef VXA_KERNEL_COMMON_H
 #define VXA_KERNEL_COMMON_H
 #ifdef __OPENCL_VERSION__

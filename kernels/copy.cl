@@ -2,20 +2,11 @@
 /* Exact copies: flip, crop and pad along the axes, any data type to the same type (no scaling, no rounding).
  * out(o) = in(p) with p_a = s_a * o_a + q_a, s_a = +1 or -1. Positions outside the input follow the mode:
  * 0 constant (cval, converted to the type), 1 nearest, 2 reflect (scipy 'reflect': d c b a | a b c d | d c b a). */
+#include "common.h"
+#include "fold.h"
 #pragma OPENCL FP_CONTRACT OFF
 
-VXA_INLINE long vxa_copy_fold(long p, long n, int mode)
-{
-    if (p >= 0 && p < n) return p;
-    if (mode == 1) return p < 0 ? 0 : n - 1;
-    if (mode == 2) {
-        long period = 2 * n;
-        long m = p % period;
-        if (m < 0) m += period;
-        return m < n ? m : period - 1 - m;
-    }
-    return -1;
-}
+VXA_DEF_FOLD(vxa_copy_fold, long)
 
 __kernel void vxa_copy_axes(__global const IN_T *in, __global IN_T *out,
                             long4 in_dim, long4 out_dim, long4 sign, long4 offset, int mode, IN_T cval)

@@ -5,7 +5,7 @@
  * the full field (vxa_noise_upsample) or the rows along i at the nodes' j and k (vxa_noise_upsample_i), which
  * kernels/resample.cl's _cfield passes finish along j and k: every path runs these same operations, so all give
  * the same values bit for bit.
- * Prepended to every program after common.h (alphabetical order); OpenCL C only. */
+ * Included after common.h; OpenCL C only. */
 #ifndef VXA_ELASTIC_FIELD_H
 #define VXA_ELASTIC_FIELD_H
 #ifdef __OPENCL_VERSION__

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Elementwise intensity ops fused into one pass: a small program (kernels/intensity_ops.h) run on every voxel.
  * Noise is Philox4x32-10 with Box-Muller, the mapping of vxa_ref_noise_normal (src/intensity.h). */
+#include "common.h"
+#include "intensity_ops.h"
+#include "philox.h"
+#include "philox_x4.h"
 #pragma OPENCL FP_CONTRACT OFF
 
 /* log2(u) for u > 0 (+Inf gives 128, callers keep Inf apart) in plain arithmetic, which vectorises on every

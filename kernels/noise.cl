@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-voxel noise from Philox4x32-10 (src/shared/philox.h), bit for bit as the C reference, and the trilinear
  * upsampling of fast-mode elastic fields. */
+#include "common.h"
+#include "philox.h"
+#include "philox_x4.h"
+#include "elastic_field.h"
 #pragma OPENCL FP_CONTRACT OFF
 
 /* Known-answer hook: ctr_key holds n rows of (counter 0..3, key 0..1); out gets the four output words. */

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Philox4x32-10 on sixteen consecutive blocks at once, as the lanes of vectors: the bits of vxa_philox_block
  * (src/shared/philox.h), several blocks per instruction on CPUs. Used by the noise op (kernels/intensity.cl) and
- * the elastic noise and block means (kernels/noise.cl). Prepended to every program after common.h; OpenCL C
- * only. */
+ * the elastic noise and block means (kernels/noise.cl), after common.h and philox.h; OpenCL C only. */
 #ifndef VXA_PHILOX_X4_H
 #define VXA_PHILOX_X4_H
 #ifdef __OPENCL_VERSION__

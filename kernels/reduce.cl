@@ -5,6 +5,7 @@
  * vxa_load: the values a float32 copy would hold. Launched with global (groups * L,
  * channels) and local (L, 1), L a power of two. Non-finite voxels are skipped, zero ones with nonzero, and with
  * a mask (one float32 channel on the volume's grid, or NULL) those where the mask is 0. */
+#include "common.h"
 #pragma OPENCL FP_CONTRACT OFF
 
 VXA_INLINE bool vxa_reduce_takes(float y, int nonzero)

@@ -23,6 +23,10 @@
  * work-item loop only when it is innermost).
  * Index arithmetic is in IDX_T: int where every channel of the input and the output has at most 2^30 voxels
  * (the host chooses; AVX2 and GPUs have no fast 64-bit multiply), long otherwise. */
+#include "common.h"
+#include "fold.h"
+#include "resample_coord.h"
+#include "elastic_field.h"
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef OUT_IS_RAW
@@ -32,20 +36,8 @@
 #define IDX_T long
 #endif
 
-/* Index along an axis of n for integer position q, by mode; -1 = outside (constant mode). */
-VXA_INLINE IDX_T rs_fold(IDX_T q, IDX_T n, int mode)
-{
-    if (q >= 0 && q < n) return q;
-    if (mode == 1) return q < 0 ? 0 : n - 1;
-    if (mode == 2) {
-        const IDX_T period = 2 * n;
-        IDX_T m = q;
-        if (m < -n || m >= period) m %= period;  /* far outside: rare */
-        if (m < 0) m += period;
-        return m < n ? m : period - 1 - m;
-    }
-    return -1;
-}
+/* Index along an axis of n for integer position q, by mode; -1 = outside (constant mode): kernels/fold.h. */
+VXA_DEF_FOLD(rs_fold, IDX_T)
 
 /* floor(p) as an integer, exact for |p| < 2^31 (positions are clamped to 2^30). */
 VXA_INLINE IDX_T rs_floor(float p)
@@ -153,7 +145,7 @@ VXA_INLINE int8 rs_floor8(float8 p)
     return t + (convert_float8(t) > p);
 }
 
-/* rs_fold lane by lane. */
+/* rs_fold lane by lane (the same fold as kernels/fold.h, in vector lanes). */
 VXA_INLINE int8 rs_fold8(int8 q, int n, int mode)
 {
     const int8 in = q >= 0 & q < n;

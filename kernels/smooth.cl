@@ -10,19 +10,10 @@
  * blocks × channels). wpad holds the 2·radius + 1 weights with B − 1 zeros on each side,
  * wpad[B − 1 + t'] = w[t'], so that every output takes every input of the window without a test. Windows wholly
  * inside the line read without checks; the others fold each input position once by the mode. */
+#include "common.h"
+#include "fold.h"
 
-VXA_INLINE long vxa_gauss_fold(long p, long n, int mode)
-{
-    if (p >= 0 && p < n) return p;
-    if (mode == 1) return p < 0 ? 0 : n - 1;
-    if (mode == 2) {
-        const long period = 2 * n;
-        long m = p % period;
-        if (m < 0) m += period;
-        return m < n ? m : period - 1 - m;
-    }
-    return -1;
-}
+VXA_DEF_FOLD(vxa_gauss_fold, long)
 
 #define VXA_GAUSS_B 8
 __kernel void vxa_gauss_axis(__global const float *in, __global float *out, long4 dim, int axis, int radius,

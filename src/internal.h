@@ -110,7 +110,8 @@ void       vxa_dvol_release(vxa_context *ctx, vxa_dvol *d);
 void       vxa_pool_clear(vxa_context *ctx);
 
 /* Index along an axis of n for integer position q by boundary mode (scipy's extensions): constant -> -1 outside
- * (the caller reads cval), nearest -> clamped, reflect -> d c b a | a b c d | d c b a. */
+ * (the caller reads cval), nearest -> clamped, reflect -> d c b a | a b c d | d c b a (kernels/fold.h, the
+ * kernels' own). */
 int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode);
 
 /* Host memory for volumes, released with free(): align-byte aligned; blocks of 4 MiB or more are 2 MiB aligned

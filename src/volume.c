@@ -2,6 +2,7 @@
 /* Host volumes: allocation, typed access, geometry helpers. */
 #define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "internal.h"
+#include "fold.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -271,13 +272,9 @@ const char *vxa_dtype_cl_name(vxa_dtype t)
     return "float";
 }
 
+VXA_DEF_FOLD(fold, int64_t)
+
 int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode)
 {
-    if (q >= 0 && q < n) return q;
-    if (mode == VXA_MODE_NEAREST) return q < 0 ? 0 : n - 1;
-    if (mode == VXA_MODE_REFLECT) {
-        const int64_t m = ((q % (2 * n)) + 2 * n) % (2 * n);
-        return m < n ? m : 2 * n - 1 - m;
-    }
-    return -1;
+    return fold(q, n, (int)mode);
 }
