@@ -92,16 +92,22 @@ static void draw(planner *w, int k, bool *applied, vxa_op_values *val)
     rec->val = *val;
 }
 
+/* A pass of `kind` from op i on the grid `grid`, nothing in it yet. */
+static void pass_begin(vxa_pass *s, vxa_pass_kind kind, int i, const vxa_grid *grid)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->first = i;
+    s->in = *grid;
+    s->out = *grid;
+}
+
 /* A RESAMPLE pass from op *i: sampling settings (inside a run they apply to the whole run), spatial ops
  * composed, at most one applied elastic op; it ends before an intensity op or a second elastic op. */
 static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
 {
     const vxa_pipeline *p = w->p;
-    memset(s, 0, sizeof *s);
-    s->kind = VXA_PASS_RESAMPLE;
-    s->first = *i;
-    s->in = *grid;
-    s->out = *grid;
+    pass_begin(s, VXA_PASS_RESAMPLE, *i, grid);
     vxa_xform_identity(s->A, s->b);
     int k = *i;
     for (; k < p->nops; k++) {
@@ -155,11 +161,7 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
 static void plan_intensity(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
 {
     const vxa_pipeline *p = w->p;
-    memset(s, 0, sizeof *s);
-    s->kind = VXA_PASS_INTENSITY;
-    s->first = *i;
-    s->in = *grid;
-    s->out = *grid;
+    pass_begin(s, VXA_PASS_INTENSITY, *i, grid);
     int k = *i;
     for (; k < p->nops && k - *i < VXA_PLAN_MAX_IOPS; k++) {
         if (p->ops[k].desc->kind != VXA_OPK_INTENSITY) break;
