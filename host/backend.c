@@ -4,6 +4,12 @@
 
 const vxa_backend vxa_backend_opencl = {
     .name = "opencl",
+    .wrap = vxa_cl_wrap,
+    .alloc = vxa_cl_alloc,
+    .free = vxa_cl_free,
+    .wait = vxa_cl_wait,
+    .read = vxa_cl_read,
+    .write = vxa_cl_write,
     .copy_axes = vxa_cl_copy_axes,
     .cast_float = vxa_cl_cast_float,
     .resample = vxa_cl_resample,

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The backend interface: the compute a context's device does, as one table of functions per backend, set once
- * when the context is made. src/backend.c holds the entry points the rest of src/ calls (vxa_resample,
- * vxa_copy_axes, ... declared in src/internal.h, src/intensity.h and src/elastic.h): their argument checks and
- * shortcuts (a resampling pass that is an exact copy) are made there once, then the table runs. host/ fills the
- * OpenCL table (host/backend.c), src/reference/ the C table (src/reference/backend.c); neither calls into the
- * other. A table entry may assume its arguments passed the checks of its entry point.
+/* The backend interface: the memory and compute of a context's device, as one table of functions per backend,
+ * set once when the context is made. src/backend.c holds the entry points the rest of src/ calls (vxa_dvol_alloc,
+ * vxa_resample, vxa_copy_axes, ... declared in src/internal.h, src/intensity.h and src/elastic.h): their
+ * argument checks and shortcuts (a resampling pass that is an exact copy; a pooled buffer) are made there once,
+ * then the table runs. host/ fills the OpenCL table (host/backend.c), src/reference/ the C table
+ * (src/reference/backend.c); neither calls into the other. A table entry may assume its arguments passed the
+ * checks of its entry point.
  * (libuv's uv-common.c over unix/ and win/ is the model.) */
 #ifndef VXA_BACKEND_H
 #define VXA_BACKEND_H
@@ -14,6 +15,17 @@
 
 typedef struct vxa_backend {
     const char *name;
+    /* Memory of device volumes (the header of d set; src/backend.c keeps the context's pool of released
+     * buffers). wrap: d->host is the caller's data (not owned): a device handle for it (d->host may become NULL
+     * where the device holds a copy); alloc: new memory of `bytes` for d (host and/or mem); free: one buffer
+     * pair; wait: until queued work no longer uses buffers (before a pooled buffer wrapping host memory is
+     * handed out again; errors ignored); read, write: all of d. */
+    vxa_status (*wrap)(vxa_context *ctx, vxa_dvol *d);
+    vxa_status (*alloc)(vxa_context *ctx, vxa_dvol *d, size_t bytes);
+    void (*free)(vxa_context *ctx, void *host, void *mem, bool owns_host);
+    void (*wait)(vxa_context *ctx);
+    vxa_status (*read)(vxa_context *ctx, const vxa_dvol *d, void *dst);
+    vxa_status (*write)(vxa_context *ctx, vxa_dvol *d, const void *src);
     vxa_status (*copy_axes)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                             const int64_t offset[3], vxa_mode mode, double cval);
     vxa_status (*cast_float)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);

@@ -118,6 +118,9 @@ int64_t vxa_fold_index(int64_t q, int64_t n, vxa_mode mode);
  * and advised as transparent huge pages (Linux), which makes first touch of a fresh volume much cheaper (512x
  * fewer page faults; bench/RESULTS.md, "Why the code takes its forms"). NULL when out of memory. */
 void *vxa_host_alloc(size_t bytes, size_t align);
+/* d->host = new host memory of `bytes` (rounded up to 128, 128-aligned, vxa_host_alloc), owned by d: the
+ * memory of the reference backend's volumes and of CPU devices' buffers. */
+vxa_status vxa_dvol_host_alloc(vxa_context *ctx, vxa_dvol *d, size_t bytes);
 
 /* Reads voxel index `idx` of a dvol in host memory as a double after scaling (the reference backend, and
  * conversions on the host). */

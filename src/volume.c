@@ -108,6 +108,15 @@ void *vxa_host_alloc(size_t bytes, size_t align)
     return posix_memalign(&p, align, bytes ? bytes : 1) == 0 ? p : NULL;
 }
 
+vxa_status vxa_dvol_host_alloc(vxa_context *ctx, vxa_dvol *d, size_t bytes)
+{
+    void *p = vxa_host_alloc((bytes + 127) & ~(size_t)127, 128);
+    if (!p) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "device volume: %zu bytes of host memory", bytes);
+    d->host = p;
+    d->owns_host = true;
+    return VXA_OK;
+}
+
 /* Header and data in one block; data aligned to 64 bytes for zero-copy device buffers. */
 static vxa_status volume_block(const vxa_volume *hdr, vxa_volume **out)
 {

@@ -2,6 +2,39 @@
 /* The C reference backend's table (src/backend.h): every entry computes on host memory, one op at a time. */
 #include "backend.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+/* Memory: the host's. The caller's data is used in place. */
+static vxa_status ref_wrap(vxa_context *ctx, vxa_dvol *d)
+{
+    return VXA_OK;
+}
+
+static vxa_status ref_alloc(vxa_context *ctx, vxa_dvol *d, size_t bytes)
+{
+    return vxa_dvol_host_alloc(ctx, d, bytes);
+}
+
+static void ref_free(vxa_context *ctx, void *host, void *mem, bool owns_host)
+{
+    if (owns_host) free(host);
+}
+
+static void ref_wait(vxa_context *ctx) {}
+
+static vxa_status ref_read(vxa_context *ctx, const vxa_dvol *d, void *dst)
+{
+    if (dst != d->host) memcpy(dst, d->host, vxa_dvol_bytes(d));
+    return VXA_OK;
+}
+
+static vxa_status ref_write(vxa_context *ctx, vxa_dvol *d, const void *src)
+{
+    if (src != d->host) memcpy(d->host, src, vxa_dvol_bytes(d));
+    return VXA_OK;
+}
+
 /* A typed source is converted first; a window is copied out of the whole result. */
 static vxa_status ref_intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
                                 const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
@@ -15,6 +48,12 @@ static vxa_status ref_intensity(vxa_context *ctx, const vxa_iop *ops, int n, con
 
 const vxa_backend vxa_backend_reference = {
     .name = "reference",
+    .wrap = ref_wrap,
+    .alloc = ref_alloc,
+    .free = ref_free,
+    .wait = ref_wait,
+    .read = ref_read,
+    .write = ref_write,
     .copy_axes = vxa_ref_copy_axes,
     .cast_float = vxa_ref_cast_float,
     .resample = vxa_ref_resample,
