@@ -629,9 +629,36 @@ static void test_bad_arguments(void **state)
     vxa_volume_free(i16);
 }
 
+/* Every intensity op of the table has exactly one implementation under its own name (VXA_IOP_LIST and the
+ * descriptors agree), elementwise ones a device program and a reference formula, the others `apply`; and every
+ * id of the list is in the table once. */
+static void test_every_intensity_op_has_one_impl(void **state)
+{
+    (void)state;
+    int n, seen[VXA_INT_COUNT] = { 0 };
+    const vxa_op_desc *const *t = vxa_op_table(&n);
+    for (int i = 0; i < n; i++) {
+        if (t[i]->kind != VXA_OPK_INTENSITY) continue;
+        const vxa_iop_impl *im = vxa_iop_impl_of(t[i]->intensity_id);
+        if (!im) fail_msg("%s: no implementation for id %d", t[i]->name, t[i]->intensity_id);
+        if (strcmp(im->name, t[i]->name) != 0) fail_msg("%s: its id names '%s'", t[i]->name, im->name);
+        assert_non_null(im->resolve);
+        const bool elementwise = im->lower && im->ref;
+        if (elementwise == (im->apply != NULL) || (!elementwise && (im->lower || im->ref)))
+            fail_msg("%s: lower+ref or apply, not both nor neither", t[i]->name);
+        if (im->apply) assert_int_equal(im->stats, VXA_ISTATS_NONE);
+        seen[t[i]->intensity_id]++;
+    }
+    for (int id = VXA_INT_NONE + 1; id < VXA_INT_COUNT; id++)
+        if (seen[id] != 1) fail_msg("intensity id %d appears %d times in the op table", id, seen[id]);
+    assert_null(vxa_iop_impl_of(VXA_INT_NONE));
+    assert_null(vxa_iop_impl_of(VXA_INT_COUNT));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_intensity_op_has_one_impl),
         cmocka_unit_test(test_every_op_device_equals_reference),
         cmocka_unit_test(test_random_chains_device_equals_reference),
         cmocka_unit_test(test_elementwise_chain_is_one_pass),
