@@ -729,6 +729,7 @@ static void test_output_shape_per_sample(void **state)
             o.seed = 5;
             o.sample = sample;
             vxa_volume shape;
+            vxa_volume_init(&shape, dim, 1, VXA_FLOAT32);
             assert_int_equal(vxa_pipeline_output_shape_ex(p, &o, img, &shape), VXA_OK);
             vxa_volume *out = run_ok(ref, p, o.seed, o.sample, img, NULL, NULL);
             for (int a = 0; a < 3; a++) {
