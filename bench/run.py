@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -913,8 +914,19 @@ def write_results(args, rows, extra, info, charts):
     L.append(f"- Device: {info['device']} ({info['opencl'] or 'no OpenCL version'})")
     L.append(f"- voxaug {info['voxaug']}, NumPy {info['numpy']}, SciPy {info['scipy']}, nibabel "
              f"{info['nibabel']}, Python {info['python']}")
-    L.append("- Shared: other engineers' builds and tests ran on the same 2 cores during the run (load average "
-             f"{info.get('load', '?')} at the start), so every figure carries their noise; ratios are of one run.\n")
+    load = info.get("load", "?")
+    load_end = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    try:
+        busy = max(float(x) for x in f"{load} {load_end}".split()) > info["cores"] + 0.5
+    except ValueError:
+        busy = True
+    if busy:
+        L.append(f"- Shared: the load average was {load} at the start and {load_end} at the end on {info['cores']} "
+                 "cores: other work ran beside the benchmark, so every figure carries its noise; ratios are of one "
+                 "run.\n")
+    else:
+        L.append(f"- Quiet: load average {load} at the start, {load_end} at the end (the benchmark's own processes "
+                 f"included) on {info['cores']} cores.\n")
     L.append("## How to read\n")
     L.append("- **Cores.** voxaug runs on the device above: PoCL spreads each kernel over all "
              f"{info['cores']} cores of the machine. *SciPy 1p* is one Python process (1 core); *SciPy 2p* is two "
@@ -1037,8 +1049,24 @@ def write_results(args, rows, extra, info, charts):
     else:
         L.append(f"\nCharts: {extra.get('chart_note', 'none')}")
     os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+    text = "\n".join(L) + "\n" + kept_blocks(args.results)
     with open(args.results, "w") as f:
-        f.write("\n".join(L) + "\n")
+        f.write(text)
+
+
+KEPT_BLOCK = re.compile(r"<!-- ([^>]+): begin -->\n.*?<!-- \1: end -->\n", re.S)
+
+
+def kept_blocks(path):
+    """The blocks of the old results file that other tools (bench/peers.py, bench/augment_io.sh) or people wrote
+    between `<!-- NAME: begin -->` and `<!-- NAME: end -->` lines: a run of this script regenerates its own
+    tables and keeps those as they were."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    return "".join("\n" + m.group(0) for m in KEPT_BLOCK.finditer(old))
 
 
 def make_charts(args, rows, extra):
