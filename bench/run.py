@@ -512,30 +512,55 @@ def two_proc(fn, repeat=TWO_PROC_REPEAT, one_ms=None):
             "runs_per_process": n}
 
 
+COLD_CASES = (   # (key, what the table says): new vxa_bench processes in this order, sharing the two cache folders
+    ("fresh", "both caches empty (a new machine)"),
+    ("voxaug", "voxaug's program cache warm, PoCL's empty"),
+    ("both", "both warm (a machine that has run voxaug before)"),
+    ("off", "voxaug's cache off (VOXAUG_CACHE=0), PoCL's warm: before voxaug had its cache"),
+)
+
+
+PATCHES, PATCHES_QUICK = 8, 4   # samples of one subject, from the host volumes each time or one resident upload
+
+
 def cold_start(args, inp, spec, label=None):
-    """One vxa_bench process with an empty kernel cache (PoCL's on-disk program cache, POCL_CACHE_DIR, in a new
-    empty folder; voxaug keeps built programs in memory only): its wall time from exec to exit for one run, and
-    its first run (the programs built from source)."""
-    cache = tempfile.mkdtemp(prefix="voxaug_cold_")
+    """New vxa_bench processes, one per COLD_CASES entry, with voxaug's program cache (VOXAUG_CACHE_DIR) and PoCL's
+    (POCL_CACHE_DIR) in new folders: the first fills both, the next ones find them as their case says. Each: wall
+    time from exec to exit, main's start to its first sample done (context, program builds or loads, one run),
+    and that first run."""
+    vcache, pcache = tempfile.mkdtemp(prefix="voxaug_cold_v_"), tempfile.mkdtemp(prefix="voxaug_cold_p_")
     cmd = [args.bench, "--input", inp, "--spec", spec, "--repeat", "1", "--warmup", "0"]
     if label:
         cmd += ["--label", label]
     if args.device:
         cmd += ["--device", args.device]
-    env = dict(os.environ, POCL_CACHE_DIR=cache)
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = (time.perf_counter() - t0) * 1e3
-    shutil.rmtree(cache, ignore_errors=True)
-    try:
-        res = json.loads(p.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        return {"status": "error"}
-    return {"status": res.get("status"), "process_ms": wall, "first_run_ms": res.get("first_run_ms")}
+    out = {"status": "ok"}
+    for case, _ in COLD_CASES:
+        env = dict(os.environ, VOXAUG_CACHE_DIR=vcache, POCL_CACHE_DIR=pcache)
+        if case == "voxaug":   # PoCL's cache emptied again
+            shutil.rmtree(pcache, ignore_errors=True)
+            os.makedirs(pcache)
+        if case == "off":
+            env["VOXAUG_CACHE"] = "0"
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        wall = (time.perf_counter() - t0) * 1e3
+        try:
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+        except (json.JSONDecodeError, IndexError):
+            res = {"status": "error"}
+        if res.get("status") != "ok":
+            out["status"] = "error"
+        out[case] = {"process_ms": wall, "first_run_ms": res.get("first_run_ms"),
+                     "to_first_ms": res.get("to_first_sample_ms")}
+    shutil.rmtree(vcache, ignore_errors=True)
+    shutil.rmtree(pcache, ignore_errors=True)
+    out["process_ms"], out["first_run_ms"] = out["fresh"]["process_ms"], out["fresh"]["first_run_ms"]
+    return out
 
 
 def run_bench(args, inp, spec, out=None, field=None, batch=None, repeat=None, warmup=None, label=None,
-              label_out=None):
+              label_out=None, patches=None):
     cmd = [args.bench, "--input", inp, "--spec", spec, "--repeat", str(repeat or args.repeat),
            "--warmup", str(args.warmup if warmup is None else warmup)]
     if label:
@@ -550,6 +575,8 @@ def run_bench(args, inp, spec, out=None, field=None, batch=None, repeat=None, wa
         cmd += ["--field-out", field]
     if batch:
         cmd += ["--batch", batch]
+    if patches:
+        cmd += ["--patches", str(patches)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     try:
         res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -785,7 +812,8 @@ def bench_pipeline(args, vol_name, inp_path, x, c, results, mode="exact", lab_pa
     name = pipeline_row(mode)
     res = {"volume": vol_name, "row": name, "spec": spec, "shape": list(x.shape), "note": "",
            "label": os.path.basename(lab_path) if lab_path else ""}
-    b = run_bench(args, inp_path, spec, out=outp, field=fieldp, batch=args.batches, label=lab_path, label_out=labp)
+    b = run_bench(args, inp_path, spec, out=outp, field=fieldp, batch=args.batches, label=lab_path, label_out=labp,
+                  patches=PATCHES_QUICK if args.quick else PATCHES)
     res["status"] = b["status"]
     if b["status"] != "ok":
         res["detail"] = b.get("error", "").splitlines()[0] if b.get("error") else ""
@@ -976,16 +1004,17 @@ def write_results(args, rows, extra, info, charts):
     colds = [r for r in rows if r.get("cold") and r["cold"].get("status") == "ok"]
     if colds:
         L.append("\n## Cold start\n")
-        L.append("A new `vxa_bench` process with an empty kernel cache (`POCL_CACHE_DIR` a new empty folder): wall "
-                 "time from exec to exit (context, program builds from source, one kernel-only run, one e2e run, "
-                 "bandwidth probes, the output run) and its first run; beside the first run of a process with a "
-                 "warm cache and the steady e2e time.\n")
-        L.append("| volume | op | cold process ms | cold first run ms | warm-cache first run ms | steady e2e ms |")
-        L.append("|---|---|---|---|---|---|")
+        L.append("New `vxa_bench` processes, one after another, with voxaug's program cache (`VOXAUG_CACHE_DIR`) and "
+                 "PoCL's (`POCL_CACHE_DIR`) in new folders: " + "; ".join(f"*{k}*: {w}" for k, w in COLD_CASES)
+                 + ". Each cell: main's start to its first sample done (the input read, the context, the programs "
+                 "built or loaded, one run) / that first run alone, ms. Steady e2e for scale.\n")
+        L.append("| volume | op | " + " | ".join(f"{k}: to first sample / first run" for k, _ in COLD_CASES)
+                 + " | steady e2e ms |")
+        L.append("|---|---|" + "---|" * len(COLD_CASES) + "---|")
         for r in colds:
-            L.append(f"| {r['volume']} | {r['row']} | {r['cold']['process_ms']:.0f} "
-                     f"| {fmt_num(r['cold'].get('first_run_ms'))} | {fmt_num(r['bench'].get('first_run_ms'))} "
-                     f"| {fmt_ms(r['bench']['e2e_ms'])} |")
+            cells = [f"{fmt_num(r['cold'][k].get('to_first_ms'))} / {fmt_num(r['cold'][k].get('first_run_ms'))}"
+                     if r["cold"].get(k) else "" for k, _ in COLD_CASES]
+            L.append(f"| {r['volume']} | {r['row']} | " + " | ".join(cells) + f" | {fmt_ms(r['bench']['e2e_ms'])} |")
     floors = [r["bench"] for r in rows if r["status"] == "ok"]
     if floors:
         L.append("\nBandwidth floors (one read + one write of the input as float32):\n")
@@ -1013,6 +1042,13 @@ def write_results(args, rows, extra, info, charts):
             per = bt["median_ms"] / bt["n"]
             L.append(f"| {bt['n']} | {bt['volumes_per_s']:.2f} | {per:.1f} | **{fmt_x(fair / per)}** "
                      f"| {fmt_x(sp2 / per)} | {fmt_x(sp / per)} |")
+        pt = b.get("patches")
+        if pt and pt.get("host_ms") and pt.get("resident_ms"):
+            hm, rm = pt["host_ms"]["median"], pt["resident_ms"]["median"]
+            L.append(f"\nSeveral patches per subject ({pt['n']} samples of the one volume into one buffer): from the "
+                     f"host volumes each time (`vxa_pipeline_run_into` × {pt['n']}) {hm:.1f} ms, from one resident "
+                     f"upload (`vxa_resident_create` + `vxa_pipeline_run_resident_into`) {rm:.1f} ms: "
+                     f"**{fmt_x(hm / rm)}** ({hm / pt['n']:.1f} → {rm / pt['n']:.1f} ms per patch).")
         L.append(f"\nvoxaug: CPU {fmt_num(b.get('e2e_cpu_ms'))} ms per e2e run, first run in a warm-cache process "
                  f"{fmt_num(b.get('first_run_ms'))} ms"
                  + (f", cold process (empty cache) {p['cold']['process_ms']:.0f} ms"

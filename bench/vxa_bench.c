@@ -3,7 +3,7 @@
  *
  *   vxa_bench --input SRC --spec "rotate(15, plane=0,1)" [--label PATH] [--device D] [--warmup W] [--repeat R]
  *             [--seed S] [--sample K] [--out PATH] [--label-out PATH] [--field-out PATH] [--batch 1,4,16]
- *             [--save-input PATH]
+ *             [--save-input PATH] [--patches N]
  *   vxa_bench --list-ops
  *
  * SRC: a NIfTI path, "smooth:N" (a smooth random N^3 float32 volume made here; "smooth:NX,NY,NZ" too),
@@ -19,6 +19,9 @@
  * printed; --field-out writes that run's elastic field (NIfTI, 3 channels) for SciPy's map_coordinates.
  * --label: a label map on the input's grid (NIfTI) that every timed run and batch carries through the pipeline
  * with the image (nearest neighbour); --label-out writes the further run's label map.
+ * --patches N: N samples of the one subject into one dense buffer, timed two ways (median over R after W):
+ *   host      vxa_pipeline_run_into for each sample from the host volumes (each run puts them on the device);
+ *   resident  vxa_resident_create (one upload) + vxa_pipeline_run_resident_into of the N samples + free.
  * Exit status: 0 done, 3 the spec names an op this build does not have ("not available"), 1 anything else. */
 #include "cl.h"
 #include "internal.h"
@@ -37,7 +40,7 @@
 
 typedef struct {
     const char *input, *label, *spec, *device, *out, *label_out, *field_out, *save_input, *batch;
-    int warmup, repeat;
+    int warmup, repeat, patches;
     uint64_t seed, sample;
 } bench_args;
 
@@ -329,6 +332,7 @@ static bool parse_args(int argc, char **argv, bench_args *a, int *list)
         else if (strcmp(k, "--field-out") == 0) a->field_out = v;
         else if (strcmp(k, "--save-input") == 0) a->save_input = v;
         else if (strcmp(k, "--batch") == 0) a->batch = v;
+        else if (strcmp(k, "--patches") == 0 && parse_u64(v, &u) && u >= 1 && u <= 256) a->patches = (int)u;
         else if (strcmp(k, "--seed") == 0 && parse_u64(v, &u)) a->seed = u;
         else if (strcmp(k, "--sample") == 0 && parse_u64(v, &u)) a->sample = u;
         else if (strcmp(k, "--warmup") == 0 && parse_u64(v, &u) && u <= MAX_REPEAT) a->warmup = (int)u;
@@ -379,7 +383,7 @@ int main(int argc, char **argv)
     vxa_status st;
     if (!t) return fail_json("error", "out of memory");
 
-    const double tl0 = now_ms();
+    const double t_main = now_ms(), tl0 = t_main;
     if ((st = load_input(a.input, &in, err, sizeof err)) != VXA_OK) {
         rc = fail_json("error", "%s", err);
         goto done;
@@ -428,11 +432,14 @@ int main(int argc, char **argv)
         (st = vxa_dvol_from_volume(ctx, in, &din)) != VXA_OK ||
         (lab && (st = vxa_dvol_from_volume(ctx, lab, &dlab)) != VXA_OK))
         goto cl_error;
-    double first_ms = NAN;
+    double first_ms = NAN, to_first_ms = NAN;
     for (int r = 0; r < a.warmup + a.repeat; r++) {
         double ms;
         if ((st = kernel_once(ctx, p, &ro, &grid, &din, lab ? &dlab : NULL, &ms)) != VXA_OK) goto cl_error;
-        if (r == 0) first_ms = ms;
+        if (r == 0) {
+            first_ms = ms;
+            to_first_ms = now_ms() - t_main;   /* main's start to the first sample done: load, context, builds */
+        }
         if (r >= a.warmup) t[r - a.warmup] = ms;
     }
     const stats kernel = stats_of(t, a.repeat);
@@ -506,6 +513,53 @@ int main(int argc, char **argv)
         s = *end == ',' ? end + 1 : end;
     }
 
+    /* Several samples of one subject: from the host volumes each time, and from one resident upload. */
+    stats patch_host = { NAN, NAN, 0 }, patch_res = { NAN, NAN, 0 };
+    if (a.patches) {
+        vxa_volume shape;
+        vxa_volume_init(&shape, in->dim, in->channels, VXA_FLOAT32);
+        if ((st = vxa_pipeline_output_shape(p, in, &shape)) != VXA_OK) goto cl_error;
+        const size_t vox = vxa_volume_voxels(&shape), np = (size_t)a.patches;
+        const size_t lbytes = lab ? vox / (size_t)in->channels * (size_t)lab->channels * vxa_dtype_size(lab->dtype) : 0;
+        float *buf = vxa_host_alloc(np * vox * sizeof(float), 64);
+        unsigned char *lbuf = lab ? vxa_host_alloc(np * lbytes, 64) : NULL;
+        if (!buf || (lab && !lbuf)) {
+            free(buf);
+            free(lbuf);
+            rc = fail_json("error", "out of memory for %d patches", a.patches);
+            goto done;
+        }
+        vxa_buffer ib, lb1, ibn, lbn;
+        vxa_buffer_init(&ibn, buf, np * vox * sizeof(float), VXA_FLOAT32);
+        if (lab) vxa_buffer_init(&lbn, lbuf, np * lbytes, lab->dtype);
+        for (int way = 0; way < 2 && st == VXA_OK; way++) {
+            for (int r = 0; r < a.warmup + a.repeat && st == VXA_OK; r++) {
+                const double t0 = now_ms();
+                if (way == 0) {
+                    for (size_t s = 0; s < np && st == VXA_OK; s++) {
+                        vxa_run_options os = ro;
+                        os.sample = ro.sample + s;
+                        vxa_buffer_init(&ib, buf + s * vox, vox * sizeof(float), VXA_FLOAT32);
+                        if (lab) vxa_buffer_init(&lb1, lbuf + s * lbytes, lbytes, lab->dtype);
+                        st = vxa_pipeline_run_into(ctx, p, &os, in, lab, &ib, lab ? &lb1 : NULL, NULL);
+                    }
+                } else {
+                    vxa_resident *res = NULL;
+                    st = vxa_resident_create(ctx, in, lab, NULL, &res);
+                    if (st == VXA_OK)
+                        st = vxa_pipeline_run_resident_into(ctx, p, &ro, res, np, &ibn, lab ? &lbn : NULL, NULL);
+                    vxa_resident_free(res);
+                }
+                if (r >= a.warmup) t[r - a.warmup] = now_ms() - t0;
+            }
+            if (way == 0) patch_host = stats_of(t, a.repeat);
+            else patch_res = stats_of(t, a.repeat);
+        }
+        free(buf);
+        free(lbuf);
+        if (st != VXA_OK) goto cl_error;
+    }
+
     /* One more run for the output, its draw and its field. */
     vxa_run_options fo = ro;
     if (a.field_out) fo.field_out = &field;
@@ -544,6 +598,7 @@ int main(int argc, char **argv)
            (long long)out->dim[0], (long long)out->dim[1], (long long)out->dim[2], (long long)out->channels);
     printf(",\"warmup\":%d,\"repeat\":%d,\"seed\":%llu,\"sample\":%llu,\"load_ms\":%.6g,\"first_run_ms\":%.6g",
            a.warmup, a.repeat, (unsigned long long)a.seed, (unsigned long long)a.sample, load_ms, first_ms);
+    printf(",\"to_first_sample_ms\":%.6g", to_first_ms);
     json_stats(stdout, "kernel_ms", kernel);
     json_stats(stdout, "e2e_ms", e2e);
     printf(",\"e2e_cpu_ms\":%.6g", cpu_total / a.repeat);
@@ -555,7 +610,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < nb; i++)
         printf("%s{\"n\":%d,\"median_ms\":%.6g,\"min_ms\":%.6g,\"volumes_per_s\":%.6g}", i ? "," : "", bsize[i],
                bstat[i].median, bstat[i].min, bsize[i] / (bstat[i].median * 1e-3));
-    printf("],\"out\":");
+    printf("]");
+    if (a.patches) {
+        printf(",\"patches\":{\"n\":%d", a.patches);
+        json_stats(stdout, "host_ms", patch_host);
+        json_stats(stdout, "resident_ms", patch_res);
+        printf("}");
+    }
+    printf(",\"out\":");
     json_string(stdout, a.out ? a.out : "");
     printf(",\"label_out\":");
     json_string(stdout, a.label_out && lout ? a.label_out : "");

@@ -79,3 +79,64 @@ vxa_status vxa_cl_write(vxa_context *ctx, vxa_dvol *d, const void *src)
     if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clEnqueueWriteBuffer: %zu bytes", bytes);
     return VXA_OK;
 }
+
+bool vxa_cl_overlaps(const vxa_context *ctx)
+{
+    const char *force = getenv("VOXAUG_BATCH_OVERLAP");
+    return ctx->cl && (!ctx->cl->is_cpu || (force && strcmp(force, "1") == 0));
+}
+
+vxa_status vxa_cl_transfer_queue(vxa_context *ctx, cl_command_queue *out)
+{
+    vxa_cl *cl = ctx->cl;
+    if (!cl->xfer) {
+        cl_int err;
+        cl->xfer = clCreateCommandQueue(cl->context, cl->device, 0, &err);
+        if (err != CL_SUCCESS) {
+            cl->xfer = NULL;
+            return vxa_cl_fail(ctx, err, "clCreateCommandQueue: the transfer queue");
+        }
+    }
+    *out = cl->xfer;
+    return VXA_OK;
+}
+
+vxa_status vxa_cl_upload(vxa_context *ctx, vxa_dvol *d, const void *src, bool async, void **event)
+{
+    if (!async || !vxa_cl_overlaps(ctx)) {
+        vxa_status st = vxa_cl_event_wait(ctx, *event);
+        *event = NULL;
+        return st != VXA_OK ? st : vxa_cl_write(ctx, d, src);
+    }
+    cl_command_queue q;
+    vxa_status st = vxa_cl_transfer_queue(ctx, &q);
+    if (st != VXA_OK) return st;
+    const size_t bytes = vxa_dvol_bytes(d);
+    cl_event done = NULL;
+    cl_int err = clEnqueueWriteBuffer(q, (cl_mem)d->mem, CL_FALSE, 0, bytes, src, 0, NULL, &done);
+    if (err == CL_SUCCESS) err = clFlush(q);   /* started now, not at the first wait */
+    if (*event) clReleaseEvent((cl_event)*event);   /* the queue is in order: the new event covers it */
+    *event = done;
+    return err == CL_SUCCESS ? VXA_OK : vxa_cl_fail(ctx, err, "clEnqueueWriteBuffer: %zu bytes to the device", bytes);
+}
+
+vxa_status vxa_cl_after(vxa_context *ctx, void *event)
+{
+    cl_event e = (cl_event)event;
+    cl_int err = clEnqueueBarrierWithWaitList(ctx->cl->queue, 1, &e, NULL);
+    return err == CL_SUCCESS ? VXA_OK : vxa_cl_fail(ctx, err, "clEnqueueBarrierWithWaitList: an upload");
+}
+
+vxa_status vxa_cl_event_wait(vxa_context *ctx, void *event)
+{
+    if (!event) return VXA_OK;
+    cl_event e = (cl_event)event;
+    cl_int err = clWaitForEvents(1, &e);
+    cl_int status = CL_COMPLETE;
+    if (err == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+        clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    clReleaseEvent(e);
+    if (err != CL_SUCCESS)
+        return vxa_cl_fail(ctx, status < 0 ? status : err, "waiting for an upload to the device");
+    return VXA_OK;
+}

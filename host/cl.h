@@ -33,7 +33,12 @@ struct vxa_cl {
     size_t mem_align;            /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */
     cl_ulong local_mem;
     char kernel_dir[1024];       /* "" = embedded sources */
-    struct { char key[256]; cl_program program; } programs[VXA_MAX_PROGRAMS];
+    struct {
+        char key[256];           /* family|options */
+        cl_program program;
+        char *cache_key;         /* its key in the program cache (host/progcache.c), NULL when off */
+        bool cached;             /* loaded from there, or stored: nothing to store at the context's end */
+    } programs[VXA_MAX_PROGRAMS];
     int nprograms;
     struct { char key[320]; cl_kernel kernel; } kernels[VXA_MAX_KERNELS];
     int nkernels;
@@ -71,6 +76,22 @@ vxa_status vxa_cl_launch(vxa_context *ctx, cl_kernel k, const char *name, cl_uin
  * VOXAUG_PROFILE=1 waits for it and prints its time. vxa_cl_launch ends here. */
 vxa_status vxa_cl_enqueue(vxa_context *ctx, cl_kernel k, const char *name, cl_uint dims, const size_t *global,
                           const size_t *local);
+
+/* The context's transfer queue (cl->xfer), made on first use. */
+vxa_status vxa_cl_transfer_queue(vxa_context *ctx, cl_command_queue *out);
+/* Whether transfers take the transfer queue, overlapped with compute: a device that is not a CPU (there
+ * buffers wrap host memory), or VOXAUG_BATCH_OVERLAP=1 (the tests run that path on PoCL). */
+bool vxa_cl_overlaps(const vxa_context *ctx);
+
+/* The program cache on disk (host/progcache.c). load: the program of `source` built with `options` from its
+ * cache entry, or NULL (a miss, the cache off, or an entry rejected: then removed); *key receives the entry's
+ * key (malloc'd, NULL when the cache is off) for the store. store_all: at the context's end, the binaries of the
+ * programs built from source (not during a run: asking a driver for a binary can cost more than the build),
+ * each atomically; on CPU devices only when VOXAUG_CACHE=always (`voxaug warmup` sets it): PoCL compiles every
+ * kernel of the program to give its binary, and keeps its own cache of what it built. */
+cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *source, const char *options,
+                              char **key);
+void vxa_progcache_store_all(vxa_context *ctx);
 
 /* A buffer of `bytes`. */
 vxa_status vxa_cl_buffer(vxa_context *ctx, cl_mem_flags flags, size_t bytes, void *host, cl_mem *out,

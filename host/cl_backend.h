@@ -13,6 +13,9 @@ void vxa_cl_free(vxa_context *ctx, void *host, void *mem, bool owns_host);
 void vxa_cl_wait(vxa_context *ctx);
 vxa_status vxa_cl_read(vxa_context *ctx, const vxa_dvol *d, void *dst);
 vxa_status vxa_cl_write(vxa_context *ctx, vxa_dvol *d, const void *src);
+vxa_status vxa_cl_upload(vxa_context *ctx, vxa_dvol *d, const void *src, bool async, void **event);
+vxa_status vxa_cl_after(vxa_context *ctx, void *event);
+vxa_status vxa_cl_event_wait(vxa_context *ctx, void *event);
 vxa_status vxa_cl_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                             const int64_t offset[3], vxa_mode mode, double cval);
 vxa_status vxa_cl_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);

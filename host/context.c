@@ -330,6 +330,7 @@ vxa_status vxa_context_create_cl(cl_context context, cl_command_queue queue, vxa
 void vxa_context_destroy(vxa_context *ctx)
 {
     if (!ctx) return;
+    vxa_resident_detach_all(ctx);
     vxa_pool_clear(ctx);
     vxa_cl *cl = ctx->cl;
     if (cl) {
@@ -338,8 +339,12 @@ void vxa_context_destroy(vxa_context *ctx)
             clFinish(cl->xfer);
             clReleaseCommandQueue(cl->xfer);
         }
+        vxa_progcache_store_all(ctx);
         for (int i = 0; i < cl->nkernels; i++) clReleaseKernel(cl->kernels[i].kernel);
-        for (int i = 0; i < cl->nprograms; i++) clReleaseProgram(cl->programs[i].program);
+        for (int i = 0; i < cl->nprograms; i++) {
+            clReleaseProgram(cl->programs[i].program);
+            free(cl->programs[i].cache_key);
+        }
         if (cl->owns) {
             if (cl->queue) clReleaseCommandQueue(cl->queue);
             if (cl->context) clReleaseContext(cl->context);
@@ -493,6 +498,20 @@ static char *program_source(vxa_context *ctx, const char *family)
     return b.text;
 }
 
+/* A built program into the context's list, with its cache key (for the store at the context's end). */
+static vxa_status keep_program(vxa_context *ctx, const char *key, cl_program prog, char *cache_key, bool loaded,
+                               cl_program *out)
+{
+    vxa_cl *cl = ctx->cl;
+    const int i = cl->nprograms++;
+    snprintf(cl->programs[i].key, sizeof cl->programs[0].key, "%s", key);
+    cl->programs[i].program = prog;
+    cl->programs[i].cache_key = cache_key;
+    cl->programs[i].cached = loaded;   /* built from source: stored when the context ends */
+    *out = prog;
+    return VXA_OK;
+}
+
 static vxa_status get_program(vxa_context *ctx, const char *family, const char *options, cl_program *out)
 {
     vxa_cl *cl = ctx->cl;
@@ -504,14 +523,23 @@ static vxa_status get_program(vxa_context *ctx, const char *family, const char *
         return vxa_fail(ctx, VXA_ERR_DEVICE, "program cache full (%d programs)", VXA_MAX_PROGRAMS);
     char *src = program_source(ctx, family);
     if (!src) return VXA_ERR_BUILD; /* load_source wrote the detail */
-    cl_int err;
-    const char *text = src;
-    cl_program prog = clCreateProgramWithSource(cl->context, 1, &text, NULL, &err);
-    free(src);
-    if (err != CL_SUCCESS) return vxa_cl_fail(ctx, err, "clCreateProgramWithSource(%s.cl)", family);
     char opts[512];
     snprintf(opts, sizeof opts, VXA_CL_BASE_OPTIONS "%s %s",
              cl->exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", options);
+    char *cache_key = NULL;
+    cl_program prog = vxa_progcache_load(ctx, family, src, opts, &cache_key);
+    if (prog) {
+        free(src);
+        return keep_program(ctx, key, prog, cache_key, true, out);
+    }
+    cl_int err;
+    const char *text = src;
+    prog = clCreateProgramWithSource(cl->context, 1, &text, NULL, &err);
+    free(src);
+    if (err != CL_SUCCESS) {
+        free(cache_key);
+        return vxa_cl_fail(ctx, err, "clCreateProgramWithSource(%s.cl)", family);
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     err = clBuildProgram(prog, 1, &cl->device, opts, NULL, NULL);
@@ -529,13 +557,11 @@ static vxa_status get_program(vxa_context *ctx, const char *family, const char *
         vxa_status st = vxa_fail(ctx, VXA_ERR_BUILD, "%s.cl: build failed on '%s' with %s: %s (%d)\n%s", family,
                                  ctx->device_name, opts, vxa_cl_error_name(err), (int)err, log ? log : "");
         free(log);
+        free(cache_key);
         clReleaseProgram(prog);
         return st;
     }
-    snprintf(cl->programs[cl->nprograms].key, sizeof cl->programs[0].key, "%s", key);
-    cl->programs[cl->nprograms++].program = prog;
-    *out = prog;
-    return VXA_OK;
+    return keep_program(ctx, key, prog, cache_key, false, out);
 }
 
 vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *options, const char *name,

@@ -87,9 +87,7 @@ typedef struct {
 
 bool vxa_pipeline_batch_overlaps(const vxa_context *ctx, size_t n)
 {
-    if (!ctx || ctx->reference || !ctx->cl || n < 2) return false;
-    const char *force = getenv("VOXAUG_BATCH_OVERLAP");
-    return !ctx->cl->is_cpu || (force && strcmp(force, "1") == 0);
+    return ctx && !ctx->reference && ctx->cl && n >= 2 && vxa_cl_overlaps(ctx);
 }
 
 static void release_event(cl_event *e)
@@ -166,14 +164,9 @@ vxa_status vxa_pipeline_batch_overlapped(vxa_context *ctx, const vxa_pipeline *p
                                          vxa_volume **out_labels, vxa_draw **draws)
 {
     vxa_cl *cl = ctx->cl;
-    if (!cl->xfer) {
-        cl_int err;
-        cl->xfer = clCreateCommandQueue(cl->context, cl->device, 0, &err);
-        if (err != CL_SUCCESS) {
-            cl->xfer = NULL;
-            return vxa_cl_fail(ctx, err, "clCreateCommandQueue: the transfer queue");
-        }
-    }
+    cl_command_queue xfer;
+    vxa_status qst = vxa_cl_transfer_queue(ctx, &xfer);
+    if (qst != VXA_OK) return qst;
     batch_slot slot[2];
     memset(slot, 0, sizeof slot);
     vxa_status st = slot_upload(ctx, &slot[0], images[0], labels ? labels[0] : NULL);

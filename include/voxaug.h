@@ -227,6 +227,17 @@ VXA_API uint64_t    vxa_context_launches(const vxa_context *ctx, const char *pre
  * or len is 0 (nothing written), or when the list does not fit: buf then holds what fits, NUL-terminated. */
 VXA_API vxa_status  vxa_devices_list(char *buf, size_t len);
 
+/* Programs: each kernel family (kernels/<family>.cl) is built on the first run that needs it, for the dtypes
+ * that run has, and kept by its context. Built programs are also kept on disk, per user, so that a new process
+ * loads them instead of compiling: $VOXAUG_CACHE_DIR, else $XDG_CACHE_HOME/voxaug, else ~/.cache/voxaug; an
+ * entry is keyed by the voxaug version, the platform, device and driver version, the build options and the
+ * source, checked (length, SHA-256) before use and rebuilt when it fails the check; concurrent processes write
+ * whole entries only (a temporary file renamed); at most $VOXAUG_CACHE_MAX_MB MiB (default 256), least recently
+ * used first out. VOXAUG_CACHE=0 turns it off. `voxaug warmup` fills it ahead (container images).
+ * The folder in force into buf ("" when off); VXA_ERR_INVALID_ARGUMENT for a NULL buf, len 0 or a folder that
+ * does not fit. Thread-safe. */
+VXA_API vxa_status  vxa_program_cache_dir(char *buf, size_t len);
+
 /* ---- pipelines ------------------------------------------------------------------------------------------- */
 /* A pipeline is an ordered list of ops, each with parameters (fixed values or [lo, hi] ranges) and a
  * probability, parsed from the same text the CLI takes, e.g.
@@ -378,6 +389,72 @@ VXA_API vxa_status vxa_pipeline_run_batch_into(vxa_context *ctx, const vxa_pipel
                                                const vxa_volume *const *images, const vxa_volume *const *labels,
                                                const vxa_buffer *out_image, const vxa_buffer *out_label,
                                                vxa_draw **draws);
+
+/* ---- resident inputs: one upload, many samples ------------------------------------------------------------
+ * A loader that draws several patches per subject (nnU-Net's, MONAI's RandCropByPosNegLabel) uploads the subject
+ * once and runs every sample from the device's copy:
+ *
+ *     vxa_resident *r;
+ *     vxa_resident_create(ctx, image, label, NULL, &r);            // one upload (image channels + label map)
+ *     vxa_run_options o; vxa_run_options_init(&o); o.seed = 2026; o.sample = first;
+ *     vxa_pipeline_run_resident_into(ctx, p, &o, r, 8, &out_image, &out_label, NULL);   // samples first..first+7
+ *     vxa_resident_free(r);
+ *
+ * Each sample equals vxa_pipeline_run_ex's for the same (seed, sample) on the same volumes, bit for bit: the
+ * resident is a copy of the caller's volumes in the context's memory (a device buffer on a GPU; host memory on
+ * a CPU device and the reference path), never written by a run. The caller's volumes are not kept.
+ *
+ * Asynchronous upload (vxa_resident_options.async_upload = 1): on a GPU the copy is enqueued on the context's
+ * transfer queue and vxa_resident_create returns at once, so that the next subject goes up while the current
+ * one's samples compute; the first run from the resident waits for the copy on the device (an event), not on
+ * the host. The caller's data must then stay valid and unchanged until that first run returns or
+ * vxa_resident_free. (Whether a driver overlaps a copy from pageable memory with kernels is its own matter.)
+ * On a CPU device and the reference path the copy is made during the call either way (VOXAUG_BATCH_OVERLAP=1
+ * takes the GPU's path on a CPU device too; the tests do).
+ *
+ * A resident belongs to its context (used by one thread at a time with it) and runs only there. Free it before
+ * the context; a context destroyed first releases the device memory of its residents, and a later
+ * vxa_resident_free then frees only the handle. */
+typedef struct vxa_resident vxa_resident;
+
+typedef struct vxa_resident_options {
+    size_t size;             /* sizeof as compiled by the caller: set by vxa_resident_options_init */
+    int async_upload;        /* 0: the copy is complete when vxa_resident_create returns; 1: see above */
+} vxa_resident_options;
+#define VXA_RESIDENT_OPTIONS_SIZE_V1 (offsetof(vxa_resident_options, async_upload) + sizeof(int))
+VXA_API void       vxa_resident_options_init_size(vxa_resident_options *o, size_t size);  /* NULL: nothing */
+static inline void vxa_resident_options_init(vxa_resident_options *o)
+{
+    vxa_resident_options_init_size(o, sizeof *o);
+}
+/* Copies image (any storage dtype, any number of channels) and label (may be NULL; an integer map on the
+ * image's grid) into the context's memory; the checks of vxa_pipeline_run. opt NULL: the defaults. *out is
+ * NULL on failure. VXA_ERR_INVALID_ARGUMENT for a NULL ctx, image or out, or a context whose creation failed;
+ * VXA_ERR_DEVICE_MEMORY for a volume over the device's single-allocation limit (the slab path of
+ * vxa_pipeline_run needs the host's volume: run those with vxa_pipeline_run_ex). */
+VXA_API vxa_status vxa_resident_create(vxa_context *ctx, const vxa_volume *image, const vxa_volume *label,
+                                       const vxa_resident_options *opt, vxa_resident **out);
+/* Waits for an asynchronous upload, then releases the copy. NULL is fine. */
+VXA_API void       vxa_resident_free(vxa_resident *r);
+/* The header of the resident's image (or label map, label != 0; NULL without one): dims, channels, dtype,
+ * affine, scaling and codes as given; data NULL. Valid until vxa_resident_free. NULL for a NULL r. */
+VXA_API const vxa_volume *vxa_resident_volume(const vxa_resident *r, int label);
+
+/* vxa_pipeline_run_ex on the resident's volumes: out_image (and out_label, the label map's result; NULL not to
+ * read it back: the label map still runs, an op may read it as a mask) allocated, draw as there. VXA_ERR_INVALID_ARGUMENT for a NULL ctx, p, o,
+ * r or out_image, a resident of another context, or out_label without a label map in the resident. */
+VXA_API vxa_status vxa_pipeline_run_resident(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                             vxa_resident *r, vxa_volume **out_image, vxa_volume **out_label,
+                                             vxa_draw **draw);
+/* n samples o->sample .. o->sample + n - 1 of the resident into the caller's buffers, sample s at
+ * out_image->data + s * stride[4] (as vxa_pipeline_run_batch_into: each equals vxa_pipeline_run_into's for the
+ * same (seed, sample), bit for bit). out_label NULL: the label map's result not written. draws (may be NULL) receives n
+ * records. o->cancel is checked before each sample; o->field_out only with n = 1. Statuses: those of
+ * vxa_pipeline_run_batch_into and vxa_pipeline_run_resident. */
+VXA_API vxa_status vxa_pipeline_run_resident_into(vxa_context *ctx, const vxa_pipeline *p,
+                                                  const vxa_run_options *o, vxa_resident *r, size_t n,
+                                                  const vxa_buffer *out_image, const vxa_buffer *out_label,
+                                                  vxa_draw **draws);
 
 /* ---- built-in data ----------------------------------------------------------------------------------------- */
 /* A 3D Shepp-Logan head phantom of the given size (float32, 1 mm spacing) and its label map (uint8, one label

@@ -12,6 +12,9 @@
 //     ro.seed = 1;                                       // samples 0..7 of seed 1
 //     ctx.run_batch_into(p, ro, std::vector<const vxa_volume *>(8, img.get()),
 //                        vxa::buffer(batch.data(), batch.size()));
+//
+//     vxa::resident subj = ctx.upload(*img);             // one upload, many patches (nnU-Net's loader)
+//     ctx.run_into(p, ro, subj, 8, vxa::buffer(batch.data(), batch.size()));
 #ifndef VOXAUG_HPP
 #define VOXAUG_HPP
 
@@ -172,6 +175,24 @@ struct result {
     std::string draw;  // vxa_draw_json
 };
 
+// A subject resident on a context's device (vxa_resident_create): uploaded once, any number of samples run from
+// it (context::run, context::run_into with a resident). Made by context::upload; move-only; destroy it before its
+// context (one destroyed first releases the memory, and the resident can only be destroyed).
+class resident {
+public:
+    resident() = default;
+    explicit resident(vxa_resident *owned) : r_(owned) {}
+    vxa_resident *get() const noexcept { return r_.get(); }
+    explicit operator bool() const noexcept { return static_cast<bool>(r_); }
+    // The header of the image (or of the label map; nullptr without one), data NULL.
+    const vxa_volume *image() const noexcept { return vxa_resident_volume(r_.get(), 0); }
+    const vxa_volume *label() const noexcept { return vxa_resident_volume(r_.get(), 1); }
+
+private:
+    struct free_fn { void operator()(vxa_resident *r) const noexcept { vxa_resident_free(r); } };
+    std::unique_ptr<vxa_resident, free_fn> r_;
+};
+
 struct context_options {
     std::string device;       // "" = $VOXAUG_DEVICE, else prefer a GPU; "cpu", "gpu", "reference", a name
     std::string kernel_dir;   // "" = embedded kernels
@@ -237,6 +258,40 @@ public:
         check(vxa_pipeline_run_batch_into(c_.get(), p.get(), &h.o, images.size(), images.data(),
                                           labels.empty() ? nullptr : labels.data(), &out_image, out_label, nullptr),
               "vxa_pipeline_run_batch_into");
+    }
+
+    // Uploads a subject once (image channels and an optional label map). async: on a GPU the copy runs on the
+    // transfer queue while the caller goes on (the next subject up while this one's samples run); the caller's
+    // data must then stay unchanged until the first run from the resident returns.
+    resident upload(const vxa_volume &image, const vxa_volume *label = nullptr, bool async = false)
+    {
+        vxa_resident_options o;
+        vxa_resident_options_init(&o);
+        o.async_upload = async ? 1 : 0;
+        vxa_resident *r = nullptr;
+        check(vxa_resident_create(c_.get(), &image, label, &o, &r), "vxa_resident_create");
+        return resident(r);
+    }
+    // One sample from a resident subject; with_label false leaves its label map out (result.label empty).
+    result run(const pipeline &p, const run_options &ro, resident &r, bool with_label = true)
+    {
+        hook h(ro);
+        vxa_volume *oi = nullptr, *ol = nullptr;
+        vxa_draw *d = nullptr;
+        const bool lab = with_label && r.label();
+        check(vxa_pipeline_run_resident(c_.get(), p.get(), &h.o, r.get(), &oi, lab ? &ol : nullptr, &d),
+              "vxa_pipeline_run_resident");
+        std::unique_ptr<vxa_draw, detail::draw_free> draw(d);
+        return { volume(oi), volume(ol), vxa_draw_json(d) };
+    }
+    // n samples (ro.sample, ro.sample + 1, ...) from a resident subject into one buffer each (sample s at
+    // stride[4] * s; dense: one after another); out_label nullptr leaves the label map out.
+    void run_into(const pipeline &p, const run_options &ro, resident &r, std::size_t n, const vxa_buffer &out_image,
+                  const vxa_buffer *out_label = nullptr)
+    {
+        hook h(ro);
+        check(vxa_pipeline_run_resident_into(c_.get(), p.get(), &h.o, r.get(), n, &out_image, out_label, nullptr),
+              "vxa_pipeline_run_resident_into");
     }
 
 private:

@@ -4,7 +4,7 @@
 # suite on the GPU (VOXAUG_DEVICE=gpu, VOXAUG_REQUIRE_DEVICE=1), runs the benchmark's quick mode on the GPU and
 # prints one summary. Meant to finish within 8 minutes on a 16-core machine.
 #
-#   scripts/gpu-check.sh [--deps DIR] [--device D] [--build DIR] [--tests REGEX]
+#   scripts/gpu-check.sh [--deps DIR] [--device D] [--build DIR] [--tests REGEX] [--bench-only ROWS]
 #
 #   --deps DIR     what scripts/gpu-deps.sh gathered on a Debian machine (an OpenCL ICD loader, voxaug's build
 #                  dependencies, nibabel, ch2 and aal), for a bare machine without network: used in place, nothing
@@ -14,17 +14,22 @@
 #                  that it does not rot.
 #   --build DIR    build folder (default build-gpu); an existing configured build is reused.
 #   --tests REGEX  only the ctest tests matching REGEX (default: all).
+#   --bench-only ROWS  only the benchmark rows whose names contain one of ROWS (comma-separated; bench/run.py
+#                  --only, without the sweeps); scripts/test.sh runs the script this way on PoCL, on the plain
+#                  build, with the corpus and one row, so that every step runs in CI in about a minute.
+# Besides: the program cache's cold and warm start (a fresh cache folder, then the same again), timed.
 # Exit status: 0 when every step passed, 1 otherwise (the summary says which).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-deps="" device=gpu build=build-gpu tests=""
+deps="" device=gpu build=build-gpu tests="" bench_only=""
 while [ $# -gt 0 ]; do
     case $1 in
         --deps) deps=$(cd "$2" && pwd); shift 2 ;;
         --device) device=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
         --tests) tests=$2; shift 2 ;;
-        -h|--help) sed -n '3,19p' "$0"; exit 0 ;;
+        --bench-only) bench_only=$2; shift 2 ;;
+        -h|--help) sed -n '3,24p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -114,6 +119,22 @@ if [ -z "$name" ]; then
 fi
 step device "$name"
 
+# ---- cold start: the first sample of a new process with an empty program cache (voxaug's, and PoCL's own), then
+# the same with voxaug's filled: wall time of the whole process and of its first run ---------------------------
+cache=$log/program-cache
+for run in fresh warm; do
+    t0=$(date +%s%N)
+    if VOXAUG_CACHE_DIR=$cache POCL_CACHE_DIR=$log/pocl-cache-$run "$build/bench/vxa_bench" --input smooth:64 \
+           --spec "flip(axes=0, p=0.5) rotate([-10,10]) elastic(alpha=100, sigma=4, mode=fast) zscore noise(0.1) crop(48, 48, 48)" \
+           --repeat 1 --warmup 0 --device "$device" > "$log/cold-$run.txt" 2>&1; then
+        first=$(sed -n 's/.*"first_run_ms":\([0-9.e+-]*\).*/\1/p' "$log/cold-$run.txt" | tail -1)
+        step "cold $run" "process $(( ($(date +%s%N) - t0) / 1000000 )) ms, first run ${first%.*} ms (program cache $run)"
+    else
+        step "cold $run" "FAILED: $(tail -1 "$log/cold-$run.txt")"
+        rc_cold=1
+    fi
+done
+
 # ---- the test suite on the device ----------------------------------------------------------------------------
 rc=0
 (cd "$build" && ctest -j"$(nproc)" --timeout 300 ${tests:+-R "$tests"}) > "$log/ctest.txt" 2>&1 || rc=1
@@ -125,12 +146,13 @@ step tests "$(grep -E '% tests passed' "$log/ctest.txt" || echo 'ctest did not f
 brc=0
 if [ -n "$py" ]; then
     "$py" bench/run.py --quick --device "$device" --bench "$build/bench/vxa_bench" --work "$log/bench" \
-        --results "$log/bench/RESULTS.md" --charts "$log/bench" > "$log/bench.txt" 2>&1 || brc=1
+        --results "$log/bench/RESULTS.md" --charts "$log/bench" ${bench_only:+--only "$bench_only" --no-sweeps} \
+        > "$log/bench.txt" 2>&1 || brc=1
     tail -25 "$log/bench.txt" | sed 's/^/    /'
     step bench "$([ $brc -eq 0 ] && echo "quick mode passed: $log/bench/RESULTS.md" || echo 'quick mode FAILED')"
     [ -f "$log/bench/RESULTS.md" ] && sed -n '1,60p' "$log/bench/RESULTS.md"
 else
     step bench "skipped: python3 lacks numpy, scipy or nibabel (carry them with --deps)"
 fi
-[ $rc -eq 0 ] && [ $brc -eq 0 ] && finish 0
+[ $rc -eq 0 ] && [ $brc -eq 0 ] && [ -z "${rc_cold:-}" ] && finish 0
 finish 1

@@ -17,6 +17,13 @@ random_seed=${VOXAUG_RANDOM_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# plain suite: VOXAUG_TEST_SEED=$fixed_seed (fixed); sanitizer suite: VOXAUG_TEST_SEED=$random_seed (random)"
 (cd build && VOXAUG_TEST_SEED=$fixed_seed ctest --output-on-failure -j"$jobs")
 
+# The GPU check (scripts/gpu-check.sh), run here on PoCL so that it does not rot: the plain build reused, the
+# behaviour corpus and one benchmark row in quick mode, its cold-start step (~1 min). On a machine with a GPU it
+# runs whole: scripts/gpu-check.sh.
+gpu_start=$SECONDS
+scripts/gpu-check.sh --device cpu --build build --tests '^corpus$' --bench-only rotate
+echo "GPU check on PoCL: $((SECONDS - gpu_start)) s"
+
 # The Python package (python/): a venv on Debian's Python, which sees Debian's NumPy, SciPy, nibabel and torch
 # (--system-site-packages), the package built by pip from this tree (scikit-build-core compiles libvoxaug into
 # it; its build folder lives in the venv, so a rerun only recompiles what changed), then its tests. pytest's

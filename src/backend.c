@@ -92,6 +92,29 @@ vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channe
     return be(ctx)->alloc(ctx, out, bytes);
 }
 
+vxa_status vxa_dvol_alloc_unpooled(vxa_context *ctx, const int64_t dim[3], int64_t channels, vxa_dtype dtype,
+                                   vxa_dvol *out)
+{
+    dvol_header(out, dim, channels, dtype);
+    vxa_status st = check_size(ctx, out, "device volume");
+    return st != VXA_OK ? st : be(ctx)->alloc(ctx, out, vxa_dvol_bytes(out));
+}
+
+vxa_status vxa_dvol_upload(vxa_context *ctx, vxa_dvol *d, const void *src, bool async, void **event)
+{
+    return be(ctx)->upload(ctx, d, src, async, event);
+}
+
+vxa_status vxa_queue_after(vxa_context *ctx, void *event)
+{
+    return event ? be(ctx)->after(ctx, event) : VXA_OK;
+}
+
+vxa_status vxa_event_wait(vxa_context *ctx, void *event)
+{
+    return event ? be(ctx)->event_wait(ctx, event) : VXA_OK;
+}
+
 vxa_status vxa_dvol_read(vxa_context *ctx, const vxa_dvol *d, void *dst)
 {
     return be(ctx)->read(ctx, d, dst);

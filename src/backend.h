@@ -26,6 +26,14 @@ typedef struct vxa_backend {
     void (*wait)(vxa_context *ctx);
     vxa_status (*read)(vxa_context *ctx, const vxa_dvol *d, void *dst);
     vxa_status (*write)(vxa_context *ctx, vxa_dvol *d, const void *src);
+    /* Transfers that may overlap compute (resident inputs). upload: src into all of d; with async, where the
+     * device has its own memory, enqueued on the context's transfer queue without waiting (*event: in, the
+     * previous upload's event or NULL, released, the queue being in order; out, this one's, or NULL where the
+     * copy is complete on return). after: later work on the compute queue waits for event. event_wait: waits
+     * on the host, then releases event. */
+    vxa_status (*upload)(vxa_context *ctx, vxa_dvol *d, const void *src, bool async, void **event);
+    vxa_status (*after)(vxa_context *ctx, void *event);
+    vxa_status (*event_wait)(vxa_context *ctx, void *event);
     vxa_status (*copy_axes)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                             const int64_t offset[3], vxa_mode mode, double cval);
     vxa_status (*cast_float)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);

@@ -40,6 +40,7 @@ struct vxa_context {
     vxa_log_level log_level;
     void *stage;                 /* run_into's staging buffer for conversions and strides, kept for reuse */
     size_t stage_bytes;
+    struct vxa_resident *residents;   /* live resident inputs (src/resident.c), released with the context */
 };
 
 /* Writes the detail (printf-style) into ctx->error and returns st. Who detects a problem calls this once;
@@ -67,6 +68,9 @@ bool vxa_dtype_is_storage(vxa_dtype t);
 
 /* Waits until the context's queued work is done (nothing to do on the reference path). */
 vxa_status vxa_context_finish(vxa_context *ctx);
+/* Releases the memory of every resident input still alive on ctx (vxa_context_destroy); their handles stay
+ * valid for vxa_resident_free. */
+void vxa_resident_detach_all(vxa_context *ctx);
 /* Counts one launch of kernel `name` (OpenCL dispatch and reference calls alike). */
 void vxa_count_launch(vxa_context *ctx, const char *name);
 
@@ -103,6 +107,16 @@ vxa_status vxa_dvol_alloc(vxa_context *ctx, const int64_t dim[3], int64_t channe
 vxa_status vxa_dvol_read(vxa_context *ctx, const vxa_dvol *d, void *dst);
 /* Copies bytes from src into the device volume. */
 vxa_status vxa_dvol_write(vxa_context *ctx, vxa_dvol *d, const void *src);
+/* A device volume of its own, never taken from nor given to the context's pool (pool_bytes 0): a resident
+ * input's, which the transfer queue may write while the compute queue runs. */
+vxa_status vxa_dvol_alloc_unpooled(vxa_context *ctx, const int64_t dim[3], int64_t channels, vxa_dtype dtype,
+                                   vxa_dvol *out);
+/* src into d, asynchronously where the backend can (the backend table's upload: *event in and out). */
+vxa_status vxa_dvol_upload(vxa_context *ctx, vxa_dvol *d, const void *src, bool async, void **event);
+/* Later work on the context's compute queue waits for event (NULL: nothing to wait for). */
+vxa_status vxa_queue_after(vxa_context *ctx, void *event);
+/* Waits for event on the host and releases it; NULL is fine. Errors are the device's. */
+vxa_status vxa_event_wait(vxa_context *ctx, void *event);
 /* Releases d's buffers, or keeps them in ctx's pool when vxa_dvol_alloc made them; zeroed afterwards, fine to
  * call twice. */
 void       vxa_dvol_release(vxa_context *ctx, vxa_dvol *d);

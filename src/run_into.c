@@ -3,6 +3,7 @@
  * conversions, one sample and batches. */
 #include "internal.h"
 #include "pipeline.h"
+#include "resident.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -223,13 +224,14 @@ static bool same_dim(const int64_t a[3], const int64_t b[3])
     return a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
 }
 
-/* One sample into sample s of the buffers; o is in the library's layout, inputs checked. */
+/* One sample into sample s of the buffers; o is in the library's layout, inputs checked. From the host volumes
+ * image and label, or (r not NULL) from the resident's copies, its label map where lb is given. */
 static vxa_status run_sample(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
-                             const vxa_volume *image, const vxa_volume *label, const out_buf *ib, const out_buf *lb,
-                             int64_t s, vxa_draw **draw)
+                             const vxa_volume *image, const vxa_volume *label, vxa_resident *r, const out_buf *ib,
+                             const out_buf *lb, int64_t s, vxa_draw **draw)
 {
     vxa_status st;
-    if (vxa_pipeline_needs_slabs(ctx, p, image, label)) { /* rare (volumes over the device's limit): host volumes */
+    if (!r && vxa_pipeline_needs_slabs(ctx, p, image, label)) { /* rare (volumes over the device's limit): host volumes */
         vxa_volume *oi = NULL, *ol = NULL;
         st = vxa_pipeline_run_ex(ctx, p, o, image, label, &oi, label ? &ol : NULL, draw);
         if (st == VXA_OK) store_sample(ib, s, oi->data, oi->dtype);
@@ -240,8 +242,12 @@ static vxa_status run_sample(vxa_context *ctx, const vxa_pipeline *p, const vxa_
     }
     vxa_grid out_grid;
     vxa_dvol in = { 0 }, lin = { 0 }, out = { 0 }, lout = { 0 };
-    if ((st = vxa_pipeline_run_host(ctx, p, o, image, label, &in, &lin, &out, &lout, &out_grid, draw)) != VXA_OK)
-        goto done;
+    if (r)   /* the label map runs whenever the resident has one (a mask); lb NULL leaves it unread */
+        st = vxa_pipeline_run_dvol(ctx, p, o, &r->grid, &r->image, r->has_label ? &r->label : NULL, &out,
+                                   r->has_label ? &lout : NULL, &out_grid, draw);
+    else
+        st = vxa_pipeline_run_host(ctx, p, o, image, label, &in, &lin, &out, &lout, &out_grid, draw);
+    if (st != VXA_OK) goto done;
     if (!same_dim(out.dim, ib->ext) || out.channels != ib->ext[3] || out.dtype != VXA_FLOAT32) {
         st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "run_into: sample %llu came out %lldx%lldx%lld, the buffer was "
                       "checked for %lldx%lldx%lld", (unsigned long long)o->sample, (long long)out.dim[0],
@@ -250,7 +256,8 @@ static vxa_status run_sample(vxa_context *ctx, const vxa_pipeline *p, const vxa_
         goto done;
     }
     if ((st = store_dvol(ctx, &out, ib, s)) != VXA_OK) goto done;
-    if (label) st = store_dvol(ctx, &lout, lb, s);
+    if (r ? lb != NULL : label != NULL) st = store_dvol(ctx, &lout, lb, s);
+    if (st == VXA_OK && r) vxa_resident_ran(ctx, r);
 done:
     vxa_dvol_release(ctx, &in);
     vxa_dvol_release(ctx, &lin);
@@ -302,7 +309,7 @@ vxa_status vxa_pipeline_run_into(vxa_context *ctx, const vxa_pipeline *p, const 
     out_buf ib, lb;
     st = prepare(ctx, p, o, 1, image, label, out_image, out_label, &full, &shape, &ib, &lb);
     if (st != VXA_OK) return st;
-    return run_sample(ctx, p, &full, image, label, &ib, &lb, 0, draw);
+    return run_sample(ctx, p, &full, image, label, NULL, &ib, label ? &lb : NULL, 0, draw);
 }
 
 vxa_status vxa_pipeline_run_batch_into(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
@@ -348,7 +355,43 @@ vxa_status vxa_pipeline_run_batch_into(vxa_context *ctx, const vxa_pipeline *p, 
                 break;
             }
         }
-        st = run_sample(ctx, p, &os, image, label, &ib, &lb, (int64_t)s, draws ? &draws[s] : NULL);
+        st = run_sample(ctx, p, &os, image, label, NULL, &ib, label ? &lb : NULL, (int64_t)s, draws ? &draws[s] : NULL);
+    }
+    if (st != VXA_OK && draws)
+        for (size_t s = 0; s < n; s++) {
+            vxa_draw_free(draws[s]);
+            draws[s] = NULL;
+        }
+    return st;
+}
+
+vxa_status vxa_pipeline_run_resident_into(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                          vxa_resident *r, size_t n, const vxa_buffer *out_image,
+                                          const vxa_buffer *out_label, vxa_draw **draws)
+{
+    if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
+    if (draws)
+        for (size_t s = 0; s < n; s++) draws[s] = NULL;
+    vxa_status st = vxa_run_entry(ctx, "vxa_pipeline_run_resident_into");
+    if (st != VXA_OK) return st;
+    if (!p) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_run_resident_into: NULL pipeline");
+    if ((st = vxa_resident_check(ctx, r, out_label != NULL, "vxa_pipeline_run_resident_into")) != VXA_OK) return st;
+    if (n == 0) return VXA_OK;
+    /* The checks of a batch on the resident's headers (their data pointer stands in: it is never read). */
+    vxa_volume image = r->image_hdr, label = r->label_hdr;
+    image.data = label.data = &image;
+    vxa_run_options full;
+    vxa_volume shape;
+    out_buf ib, lb;
+    st = prepare(ctx, p, o, n, &image, out_label ? &label : NULL, out_image, out_label, &full, &shape, &ib, &lb);
+    if (st == VXA_OK && full.field_out && n > 1)
+        st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "run_resident_into: field_out is for single samples (n = 1)");
+    if (st == VXA_OK && full.field_out) *full.field_out = NULL;
+    for (size_t s = 0; s < n && st == VXA_OK; s++) {
+        vxa_run_options os = full;
+        os.sample = full.sample + s;
+        if ((st = vxa_run_cancelled(ctx, &os, "batch sample", (int)s)) != VXA_OK) break;
+        st = run_sample(ctx, p, &os, NULL, NULL, r, &ib, out_label ? &lb : NULL, (int64_t)s, draws ? &draws[s] : NULL);
     }
     if (st != VXA_OK && draws)
         for (size_t s = 0; s < n; s++) {

@@ -143,3 +143,25 @@ def test_forked_child_refuses_opencl_instead_of_hanging(ctx):
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
         raise voxaug.VoxaugError(1, "after fork: checked in the child")
+
+
+def test_copies_from_one_upload_equal_direct_runs(tmp_path, rng):
+    # copies > 1: each item read and uploaded once (a voxaug.Resident); every element still equals the run on the
+    # item's arrays for its (seed, item_sample(name, copy)), in the map-style dataset (shuffled, so the held item
+    # changes often) and the stream (every copy of an item, then the next, prefetched).
+    images, labels = make_dataset(tmp_path, rng, n=3)
+    pipe = voxaug.Pipeline(SPEC)
+    names = sorted(os.listdir(images))
+    want = {}
+    for name in names:
+        image, label = voxaug.load(images / name), voxaug.load(labels / name)
+        for copy in range(3):
+            img, lab, _ = pipe(image, label=label, seed=5, sample=voxaug.item_sample(name, copy))
+            want[(name, copy)] = (img, lab)
+    for ds in (voxaug.torch.Dataset(images, pipe, labels=labels, copies=3, seed=5),
+               voxaug.torch.IterableDataset(images, pipe, labels=labels, copies=3, seed=5)):
+        shuffle = isinstance(ds, voxaug.torch.Dataset)
+        got = collect(torch.utils.data.DataLoader(ds, batch_size=2, shuffle=shuffle))
+        assert set(got) == set(want)
+        for k, (img, lab) in got.items():
+            assert np.array_equal(img[0].numpy(), want[k][0]) and np.array_equal(lab[0].numpy(), want[k][1]), k

@@ -10,7 +10,8 @@ checks them against what vxa_volume_init_size writes and what the library report
 import ctypes
 import os
 
-__all__ = ["lib", "Volume", "ContextOptions", "RunOptions", "status_name", "STATUS", "DTYPES"]
+__all__ = ["lib", "Volume", "ContextOptions", "RunOptions", "ResidentOptions", "Buffer", "status_name", "STATUS",
+           "DTYPES"]
 
 # ---- the library -----------------------------------------------------------------------------------------------
 # The package's own copy (installed next to this file by scikit-build-core); VOXAUG_LIBRARY overrides it (a
@@ -78,6 +79,17 @@ class RunOptions(_Sized):
                 ("cancel_user", ctypes.c_void_p)]
 
 
+class ResidentOptions(_Sized):
+    """vxa_resident_options."""
+    _fields_ = [("size", ctypes.c_size_t), ("async_upload", ctypes.c_int)]
+
+
+class Buffer(_Sized):
+    """vxa_buffer: the caller's memory for outputs (strides in elements; all 0 = dense [n][c][nz][ny][nx])."""
+    _fields_ = [("size", ctypes.c_size_t), ("data", ctypes.c_void_p), ("bytes", ctypes.c_size_t),
+                ("dtype", c_dtype), ("stride", ctypes.c_int64 * 5)]
+
+
 VolumeP = ctypes.POINTER(Volume)
 VolumePP = ctypes.POINTER(VolumeP)
 c_void_pp = ctypes.POINTER(ctypes.c_void_p)
@@ -113,6 +125,17 @@ _proto("vxa_pipeline_output_shape", c_status, ctypes.c_void_p, VolumeP, VolumeP)
 _proto("vxa_run_options_init_size", None, ctypes.POINTER(RunOptions), ctypes.c_size_t)
 _proto("vxa_pipeline_run_ex", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions), VolumeP,
        VolumeP, VolumePP, VolumePP, c_void_pp)
+_proto("vxa_pipeline_output_shape_ex", c_status, ctypes.c_void_p, ctypes.POINTER(RunOptions), VolumeP, VolumeP)
+_proto("vxa_resident_options_init_size", None, ctypes.POINTER(ResidentOptions), ctypes.c_size_t)
+_proto("vxa_resident_create", c_status, ctypes.c_void_p, VolumeP, VolumeP, ctypes.POINTER(ResidentOptions),
+       c_void_pp)
+_proto("vxa_resident_free", None, ctypes.c_void_p)
+_proto("vxa_resident_volume", VolumeP, ctypes.c_void_p, ctypes.c_int)
+_proto("vxa_pipeline_run_resident", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions),
+       ctypes.c_void_p, VolumePP, VolumePP, c_void_pp)
+_proto("vxa_pipeline_run_resident_into", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions),
+       ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(Buffer), ctypes.POINTER(Buffer), c_void_pp)
+_proto("vxa_program_cache_dir", c_status, ctypes.c_char_p, ctypes.c_size_t)
 _proto("vxa_draw_free", None, ctypes.c_void_p)
 _proto("vxa_draw_json", ctypes.c_char_p, ctypes.c_void_p)
 _proto("vxa_ops_json", c_status, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t))

@@ -22,8 +22,8 @@ import numpy as np
 from . import _capi
 from ._capi import lib
 
-__all__ = ["VoxaugError", "Context", "Pipeline", "Image", "load", "save", "item_sample", "default_context",
-           "devices", "version"]
+__all__ = ["VoxaugError", "Context", "Pipeline", "Image", "Resident", "load", "save", "item_sample",
+           "default_context", "devices", "version", "program_cache_dir"]
 
 _ERRLEN = 4096
 _EINVAL = _capi.STATUS["VXA_ERR_INVALID_ARGUMENT"]
@@ -82,6 +82,14 @@ def devices():
     buf = ctypes.create_string_buffer(1 << 16)
     lib.vxa_devices_list(buf, len(buf))
     return _text(buf.value)
+
+
+def program_cache_dir():
+    """The folder of the program cache in force ("" when VOXAUG_CACHE=0): $VOXAUG_CACHE_DIR, else
+    $XDG_CACHE_HOME/voxaug, else ~/.cache/voxaug. `voxaug warmup` fills it ahead."""
+    buf = ctypes.create_string_buffer(4096)
+    lib.vxa_program_cache_dir(buf, len(buf))
+    return os.fsdecode(buf.value)
 
 
 def item_sample(name, copy=0):
@@ -422,6 +430,24 @@ class Pipeline:
             raise _error(st, f"no output shape for input {tuple(shape)} through {self.spec!r}")
         return (out.dim[0], out.dim[1], out.dim[2]) + ((out.channels,) if len(shape) == 4 else ())
 
+    def run_many(self, resident, *, seed=0, samples=1, label=True):
+        """Several samples of a voxaug.Resident in one call: samples = a count n (samples 0 .. n - 1) or a range
+        of consecutive sample indices. Returns (images, labels, draws): images float32 (n, i, j, k) (or
+        (n, i, j, k, c)), images[s] equal to pipe(resident, seed=seed, sample=first + s)[0]; labels (n, i, j, k)
+        in the label map's dtype (None without one, or with label=False); draws a list of dicts. Every sample
+        must have the same output shape (a crop with p < 1 does not)."""
+        if not isinstance(resident, Resident):
+            raise InvalidArgumentError(_EINVAL, "run_many takes a voxaug.Resident")
+        if isinstance(samples, range):
+            if samples.step != 1:
+                raise InvalidArgumentError(_EINVAL, f"run_many: samples must be consecutive, got {samples}")
+            first, n = samples.start, len(samples)
+        else:
+            first, n = 0, int(samples)
+        if not (0 <= seed < 2**64 and 0 <= first and first + n <= 2**64 and n >= 0):
+            raise InvalidArgumentError(_EINVAL, f"seed and samples are unsigned 64-bit integers, got {seed}, {samples}")
+        return _run_many(self, resident, seed, first, n, label)
+
     def __call__(self, image, label=None, seed=0, sample=0, affine=None, ctx=None):
         return self.run(image, label, seed=seed, sample=sample, affine=affine, ctx=ctx)
 
@@ -430,6 +456,10 @@ class Pipeline:
         None if no elastic op ran) to the returned tuple."""
         if not (0 <= seed < 2**64 and 0 <= sample < 2**64):
             raise InvalidArgumentError(_EINVAL, f"seed and sample are unsigned 64-bit integers, got {seed}, {sample}")
+        if isinstance(image, Resident):
+            if label is not None or affine is not None or (ctx is not None and ctx is not image.ctx):
+                raise InvalidArgumentError(_EINVAL, "a Resident carries its label map, affine and context")
+            return _run_resident(self, image, seed, sample, field)
         nib_in = hasattr(image, "dataobj") and hasattr(image, "affine")
         ctx = ctx or default_context()
         iv, ia = as_volume(image, affine)
@@ -461,6 +491,144 @@ class Pipeline:
             fld = _from_volume(fp, True)[0] if fp else None
             return img, lab, draw, fld
         return img, lab, draw
+
+
+class Resident:
+    """A subject (image, optional label map) uploaded once to a context's device, for many samples:
+
+        with voxaug.Resident(image, label, ctx=ctx) as subj:
+            for i in range(8):
+                img, lab, draw = pipe(subj, seed=2026, sample=i)      # from the device's copy
+            imgs, labs, draws = pipe.run_many(subj, seed=2026, samples=range(8, 16))   # one call, stacked
+
+    Each sample equals pipe(image, label, ...)'s bit for bit. async_upload (default True): on a GPU the copy
+    runs on the context's transfer queue while Python goes on (upload the next subject, then run this one's
+    samples); the arrays are kept alive here until the first run has waited for the copy; do not write into them
+    before. On a CPU device and the reference path the copy is made at once. close() (or the with block's end)
+    frees the device's copy; so does the context's end."""
+
+    def __init__(self, image, label=None, *, affine=None, ctx=None, async_upload=True):
+        self.ctx = ctx or default_context()
+        self._h = None
+        self._free = lib.vxa_resident_free
+        self.nibabel = hasattr(image, "dataobj") and hasattr(image, "affine")
+        iv, ia = as_volume(image, affine)
+        lv = la = None
+        if label is not None:
+            lv, la = as_volume(label, affine if affine is not None else _affine_of(image), label=True)
+        opt = _capi.ResidentOptions()
+        opt.async_upload = 1 if async_upload else 0
+        h = ctypes.c_void_p()
+        st = lib.vxa_resident_create(self.ctx.handle, ctypes.byref(iv), ctypes.byref(lv) if lv is not None else None,
+                                     ctypes.byref(opt), ctypes.byref(h))
+        if st != 0:
+            raise _error(st, self.ctx.last_error())
+        self._h = h
+        self._arrays = (ia, la)   # until the first run: an asynchronous copy may still read them
+        self.four_d = ia.ndim == 4
+        self.shape = ia.shape
+        self.has_label = la is not None
+        self.label_dtype = la.dtype if la is not None else None
+
+    @property
+    def handle(self):
+        if self._h is None:
+            raise VoxaugError(_EINVAL, "the resident is closed")
+        self.ctx.handle   # the context's checks (open, this process)
+        return self._h
+
+    def _ran(self):
+        self._arrays = None   # the first run returned: the copy is complete
+
+    def close(self):
+        if getattr(self, "_h", None) is not None and os.getpid() == self.ctx._pid:
+            self._free(self._h)
+        self._h = None
+        self._arrays = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"voxaug.Resident(shape={self.shape}, label={self.has_label}, {'closed' if self._h is None else 'open'})"
+
+
+def _run_resident(pipe, res, seed, sample, field):
+    ctx = res.ctx
+    opts = _capi.RunOptions(int(seed), int(sample), None)
+    fp = _capi.VolumeP()
+    if field:
+        opts.field_out = ctypes.pointer(fp)
+    oi, ol, d = _capi.VolumeP(), _capi.VolumeP(), ctypes.c_void_p()
+    st = lib.vxa_pipeline_run_resident(ctx.handle, pipe._h, ctypes.byref(opts), res.handle, ctypes.byref(oi),
+                                       ctypes.byref(ol) if res.has_label else None, ctypes.byref(d))
+    if st != 0:
+        raise _error(st, ctx.last_error())
+    res._ran()
+    try:
+        draw = json.loads(lib.vxa_draw_json(d))
+    finally:
+        lib.vxa_draw_free(d)
+    img, aff, _ = _from_volume(oi, res.four_d)
+    draw["affine"] = aff
+    lab = _from_volume(ol, False)[0] if res.has_label else None
+    if res.nibabel:
+        img, lab = _to_nibabel(img, aff), (_to_nibabel(lab, aff) if lab is not None else None)
+    if field:
+        return img, lab, draw, (_from_volume(fp, True)[0] if fp else None)
+    return img, lab, draw
+
+
+def _run_many(pipe, res, seed, first, n, label):
+    """n samples first .. first + n - 1 of a resident in one call: (images, labels, draws) with images a float32
+    array (n, i, j, k[, c]) whose [s] is sample first + s's image as pipe() gives it (Fortran-ordered)."""
+    ctx = res.ctx
+    head = lib.vxa_resident_volume(res.handle, 0)
+    out = _capi.Volume()
+    st = lib.vxa_pipeline_output_shape(pipe._h, head, ctypes.byref(out))
+    if st != 0:
+        raise _error(st, f"no output shape for {res!r} through {pipe.spec!r}")
+    nx, ny, nz, nc = out.dim[0], out.dim[1], out.dim[2], head.contents.channels
+    images = np.empty((n, nc, nz, ny, nx), dtype=np.float32)   # the library's dense [n][c][nz][ny][nx]
+    ib = _capi.Buffer(images.ctypes.data, images.nbytes, _capi.DTYPES["float32"])
+    labels = lb = None
+    with_label = res.has_label and label
+    if with_label:
+        lc = lib.vxa_resident_volume(res.handle, 1).contents.channels
+        labels = np.empty((n, lc, nz, ny, nx), dtype=res.label_dtype)
+        lb = _capi.Buffer(labels.ctypes.data, labels.nbytes, _DTYPE_OF_NP[np.dtype(res.label_dtype)])
+    draws = (ctypes.c_void_p * max(n, 1))()
+    opts = _capi.RunOptions(int(seed), int(first), None)
+    st = lib.vxa_pipeline_run_resident_into(ctx.handle, pipe._h, ctypes.byref(opts), res.handle, n,
+                                            ctypes.byref(ib), ctypes.byref(lb) if lb is not None else None, draws)
+    if st != 0:
+        raise _error(st, ctx.last_error())
+    res._ran()
+    out_draws = []
+    for s in range(n):
+        try:
+            draw = json.loads(lib.vxa_draw_json(draws[s]))
+        finally:
+            lib.vxa_draw_free(draws[s])
+        o = _capi.RunOptions(int(seed), int(first) + s, None)
+        v = _capi.Volume()
+        lib.vxa_pipeline_output_shape_ex(pipe._h, ctypes.byref(o), head, ctypes.byref(v))
+        draw["affine"] = np.frombuffer(v.affine, dtype=np.float64).reshape(4, 4).copy()
+        out_draws.append(draw)
+    images = images.transpose(0, 4, 3, 2, 1)   # (n, i, j, k, c), each sample Fortran-ordered
+    if not res.four_d and nc == 1:
+        images = images[..., 0]
+    if labels is not None:
+        labels = labels.transpose(0, 4, 3, 2, 1)
+        if labels.shape[-1] == 1:
+            labels = labels[..., 0]
+    return images, labels, out_draws
 
 
 class _ShapeOnly:

@@ -19,6 +19,13 @@ worker would hang in its first run, so voxaug.Context raises a DeviceError there
 (torch's, with multiprocessing_context="forkserver" in that case) avoids it; a parent that never runs voxaug
 itself can use plain fork workers.
 
+Several copies per item (copies > 1, as nnU-Net's and MONAI's patch samplers take several patches per subject):
+each item is read and uploaded once (a voxaug.Resident) and its copies run from the device's copy. The
+IterableDataset streams every copy of an item before the next, uploading the next item while this one's copies
+run (asynchronously on a GPU); the map-style Dataset keeps the last item resident, so an index order that visits
+an item's copies one after another (no shuffle, or a sampler grouping them) reads and uploads it once. The
+tensors are the same as from one upload per copy, bit for bit.
+
 Tensors come from torch.from_numpy on the library's output memory (no copy): the image is the float32
 (i, j, k) array seen as (1, i, j, k) (or (c, i, j, k) for c channels), both views; label maps keep their
 dtype, except uint16/uint32, which torch 1.13 has not (copied to int32/int64).
@@ -97,6 +104,7 @@ class _Items:
         self.epoch = 0
         self._ctx = None
         self._ctx_pid = None
+        self._held = None   # (item, voxaug.Resident) kept for its next copies, when copies > 1
 
     def set_epoch(self, epoch):
         """Copy c of epoch e draws as copy e * copies + c, so every epoch sees new augmentations (call before
@@ -115,20 +123,40 @@ class _Items:
     def __getstate__(self):
         # Pickled into spawned workers: no context, no pipeline handle; both are remade there.
         d = dict(self.__dict__)
-        d["_ctx"] = d["_ctx_pid"] = d["pipeline"] = None
+        d["_ctx"] = d["_ctx_pid"] = d["pipeline"] = d["_held"] = None
         return d
 
     def sample_of(self, item, copy):
         """The (seed, sample) item `item`'s copy `copy` runs with in the current epoch."""
         return self.seed, _core.item_sample(self.names[item], self.epoch * self.copies + copy)
 
-    def _get(self, item, copy):
+    def _resident(self, item):
+        """Item `item` read and uploaded (asynchronously where the device has its own memory)."""
         ctx = self._context()
         image_path, label_path = self.items[item]
         image = _core.load(image_path)
         label = _core.load(label_path) if label_path is not None else None
+        return _core.Resident(image, label, ctx=ctx)
+
+    def _held_resident(self, item):
+        """The resident of `item`, the one kept from the last call when it is the same item."""
+        if self._held is not None and self._held[0] == item and self._ctx_pid == os.getpid():
+            return self._held[1]
+        if self._held is not None:
+            self._held[1].close()
+        self._held = (item, self._resident(item))
+        return self._held[1]
+
+    def _get(self, item, copy, resident=None):
+        ctx = self._context()
         seed, sample = self.sample_of(item, copy)
-        img, lab, draw = self.pipeline.run(image, label, seed=seed, sample=sample, ctx=ctx)
+        if resident is not None:
+            img, lab, draw = self.pipeline.run(resident, seed=seed, sample=sample)
+        else:
+            image_path, label_path = self.items[item]
+            image = _core.load(image_path)
+            label = _core.load(label_path) if label_path is not None else None
+            img, lab, draw = self.pipeline.run(image, label, seed=seed, sample=sample, ctx=ctx)
         out = {"image": _channels_first(torch.from_numpy(img)), "affine": torch.from_numpy(draw.pop("affine")),
                "name": self.names[item], "copy": copy, "sample": str(sample)}
         if lab is not None:
@@ -152,12 +180,16 @@ class Dataset(_Items, torch.utils.data.Dataset):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return self._get(index // self.copies, index % self.copies)
+        item, copy = index // self.copies, index % self.copies
+        if self.copies > 1:
+            return self._get(item, copy, self._held_resident(item))
+        return self._get(item, copy)
 
 
 class IterableDataset(_Items, torch.utils.data.IterableDataset):
     """The same elements as Dataset, streamed: each DataLoader worker takes items w, w + W, w + 2W, ... of the
-    list (W workers), so the order of the stream depends on W but no element's contents do."""
+    list (W workers) and yields every copy of an item before the next (its copies from one upload; the next
+    item uploads while they run), so the order of the stream depends on W but no element's contents do."""
 
     def __init__(self, images, pipeline, labels=None, *, root=None, seed=0, copies=1, device=None):
         self._setup(images, pipeline, labels, root, seed, copies, device)
@@ -168,8 +200,21 @@ class IterableDataset(_Items, torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         w, nw = (info.id, info.num_workers) if info is not None else (0, 1)
-        for index in range(w, len(self.items) * self.copies, nw):
-            yield self._get(index // self.copies, index % self.copies)
+        items = range(w, len(self.items), nw)
+        if self.copies == 1:
+            for item in items:
+                yield self._get(item, 0)
+            return
+        following = self._resident(items[0]) if len(items) else None
+        for n, item in enumerate(items):
+            current = following
+            # the next item up while this one's copies run
+            following = self._resident(items[n + 1]) if n + 1 < len(items) else None
+            try:
+                for copy in range(self.copies):
+                    yield self._get(item, copy, current)
+            finally:
+                current.close()
 
 
 def DataLoader(dataset, *args, **kwargs):

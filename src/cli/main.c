@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     { "demo", cmd_demo, "the built-in head phantom through a random pipeline, with previews" },
     { "ops", cmd_ops, "list every op with its parameters and SciPy equivalent" },
     { "preview", cmd_preview, "PNG of the three mid slices, with an optional label overlay" },
+    { "warmup", cmd_warmup, "build the programs ahead into the program cache (container images)" },
 };
 
 static void usage(FILE *f)

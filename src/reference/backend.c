@@ -35,6 +35,16 @@ static vxa_status ref_write(vxa_context *ctx, vxa_dvol *d, const void *src)
     return VXA_OK;
 }
 
+/* Host memory: every copy is complete on return. */
+static vxa_status ref_upload(vxa_context *ctx, vxa_dvol *d, const void *src, bool async, void **event)
+{
+    *event = NULL;
+    return ref_write(ctx, d, src);
+}
+
+static vxa_status ref_after(vxa_context *ctx, void *event) { return VXA_OK; }
+static vxa_status ref_event_wait(vxa_context *ctx, void *event) { return VXA_OK; }
+
 /* A typed source is converted first; a window is copied out of the whole result. */
 static vxa_status ref_intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
                                 const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win)
@@ -54,6 +64,9 @@ const vxa_backend vxa_backend_reference = {
     .wait = ref_wait,
     .read = ref_read,
     .write = ref_write,
+    .upload = ref_upload,
+    .after = ref_after,
+    .event_wait = ref_event_wait,
     .copy_axes = vxa_ref_copy_axes,
     .cast_float = vxa_ref_cast_float,
     .resample = vxa_ref_resample,

@@ -60,6 +60,29 @@ int main()
         CHECK(e.status() == VXA_ERR_INVALID_ARGUMENT);
         CHECK(std::strstr(e.what(), "out_image") != nullptr);
     }
+    {   // a resident subject: the same sample as from the host volumes; four in one call
+        vxa::resident subj = moved.upload(*ph.first, ph.second.get(), true);
+        CHECK(subj.image() && subj.label() && subj.image()->dim[0] == 40);
+        vxa::result rr = moved.run(p, ro, subj);
+        CHECK(std::memcmp(rr.image->data, r.image->data, img.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(rr.label->data, r.label->data, lab.size()) == 0 && rr.draw == r.draw);
+        std::vector<float> four(4 * img.size());
+        moved.run_into(p, ro, subj, 4, vxa::buffer(four.data(), four.size()));
+        CHECK(std::memcmp(four.data(), r.image->data, img.size() * sizeof(float)) == 0);
+        vxa::run_options r6 = ro;
+        r6.sample = ro.sample + 3;
+        vxa::result s6 = moved.run(p, r6, *ph.first, ph.second.get());
+        CHECK(std::memcmp(four.data() + 3 * img.size(), s6.image->data, img.size() * sizeof(float)) == 0);
+        vxa::resident plain = moved.upload(*ph.first);
+        try {  // no label map to give
+            std::vector<std::int64_t> l4(4 * img.size());
+            const vxa_buffer l4b = vxa::buffer(l4.data(), l4.size());
+            moved.run_into(p, ro, plain, 4, vxa::buffer(four.data(), four.size()), &l4b);
+            CHECK(false);
+        } catch (const vxa::error &e) {
+            CHECK(e.status() == VXA_ERR_INVALID_ARGUMENT && std::strstr(e.what(), "no label map"));
+        }
+    }
     ro.cancel = [] { return true; };
     try {
         moved.run_into(p, ro, *ph.first, vxa::buffer(img.data(), img.size()));
