@@ -233,7 +233,9 @@ VXA_API vxa_status  vxa_devices_list(char *buf, size_t len);
  * entry is keyed by the voxaug version, the platform, device and driver version, the build options and the
  * source, checked (length, SHA-256) before use and rebuilt when it fails the check; concurrent processes write
  * whole entries only (a temporary file renamed); at most $VOXAUG_CACHE_MAX_MB MiB (default 256), least recently
- * used first out. VOXAUG_CACHE=0 turns it off. `voxaug warmup` fills it ahead (container images).
+ * used first out; stored when the context ends (on CPU devices only with VOXAUG_CACHE=always: PoCL compiles a
+ * whole program to give its binary, and caches its builds itself). VOXAUG_CACHE=0 turns it off. `voxaug
+ * warmup` fills it ahead, on every device (container images).
  * The folder in force into buf ("" when off); VXA_ERR_INVALID_ARGUMENT for a NULL buf, len 0 or a folder that
  * does not fit. Thread-safe. */
 VXA_API vxa_status  vxa_program_cache_dir(char *buf, size_t len);
