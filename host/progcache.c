@@ -238,7 +238,7 @@ static void evict(vxa_context *ctx, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return;
-    struct ent { char name[80]; off_t bytes; time_t used; } *ents = NULL;
+    struct ent { char name[72]; off_t bytes; time_t used; } *ents = NULL;   /* 64 hex digits + ".bin" */
     size_t n = 0, cap = 0;
     uint64_t total = 0;
     const time_t now = time(NULL);
@@ -260,7 +260,7 @@ static void evict(vxa_context *ctx, const char *dir)
             if (!e) break;
             ents = e;
         }
-        snprintf(ents[n].name, sizeof ents[n].name, "%s", de->d_name);
+        memcpy(ents[n].name, de->d_name, len + 1);   /* an entry: 68 characters */
         ents[n].bytes = sb.st_size;
         ents[n].used = sb.st_mtime;
         total += (uint64_t)sb.st_size;

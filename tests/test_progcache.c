@@ -89,7 +89,7 @@ static int entries(const char *dir, char names[][80], int max, int *temps)
     while ((de = readdir(d))) {
         const size_t len = strlen(de->d_name);
         if (len > 4 && strcmp(de->d_name + len - 4, ".bin") == 0) {
-            if (n < max) snprintf(names[n], 80, "%s", de->d_name);
+            if (n < max) snprintf(names[n], 80, "%.79s", de->d_name);
             n++;
         } else if (strncmp(de->d_name, ".tmp.", 5) == 0) {
             (*temps)++;
