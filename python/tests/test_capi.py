@@ -12,7 +12,8 @@ def test_option_mirrors_match_the_library():
     # The _init_size functions zero what they know and set size: every mirrored field reads as its default, and
     # a mirror missing a field the library writes would show the 0xAB pattern in the next one.
     for cls, init in ((_capi.ContextOptions, _capi.lib.vxa_context_options_init_size),
-                      (_capi.RunOptions, _capi.lib.vxa_run_options_init_size)):
+                      (_capi.RunOptions, _capi.lib.vxa_run_options_init_size),
+                      (_capi.ResidentOptions, _capi.lib.vxa_resident_options_init_size)):
         o = cls()
         assert o.size == ctypes.sizeof(cls)
         ctypes.memset(ctypes.byref(o), 0xAB, ctypes.sizeof(o))
