@@ -102,7 +102,7 @@ int cmd_warmup(int argc, char **argv)
         const char *spec = s < nspecs ? warm_specs[s] : extra;
         if (!spec) continue;
         if (vxa_pipeline_parse(spec, &pipes[npipes], err, sizeof err) != VXA_OK) {
-            fprintf(stderr, "voxaug warmup: --pipeline: %s\n", err);
+            fprintf(stderr, "voxaug warmup: %s '%s': %s\n", s < nspecs ? "built-in pipeline" : "--pipeline", spec, err);
             for (int k = 0; k < npipes; k++) vxa_pipeline_free(pipes[k]);
             return 2;
         }
