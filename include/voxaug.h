@@ -167,10 +167,12 @@ VXA_API vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *
  *   - vxa_volume, vxa_buffer: plain memory the caller owns; the library reads inputs and writes outputs only
  *     during the call. Several threads may read one input volume at once (inputs are never written); two runs
  *     must not write the same output buffer.
+ *   - vxa_resident: used with its context only, so by one thread at a time like it.
  *   - vxa_draw: owned by the caller after the run; immutable.
  *   - Callbacks (log, cancel) are called on the thread that called into the library, during that call.
  *   - Functions without a context (vxa_status_*, vxa_dtype_*, vxa_version_*, vxa_nifti_*, vxa_phantom,
- *     vxa_preview_png, vxa_devices_list, vxa_pipeline_parse, vxa_pipeline_output_shape) are thread-safe. */
+ *     vxa_preview_png, vxa_devices_list, vxa_pipeline_parse, vxa_pipeline_output_shape, vxa_program_cache_dir)
+ *     are thread-safe. */
 
 /* ---- context: device, queue, programs, last error; one thread at a time ---------------------------------- */
 typedef struct vxa_context vxa_context;
