@@ -318,6 +318,86 @@ VXA_API vxa_status vxa_pipeline_run_batch(vxa_context *ctx, const vxa_pipeline *
                                           const vxa_volume *const *labels, vxa_volume **out_images,
                                           vxa_volume **out_labels, vxa_draw **draws);
 
+/* ---- undoing a draw; its displacement field (SPEC.md "Geometry") ------------------------------------------
+ * Both re-plan sample o->sample of o->seed on the run's input grid (dims and affine of `original` / `in`; their
+ * data are not read), so they describe exactly the run vxa_pipeline_run_ex made with the same pipeline and
+ * options. A draw pulls each output voxel o from the input at G(o): the composition of its spatial passes'
+ * pull maps A·(o + d(o)) + b (d: an elastic op's field). Intensity ops change values, not positions: they are
+ * not inverted (their effect stays in what comes back; the report names them). */
+typedef struct vxa_invert_options {
+    size_t size;             /* sizeof as compiled by the caller: set by vxa_invert_options_init */
+    int nearest;             /* 0: trilinear, float32 out (images, probability maps); 1: nearest neighbour,
+                              * out's dtype and scaling kept (label maps, a network's segmentation) */
+    double cval;             /* what fills the voxels whose content left the field of view (default 0) */
+} vxa_invert_options;
+#define VXA_INVERT_OPTIONS_SIZE_V1 (offsetof(vxa_invert_options, cval) + sizeof(double))
+VXA_API void       vxa_invert_options_init_size(vxa_invert_options *opt, size_t size);  /* NULL: nothing */
+static inline void vxa_invert_options_init(vxa_invert_options *opt) { vxa_invert_options_init_size(opt, sizeof *opt); }
+
+/* What an inversion did (all zero until a call succeeds). */
+typedef struct vxa_invert_report {
+    size_t size;             /* sizeof as compiled by the caller: set by vxa_invert_report_init */
+    uint64_t voxels;         /* of the original grid */
+    uint64_t outside;        /* whose content left the output's field of view: set to cval */
+    uint64_t sampled;        /* nearest: voxels some output voxel was sampled from, given back that voxel's value
+                              * (identical to the input's where `out` is the run's own label map); the others
+                              * inside (zooming out, rotating skips some) take the voxel nearest to G⁻¹(p) */
+    int intensity_ops;       /* applied intensity ops, not inverted */
+    char intensity_names[128];   /* their names, space-separated ("..." where cut) */
+    int elastic_passes;      /* elastic fields inverted */
+    int iterations;          /* the most fixed-point iterations one voxel took (at most 50) */
+    double residual_max;     /* voxels: the largest |o + d(o) - z| left, over the voxels in the field of view */
+    double residual_mean;
+    uint64_t unconverged;    /* voxels left with a residual above 1e-5 voxel (where the field folds) */
+} vxa_invert_report;
+#define VXA_INVERT_REPORT_SIZE_V1 (offsetof(vxa_invert_report, unconverged) + sizeof(uint64_t))
+VXA_API void       vxa_invert_report_init_size(vxa_invert_report *r, size_t size);  /* NULL: nothing */
+static inline void vxa_invert_report_init(vxa_invert_report *r) { vxa_invert_report_init_size(r, sizeof *r); }
+
+/* Maps `out`, an output of sample o->sample of o->seed on `original` (the run's own output, or anything on its
+ * grid: a network's prediction, any channels, any storage dtype), back onto original's grid: *back (allocated;
+ * vxa_volume_free) has original's dims, affine and header codes, out's channels. Voxel p of back takes out at
+ * G⁻¹(p), composed from the inverse of each spatial pass into one resampling pass: affine parts inverted
+ * exactly, elastic fields by fixed-point iteration (o <- z - d(o), at most 50 iterations, stopping below 1e-6
+ * voxel; report->residual_max says what is left: about 1e-7 voxel on ch2 with the standard pipeline's field).
+ * Flips, crops, pads, quarter turns and whole shifts come back exactly (nearest and trilinear alike); where
+ * the content left the output (a crop, a rotation's corners) back holds opt->cval. With opt->nearest, a voxel
+ * that the run sampled into some output voxel gets that voxel's value (a label map comes back identical
+ * there); trilinear gives back the image within twice the interpolation's smoothing. opt, report and draw may
+ * be NULL (draw: the re-planned draw record, vxa_draw_free, to compare with the run's).
+ * VXA_ERR_INVALID_ARGUMENT: a NULL ctx, p, o, original, out or back, out's dims not the draw's output dims on
+ * original's grid (named), out without data or of an output-only dtype; VXA_ERR_UNSUPPORTED: a singular pull
+ * map (nothing to undo it with); the run's own statuses (the plan, the device). */
+VXA_API vxa_status vxa_pipeline_invert(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                       const vxa_volume *original, const vxa_volume *out,
+                                       const vxa_invert_options *opt, vxa_volume **back,
+                                       vxa_invert_report *report, vxa_draw **draw);
+
+/* The displacement of the whole spatial part of sample o->sample of o->seed on `in`: *field (allocated;
+ * vxa_volume_free) is float32 with 3 channels on the output's grid (its dims and affine), voxel o holding
+ * W_in·G(o) - W_out·o, the world point sampled minus the output voxel's world point (W the grids' voxel-to-world
+ * affines), in millimetres of NIfTI's world frame (RAS, the affine's). Written by vxa_nifti_write_displacement,
+ * ITK reads it as a DisplacementFieldTransform that resamples the input onto the output grid as the run does
+ * (tests/scipy/check_field_itk.py: SimpleITK, within 1e-3 of the range on ch2). Several spatial passes are
+ * composed into one map (the run resamples once per pass). An identity draw gives zeros; it never fails for want
+ * of an elastic op (vxa_run_options.field_out gives the elastic part alone, in voxels). */
+VXA_API vxa_status vxa_pipeline_displacement_field(vxa_context *ctx, const vxa_pipeline *p,
+                                                   const vxa_run_options *o, const vxa_volume *in,
+                                                   vxa_volume **field);
+/* How a displacement field file holds its vectors; both are 5D NIfTI-1 with dim[5] = 3 (dim[4] = 1). ITK's
+ * physical frame is LPS (NIfTI's RAS with x and y negated), and ITK reads the two intents differently:
+ *   VXA_FIELD_DISPVECT    intent_code 1006 (NIFTI_INTENT_DISPVECT), vectors in RAS mm as the field holds them:
+ *                         ITK 5.4 and later (SimpleITK 2.4 and later) negate x and y of a DISPVECT field on
+ *                         reading, so the transform it makes is in LPS; nibabel-based tools read RAS;
+ *   VXA_FIELD_ITK_VECTOR  intent_code 1007 (NIFTI_INTENT_VECTOR), vectors in LPS mm (x and y negated on writing):
+ *                         the layout of ANTs' warp files, read as it is by every ITK version and by ANTs. */
+typedef enum { VXA_FIELD_DISPVECT = 0, VXA_FIELD_ITK_VECTOR = 1 } vxa_field_format;
+/* Writes a 3-channel float volume (a field of vxa_pipeline_displacement_field) as a NIfTI-1 displacement field
+ * in `format`, atomically as vxa_nifti_write. VXA_ERR_INVALID_ARGUMENT for a NULL path or v, v not float32 or
+ * float64 with 3 channels, or an unknown format. */
+VXA_API vxa_status vxa_nifti_write_displacement(const char *path, const vxa_volume *v, vxa_field_format format,
+                                                char *err, size_t errlen);
+
 /* ---- the op table, for bindings (issue 19) ----------------------------------------------------------------- */
 /* The op table as JSON text: {"version": "0.1.0", "ops": [op, ...]}, the `sampling` pseudo-op first, then every
  * op in `voxaug ops` order; op = {"name", "kind" ("sampling" | "spatial" | "elastic" | "intensity"), "doc",

@@ -15,7 +15,14 @@ cmake --build build -j"$jobs"
 fixed_seed=20261207
 random_seed=${VOXAUG_RANDOM_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# plain suite: VOXAUG_TEST_SEED=$fixed_seed (fixed); sanitizer suite: VOXAUG_TEST_SEED=$random_seed (random)"
-(cd build && VOXAUG_TEST_SEED=$fixed_seed ctest --output-on-failure -j"$jobs")
+# The Python venv of the stage below (Debian's Python, which sees Debian's NumPy, SciPy, nibabel and torch), made
+# first so that it also gives SimpleITK (a wheel, ~20 s) to tests/scipy/check_field_itk.py (VXA_ITK_PYTHON): ITK's
+# own reading of the displacement fields. Without PyPI that check skips (77), saying so.
+venv=build/python-venv
+[ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+"$venv/bin/python" -m pip install -q pytest==8.3.5
+"$venv/bin/python" -m pip install -q SimpleITK==2.5.7 || echo "# SimpleITK not installed: check_field_itk will skip"
+(cd build && VOXAUG_TEST_SEED=$fixed_seed VXA_ITK_PYTHON="$PWD/python-venv/bin/python" ctest --output-on-failure -j"$jobs")
 
 # The GPU check (scripts/gpu-check.sh), run here on PoCL so that it does not rot: the plain build reused, the
 # behaviour corpus and one benchmark row in quick mode, its cold-start step (~1 min). On a machine with a GPU it
@@ -24,14 +31,10 @@ gpu_start=$SECONDS
 scripts/gpu-check.sh --device cpu --build build --tests '^corpus$' --bench-only rotate
 echo "GPU check on PoCL: $((SECONDS - gpu_start)) s"
 
-# The Python package (python/): a venv on Debian's Python, which sees Debian's NumPy, SciPy, nibabel and torch
-# (--system-site-packages), the package built by pip from this tree (scikit-build-core compiles libvoxaug into
-# it; its build folder lives in the venv, so a rerun only recompiles what changed), then its tests. pytest's
-# status is the stage's: set -e stops the script on a failure.
+# The Python package (python/): in the venv made above, the package built by pip from this tree (scikit-build-core
+# compiles libvoxaug into it; its build folder lives in the venv, so a rerun only recompiles what changed), then its
+# tests. pytest's status is the stage's: set -e stops the script on a failure.
 py_start=$SECONDS
-venv=build/python-venv
-[ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
-"$venv/bin/python" -m pip install -q pytest==8.3.5
 "$venv/bin/python" -m pip install -q --config-settings=build-dir="$PWD/$venv/skbuild" ./python
 VOXAUG_CLI="$PWD/build/voxaug" "$venv/bin/python" -m pytest -p no:cacheprovider -q python/tests
 echo "Python stage: $((SECONDS - py_start)) s"

@@ -63,4 +63,7 @@ int vxa_commit_clean_stale(const char *dir, char *err, size_t errlen);
 /* NIfTI to an open descriptor (a commit's temporary), which stays open; name is the target, for messages and
  * the compression (.nii.gz). For a command's set of outputs; vxa_nifti_write commits one file itself. */
 vxa_status vxa_nifti_write_fd(int fd, const char *name, const vxa_volume *v, char *err, size_t errlen);
+/* The same as a displacement field (vxa_nifti_write_displacement's layouts). */
+vxa_status vxa_nifti_write_fd_displacement(int fd, const char *name, const vxa_volume *v, vxa_field_format format,
+                                           char *err, size_t errlen);
 #endif

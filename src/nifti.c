@@ -671,15 +671,20 @@ done:
 
 /* Fills a NIfTI-1 header for v. Codes are kept; if both are 0 but the affine is not diag(spacing), both are
  * written as 2 (NIFTI_XFORM_ALIGNED_ANAT): with codes 0 a reader falls back to diag(pixdim) and the
- * geometry would be lost. */
-static void fill_header(const vxa_volume *v, nifti_1_header *h)
+ * geometry would be lost. displacement (1 + a vxa_field_format): the channels are a vector (dim[5], dim[4] = 1,
+ * dim[0] = 5) with intent_code NIFTI_INTENT_DISPVECT or NIFTI_INTENT_VECTOR, the layouts ITK reads as a
+ * displacement field. */
+static void fill_header(const vxa_volume *v, int displacement, nifti_1_header *h)
 {
     memset(h, 0, sizeof *h);
     h->sizeof_hdr = N1_SIZE;
-    h->dim[0] = v->channels > 1 ? 4 : 3;
+    h->dim[0] = displacement ? 5 : v->channels > 1 ? 4 : 3;
     for (int a = 0; a < 3; a++) h->dim[a + 1] = (short)v->dim[a];
-    h->dim[4] = (short)v->channels;
-    h->dim[5] = h->dim[6] = h->dim[7] = 1;
+    h->dim[4] = (short)(displacement ? 1 : v->channels);
+    h->dim[5] = (short)(displacement ? v->channels : 1);
+    h->dim[6] = h->dim[7] = 1;
+    if (displacement)
+        h->intent_code = displacement - 1 == VXA_FIELD_ITK_VECTOR ? NIFTI_INTENT_VECTOR : NIFTI_INTENT_DISPVECT;
     h->datatype = (short)v->dtype;
     h->bitpix = (short)(8 * vxa_dtype_size(v->dtype));
     for (int i = 0; i < 8; i++) h->pixdim[i] = 1.0f;
@@ -806,20 +811,34 @@ vxa_status vxa_nifti_header_bytes(const char *name, const vxa_volume *v, unsigne
     vxa_status st = check_write(name, v, err, errlen);
     if (st != VXA_OK) return st;
     nifti_1_header h;
-    fill_header(v, &h);
+    fill_header(v, 0, &h);
     memcpy(out, &h, sizeof h);
     memset(out + sizeof h, 0, VXA_NIFTI_HEADER_BYTES - sizeof h); /* the extender: no extensions */
     return VXA_OK;
 }
 
-vxa_status vxa_nifti_write_fd(int fd, const char *name, const vxa_volume *v, char *err, size_t errlen)
+/* A displacement field: 3 float channels, a known format. */
+static vxa_status check_displacement(const char *name, const vxa_volume *v, int format, char *err, size_t errlen)
+{
+    if (v->channels != 3 || (v->dtype != VXA_FLOAT32 && v->dtype != VXA_FLOAT64))
+        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: a displacement field has 3 float32 or float64 channels, not %lld "
+                    "of %s", name, (long long)v->channels, vxa_dtype_name(v->dtype));
+    if (format != VXA_FIELD_DISPVECT && format != VXA_FIELD_ITK_VECTOR)
+        return FAIL(VXA_ERR_INVALID_ARGUMENT, "%s: displacement field format %d, expected VXA_FIELD_DISPVECT (0) or "
+                    "VXA_FIELD_ITK_VECTOR (1)", name, format);
+    return VXA_OK;
+}
+
+/* displacement: 0 a plain volume, else 1 + the vxa_field_format of a displacement field. */
+/* Header and data of v (a plain volume, or a displacement field: 1 + its vxa_field_format) to fd, checked. */
+static vxa_status write_body(int fd, const char *name, const vxa_volume *v, int displacement, char *err,
+                             size_t errlen)
 {
     vxa_status st = VXA_OK;
-    if ((st = check_write(name, v, err, errlen)) != VXA_OK) return st;
     const bool compress = ends_with(name, ".nii.gz");
 
     nifti_1_header h;
-    fill_header(v, &h);
+    fill_header(v, displacement, &h);
     static const char extender[4] = { 0, 0, 0, 0 };
     if (!compress) {
         if ((st = write_all_fd(fd, &h, sizeof h, name, err, errlen)) != VXA_OK ||
@@ -847,18 +866,61 @@ vxa_status vxa_nifti_write_fd(int fd, const char *name, const vxa_volume *v, cha
     return VXA_OK;
 }
 
-vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, size_t errlen)
+static vxa_status write_fd(int fd, const char *name, const vxa_volume *v, int displacement, char *err,
+                           size_t errlen)
+{
+    vxa_status st = VXA_OK;
+    if ((st = check_write(name, v, err, errlen)) != VXA_OK) return st;
+    if (displacement && (st = check_displacement(name, v, displacement - 1, err, errlen)) != VXA_OK) return st;
+    if (displacement - 1 != VXA_FIELD_ITK_VECTOR) return write_body(fd, name, v, displacement, err, errlen);
+    /* the vectors in ITK's LPS frame: x and y negated, in a copy */
+    vxa_volume *lps = NULL;
+    if (vxa_volume_clone(v, &lps) != VXA_OK) return FAIL(VXA_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+    const size_t n = 2 * (size_t)(v->dim[0] * v->dim[1] * v->dim[2]);
+    for (size_t i = 0; i < n; i++) {
+        if (v->dtype == VXA_FLOAT32) ((float *)lps->data)[i] = -((float *)lps->data)[i];
+        else ((double *)lps->data)[i] = -((double *)lps->data)[i];
+    }
+    st = write_body(fd, name, lps, displacement, err, errlen);
+    vxa_volume_free(lps);
+    return st;
+}
+
+vxa_status vxa_nifti_write_fd(int fd, const char *name, const vxa_volume *v, char *err, size_t errlen)
+{
+    return write_fd(fd, name, v, 0, err, errlen);
+}
+
+vxa_status vxa_nifti_write_fd_displacement(int fd, const char *name, const vxa_volume *v, vxa_field_format format,
+                                           char *err, size_t errlen)
+{
+    return write_fd(fd, name, v, 1 + (int)format, err, errlen);
+}
+
+static vxa_status write_file(const char *path, const vxa_volume *v, int displacement, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = '\0';
     vxa_status st = check_write(path, v, err, errlen);
+    if (st == VXA_OK && displacement) st = check_displacement(path, v, displacement - 1, err, errlen);
     if (st != VXA_OK) return st;
     vxa_commit c;
     vxa_commit_init(&c);
     const int i = vxa_commit_add(&c, path, err, errlen);
     if (i < 0) return VXA_ERR_IO;
-    if ((st = vxa_nifti_write_fd(c.f[i].fd, path, v, err, errlen)) != VXA_OK) {
+    if ((st = write_fd(c.f[i].fd, path, v, displacement, err, errlen)) != VXA_OK) {
         vxa_commit_abort(&c);
         return st;
     }
     return vxa_commit_all(&c, err, errlen);
+}
+
+vxa_status vxa_nifti_write(const char *path, const vxa_volume *v, char *err, size_t errlen)
+{
+    return write_file(path, v, 0, err, errlen);
+}
+
+vxa_status vxa_nifti_write_displacement(const char *path, const vxa_volume *v, vxa_field_format format, char *err,
+                                        size_t errlen)
+{
+    return write_file(path, v, 1 + (int)format, err, errlen);
 }

@@ -13,7 +13,9 @@ def test_option_mirrors_match_the_library():
     # a mirror missing a field the library writes would show the 0xAB pattern in the next one.
     for cls, init in ((_capi.ContextOptions, _capi.lib.vxa_context_options_init_size),
                       (_capi.RunOptions, _capi.lib.vxa_run_options_init_size),
-                      (_capi.ResidentOptions, _capi.lib.vxa_resident_options_init_size)):
+                      (_capi.ResidentOptions, _capi.lib.vxa_resident_options_init_size),
+                      (_capi.InvertOptions, _capi.lib.vxa_invert_options_init_size),
+                      (_capi.InvertReport, _capi.lib.vxa_invert_report_init_size)):
         o = cls()
         assert o.size == ctypes.sizeof(cls)
         ctypes.memset(ctypes.byref(o), 0xAB, ctypes.sizeof(o))

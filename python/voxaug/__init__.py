@@ -12,9 +12,11 @@ and the `voxaug` command for the same (seed, sample).
 voxaug.ops lists every op (generated from the library's op table); voxaug.torch has the PyTorch datasets.
 """
 from ._core import (Context, DeviceError, FileError, Image, InvalidArgumentError, ParseError, Pipeline, Resident,
-                    VoxaugError, default_context, devices, item_sample, load, program_cache_dir, save, version)
+                    VoxaugError, default_context, devices, invert, item_sample, load, program_cache_dir, save,
+                    save_displacement, version)
 from . import ops
 
 __version__ = version()
-__all__ = ["Context", "Pipeline", "Image", "Resident", "load", "save", "item_sample", "default_context", "devices",
-           "version", "program_cache_dir", "ops", "VoxaugError", "ParseError", "InvalidArgumentError", "FileError", "DeviceError"]
+__all__ = ["Context", "Pipeline", "Image", "Resident", "load", "save", "save_displacement", "invert", "item_sample",
+           "default_context", "devices", "version", "program_cache_dir", "ops", "VoxaugError", "ParseError",
+           "InvalidArgumentError", "FileError", "DeviceError"]

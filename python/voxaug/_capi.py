@@ -10,8 +10,8 @@ checks them against what vxa_volume_init_size writes and what the library report
 import ctypes
 import os
 
-__all__ = ["lib", "Volume", "ContextOptions", "RunOptions", "ResidentOptions", "Buffer", "status_name", "STATUS",
-           "DTYPES"]
+__all__ = ["lib", "Volume", "ContextOptions", "RunOptions", "ResidentOptions", "Buffer", "InvertOptions",
+           "InvertReport", "status_name", "STATUS", "DTYPES"]
 
 # ---- the library -----------------------------------------------------------------------------------------------
 # The package's own copy (installed next to this file by scikit-build-core); VOXAUG_LIBRARY overrides it (a
@@ -90,6 +90,19 @@ class Buffer(_Sized):
                 ("dtype", c_dtype), ("stride", ctypes.c_int64 * 5)]
 
 
+class InvertOptions(_Sized):
+    """vxa_invert_options."""
+    _fields_ = [("size", ctypes.c_size_t), ("nearest", ctypes.c_int), ("cval", ctypes.c_double)]
+
+
+class InvertReport(_Sized):
+    """vxa_invert_report."""
+    _fields_ = [("size", ctypes.c_size_t), ("voxels", ctypes.c_uint64), ("outside", ctypes.c_uint64),
+                ("sampled", ctypes.c_uint64), ("intensity_ops", ctypes.c_int), ("intensity_names", ctypes.c_char * 128),
+                ("elastic_passes", ctypes.c_int), ("iterations", ctypes.c_int), ("residual_max", ctypes.c_double),
+                ("residual_mean", ctypes.c_double), ("unconverged", ctypes.c_uint64)]
+
+
 VolumeP = ctypes.POINTER(Volume)
 VolumePP = ctypes.POINTER(VolumeP)
 c_void_pp = ctypes.POINTER(ctypes.c_void_p)
@@ -136,6 +149,14 @@ _proto("vxa_pipeline_run_resident", c_status, ctypes.c_void_p, ctypes.c_void_p, 
 _proto("vxa_pipeline_run_resident_into", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions),
        ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(Buffer), ctypes.POINTER(Buffer), c_void_pp)
 _proto("vxa_program_cache_dir", c_status, ctypes.c_char_p, ctypes.c_size_t)
+_proto("vxa_invert_options_init_size", None, ctypes.POINTER(InvertOptions), ctypes.c_size_t)
+_proto("vxa_invert_report_init_size", None, ctypes.POINTER(InvertReport), ctypes.c_size_t)
+_proto("vxa_pipeline_invert", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions), VolumeP,
+       VolumeP, ctypes.POINTER(InvertOptions), VolumePP, ctypes.POINTER(InvertReport), c_void_pp)
+_proto("vxa_pipeline_displacement_field", c_status, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(RunOptions),
+       VolumeP, VolumePP)
+_proto("vxa_nifti_write_displacement", c_status, ctypes.c_char_p, VolumeP, ctypes.c_int, ctypes.c_char_p,
+       ctypes.c_size_t)
 _proto("vxa_draw_free", None, ctypes.c_void_p)
 _proto("vxa_draw_json", ctypes.c_char_p, ctypes.c_void_p)
 _proto("vxa_ops_json", c_status, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t))

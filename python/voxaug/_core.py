@@ -22,8 +22,8 @@ import numpy as np
 from . import _capi
 from ._capi import lib
 
-__all__ = ["VoxaugError", "Context", "Pipeline", "Image", "Resident", "load", "save", "item_sample",
-           "default_context", "devices", "version", "program_cache_dir"]
+__all__ = ["VoxaugError", "Context", "Pipeline", "Image", "Resident", "load", "save", "save_displacement", "invert",
+           "item_sample", "default_context", "devices", "version", "program_cache_dir"]
 
 _ERRLEN = 4096
 _EINVAL = _capi.STATUS["VXA_ERR_INVALID_ARGUMENT"]
@@ -371,6 +371,63 @@ def save(path, x, affine=None):
         raise _error(st, _text(err.value))
 
 
+def save_displacement(path, field, affine, lps=False):
+    """Writes a displacement field (an array (i, j, k, 3) in RAS millimetres, Pipeline.displacement_field's) as
+    ITK, ANTs and 3D Slicer read one, atomically: NIfTI-1 with the vector in dim[5] and the affine as sform and
+    qform; intent_code 1006 (DISPVECT) with the vectors as given (ITK 5.4 and later, SimpleITK 2.4 and later, turn
+    them into LPS on reading), or with lps=True intent_code 1007 (VECTOR) with x and y negated (LPS, the layout of
+    ANTs' warp files, which every ITK version reads as it is)."""
+    a = np.asarray(field)
+    if a.ndim != 4 or a.shape[3] != 3 or a.dtype.kind != "f":
+        raise InvalidArgumentError(_EINVAL, f"a displacement field is a float array (i, j, k, 3), got {a.dtype} "
+                                   f"{a.shape}")
+    v, a = as_volume(a if a.dtype in (np.float32, np.float64) else a.astype(np.float32), affine)
+    err = ctypes.create_string_buffer(_ERRLEN)
+    st = lib.vxa_nifti_write_displacement(os.fsencode(path), ctypes.byref(v), 1 if lps else 0, err, _ERRLEN)
+    if st != 0:
+        raise _error(st, _text(err.value))
+
+
+def _grid_volume(like, affine):
+    """(ctypes vxa_volume, None) for an input grid: an array, voxaug.Image or nibabel image (its data is not
+    read), or a shape tuple (i, j, k) with `affine`."""
+    if isinstance(like, tuple):
+        shape, aff = like, affine
+    elif isinstance(like, Image):
+        shape, aff = like.data.shape, like.affine if affine is None else affine
+    elif hasattr(like, "dataobj") and hasattr(like, "affine"):
+        shape, aff = like.shape, like.affine if affine is None else affine
+    else:
+        shape, aff = np.shape(like), affine
+    v = _capi.Volume()
+    _fill(v, _ShapeOnly(tuple(shape)[:3]), 16, aff)
+    return v, None
+
+
+def _draw_record(draw):
+    """The draw record as a dict: a dict, JSON text or a path to one; augment's sidecar gives its "draw"."""
+    if isinstance(draw, (str, os.PathLike)) and not str(draw).lstrip().startswith("{"):
+        with open(draw) as f:
+            draw = f.read()
+    if isinstance(draw, (str, bytes)):
+        draw = json.loads(draw)
+    if "draw" in draw and isinstance(draw["draw"], dict):
+        draw = draw["draw"]
+    return draw
+
+
+def invert(out, draw, like, *, nearest=None, cval=0.0, affine=None, ctx=None, report=False):
+    """Maps `out`, an output of the run that `draw` records (Pipeline.run's draw dict, `voxaug apply
+    --params-out`'s JSON or augment's sidecar: a dict, JSON text or a path), back onto the grid of that run's
+    input `like` (its data is not read): Pipeline(draw["spec"]).invert(...) with the draw's seed and sample,
+    after checking that the pipeline draws on like's grid exactly what the record says (else `like` is not the
+    run's input: InvalidArgumentError)."""
+    d = _draw_record(draw)
+    pipe = Pipeline(d["spec"])
+    return pipe.invert(out, like, seed=int(d["seed"]), sample=int(d["sample"]), nearest=nearest, cval=cval,
+                       affine=affine, ctx=ctx, report=report, _expect_ops=d.get("ops"))
+
+
 # ---- pipelines -----------------------------------------------------------------------------------------------------
 def _spec_text(ops):
     if isinstance(ops, str):
@@ -491,6 +548,77 @@ class Pipeline:
             fld = _from_volume(fp, True)[0] if fp else None
             return img, lab, draw, fld
         return img, lab, draw
+
+
+    def invert(self, out, like, *, seed=0, sample=0, nearest=None, cval=0.0, affine=None, ctx=None, report=False,
+               _expect_ops=None):
+        """Maps `out` back onto the grid of `like`, the input of run(like, seed=seed, sample=sample): out is that
+        run's image or label map, or anything on its output grid (a network's prediction: an array (i, j, k) or
+        (i, j, k, c), a voxaug.Image or a nibabel image); like is the input (array, image, nibabel image; its data
+        is not read) or its shape (i, j, k) with `affine`. The spatial ops are undone in one resampling pass
+        (vxa_pipeline_invert): affine parts exactly, elastic fields by fixed-point iteration; what left the field
+        of view gets `cval`. Intensity ops are NOT undone (report["intensity_names"] lists them).
+        nearest: True for label maps (out's dtype kept; a voxel the run sampled gets back that value), False for
+        images (trilinear, float32); None chooses by out's dtype (integer: nearest).
+        Returns the array (a nibabel image with like's affine when like is one), and the report dict too with
+        report=True: voxels, outside, sampled, intensity_ops, intensity_names, elastic_passes, iterations,
+        residual_max, residual_mean, unconverged."""
+        if not (0 <= seed < 2**64 and 0 <= sample < 2**64):
+            raise InvalidArgumentError(_EINVAL, f"seed and sample are unsigned 64-bit integers, got {seed}, {sample}")
+        ctx = ctx or default_context()
+        oa = _unwrap(out, None)[0]
+        if nearest is None:
+            nearest = np.asarray(oa).dtype.kind in "iub"
+        ov, oarr = as_volume(out, None, label=False)
+        lv, _ = _grid_volume(like, affine)
+        opts = _capi.RunOptions(int(seed), int(sample), None)
+        iopt = _capi.InvertOptions(int(bool(nearest)), float(cval))
+        rep = _capi.InvertReport()
+        bp, d = _capi.VolumeP(), ctypes.c_void_p()
+        st = lib.vxa_pipeline_invert(ctx.handle, self._h, ctypes.byref(opts), ctypes.byref(lv), ctypes.byref(ov),
+                                     ctypes.byref(iopt), ctypes.byref(bp), ctypes.byref(rep), ctypes.byref(d))
+        del oarr
+        if st != 0:
+            raise _error(st, ctx.last_error())
+        try:
+            drawn = json.loads(lib.vxa_draw_json(d))
+        finally:
+            lib.vxa_draw_free(d)
+        back, aff, _ = _from_volume(bp, oa.ndim == 4)
+        if _expect_ops is not None and drawn["ops"] != _expect_ops:
+            first = next((i for i, (a, b) in enumerate(zip(_expect_ops, drawn["ops"])) if a != b),
+                         min(len(_expect_ops), len(drawn["ops"])))
+            raise InvalidArgumentError(_EINVAL, f"the draw record does not match: its op {first} is "
+                                       f"{_expect_ops[first] if first < len(_expect_ops) else None}, but "
+                                       f"{self.spec!r} draws {drawn['ops'][first] if first < len(drawn['ops']) else None} "
+                                       f"on like's grid {tuple(lv.dim)}: is like the run's input?")
+        if hasattr(like, "dataobj") and hasattr(like, "affine"):
+            back = _to_nibabel(back, aff)
+        if not report:
+            return back
+        r = {k: getattr(rep, k) for k in ("voxels", "outside", "sampled", "intensity_ops", "elastic_passes",
+                                          "iterations", "residual_max", "residual_mean", "unconverged")}
+        r["intensity_names"] = _text(rep.intensity_names)
+        return back, r
+
+    def displacement_field(self, image, *, seed=0, sample=0, affine=None, ctx=None):
+        """The displacement of the whole spatial part of run(image, seed=seed, sample=sample) as ITK reads one
+        (vxa_pipeline_displacement_field): (field, affine), field float32 (i, j, k, 3) on the output grid whose
+        affine is returned, each voxel the world point sampled minus its own world point, in millimetres of the
+        NIfTI world frame (RAS). save_displacement writes it for ITK, ANTs or 3D Slicer. image: the input (its data is not
+        read) or its shape with `affine`."""
+        if not (0 <= seed < 2**64 and 0 <= sample < 2**64):
+            raise InvalidArgumentError(_EINVAL, f"seed and sample are unsigned 64-bit integers, got {seed}, {sample}")
+        ctx = ctx or default_context()
+        v, _ = _grid_volume(image, affine)
+        opts = _capi.RunOptions(int(seed), int(sample), None)
+        fp = _capi.VolumeP()
+        st = lib.vxa_pipeline_displacement_field(ctx.handle, self._h, ctypes.byref(opts), ctypes.byref(v),
+                                                 ctypes.byref(fp))
+        if st != 0:
+            raise _error(st, ctx.last_error())
+        fld, aff, _ = _from_volume(fp, True)
+        return fld, aff
 
 
 class Resident:

@@ -22,7 +22,15 @@ static void apply_usage(FILE *f)
         "  -o, --out FILE       output image (float32 unless --keep-type)\n"
         "  --label FILE         label map on the image's grid (integer type)\n"
         "  --label-out FILE     output label map (required with --label)\n"
-        "  --field-out FILE     the elastic displacement field (3 channels, voxels) if an elastic op ran\n"
+        "  --field-out FILE     the displacement field of the draw's spatial ops (affine and elastic together) as\n"
+        "                       ITK, ANTs and 3D Slicer read one: 5D NIfTI (dim[5] = 3) on the output's grid, in\n"
+        "                       millimetres, the world point sampled minus the world point of the output voxel:\n"
+        "                       one DisplacementFieldTransform reproduces the run's geometry\n"
+        "  --field-units U      mm (default): intent DISPVECT, vectors in NIfTI's RAS frame (ITK 5.4 and later,\n"
+        "                       SimpleITK 2.4 and later, turn them into LPS on reading); lps: intent VECTOR,\n"
+        "                       vectors in ITK's LPS frame (ANTs' warp files; every ITK version reads them as\n"
+        "                       they are); vox: the elastic field alone in voxels of the output grid (4D, 3\n"
+        "                       channels, for ndimage.map_coordinates), zeros where no elastic op applied\n"
         "  --params-out FILE    what was drawn, as JSON\n"
         "  --seed N, --sample I the random draw (default 0, 0)\n"
         "  --keep-type          write the image in the input's type and scl_slope/scl_inter (rounded, saturated)\n"
@@ -75,6 +83,7 @@ int cmd_apply(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *label = NULL, *label_out = NULL, *field_out = NULL, *params_out = NULL;
     const char *spec = NULL, *device = NULL;
+    const char *field_units = "mm";
     uint64_t seed = 0, sample = 0;
     int keep_type = 0;
     for (int i = 1; i < argc; i++) {
@@ -86,6 +95,7 @@ int cmd_apply(int argc, char **argv)
         else if (strcmp(a, "--label") == 0) target = &label;
         else if (strcmp(a, "--label-out") == 0) target = &label_out;
         else if (strcmp(a, "--field-out") == 0) target = &field_out;
+        else if (strcmp(a, "--field-units") == 0) target = &field_units;
         else if (strcmp(a, "--params-out") == 0) target = &params_out;
         else if (strcmp(a, "--device") == 0) target = &device;
         else if (strcmp(a, "--keep-type") == 0) { keep_type = 1; continue; }
@@ -112,6 +122,11 @@ int cmd_apply(int argc, char **argv)
     }
     if (!in || !out || !spec) {
         fprintf(stderr, "voxaug apply: needs IN, --ops and -o (voxaug apply --help)\n");
+        return 2;
+    }
+    const int field_vox = strcmp(field_units, "vox") == 0, field_lps = strcmp(field_units, "lps") == 0;
+    if (!field_vox && !field_lps && strcmp(field_units, "mm") != 0) {
+        fprintf(stderr, "voxaug apply: --field-units is mm, lps or vox, not '%s'\n", field_units);
         return 2;
     }
     if ((label != NULL) != (label_out != NULL)) {
@@ -155,7 +170,7 @@ int cmd_apply(int argc, char **argv)
     vxa_run_options_init(&o);
     o.seed = seed;
     o.sample = sample;
-    o.field_out = field_out ? &field : NULL;
+    o.field_out = field_out && field_vox ? &field : NULL;
     if ((st = vxa_pipeline_run_ex(ctx, p, &o, img, lab, &oimg, label ? &olab : NULL, &draw)) != VXA_OK) {
         if (label) fprintf(stderr, "voxaug apply: %s with label %s: %s\n", in, label, vxa_last_error(ctx));
         else fprintf(stderr, "voxaug apply: %s: %s\n", in, vxa_last_error(ctx));
@@ -183,9 +198,22 @@ int cmd_apply(int argc, char **argv)
         vxa_volume_free(oimg);
         oimg = typed;
     }
-    if (field_out && !field) {
-        fprintf(stderr, "voxaug apply: --field-out: no elastic op ran, so there is no field to write\n");
+    /* the field: the whole spatial part of the draw (mm, ITK), or the elastic field alone (zeros without one) */
+    if (field_out && !field_vox && (st = vxa_pipeline_displacement_field(ctx, p, &o, img, &field)) != VXA_OK) {
+        fprintf(stderr, "voxaug apply: %s: the displacement field: %s\n", in, vxa_last_error(ctx));
         goto done;
+    }
+    if (field_out && !field) {
+        if ((st = vxa_volume_alloc(oimg->dim, 3, VXA_FLOAT32, &field)) != VXA_OK) {
+            fprintf(stderr, "voxaug apply: --field-out: %s\n", vxa_status_string(st));
+            goto done;
+        }
+        void *zeros = field->data;
+        *field = *oimg;
+        field->channels = 3;
+        field->dtype = VXA_FLOAT32;
+        field->scl_slope = field->scl_inter = 0.0;
+        field->data = zeros;
     }
     if ((sig = cli_stopped())) goto stopped;
     /* all outputs or none (src/commit.h): each to a temporary in its folder, renamed into place only when all
@@ -197,6 +225,9 @@ int cmd_apply(int argc, char **argv)
         const int i = vxa_commit_add(&c, target, err, sizeof err);
         if (i < 0) st = VXA_ERR_IO;
         else if (target == params_out) st = vxa_commit_write_text(&c, i, vxa_draw_json(draw), err, sizeof err);
+        else if (target == field_out && !field_vox)
+            st = vxa_nifti_write_fd_displacement(c.f[i].fd, target, field,
+                                                 field_lps ? VXA_FIELD_ITK_VECTOR : VXA_FIELD_DISPVECT, err, sizeof err);
         else st = vxa_nifti_write_fd(c.f[i].fd, target, target == out ? oimg : target == label_out ? olab : field,
                                      err, sizeof err);
         if (st == VXA_OK && (sig = cli_stopped())) goto stopped;

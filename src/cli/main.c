@@ -9,6 +9,7 @@ static const cli_command commands[] = {
     { "devices", cmd_devices, "list OpenCL platforms and devices" },
     { "info",    cmd_info,    "describe a NIfTI file: shape, type, geometry, value range" },
     { "apply", cmd_apply, "run ops (fixed or random) on an image and its label map" },
+    { "invert", cmd_invert, "map an output (image, label map, prediction) back onto the input's grid" },
     { "augment", cmd_augment, "K augmented copies of each image (+ label) of a dataset, with drawn parameters" },
     { "demo", cmd_demo, "the built-in head phantom through a random pipeline, with previews" },
     { "ops", cmd_ops, "list every op with its parameters and SciPy equivalent" },

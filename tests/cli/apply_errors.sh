@@ -100,8 +100,8 @@ expect 1 "label output in /proc" "/proc/vxa_l.nii.gz" -- "$img" --ops "$spec" -o
 expect 1 "params output in /proc" "/proc/vxa_p.json" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
     --label "$lab" --label-out "$out/l.nii.gz" --params-out "/proc/vxa_p.json"
 expect 1 "output folder is a file" "o.nii.gz" -- "$img" --ops "$spec" -o "$img/o.nii.gz"
-expect 1 "--field-out without an elastic op" "--field-out" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
-    --field-out "$out/f.nii.gz"
+expect 2 "--field-units of another kind" "--field-units" -- "$img" --ops "$spec" -o "$out/o.nii.gz" \
+    --field-out "$out/f.nii.gz" --field-units voxels
 expect 1 "elastic field output into a missing folder" "nodir/f.nii.gz" -- "$img" --ops "elastic(alpha=100, sigma=4)" \
     -o "$out/o.nii.gz" --label "$lab" --label-out "$out/l.nii.gz" --field-out "$out/nodir/f.nii.gz"
 mkdir "$out/dir.nii.gz"
@@ -163,6 +163,23 @@ mkdir "$tmp/el"
 [ "$(cd "$tmp/el" && ls -A | tr '\n' ' ')" = "e.nii.gz f.nii.gz " ] && ok || bad "elastic run wrote $(ls -A "$tmp/el")"
 "$cli" info --json "$tmp/el/f.nii.gz" | "$py" -c 'import json, sys; j = json.load(sys.stdin); assert j["channels"] == 3 and j["dims"] == [32, 32, 32], j' &&
     ok || bad "the field is not 3 channels on the output grid"
+# a draw whose elastic op did not apply still has a spatial pass to describe: the field is written, as ITK reads
+# one (5D, the vector in dim[5], intent DISPVECT; --field-units lps: VECTOR), or in voxels as zeros (vox)
+for units in mm lps vox; do
+    "$cli" apply "$img" --ops "flip(axes=0) elastic(alpha=100, sigma=4, p=0)" -o "$tmp/el/n.nii.gz" \
+        --field-out "$tmp/el/n_$units.nii.gz" --field-units $units 2> "$tmp/err" || bad "no elastic, --field-units $units: $(cat "$tmp/err")"
+done
+"$py" - "$tmp/el" << 'EOF' && ok || bad "the fields of a draw without elastic"
+import sys
+import numpy as np, nibabel as nib
+d = sys.argv[1]
+for units, intent in (("mm", 1006), ("lps", 1007)):
+    f = nib.load("%s/n_%s.nii.gz" % (d, units))
+    assert f.header["dim"][0] == 5 and f.shape == (32, 32, 32, 1, 3), (units, f.shape)
+    assert int(f.header["intent_code"]) == intent and np.all(np.isfinite(np.asarray(f.dataobj))), units
+v = nib.load("%s/n_vox.nii.gz" % d)
+assert v.shape == (32, 32, 32, 3) and not np.asarray(v.dataobj).any(), v.shape
+EOF
 # an existing output is replaced, not appended to or left half-written when the run fails
 cp "$out/o.nii.gz" "$tmp/o_before.nii.gz"
 "$cli" apply "$img" --ops "zoom(abc)" -o "$out/o.nii.gz" 2> /dev/null

@@ -2,7 +2,8 @@
 """The elastic op through `voxaug apply` against SciPy, on ch2 with the AAL labels.
 
 Run as: /usr/bin/python3 check_elastic.py <voxaug CLI>. For each case and device (reference, and the default
-device when there is one): `voxaug apply ch2 --ops "elastic(...)" --seed 7 --label aal --field-out f.nii.gz`,
+device when there is one): `voxaug apply ch2 --ops "elastic(...)" --seed 7 --label aal --field-out f.nii.gz
+--field-units vox`,
 then
   * image  == ndimage.map_coordinates(ch2, grid + d, order=1, mode='grid-constant', cval=0) within
     1e-4 x (max - min) of ch2 (SPEC: the pipeline's default mode 'constant' is SciPy's 'grid-constant');
@@ -100,7 +101,7 @@ def apply(cli, device, ops, scratch, tag):
     out = {k: os.path.join(scratch, "%s_%s_%s.nii.gz" % (tag, device, k)) for k in ("img", "lab", "field")}
     params = os.path.join(scratch, "%s_%s.json" % (tag, device))
     cmd = [cli, "apply", CH2, "--ops", ops, "--seed", str(SEED), "-o", out["img"], "--label", AAL, "--label-out",
-           out["lab"], "--field-out", out["field"], "--params-out", params]
+           out["lab"], "--field-out", out["field"], "--field-units", "vox", "--params-out", params]
     if device != "default":
         cmd += ["--device", device]
     r = subprocess.run(cmd, capture_output=True, text=True)

@@ -163,7 +163,7 @@ def main():
         c_field = os.path.join(scratch, "cli_%s_field.nii" % tag)
         run([cli, "apply", CH2, "--ops", spec, "--label", AAL, "-o", c_img, "--label-out", c_lab,
              "--params-out", c_par, "--seed", str(seed), "--sample", str(sample)]
-            + (["--field-out", c_field] if mode == "exact" else []))
+            + (["--field-out", c_field, "--field-units", "vox"] if mode == "exact" else []))
         run([tool, CH2, AAL, spec, str(seed), str(sample), a_img, a_lab, a_par])
         ci, ai, cl, al = (nib.load(p) for p in (c_img, a_img, c_lab, a_lab))
         x, y = np.asarray(ci.dataobj), np.asarray(ai.dataobj)
