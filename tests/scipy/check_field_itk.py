@@ -59,9 +59,9 @@ def main():
     rng = float(ch2.max() - ch2.min())
     failures = []
     print("SimpleITK %s" % sitk.Version_VersionString())
-    for spec, samples in SPECS:
+    for case, (spec, samples) in enumerate(SPECS):
         for sample in samples:
-            out, field, lps, vox = (os.path.join(scratch, "%d_%s" % (sample, n)) for n in (
+            out, field, lps, vox = (os.path.join(scratch, "%d_%d_%s" % (case, sample, n)) for n in (
                 "o.nii.gz", "f.nii.gz", "l.nii.gz", "v.nii.gz"))
             for units, path in (("mm", field), ("lps", lps), ("vox", vox)):
                 if units == "vox" and "p=0" in spec:
