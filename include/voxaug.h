@@ -359,12 +359,13 @@ static inline void vxa_invert_report_init(vxa_invert_report *r) { vxa_invert_rep
  * vxa_volume_free) has original's dims, affine and header codes, out's channels. Voxel p of back takes out at
  * G⁻¹(p), composed from the inverse of each spatial pass into one resampling pass: affine parts inverted
  * exactly, elastic fields by fixed-point iteration (o <- z - d(o), at most 50 iterations, stopping below 1e-6
- * voxel; report->residual_max says what is left: about 1e-7 voxel on ch2 with the standard pipeline's field).
+ * voxel; report->residual_max says what is left: 3-4e-7 voxel on ch2 with the standard pipeline's field).
  * Flips, crops, pads, quarter turns and whole shifts come back exactly (nearest and trilinear alike); where
  * the content left the output (a crop, a rotation's corners) back holds opt->cval. With opt->nearest, a voxel
  * that the run sampled into some output voxel gets that voxel's value (a label map comes back identical
  * there); trilinear gives back the image within twice the interpolation's smoothing. opt, report and draw may
- * be NULL (draw: the re-planned draw record, vxa_draw_free, to compare with the run's).
+ * be NULL (draw: the re-planned draw record, vxa_draw_free, to compare with the run's). The positions are
+ * computed on the host; the resampling pass runs on whole volumes (no slabs).
  * VXA_ERR_INVALID_ARGUMENT: a NULL ctx, p, o, original, out or back, out's dims not the draw's output dims on
  * original's grid (named), out without data or of an output-only dtype; VXA_ERR_UNSUPPORTED: a singular pull
  * map (nothing to undo it with); the run's own statuses (the plan, the device). */
@@ -378,9 +379,9 @@ VXA_API vxa_status vxa_pipeline_invert(vxa_context *ctx, const vxa_pipeline *p, 
  * W_in·G(o) - W_out·o, the world point sampled minus the output voxel's world point (W the grids' voxel-to-world
  * affines), in millimetres of NIfTI's world frame (RAS, the affine's). Written by vxa_nifti_write_displacement,
  * ITK reads it as a DisplacementFieldTransform that resamples the input onto the output grid as the run does
- * (tests/scipy/check_field_itk.py: SimpleITK, within 1e-3 of the range on ch2). Several spatial passes are
- * composed into one map (the run resamples once per pass). An identity draw gives zeros; it never fails for want
- * of an elastic op (vxa_run_options.field_out gives the elastic part alone, in voxels). */
+ * (tests/scipy/check_field_itk.py: SimpleITK 2.5.7, within 7e-6 of the range on ch2, tolerance 1e-3). Several
+ * spatial passes are composed into one map (the run resamples once per pass). An identity draw gives zeros; it
+ * never fails for want of an elastic op (vxa_run_options.field_out gives the elastic part alone, in voxels). */
 VXA_API vxa_status vxa_pipeline_displacement_field(vxa_context *ctx, const vxa_pipeline *p,
                                                    const vxa_run_options *o, const vxa_volume *in,
                                                    vxa_volume **field);

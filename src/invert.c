@@ -109,7 +109,8 @@ vxa_status vxa_drawmap_make(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
         if (st != VXA_OK) return st;
         const size_t nvox = (size_t)(s->out.dim[0] * s->out.dim[1] * s->out.dim[2]);
         for (int c = 0; c < 3; c++)
-            for (size_t v = 0; v < nvox; v++) pm->dmax[c] = fmax(pm->dmax[c], fabs((double)pm->d[v + (size_t)c * nvox]));
+            for (size_t v = 0; v < nvox; v++)
+                pm->dmax[c] = fmax(pm->dmax[c], fabs((double)pm->d[v + (size_t)c * nvox]));
         m->has_field = true;
     }
     return VXA_OK;

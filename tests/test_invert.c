@@ -105,7 +105,8 @@ static void test_whole_voxel_maps_come_back_exactly(void **state)
                 continue;
             }
             if (l[v] != (int32_t)v + 1) fail_msg("%s: label at voxel %zu came back as %d", cases[c].spec, v, l[v] - 1);
-            if (!intensity && x[v] != x0[v]) fail_msg("%s: image at voxel %zu: %g, was %g", cases[c].spec, v, x[v], x0[v]);
+            if (!intensity && x[v] != x0[v])
+                fail_msg("%s: image at voxel %zu: %g, was %g", cases[c].spec, v, x[v], x0[v]);
         }
         if (cases[c].outside >= 0) assert_int_equal(out, (size_t)cases[c].outside);
         assert_int_equal(rl.outside, out);
@@ -443,7 +444,8 @@ static void test_displacement_nifti_layout(void **state)
         assert_int_equal(back->channels, 3);
         for (int64_t c = 0; c < 3; c++)
             for (int64_t i = 0; i < 5 * 4 * 3; i++) {
-                const float want = vxa_volume_get(v, i, 0, 0, c) * (format == VXA_FIELD_ITK_VECTOR && c < 2 ? -1.0f : 1.0f);
+                const float sign = format == VXA_FIELD_ITK_VECTOR && c < 2 ? -1.0f : 1.0f;
+                const float want = vxa_volume_get(v, i, 0, 0, c) * sign;
                 assert_true(vxa_volume_get(back, i, 0, 0, c) == want);
             }
         unlink(name);

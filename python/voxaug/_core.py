@@ -588,10 +588,11 @@ class Pipeline:
         if _expect_ops is not None and drawn["ops"] != _expect_ops:
             first = next((i for i, (a, b) in enumerate(zip(_expect_ops, drawn["ops"])) if a != b),
                          min(len(_expect_ops), len(drawn["ops"])))
-            raise InvalidArgumentError(_EINVAL, f"the draw record does not match: its op {first} is "
-                                       f"{_expect_ops[first] if first < len(_expect_ops) else None}, but "
-                                       f"{self.spec!r} draws {drawn['ops'][first] if first < len(drawn['ops']) else None} "
-                                       f"on like's grid {tuple(lv.dim)}: is like the run's input?")
+            theirs = _expect_ops[first] if first < len(_expect_ops) else None
+            ours = drawn["ops"][first] if first < len(drawn["ops"]) else None
+            raise InvalidArgumentError(_EINVAL, f"the draw record does not match: its op {first} is {theirs}, but "
+                                       f"{self.spec!r} draws {ours} on like's grid {tuple(lv.dim)}: is like the "
+                                       "run's input?")
         if hasattr(like, "dataobj") and hasattr(like, "affine"):
             back = _to_nibabel(back, aff)
         if not report:
@@ -605,8 +606,8 @@ class Pipeline:
         """The displacement of the whole spatial part of run(image, seed=seed, sample=sample) as ITK reads one
         (vxa_pipeline_displacement_field): (field, affine), field float32 (i, j, k, 3) on the output grid whose
         affine is returned, each voxel the world point sampled minus its own world point, in millimetres of the
-        NIfTI world frame (RAS). save_displacement writes it for ITK, ANTs or 3D Slicer. image: the input (its data is not
-        read) or its shape with `affine`."""
+        NIfTI world frame (RAS). save_displacement writes it for ITK, ANTs or 3D Slicer. image: the input (its data
+        is not read) or its shape with `affine`."""
         if not (0 <= seed < 2**64 and 0 <= sample < 2**64):
             raise InvalidArgumentError(_EINVAL, f"seed and sample are unsigned 64-bit integers, got {seed}, {sample}")
         ctx = ctx or default_context()

@@ -227,7 +227,8 @@ int cmd_apply(int argc, char **argv)
         else if (target == params_out) st = vxa_commit_write_text(&c, i, vxa_draw_json(draw), err, sizeof err);
         else if (target == field_out && !field_vox)
             st = vxa_nifti_write_fd_displacement(c.f[i].fd, target, field,
-                                                 field_lps ? VXA_FIELD_ITK_VECTOR : VXA_FIELD_DISPVECT, err, sizeof err);
+                                                 field_lps ? VXA_FIELD_ITK_VECTOR : VXA_FIELD_DISPVECT, err,
+                                                 sizeof err);
         else st = vxa_nifti_write_fd(c.f[i].fd, target, target == out ? oimg : target == label_out ? olab : field,
                                      err, sizeof err);
         if (st == VXA_OK && (sig = cli_stopped())) goto stopped;

@@ -263,7 +263,8 @@ int cmd_invert(int argc, char **argv)
         cli_clean_stale_of("invert", target);
         const int i = vxa_commit_add(&c, target, err, sizeof err);
         if (i < 0) st = VXA_ERR_IO;
-        else if (f == 0) st = rep_json.oom ? VXA_ERR_OUT_OF_MEMORY : vxa_commit_write_text(&c, i, rep_json.s, err, sizeof err);
+        else if (f == 0)
+            st = rep_json.oom ? VXA_ERR_OUT_OF_MEMORY : vxa_commit_write_text(&c, i, rep_json.s, err, sizeof err);
         else st = vxa_nifti_write_fd(c.f[i].fd, target, back, err, sizeof err);
         if (st == VXA_OK && (sig = cli_stopped())) goto stopped;
     }
