@@ -51,7 +51,7 @@ def main():
         print("SKIP: %s not installed (mricron-data)" % CH2)
         return 77
     cli = sys.argv[1]
-    scratch = tempfile.mkdtemp(prefix="vxa_itk_", dir=os.environ.get("VOXAUG_TEST_OUT"))
+    scratch = os.environ.get("VOXAUG_TEST_OUT") or tempfile.mkdtemp(prefix="vxa_itk_")
     os.makedirs(scratch, exist_ok=True)
     moving = sitk.ReadImage(CH2, sitk.sitkFloat64)
     ch2 = sitk.GetArrayFromImage(moving)

@@ -56,7 +56,7 @@ def main():
         return 77
     draws = int(os.environ.get("VOXAUG_INVERT_DRAWS", "1"))
     crops = int(os.environ.get("VOXAUG_INVERT_CROPS", "1"))
-    scratch = tempfile.mkdtemp(prefix="vxa_invert_", dir=os.environ.get("VOXAUG_TEST_OUT"))
+    scratch = os.environ.get("VOXAUG_TEST_OUT") or tempfile.mkdtemp(prefix="vxa_invert_")
     os.makedirs(scratch, exist_ok=True)
     ch2n, aaln = nib.load(CH2), nib.load(AAL)
     ch2 = np.asarray(ch2n.dataobj, dtype=np.float32)
