@@ -288,8 +288,9 @@ int cmd_invert(int argc, char **argv)
                    "voxel (mean %.3g)%s\n", rep.iterations, rep.residual_max, rep.residual_mean,
                    rep.unconverged ? ", some voxels did not converge (the field folds there)" : "");
         if (rep.intensity_ops)
-            printf("  NOT inverted: %d intensity op%s (%s): their effect stays in %s\n", rep.intensity_ops,
-                   rep.intensity_ops > 1 ? "s" : "", rep.intensity_names, out);
+            printf("  NOT inverted: %d intensity op%s (%s): %s effect stays in %s\n", rep.intensity_ops,
+                   rep.intensity_ops > 1 ? "s" : "", rep.intensity_names, rep.intensity_ops > 1 ? "their" : "its",
+                   out);
     }
     rc = 0;
     goto done;
