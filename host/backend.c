@@ -24,4 +24,8 @@ const vxa_backend vxa_backend_opencl = {
     .noise_uniform = vxa_cl_noise_uniform,
     .noise_block_mean = vxa_cl_noise_block_mean,
     .noise_upsample = vxa_cl_noise_upsample,
+    .label_range = vxa_cl_label_range,
+    .label_block_counts = vxa_cl_label_block_counts,
+    .label_locate = vxa_cl_label_locate,
+    .fg_box = vxa_cl_fg_box,
 };

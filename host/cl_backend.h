@@ -36,5 +36,11 @@ vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa
                                    const int64_t step[3]);
 vxa_status vxa_cl_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
                                  const double step[3]);
+vxa_status vxa_cl_label_range(vxa_context *ctx, const vxa_dvol *lab, int64_t *lo, int64_t *hi);
+vxa_status vxa_cl_label_block_counts(vxa_context *ctx, const vxa_dvol *lab, int64_t block, int64_t vmin,
+                                     const int32_t *lut, int64_t nlut, int ncls, uint32_t *counts);
+vxa_status vxa_cl_label_locate(vxa_context *ctx, const vxa_dvol *lab, int64_t first, int64_t end, int64_t value,
+                               int64_t skip, int64_t *index);
+vxa_status vxa_cl_fg_box(vxa_context *ctx, const vxa_dvol *vol, double threshold, int64_t box[6]);
 
 #endif

@@ -465,3 +465,60 @@ vxa_status vxa_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol
     vxa_status st = check_upsample(ctx, coarse, fine, step);
     return st != VXA_OK ? st : be(ctx)->noise_upsample(ctx, coarse, fine, start, step);
 }
+
+/* ---- label statistics and foreground boxes (src/sample.h) ------------------------------------------------ */
+static vxa_status label_check(vxa_context *ctx, const vxa_dvol *lab, const char *what)
+{
+    vxa_status st = check_size(ctx, lab, what);
+    if (st != VXA_OK) return st;
+    if (lab->dtype == VXA_FLOAT32 || lab->dtype == VXA_FLOAT64 || !vxa_dtype_is_storage(lab->dtype))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s: the label map is %s, expected an integer type", what,
+                        vxa_dtype_name(lab->dtype));
+    return VXA_OK;
+}
+
+vxa_status vxa_label_range(vxa_context *ctx, const vxa_dvol *lab, int64_t *lo, int64_t *hi)
+{
+    vxa_status st = label_check(ctx, lab, "label range");
+    return st != VXA_OK ? st : be(ctx)->label_range(ctx, lab, lo, hi);
+}
+
+vxa_status vxa_label_block_counts(vxa_context *ctx, const vxa_dvol *lab, int64_t block, int64_t vmin,
+                                  const int32_t *lut, int64_t nlut, int ncls, uint32_t *counts)
+{
+    vxa_status st = label_check(ctx, lab, "label block counts");
+    if (st != VXA_OK) return st;
+    if (block < 1 || ncls < 1 || nlut < 1 || !lut || !counts)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "label block counts: block %lld, %d classes, %lld table "
+                        "entries", (long long)block, ncls, (long long)nlut);
+    return be(ctx)->label_block_counts(ctx, lab, block, vmin, lut, nlut, ncls, counts);
+}
+
+vxa_status vxa_label_locate(vxa_context *ctx, const vxa_dvol *lab, int64_t first, int64_t end, int64_t value,
+                            int64_t skip, int64_t *index)
+{
+    vxa_status st = label_check(ctx, lab, "label locate");
+    if (st != VXA_OK) return st;
+    const int64_t n = lab->dim[0] * lab->dim[1] * lab->dim[2];
+    if (first < 0 || end > n || first > end || skip < 0)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "label locate: voxels %lld .. %lld of %lld, skip %lld",
+                        (long long)first, (long long)end, (long long)n, (long long)skip);
+    return be(ctx)->label_locate(ctx, lab, first, end, value, skip, index);
+}
+
+vxa_status vxa_fg_box(vxa_context *ctx, const vxa_dvol *vol, double threshold, int64_t box[6])
+{
+    vxa_status st = check_size(ctx, vol, "foreground box");
+    if (st != VXA_OK) return st;
+    if (!isfinite(threshold))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "foreground box: threshold %g is not finite", threshold);
+    if (vol->dim[0] > INT32_MAX || vol->dim[1] > INT32_MAX || vol->dim[2] > INT32_MAX)
+        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "foreground box: an axis over %d voxels", INT32_MAX);
+    if (vol->dtype != VXA_FLOAT64) return be(ctx)->fg_box(ctx, vol, threshold, box);
+    /* float64 never reaches a kernel: its float32 values, as every path compares */
+    vxa_dvol f;
+    if ((st = vxa_dvol_alloc(ctx, vol->dim, vol->channels, VXA_FLOAT32, &f)) != VXA_OK) return st;
+    if ((st = vxa_cast_float(ctx, vol, &f)) == VXA_OK) st = be(ctx)->fg_box(ctx, &f, threshold, box);
+    vxa_dvol_release(ctx, &f);
+    return st;
+}

@@ -12,6 +12,7 @@
 
 #include "elastic.h"
 #include "intensity.h"
+#include "sample.h"
 
 typedef struct vxa_backend {
     const char *name;
@@ -56,6 +57,14 @@ typedef struct vxa_backend {
                                    const int64_t step[3]);
     vxa_status (*noise_upsample)(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
                                  const double step[3]);
+    /* Label statistics and foreground boxes (src/sample.h): an integer label map (fg_box: any type but
+     * float64), results into host memory. */
+    vxa_status (*label_range)(vxa_context *ctx, const vxa_dvol *lab, int64_t *lo, int64_t *hi);
+    vxa_status (*label_block_counts)(vxa_context *ctx, const vxa_dvol *lab, int64_t block, int64_t vmin,
+                                     const int32_t *lut, int64_t nlut, int ncls, uint32_t *counts);
+    vxa_status (*label_locate)(vxa_context *ctx, const vxa_dvol *lab, int64_t first, int64_t end, int64_t value,
+                               int64_t skip, int64_t *index);
+    vxa_status (*fg_box)(vxa_context *ctx, const vxa_dvol *vol, double threshold, int64_t box[6]);
 } vxa_backend;
 
 extern const vxa_backend vxa_backend_opencl;      /* host/backend.c */

@@ -59,9 +59,10 @@ static void put_params(out *o, const vxa_param_desc *params, int nparams)
         const vxa_param_desc *pd = &params[i];
         put(o, "%s{\"name\":", i ? "," : "");
         put_str(o, pd->name);
-        put(o, ",\"count\":%d,\"int\":%s,\"fixed\":%s,\"required\":%s,\"list\":%s,\"auto\":%s,\"lo\":", pd->count,
+        put(o, ",\"count\":%d,\"int\":%s,\"fixed\":%s,\"required\":%s,\"list\":%s,\"auto\":%s,\"lo\":",
+            pd->flags & VXA_P_LONG ? VXA_OP_MAXLIST : pd->count,
             pd->flags & VXA_P_INT ? "true" : "false", pd->flags & VXA_P_FIXED ? "true" : "false",
-            pd->flags & VXA_P_REQUIRED ? "true" : "false", pd->flags & VXA_P_LIST ? "true" : "false",
+            pd->flags & VXA_P_REQUIRED ? "true" : "false", pd->flags & (VXA_P_LIST | VXA_P_LONG) ? "true" : "false",
             pd->flags & VXA_P_AUTO ? "true" : "false");
         put_num(o, pd->lo);
         put(o, ",\"hi\":");
@@ -70,7 +71,7 @@ static void put_params(out *o, const vxa_param_desc *params, int nparams)
         if (pd->flags & (VXA_P_REQUIRED | VXA_P_AUTO)) put(o, "null");
         else {
             put(o, "[");
-            for (int k = 0; k < pd->count; k++) {
+            for (int k = 0; k < (pd->flags & VXA_P_LONG ? 0 : pd->count); k++) {   /* a long list: [] */
                 put(o, k ? "," : "");
                 put_num(o, pd->def[k]);
             }
@@ -96,7 +97,7 @@ static void put_params(out *o, const vxa_param_desc *params, int nparams)
 static const char *kind_name(vxa_op_kind k)
 {
     return k == VXA_OPK_SAMPLING ? "sampling" : k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic"
-                                                                                           : "intensity";
+                                                    : k == VXA_OPK_GROUP ? "composition" : "intensity";
 }
 
 vxa_status vxa_ops_json(char *buf, size_t len, size_t *needed)

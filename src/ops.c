@@ -35,11 +35,13 @@ const vxa_op_desc *const *vxa_op_table(int *count)
         const struct { const vxa_op_desc *ops; int n; } fams[] = {
             { &vxa_sampling_op, 1 },
             { vxa_spatial_ops, vxa_spatial_nops },
+            { vxa_sample_ops, vxa_sample_nops },
             { vxa_elastic_ops, vxa_elastic_nops },
         };
         for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++)
             for (int i = 0; i < fams[f].n && n < 127; i++) table[n++] = &fams[f].ops[i];
         for (int i = 0; i < vxa_intensity_nops && n < 127; i++) table[n++] = vxa_intensity_ops[i];
+        for (int i = 0; i < vxa_group_nops && n < 127; i++) table[n++] = &vxa_group_ops[i];
         table[n] = NULL;
         ntable = n;
     }

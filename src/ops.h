@@ -6,6 +6,7 @@
 #define VXA_OPS_H
 
 #include "internal.h"
+#include "sample.h"
 
 #define VXA_OP_MAXPARAMS 8
 
@@ -16,7 +17,11 @@ enum {
     VXA_P_LIST = 8,       /* takes 1..count values, no broadcast (e.g. flip's axes); val->given says how many */
     VXA_P_AUTO = 16,      /* left out, it is computed from the input (crop's start: centred); def[] is unused */
     VXA_P_ABOVE_LO = 32,  /* lo is an open bound: every given value must be > lo (a sigma of 0 is no sigma) */
+    VXA_P_LONG = 64,      /* a list of 1..VXA_OP_MAXLIST fixed values (classes, ratios), kept in the op's `list`
+                           * (at most one such parameter per op); count is unused */
 };
+
+#define VXA_OP_MAXLIST 256
 
 typedef struct vxa_param_desc {
     const char *name;
@@ -30,7 +35,12 @@ typedef struct vxa_param_desc {
 
 /* SAMPLING: sets how the spatial passes that follow resample (its values are fixed, it draws nothing, its
  * row in the draw record carries no values); the others act on the volume. */
-typedef enum { VXA_OPK_SAMPLING, VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY } vxa_op_kind;
+/* GROUP: one_of, some_of, shuffle: ops that pick which of the ops inside them run, per sample (src/plan.c). */
+typedef enum { VXA_OPK_SAMPLING, VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY, VXA_OPK_GROUP } vxa_op_kind;
+
+enum { VXA_GROUP_ONE_OF = 1, VXA_GROUP_SOME_OF, VXA_GROUP_SHUFFLE };
+#define VXA_GROUP_MAX 64        /* ops directly inside one group */
+#define VXA_GROUP_DEPTH 8       /* groups inside groups */
 
 /* The parameters of sampling(order=, mode=, cval=, label_mode=), by position in its descriptor. */
 enum { VXA_SAMPLING_ORDER, VXA_SAMPLING_MODE, VXA_SAMPLING_CVAL, VXA_SAMPLING_LABEL_MODE, VXA_SAMPLING_NPARAMS };
@@ -48,12 +58,35 @@ typedef struct vxa_op_values {
     int given[VXA_OP_MAXPARAMS];     /* how many values the user gave for each param (0 = default) */
     uint64_t seed, sample;           /* Philox key and counter words for per-voxel noise */
     uint32_t op_index;               /* position in the pipeline: the Philox stream is op_index << 8 | lane */
+    const double *list;              /* the VXA_P_LONG parameter's values (the pipeline's memory), or NULL */
+    int nlist;
 } vxa_op_values;
+
+/* What data-dependent grid ops (src/ops_sample.c) read of the pipeline's input; the executor fills it
+ * (src/pipeline.c: device reductions, src/sample.h), shape queries pass one with shape_only set. */
+typedef struct vxa_op_data {
+    bool shape_only;                 /* no data: draw as if uniform, box = probe_box (output shapes alone) */
+    bool probe_small;                /* shape_only: boxes of one voxel at the centre instead of the whole grid */
+    bool has_label;
+    /* The label index of the input's label map (channel 0), made on first use. */
+    vxa_status (*labels)(void *user, const vxa_label_index **ix, char *err, size_t errlen);
+    /* The input voxel after `skip` others of class cls (an index into labels()'s classes). */
+    vxa_status (*locate)(void *user, int cls, uint64_t skip, int64_t idx[3], char *err, size_t errlen);
+    /* {min i, j, k, max i, j, k} of the input's voxels over threshold, of the image (source 0) or the label map
+     * (source 1); max i = -1 when there is none. */
+    vxa_status (*box)(void *user, int source, double threshold, int64_t box[6], char *err, size_t errlen);
+    void *user;
+} vxa_op_data;
 
 /* Further random draws an op makes itself (crop start, flip choices), from Philox on the host. */
 typedef struct vxa_draw_rng {
     uint64_t seed, sample;
     uint32_t stream, next;
+    /* For data-dependent ops: the input's data (NULL: none), and where this op's input grid lies in the
+     * pipeline input's: input index p = to_input_A·o + to_input_b (earlier spatial ops composed; an elastic
+     * displacement is not followed). */
+    const vxa_op_data *data;
+    double to_input_A[3][3], to_input_b[3];
 } vxa_draw_rng;
 double vxa_draw_uniform(vxa_draw_rng *r);              /* [0, 1) with 53 bits */
 int64_t vxa_draw_int(vxa_draw_rng *r, int64_t lo, int64_t hi);   /* uniform over lo..hi inclusive */
@@ -89,7 +122,17 @@ typedef struct vxa_op_desc {
     /* Optional: a check of the parsed values that needs no input (rotate's plane names two different axes),
      * run by the parser so the error points at the op; returns NULL, or what is wrong. */
     const char *(*check)(const double lo[][3], const double hi[][3]);
+
+    /* VXA_OP_*: what a data-dependent grid op needs (src/ops_sample.c). */
+    int needs;
+    /* GROUP: VXA_GROUP_*. */
+    int group;
 } vxa_op_desc;
+
+enum {
+    VXA_OP_LABEL = 1,    /* the label map (its classes, through vxa_draw_rng.data) */
+    VXA_OP_FIRST = 2,    /* the pipeline's input as it is: only sampling settings may come before it */
+};
 
 /* ---- grids and affines (src/transform.c) ---- */
 /* p = A1·(A2·o + b2) + b1: the map of op 2 (applied after op 1) followed by op 1's. */
@@ -114,6 +157,10 @@ extern const vxa_op_desc vxa_spatial_ops[];
 extern const int vxa_spatial_nops;
 extern const vxa_op_desc vxa_elastic_ops[];
 extern const int vxa_elastic_nops;
+extern const vxa_op_desc vxa_group_ops[];       /* src/ops_compose.c: one_of, some_of, shuffle */
+extern const int vxa_group_nops;
+extern const vxa_op_desc vxa_sample_ops[];      /* src/ops_sample.c: patch sampling, crop to foreground */
+extern const int vxa_sample_nops;
 extern const vxa_op_desc *const vxa_intensity_ops[];   /* in VXA_IOP_LIST's order */
 extern const int vxa_intensity_nops;
 

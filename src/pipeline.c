@@ -301,6 +301,46 @@ vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uint64_t se
     return vxa_pipeline_run_ex(ctx, p, &o, image, label, out_image, out_label, draw);
 }
 
+/* ---- the input's data for data-dependent grid ops (vxa_op_data): device reductions, made on first use ---- */
+typedef struct {
+    vxa_context *ctx;
+    const vxa_dvol *image, *label;
+    vxa_label_index ix;
+    bool have_ix;
+} input_data;
+
+/* The detail the device step wrote into the context, for the planner's message. */
+static vxa_status data_fail(const input_data *d, vxa_status st, char *err, size_t errlen)
+{
+    return vxa_fail_buf(err, errlen, st, "%s", vxa_last_error(d->ctx));
+}
+
+static vxa_status data_labels(void *user, const vxa_label_index **ix, char *err, size_t errlen)
+{
+    input_data *d = user;
+    if (!d->have_ix) {
+        vxa_status st = vxa_label_index_make(d->ctx, d->label, &d->ix);
+        if (st != VXA_OK) return data_fail(d, st, err, errlen);
+        d->have_ix = true;
+    }
+    *ix = &d->ix;
+    return VXA_OK;
+}
+
+static vxa_status data_locate(void *user, int cls, uint64_t skip, int64_t idx[3], char *err, size_t errlen)
+{
+    input_data *d = user;
+    vxa_status st = vxa_label_index_locate(d->ctx, d->label, &d->ix, cls, skip, idx);
+    return st != VXA_OK ? data_fail(d, st, err, errlen) : VXA_OK;
+}
+
+static vxa_status data_box(void *user, int source, double threshold, int64_t box[6], char *err, size_t errlen)
+{
+    input_data *d = user;
+    vxa_status st = vxa_fg_box(d->ctx, source == 1 ? d->label : d->image, threshold, box);
+    return st != VXA_OK ? data_fail(d, st, err, errlen) : VXA_OK;
+}
+
 /* The core: device volumes in, device volumes out. image and label are only read. */
 vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
                                  const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
@@ -321,7 +361,11 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
     }
     vxa_plan plan;
     char err[1024];
-    vxa_status st = vxa_plan_make(p, o->seed, o->sample, grid, 0, &plan, err, sizeof err);
+    input_data in = { .ctx = ctx, .image = image, .label = label };
+    const vxa_op_data data = { .has_label = label != NULL, .labels = data_labels, .locate = data_locate,
+                               .box = data_box, .user = &in };
+    vxa_status st = vxa_plan_make_data(p, o->seed, o->sample, grid, 0, &data, &plan, err, sizeof err);
+    if (in.have_ix) vxa_label_index_free(&in.ix);
     if (st != VXA_OK) {
         st = vxa_fail(ctx, st, "%s", err);
         goto done;
@@ -469,7 +513,8 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
     vxa_grid grid;
     vxa_grid_of_volume(image, &grid);
     for (int k = 0; k < p->nops; k++)
-        if (p->ops[k].desc->kind != VXA_OPK_SAMPLING && p->ops[k].desc->kind != VXA_OPK_SPATIAL)
+        if ((p->ops[k].desc->kind != VXA_OPK_SAMPLING && p->ops[k].desc->kind != VXA_OPK_SPATIAL) ||
+            p->ops[k].desc->needs)
             return vxa_fail(ctx, VXA_ERR_DEVICE_MEMORY, "the volume (%zu bytes, or its output) exceeds the device's "
                             "single-allocation limit of %llu bytes on '%s', and slab processing covers pipelines of "
                             "spatial ops only (op %d is %s)", vxa_volume_bytes(image),
@@ -693,7 +738,15 @@ static vxa_status output_shape(const vxa_pipeline *p, uint64_t seed, uint64_t sa
     vxa_grid_of_volume(in, &g);
     vxa_plan plan;
     char err[1024];
-    vxa_status st = vxa_plan_make(p, seed, sample, &g, flags, &plan, err, sizeof err);
+    /* Data-dependent ops draw as if uniform (the shape is the same); a crop to the foreground's box is planned
+     * with the whole grid and with a one-voxel box: where the output's shape differs, it depends on the data. */
+    const vxa_op_data whole = { .shape_only = true }, small = { .shape_only = true, .probe_small = true };
+    vxa_status st = vxa_plan_make_data(p, seed, sample, &g, flags, &small, &plan, err, sizeof err);
+    int64_t small_dim[3];
+    memcpy(small_dim, plan.out.dim, sizeof small_dim);
+    vxa_plan_free(&plan);
+    if (st == VXA_OK) st = vxa_plan_make_data(p, seed, sample, &g, flags, &whole, &plan, err, sizeof err);
+    if (st == VXA_OK && memcmp(small_dim, plan.out.dim, sizeof small_dim) != 0) st = VXA_ERR_UNSUPPORTED;
     if (st == VXA_OK) {
         const size_t out_size = out->size;
         *out = *in;     /* every accepted size holds the whole of today's layout (VXA_VOLUME_SIZE_V1) */

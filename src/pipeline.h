@@ -12,6 +12,10 @@ typedef struct vxa_op_inst {
     int given[VXA_OP_MAXPARAMS];
     double prob;
     int column;                       /* where it started in the spec, for messages */
+    double *list;                     /* the VXA_P_LONG parameter's values (owned), or NULL */
+    int nlist;
+    int nchildren, span;              /* a group: the ops directly inside it, and the entries after it that are
+                                       * its (children and their children) */
 } vxa_op_inst;
 
 struct vxa_pipeline {

@@ -20,13 +20,16 @@ void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t
     val->seed = seed;
     val->sample = sample;
     val->op_index = index;
-    vxa_draw_rng r = { seed, sample, index << 8 | DRAW_LANE_PARAMS, 0 };
+    vxa_draw_rng r = { .seed = seed, .sample = sample, .stream = index << 8 | DRAW_LANE_PARAMS };
     /* The probability draw comes first and always happens, so later draws do not depend on it. */
     const double u = vxa_draw_uniform(&r);
     *applied = op->prob >= 1.0 || u < op->prob;
+    val->list = op->list;
+    val->nlist = op->nlist;
     for (int i = 0; i < op->desc->nparams; i++) {
         const vxa_param_desc *pd = &op->desc->params[i];
         val->given[i] = op->given[i];
+        if (pd->flags & VXA_P_LONG) continue;
         int n = op->given[i] ? op->given[i] : pd->count;
         for (int k = 0; k < n; k++) {
             double lo = op->lo[i][k], hi = op->hi[i][k];
@@ -80,6 +83,9 @@ typedef struct {
     double cval;
     char *err;
     size_t errlen;
+    const vxa_op_data *data;         /* the input's data for data-dependent grid ops, or NULL */
+    int *seq, nseq;                  /* this sample's ops in the order they run (groups drawn and expanded) */
+    double tA[3][3], tb[3];          /* the current grid's indices -> the pipeline input's (spatial ops so far) */
 } planner;
 
 static void draw(planner *w, int k, bool *applied, vxa_op_values *val)
@@ -102,15 +108,23 @@ static void pass_begin(vxa_pass *s, vxa_pass_kind kind, int i, const vxa_grid *g
     s->out = *grid;
 }
 
-/* A RESAMPLE pass from op *i: sampling settings (inside a run they apply to the whole run), spatial ops
- * composed, at most one applied elastic op; it ends before an intensity op or a second elastic op. */
+/* The op index at position t of this sample's sequence, or nops past its end. */
+static int seq_at(const planner *w, int t)
+{
+    return t < w->nseq ? w->seq[t] : w->p->nops;
+}
+
+/* A RESAMPLE pass from position *i of the sequence: sampling settings (inside a run they apply to the whole
+ * run), spatial ops composed, at most one applied elastic op; it ends before an intensity op or a second
+ * elastic op. */
 static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
 {
     const vxa_pipeline *p = w->p;
-    pass_begin(s, VXA_PASS_RESAMPLE, *i, grid);
+    pass_begin(s, VXA_PASS_RESAMPLE, seq_at(w, *i), grid);
     vxa_xform_identity(s->A, s->b);
-    int k = *i;
-    for (; k < p->nops; k++) {
+    int t = *i;
+    for (; t < w->nseq; t++) {
+        const int k = w->seq[t];
         const vxa_op_inst *op = &p->ops[k];
         if (op->desc->kind == VXA_OPK_SAMPLING) {
             if (op->given[VXA_SAMPLING_ORDER]) w->order = (int)op->lo[VXA_SAMPLING_ORDER][0];
@@ -128,7 +142,9 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
             double Ak[3][3], bk[3];
             int64_t out_dim[3];
             char err[512] = "";
-            vxa_draw_rng rng = { val.seed, val.sample, (uint32_t)k << 8 | DRAW_LANE_OP, 0 };
+            vxa_draw_rng rng = { .seed = val.seed, .sample = val.sample, .stream = (uint32_t)k << 8 | DRAW_LANE_OP,
+                                 .data = w->data };
+            vxa_xform_compose(w->tA, w->tb, s->A, s->b, rng.to_input_A, rng.to_input_b);
             char *note = w->plan->ops[k].note;
             vxa_status st = op->desc->spatial(&val, &rng, &s->out, out_dim, Ak, bk, note, sizeof w->plan->ops[k].note,
                                               err, sizeof err);
@@ -146,8 +162,9 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
             s->elastic_val = val;
         }
     }
-    *i = k;
-    s->end = k;
+    *i = t;
+    s->end = seq_at(w, t);
+    vxa_xform_compose(w->tA, w->tb, s->A, s->b, w->tA, w->tb);
     s->order = w->order;
     s->mode = w->mode;
     s->cval = w->cval;
@@ -157,13 +174,14 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
     return VXA_OK;
 }
 
-/* An INTENSITY pass from op *i: up to VXA_PLAN_MAX_IOPS consecutive intensity ops. */
+/* An INTENSITY pass from position *i: up to VXA_PLAN_MAX_IOPS consecutive intensity ops. */
 static void plan_intensity(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
 {
     const vxa_pipeline *p = w->p;
-    pass_begin(s, VXA_PASS_INTENSITY, *i, grid);
-    int k = *i;
-    for (; k < p->nops && k - *i < VXA_PLAN_MAX_IOPS; k++) {
+    pass_begin(s, VXA_PASS_INTENSITY, seq_at(w, *i), grid);
+    int t = *i;
+    for (; t < w->nseq && t - *i < VXA_PLAN_MAX_IOPS; t++) {
+        const int k = w->seq[t];
         if (p->ops[k].desc->kind != VXA_OPK_INTENSITY) break;
         bool applied;
         vxa_op_values val;
@@ -174,12 +192,88 @@ static void plan_intensity(planner *w, int *i, const vxa_grid *grid, vxa_pass *s
         s->uses_mask = s->uses_mask || uses_mask(s->descs[s->nops], &val);
         s->nops++;
     }
-    *i = k;
-    s->end = k;
+    *i = t;
+    s->end = seq_at(w, t);
+}
+
+/* ---- composition: one_of, some_of, shuffle ----------------------------------------------------------------
+ * A group's entry in the pipeline's op list is followed by its children's entries (span of them in all; a child
+ * may be a group). Per sample, expand() draws the group's probability and choice from its own stream (op index
+ * << 8 | DRAW_LANE_OP) and appends the leaves it picked, in the order they run, to the sequence that the passes
+ * are built from: every op keeps its own index, so its draws do not depend on what else was picked. */
+static int child_next(const vxa_pipeline *p, int c)
+{
+    return c + 1 + p->ops[c].span;
+}
+
+/* Group weight of child q: weights= as given, else 1. */
+static double group_weight(const vxa_op_values *val, int q)
+{
+    return val->nlist ? val->list[q] : 1.0;
+}
+
+/* Appends op i (a leaf) or what group i draws to w->seq; returns the index after it and its children. */
+static int expand(planner *w, int i)
+{
+    const vxa_pipeline *p = w->p;
+    const vxa_op_inst *op = &p->ops[i];
+    if (op->desc->kind != VXA_OPK_GROUP) {
+        w->seq[w->nseq++] = i;
+        return i + 1;
+    }
+    const int end = child_next(p, i), n = op->nchildren;
+    int child[VXA_GROUP_MAX], order[VXA_GROUP_MAX], norder = 0;
+    for (int q = 0, c = i + 1; q < n; q++, c = child_next(p, c)) child[q] = c;
+    vxa_op_values val;
+    bool applied;
+    draw(w, i, &applied, &val);
+    if (!applied) return end;
+    vxa_draw_rng r = { .seed = val.seed, .sample = val.sample, .stream = (uint32_t)i << 8 | DRAW_LANE_OP };
+    if (op->desc->group == VXA_GROUP_SHUFFLE) {   /* Fisher-Yates */
+        for (int q = 0; q < n; q++) order[q] = q;
+        for (int q = n - 1; q > 0; q--) {
+            const int j = (int)vxa_draw_int(&r, 0, q), tmp = order[q];
+            order[q] = order[j];
+            order[j] = tmp;
+        }
+        norder = n;
+    } else {  /* one_of: one child; some_of: n of them without replacement, in the order drawn (MONAI SomeOf) */
+        const int want = op->desc->group == VXA_GROUP_ONE_OF ? 1 : (int)val.v[0][0];
+        bool taken[VXA_GROUP_MAX] = { false };
+        for (; norder < want; norder++) {
+            double total = 0.0;
+            for (int q = 0; q < n; q++) total += taken[q] ? 0.0 : group_weight(&val, q);
+            if (!(total > 0)) break;    /* the children left all weigh 0 */
+            const double target = vxa_draw_uniform(&r) * total;
+            double acc = 0.0;
+            int pick = -1;
+            for (int q = 0; q < n; q++) {
+                if (taken[q] || group_weight(&val, q) <= 0) continue;
+                pick = q;
+                acc += group_weight(&val, q);
+                if (target < acc) break;
+            }
+            taken[pick] = true;
+            order[norder] = pick;
+        }
+    }
+    char *note = w->plan->ops[i].note;
+    size_t len = (size_t)snprintf(note, sizeof w->plan->ops[i].note, "\"chosen\":[");
+    for (int q = 0; q < norder && len < sizeof w->plan->ops[i].note; q++)
+        len += (size_t)snprintf(note + len, sizeof w->plan->ops[i].note - len, "%s%d", q ? "," : "", order[q]);
+    if (len < sizeof w->plan->ops[i].note) snprintf(note + len, sizeof w->plan->ops[i].note - len, "]");
+    for (int q = 0; q < norder; q++) expand(w, child[order[q]]);
+    return end;
 }
 
 vxa_status vxa_plan_make(const vxa_pipeline *p, uint64_t seed, uint64_t sample, const vxa_grid *in, int flags,
                          vxa_plan *plan, char *err, size_t errlen)
+{
+    return vxa_plan_make_data(p, seed, sample, in, flags, NULL, plan, err, errlen);
+}
+
+vxa_status vxa_plan_make_data(const vxa_pipeline *p, uint64_t seed, uint64_t sample, const vxa_grid *in, int flags,
+                              const vxa_op_data *data, vxa_plan *plan, char *err, size_t errlen)
 {
     memset(plan, 0, sizeof *plan);
     plan->seed = seed;
@@ -191,17 +285,25 @@ vxa_status vxa_plan_make(const vxa_pipeline *p, uint64_t seed, uint64_t sample, 
     if (!plan->passes || !plan->ops)
         return vxa_fail_buf(err, errlen, VXA_ERR_OUT_OF_MEMORY, "plan of %d ops", p->nops);
     planner w = { .p = p, .plan = plan, .flags = flags, .order = 1, .mode = VXA_MODE_CONSTANT,
-                  .label_mode = VXA_MODE_CONSTANT, .cval = 0.0, .err = err, .errlen = errlen };
-    for (int i = 0; i < p->nops;) {
+                  .label_mode = VXA_MODE_CONSTANT, .cval = 0.0, .err = err, .errlen = errlen, .data = data };
+    vxa_xform_identity(w.tA, w.tb);
+    if (!(w.seq = malloc(((size_t)p->nops + 1) * sizeof *w.seq)))
+        return vxa_fail_buf(err, errlen, VXA_ERR_OUT_OF_MEMORY, "plan of %d ops", p->nops);
+    for (int i = 0; i < p->nops;) i = expand(&w, i);
+    for (int i = 0; i < w.nseq;) {
         vxa_pass *s = &plan->passes[plan->npasses++];
-        if (p->ops[i].desc->kind == VXA_OPK_INTENSITY) {
+        if (p->ops[w.seq[i]].desc->kind == VXA_OPK_INTENSITY) {
             plan_intensity(&w, &i, &plan->out, s);
         } else {
             vxa_status st = plan_resample(&w, &i, &plan->out, s);
-            if (st != VXA_OK) return st;
+            if (st != VXA_OK) {
+                free(w.seq);
+                return st;
+            }
         }
         plan->out = s->out;
     }
+    free(w.seq);
     /* Fusion: intensity ops, then a crop inside the image (a pass that starts with a spatial op, not with a
      * sampling setting): the intensity program's last pass computes the crop's voxels alone. */
     for (int k = 0; k + 1 < plan->npasses; k++) {
@@ -271,6 +373,12 @@ static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val
         const vxa_param_desc *pd = &op->desc->params[i];
         const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
         jprintf(d, ",\"%s\":", pd->name);
+        if (pd->flags & VXA_P_LONG) {   /* the list as given, [] where it was left out */
+            jprintf(d, "[");
+            for (int k = 0; k < val->nlist; k++) jprintf(d, "%s%.10g", k ? "," : "", val->list[k]);
+            jprintf(d, "]");
+            continue;
+        }
         if (pd->count > 1) jprintf(d, "[");
         for (int k = 0; k < n; k++) {
             if (pd->choices) jprintf(d, "%s\"%s\"", k ? "," : "", pd->choices[(int)val->v[i][k]]);

@@ -64,6 +64,10 @@ enum { VXA_PLAN_ALL_APPLIED = 1 };  /* flags: every op applies whatever its prob
  * larger than it) fails here, with the detail in err. Release with vxa_plan_free (also after a failure). */
 vxa_status vxa_plan_make(const vxa_pipeline *p, uint64_t seed, uint64_t sample, const vxa_grid *in, int flags,
                          vxa_plan *plan, char *err, size_t errlen);
+/* The same, with the input's data for the data-dependent grid ops (fg_crop, crop_foreground, ...: src/ops.h);
+ * vxa_plan_make passes NULL (then those ops fail, needing a label map, or see shape-only data). */
+vxa_status vxa_plan_make_data(const vxa_pipeline *p, uint64_t seed, uint64_t sample, const vxa_grid *in, int flags,
+                              const vxa_op_data *data, vxa_plan *plan, char *err, size_t errlen);
 void vxa_plan_free(vxa_plan *plan);
 
 /* The draw record of a plan (vxa_draw_json): {"seed":..,"sample":..,"spec":..,["slabs":true,]"ops":[..]}. NULL

@@ -5,7 +5,11 @@
  *     arg   := [ KEY '=' ] value            a bare value after KEY=v continues KEY's list: plane=0,1
  *     value := NUMBER | CHOICE | '[' NUMBER ',' NUMBER ']'      a range, drawn per sample
  * Positional values fill the parameters in order; a parameter of 3 values takes 1 (broadcast) or 3.
- * `p=` is every op's probability (default 1). Errors name the column and the token. */
+ * `p=` is every op's probability (default 1). Errors name the column and the token.
+ * Composition (src/ops_compose.c): a group holds ops, separated by ',' inside its parentheses, then its own
+ * parameters as KEY=value (some_of's n may come first, bare):
+ *     group := ( "one_of" | "some_of" | "shuffle" ) '(' [ value ',' ] op { ',' op } { ',' KEY '=' value } ')'
+ * where an op may itself be a group (at most VXA_GROUP_DEPTH deep, VXA_GROUP_MAX ops each). */
 #include "pipeline.h"
 
 #include <ctype.h>
@@ -144,6 +148,12 @@ static vxa_status value(parser *p, const vxa_param_desc *pd, const char *opname,
     return VXA_OK;
 }
 
+/* Values a parameter takes. */
+static int param_cap(const vxa_param_desc *pd)
+{
+    return pd->flags & VXA_P_LONG ? VXA_OP_MAXLIST : pd->count;
+}
+
 static const vxa_param_desc prob_param = { "p", 1, VXA_P_FIXED, 0, 1, { 1 }, "probability", NULL };
 
 static vxa_status parse_op(parser *p, vxa_op_inst *op)
@@ -205,7 +215,7 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
             if (target < 0) { /* a bare value: the current parameter, or the next one if it is full */
                 if (cur < VXA_OP_MAXPARAMS && cur >= nparams)
                     return perr(p, argcol, "%s takes at most %d positional parameter(s)", name, nparams);
-                const int cap = cur == VXA_OP_MAXPARAMS ? 1 : params[cur].count;
+                const int cap = cur == VXA_OP_MAXPARAMS ? 1 : param_cap(&params[cur]);
                 if (filled[cur] >= cap) {
                     if (keyed) return perr(p, argcol, "%s: too many values for '%s' (it takes %d)", name,
                                            cur == VXA_OP_MAXPARAMS ? "p" : params[cur].name, cap);
@@ -220,6 +230,13 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
             if (cur == VXA_OP_MAXPARAMS) {
                 op->prob = lo;
                 filled[cur] = 1;
+            } else if (pd->flags & VXA_P_LONG) {
+                if (filled[cur] >= VXA_OP_MAXLIST)
+                    return perr(p, argcol, "%s: too many values for '%s' (it takes at most %d)", name, pd->name,
+                                VXA_OP_MAXLIST);
+                if (!op->list && !(op->list = malloc(VXA_OP_MAXLIST * sizeof *op->list))) return VXA_ERR_OUT_OF_MEMORY;
+                op->list[op->nlist++] = lo;
+                filled[cur]++;
             } else {
                 if (filled[cur] >= pd->count) return perr(p, argcol, "%s: too many values for '%s' (it takes %d)",
                                                           name, pd->name, pd->count);
@@ -235,7 +252,10 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
     }
     for (int i = 0; i < nparams; i++) {
         const vxa_param_desc *pd = &params[i];
-        if (filled[i] == 0) {
+        if (pd->flags & VXA_P_LONG) {
+            if (filled[i] == 0 && (pd->flags & VXA_P_REQUIRED))
+                return perr(p, col, "%s: parameter '%s' is required (%s)", name, pd->name, pd->doc);
+        } else if (filled[i] == 0) {
             if (pd->flags & VXA_P_REQUIRED) return perr(p, col, "%s: parameter '%s' is required (%s)", name, pd->name, pd->doc);
             for (int k = 0; k < pd->count; k++) op->lo[i][k] = op->hi[i][k] = pd->def[k];
         } else if (filled[i] != 1 && filled[i] != pd->count && !(pd->flags & VXA_P_LIST)) {
@@ -250,6 +270,207 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
     return VXA_OK;
 }
 
+/* A new entry at the end of pl's op list (zeroed); NULL when out of memory. */
+static vxa_op_inst *append(parser *p, vxa_pipeline *pl, int *cap, vxa_status *st)
+{
+    if (pl->nops == SPEC_MAX_OPS) {
+        *st = perr(p, p->pos, "more than %d ops in one spec", SPEC_MAX_OPS);
+        return NULL;
+    }
+    if (pl->nops == *cap) {
+        const int ncap = *cap ? 2 * *cap : 8;
+        vxa_op_inst *n = realloc(pl->ops, (size_t)ncap * sizeof *n);
+        if (!n) {
+            *st = VXA_ERR_OUT_OF_MEMORY;
+            return NULL;
+        }
+        pl->ops = n;
+        *cap = ncap;
+    }
+    vxa_op_inst *op = &pl->ops[pl->nops++];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+static vxa_status parse_item(parser *p, vxa_pipeline *pl, int *cap, int depth);
+
+/* Whether the next token starts a value (a number or a range), not an op. */
+static bool at_value(parser *p)
+{
+    skip_ws(p);
+    const char c = p->s[p->pos];
+    return isdigit((unsigned char)c) || c == '[' || c == '-' || c == '+' || c == '.';
+}
+
+/* A group: NAME '(' item { ',' item } ')' where an item is an op (or a group), KEY '=' value {',' value}, or,
+ * first, a bare value for the group's first parameter (some_of's n). */
+static vxa_status parse_group(parser *p, vxa_pipeline *pl, int *cap, int depth)
+{
+    const size_t col = p->pos;
+    char name[64];
+    ident(p, name, sizeof name);
+    const vxa_op_desc *desc = vxa_op_find(name);
+    if (depth >= VXA_GROUP_DEPTH) return perr(p, col, "%s: groups nest at most %d deep", name, VXA_GROUP_DEPTH);
+    vxa_status st = VXA_OK;
+    vxa_op_inst *g0 = append(p, pl, cap, &st);
+    if (!g0) return st;
+    const int g = pl->nops - 1;   /* its index: the list may move as children are added */
+    g0->desc = desc;
+    g0->prob = 1.0;
+    g0->column = (int)col;
+    skip_ws(p);
+    if (p->s[p->pos] != '(')
+        return perr(p, p->pos, "%s takes the ops it picks from in parentheses: %s(op, op, ...)", name, name);
+    p->pos++;
+    const vxa_param_desc *params = desc->params;
+    int filled[VXA_OP_MAXPARAMS + 1] = { 0 }, key = -1, nchildren = 0;
+    for (;;) {
+        skip_ws(p);
+        const size_t argcol = p->pos;
+        if (p->s[p->pos] == ')' && nchildren == 0 && key < 0) {
+            p->pos++;
+            break;
+        }
+        /* KEY=, a value (continuing the key's list, or the first parameter), or an op */
+        const size_t save = p->pos;
+        char word[64];
+        int target = -2;
+        if (ident(p, word, sizeof word) > 0) {
+            skip_ws(p);
+            if (p->s[p->pos] == '=') {
+                p->pos++;
+                target = strcmp(word, "p") == 0 ? VXA_OP_MAXPARAMS : -1;
+                for (int q = 0; q < desc->nparams && target < 0; q++)
+                    if (strcmp(params[q].name, word) == 0) target = q;
+                if (target < 0) {
+                    char list[256] = "p";
+                    for (int q = 0; q < desc->nparams; q++)
+                        snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", params[q].name);
+                    return perr(p, argcol, "%s has no parameter '%s' (it has: %s; the ops it picks from are "
+                                "written as ops, name(...))", name, word, list);
+                }
+                if (filled[target]) return perr(p, argcol, "%s: parameter '%s' given twice", name, word);
+                key = target;
+            } else {
+                p->pos = save;
+            }
+        } else {
+            p->pos = save;
+        }
+        if (target == -2 && at_value(p)) {   /* a bare value */
+            if (key < 0 && nchildren == 0 && desc->nparams > 0 && !filled[0] && !(params[0].flags & VXA_P_LONG))
+                target = 0;
+            else if (key >= 0)
+                target = key;
+            else
+                return perr(p, argcol, "%s: expected an op here, found a value (parameters are KEY=value)", name);
+        }
+        if (target == -2) {   /* an op inside */
+            if (key >= 0) key = -1;
+            if (nchildren == VXA_GROUP_MAX) return perr(p, argcol, "%s: more than %d ops inside", name, VXA_GROUP_MAX);
+            if ((st = parse_item(p, pl, cap, depth + 1)) != VXA_OK) return st;
+            nchildren++;
+        } else {
+            const vxa_param_desc *pd = target == VXA_OP_MAXPARAMS ? &prob_param : &params[target];
+            double lo, hi;
+            if ((st = value(p, pd, name, &lo, &hi)) != VXA_OK) return st;
+            vxa_op_inst *op = &pl->ops[g];
+            if (target == VXA_OP_MAXPARAMS) {
+                if (filled[target]) return perr(p, argcol, "%s: too many values for 'p' (it takes 1)", name);
+                op->prob = lo;
+            } else if (pd->flags & VXA_P_LONG) {
+                if (filled[target] >= VXA_OP_MAXLIST)
+                    return perr(p, argcol, "%s: too many values for '%s'", name, pd->name);
+                if (!op->list && !(op->list = malloc(VXA_OP_MAXLIST * sizeof *op->list))) return VXA_ERR_OUT_OF_MEMORY;
+                op->list[op->nlist++] = lo;
+            } else {
+                if (filled[target] >= pd->count)
+                    return perr(p, argcol, "%s: too many values for '%s' (it takes %d)", name, pd->name, pd->count);
+                op->lo[target][filled[target]] = lo;
+                op->hi[target][filled[target]] = hi;
+            }
+            filled[target]++;
+        }
+        skip_ws(p);
+        if (p->s[p->pos] == ',') { p->pos++; continue; }
+        if (p->s[p->pos] == ')') { p->pos++; break; }
+        return perr(p, p->pos, "%s: expected ',' or ')'%s", name, p->s[p->pos] ? "" : " before the end");
+    }
+    vxa_op_inst *op = &pl->ops[g];
+    if (nchildren == 0) return perr(p, col, "%s: no ops inside (write %s(op, op, ...))", name, name);
+    for (int q = 0; q < desc->nparams; q++) {
+        if (!filled[q] && !(params[q].flags & VXA_P_LONG))
+            for (int k = 0; k < params[q].count; k++) op->lo[q][k] = op->hi[q][k] = params[q].def[k];
+        op->given[q] = filled[q];
+        if ((params[q].flags & VXA_P_LONG) && filled[q] && filled[q] != nchildren)
+            return perr(p, col, "%s: %d %s for %d ops inside (one per op)", name, filled[q], params[q].name,
+                        nchildren);
+    }
+    if (desc->group == VXA_GROUP_SOME_OF && op->hi[0][0] > nchildren)
+        return perr(p, col, "%s: n = %g, but only %d ops inside", name, op->hi[0][0], nchildren);
+    for (int q = 0; q < op->nlist; q++)
+        if (op->list[q] > 0) break;
+        else if (q == op->nlist - 1) return perr(p, col, "%s: every weight is 0", name);
+    op->nchildren = nchildren;
+    op->span = pl->nops - g - 1;
+    return VXA_OK;
+}
+
+/* One op, or a group with the ops inside it, appended to pl. */
+static vxa_status parse_item(parser *p, vxa_pipeline *pl, int *cap, int depth)
+{
+    char name[64];
+    const size_t save = p->pos;
+    ident(p, name, sizeof name);
+    p->pos = save;
+    const vxa_op_desc *d = vxa_op_find(name);
+    if (d && d->kind == VXA_OPK_GROUP) return parse_group(p, pl, cap, depth);
+    vxa_status st = VXA_OK;
+    vxa_op_inst *slot = append(p, pl, cap, &st);
+    if (!slot) return st;
+    pl->nops--;   /* counted once parsed: a failed op owns nothing the pipeline frees */
+    if ((st = parse_op(p, slot)) != VXA_OK) {
+        free(slot->list);
+        return st;
+    }
+    pl->nops++;
+    const vxa_op_inst *op = slot;
+    if (op->desc->needs & VXA_OP_FIRST) {
+        if (depth > 0)
+            return perr(p, (size_t)op->column, "%s reads the pipeline's input as it is: it cannot be inside a "
+                        "group", op->desc->name);
+        for (int q = 0; q < pl->nops - 1; q++)
+            if (pl->ops[q].desc->kind != VXA_OPK_SAMPLING)
+                return perr(p, (size_t)op->column, "%s reads the pipeline's input as it is: it must come before "
+                            "every other op (only sampling settings may precede it; found %s at column %d)",
+                            op->desc->name, pl->ops[q].desc->name, pl->ops[q].column + 1);
+    }
+    return VXA_OK;
+}
+
+/* The normalised text of entry i (a group with its children) at buf; returns the entry after it. */
+static int format_item(const vxa_pipeline *pl, int i, char *buf, size_t len, size_t *used)
+{
+    const vxa_op_inst *op = &pl->ops[i];
+    char one[2048];
+    vxa_op_format(op, one, sizeof one);
+    if (op->desc->kind != VXA_OPK_GROUP) {
+        *used += (size_t)snprintf(buf + *used, *used < len ? len - *used : 0, "%s", one);
+        return i + 1;
+    }
+    /* one = "name(params)": the children go first, then the parameters */
+    const size_t nl = strlen(op->desc->name) + 1;
+    one[strlen(one) - 1] = '\0';
+    *used += (size_t)snprintf(buf + *used, *used < len ? len - *used : 0, "%s(", op->desc->name);
+    int c = i + 1;
+    for (int q = 0; q < op->nchildren; q++) {
+        if (q) *used += (size_t)snprintf(buf + *used, *used < len ? len - *used : 0, ", ");
+        c = format_item(pl, c, buf, len, used);
+    }
+    *used += (size_t)snprintf(buf + *used, *used < len ? len - *used : 0, "%s%s)", one[nl] ? ", " : "", one + nl);
+    return c;
+}
+
 vxa_status vxa_pipeline_parse(const char *spec, vxa_pipeline **out, char *err, size_t errlen)
 {
     if (!spec || !out) return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "vxa_pipeline_parse: NULL argument");
@@ -262,32 +483,21 @@ vxa_status vxa_pipeline_parse(const char *spec, vxa_pipeline **out, char *err, s
     for (;;) {
         while (isspace((unsigned char)spec[p.pos]) || spec[p.pos] == ';' || spec[p.pos] == '|') p.pos++;
         if (!spec[p.pos]) break;
-        if (pl->nops == SPEC_MAX_OPS) {
-            st = perr(&p, p.pos, "more than %d ops in one spec", SPEC_MAX_OPS);
-            goto fail;
-        }
-        if (pl->nops == cap) {
-            cap = cap ? 2 * cap : 8;
-            vxa_op_inst *n = realloc(pl->ops, (size_t)cap * sizeof *n);
-            if (!n) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
-            pl->ops = n;
-        }
-        if ((st = parse_op(&p, &pl->ops[pl->nops])) != VXA_OK) goto fail;
-        pl->nops++;
+        if ((st = parse_item(&p, pl, &cap, 0)) != VXA_OK) goto fail;
     }
     if (pl->nops == 0) {
         st = perr(&p, 0, "empty spec: no ops (`voxaug ops` lists them)");
         goto fail;
     }
-    /* Normalised text, appended at its end (strcat from the start made long specs quadratic). */
-    const size_t oplen = 2048;
-    if (!(pl->text = malloc((size_t)pl->nops * (oplen + 1) + 1))) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
-    size_t len = 0;
+    /* Normalised text, appended at its end (strcat from the start made long specs quadratic): every entry's text
+     * once, with ", " and a group's parentheses around its children. */
+    const size_t len = (size_t)pl->nops * (2048 + 8) + 1;
+    if (!(pl->text = malloc(len))) { st = VXA_ERR_OUT_OF_MEMORY; goto fail; }
+    size_t used = 0;
     pl->text[0] = '\0';
-    for (int i = 0; i < pl->nops; i++) {
-        if (i) pl->text[len++] = ' ';
-        vxa_op_format(&pl->ops[i], pl->text + len, oplen);
-        len += strlen(pl->text + len);
+    for (int i = 0; i < pl->nops;) {
+        if (i) used += (size_t)snprintf(pl->text + used, used < len ? len - used : 0, " ");
+        i = format_item(pl, i, pl->text, len, &used);
     }
     *out = pl;
     return VXA_OK;
@@ -299,6 +509,7 @@ fail:
 void vxa_pipeline_free(vxa_pipeline *p)
 {
     if (!p) return;
+    for (int i = 0; i < p->nops; i++) free(p->ops[i].list);
     free(p->ops);
     free(p->text);
     free(p);
@@ -324,6 +535,13 @@ void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len)
         if (!op->given[i]) continue;
         n += (size_t)snprintf(buf + n, len - n, "%s%s=", first ? "" : ", ", params[i].name);
         first = false;
+        if (params[i].flags & VXA_P_LONG) {
+            for (int k = 0; k < op->nlist && n < len; k++) {
+                num(a, sizeof a, op->list[k]);
+                n += (size_t)snprintf(buf + n, len - n, "%s%s", k ? "," : "", a);
+            }
+            continue;
+        }
         for (int k = 0; k < op->given[i] && n < len; k++) {
             const char *sep = k ? "," : "";
             if (params[i].choices)

@@ -172,9 +172,27 @@ def _doc(d):
     return "\n".join(lines)
 
 
+class _Group(Op):
+    """A composition op (one_of, some_of, shuffle): the ops it picks from come first, as Op objects (or spec
+    text), then its own parameters by keyword: OneOf(Rotate((-15, 15)), Zoom((0.9, 1.1)), weights=[2, 1], p=0.8),
+    SomeOf(Noise(0.1), Gamma((0.7, 1.5)), n=(1, 2)), Shuffle(...)."""
+
+    def __init__(self, *ops, p=1.0, **kwargs):
+        if not ops:
+            raise TypeError(f"{type(self).__name__} needs the ops it picks from")
+        self.ops = list(ops)
+        super().__init__(p=p, **kwargs)
+
+    def _format(self):
+        inner = [o if isinstance(o, str) else o.spec for o in self.ops]
+        own = super()._format()[len(self.name) + 1:-1]
+        return f"{self.name}({', '.join(inner + ([own] if own else []))})"
+
+
 def _make(d):
-    return type(_class_name(d["name"]), (Op,), {"name": d["name"], "params": tuple(d["params"]), "kind": d["kind"],
-                                                "__doc__": _doc(d), "__module__": __name__})
+    base = _Group if d["kind"] == "composition" else Op
+    return type(_class_name(d["name"]), (base,), {"name": d["name"], "params": tuple(d["params"]), "kind": d["kind"],
+                                                  "__doc__": _doc(d), "__module__": __name__})
 
 
 for _d in TABLE:

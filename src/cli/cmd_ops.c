@@ -9,7 +9,8 @@
 static const char *kind_name(vxa_op_kind k)
 {
     /* sampling is listed with the spatial ops whose passes it sets */
-    return k == VXA_OPK_SAMPLING || k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic" : "intensity";
+    return k == VXA_OPK_SAMPLING || k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic"
+                                                     : k == VXA_OPK_GROUP ? "composition" : "intensity";
 }
 
 static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
@@ -18,6 +19,10 @@ static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
     if (pd->count > 1) n += (size_t)snprintf(buf + n, len - n, "[%d]", pd->count);
     if (pd->flags & VXA_P_REQUIRED) {
         snprintf(buf + n, len - n, " (required)");
+        return;
+    }
+    if (pd->flags & VXA_P_LONG) {
+        snprintf(buf + n, len - n, "=v,v,... (a list)");
         return;
     }
     if (pd->flags & VXA_P_AUTO) {

@@ -78,4 +78,8 @@ const vxa_backend vxa_backend_reference = {
     .noise_uniform = vxa_ref_noise_uniform,
     .noise_block_mean = vxa_ref_noise_block_mean,
     .noise_upsample = vxa_ref_noise_upsample,
+    .label_range = vxa_ref_label_range,
+    .label_block_counts = vxa_ref_label_block_counts,
+    .label_locate = vxa_ref_label_locate,
+    .fg_box = vxa_ref_fg_box,
 };
