@@ -147,6 +147,38 @@ static void test_fg_box_device_equals_reference(void **state)
             vxa_dvol_release(dev, &dd);
         }
         vxa_volume_free(v);
+        /* sparse: voxels at exactly the threshold are not foreground, those above are */
+        vxa_volume *sp = NULL;
+        assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &sp), VXA_OK);
+        const size_t n = (size_t)(dim[0] * dim[1] * dim[2]);
+        memset(sp->data, 0, n * sizeof(float));
+        int64_t want[6] = { INT64_MAX, INT64_MAX, INT64_MAX, -1, -1, -1 };
+        for (int q = 0; q < 5; q++) {
+            const size_t i = (size_t)(vxa_test_rand(&rng) % n);
+            ((float *)sp->data)[i] = q < 3 ? 5.0f : 7.0f;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!(((float *)sp->data)[i] > 5.0f)) continue;
+            const int64_t p[3] = { (int64_t)i % dim[0], (int64_t)i / dim[0] % dim[1], (int64_t)i / (dim[0] * dim[1]) };
+            for (int a = 0; a < 3; a++) {
+                if (p[a] < want[a]) want[a] = p[a];
+                if (p[a] > want[3 + a]) want[3 + a] = p[a];
+            }
+        }
+        int64_t br[6], bd[6];
+        vxa_dvol dr, dd;
+        assert_int_equal(vxa_dvol_from_volume(ref, sp, &dr), VXA_OK);
+        assert_int_equal(vxa_dvol_from_volume(dev, sp, &dd), VXA_OK);
+        assert_int_equal(vxa_fg_box(ref, &dr, 5.0, br), VXA_OK);
+        assert_int_equal(vxa_fg_box(dev, &dd, 5.0, bd), VXA_OK);
+        if (want[3] < 0) assert_true(br[3] < 0 && bd[3] < 0);
+        else {
+            assert_memory_equal(br, want, sizeof want);
+            assert_memory_equal(bd, want, sizeof want);
+        }
+        vxa_dvol_release(ref, &dr);
+        vxa_dvol_release(dev, &dd);
+        vxa_volume_free(sp);
     }
 }
 

@@ -37,13 +37,14 @@ def window_sums(ind, patch):
             + C(s0, s1, s2 + m2) + C(s0, s1 + m1, s2) + C(s0 + m0, s1, s2) - C(s0, s1, s2))
 
 
-def exact_share(labels, target, patch, p_fg):
-    """The probability that an fg_crop(patch, p_fg) patch (nnU-Net's rule, every non-zero class eligible) holds a
-    voxel of class `target`, and the same for a uniform random_crop(patch); patch <= shape."""
+def exact_share(labels, target, patch, p_fg, classes=None):
+    """The probability that an fg_crop(patch, p_fg) patch (nnU-Net's rule; eligible: `classes`, default every
+    non-zero class) holds a voxel of class `target`, the same for a uniform random_crop(patch), and for a forced
+    patch alone; patch <= shape."""
     W = window_sums(labels == target, patch) > 0
     n = labels.shape
     uniform = W[: n[0] - patch[0] + 1, : n[1] - patch[1] + 1, : n[2] - patch[2] + 1].mean()
-    classes = [c for c in np.unique(labels) if c != 0]
+    classes = [c for c in np.unique(labels) if c != 0 and (classes is None or c in classes)]
     forced = 0.0
     for c in classes:
         v = np.argwhere(labels == c)
