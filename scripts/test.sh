@@ -51,7 +51,7 @@ cmake --build build-asan -j"$jobs"
 # in the plain build; its write path (src/commit.c) runs under ASan in cli_outputs, cli_augment and cli_dataset.
 echo "# sanitizer suite: VOXAUG_TEST_SEED=$random_seed (random; replay with VOXAUG_TEST_SEED=$random_seed ctest -R ...)"
 (cd build-asan && VOXAUG_TEST_SEED=$random_seed ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|cli_install_|bench_|abi_|cli_kill$|slurm_)')
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" -E '^(scipy_|peers_|cli_install_|bench_|abi_|cli_kill$|slurm_)')
 
 # ThreadSanitizer: the library and tests/test_threads.c only (a shared pipeline from 8 threads, own contexts,
 # outputs identical to serial runs; ~20 s to build, ~25 s to run on 2 cores), on PoCL. PoCL itself is not

@@ -135,3 +135,22 @@ def test_same_seed_same_result_and_contexts_agree(ctx, rng):
     with voxaug.Context("reference") as ref:
         r = pipe(x, seed=5, sample=9, ctx=ref)[0]
     assert np.abs(r - a).max() <= 1e-4 * (a.max() - a.min())
+
+
+def test_composition_and_patch_sampling_ops():
+    """OneOf/SomeOf/Shuffle take ops first, their parameters by keyword; FgCrop's classes are a list; the draw
+    record says what was picked and where the patch went."""
+    o = ops.OneOf(ops.Flip(axes=0), ops.Rotate(10), weights=[2, 1], p=0.5)
+    assert o.spec == "one_of(flip(axes=0), rotate(angle=10), weights=2,1, p=0.5)"
+    s = ops.SomeOf(ops.Noise(0.1), "gamma(1.2)", n=(1, 2)) + ops.Shuffle(ops.Zscore(), ops.Minmax())
+    assert s.spec == "some_of(noise(std=0.1), gamma(1.2), n=[1,2]) shuffle(zscore(), minmax())"
+    x = np.arange(20 * 18 * 16, dtype=np.float32).reshape(20, 18, 16)
+    lab = np.zeros(x.shape, np.uint8)
+    lab[17, 15, 13] = 4
+    pipe = voxaug.Pipeline(ops.FgCrop(8, p_fg=1, classes=[4]) + ops.OneOf(ops.Flip(axes=0), ops.Flip(axes=1)))
+    for sample in range(4):
+        _, out_lab, draw = pipe(x, lab, seed=1, sample=sample)
+        assert out_lab.shape == (8, 8, 8) and (out_lab == 4).any()
+        rec = draw["ops"]
+        assert rec[0]["op"] == "fg_crop" and rec[0]["voxel"] == [17, 15, 13] and rec[0]["start"] == [13, 11, 9]
+        assert rec[1]["op"] == "one_of" and rec[1]["chosen"] in ([0], [1]) and rec[2]["op"] == "flip"
