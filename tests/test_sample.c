@@ -300,6 +300,26 @@ static void test_fg_crop_follows_nnunet(void **state)
         vxa_volume_free(olab);
         free(json);
     }
+    /* after a flip in the same pass: the voxel is carried into the flipped grid, one resampling pass in all */
+    for (uint64_t s = 0; s < 3; s++) {
+        vxa_volume *olab = NULL;
+        char *json = run_both("flip(axes=0) fg_crop(size=2,9,6, p_fg=1, classes=7)", s, img, lab, &olab);
+        int64_t voxel[3], start[3];
+        assert_int_equal(json_ints(json, "voxel", voxel, 3), 3);
+        assert_int_equal(json_ints(json, "start", start, 3), 3);
+        assert_true(start[0] == 40 - voxel[0] - 1 && start[1] == voxel[1] - 4 && holds(olab, 7));
+        vxa_volume_free(olab);
+        free(json);
+    }
+    vxa_pipeline *fp = parse_ok("flip(axes=0) rotate(5) fg_crop(8, p_fg=1)");
+    vxa_grid g;
+    vxa_grid_of_volume(lab, &g);
+    vxa_plan plan;
+    char perr_[256];
+    assert_int_equal(vxa_plan_make(fp, 1, 0, &g, 0, &plan, perr_, sizeof perr_), VXA_OK);
+    assert_int_equal(plan.npasses, 1);
+    vxa_plan_free(&plan);
+    vxa_pipeline_free(fp);
     /* larger than the volume along k: lbs = -ceil(need/2), the patch about the voxel from there */
     char *json = run_both("fg_crop(size=8,8,30, p_fg=1, classes=7)", 1, img, lab, NULL);
     int64_t start[3];
