@@ -59,14 +59,29 @@ print("device: %s; load average %.1f %.1f %.1f; %s" % (ctx.device_name, *load,
 
 # ---- 1. shares ------------------------------------------------------------------------------------------------
 counts = np.bincount(aal.ravel())
-target = min((c for c in range(1, len(counts)) if counts[c] > 0), key=lambda c: counts[c])
 patch, p_fg, N = (96, 96, 96), 0.33, args.draws
+small = [c for c in range(1, len(counts)) if 0 < counts[c] < 0.005 * aal.size]
+
+
+def reach(c):
+    """An upper bound of the share of uniform patches that reach class c (from its bounding box): to pick the
+    small region that uniform patches miss most."""
+    v = np.argwhere(aal == c)
+    f = 1.0
+    for a in range(3):
+        starts = np.arange(aal.shape[a] - patch[a] + 1)
+        f *= np.mean((starts <= v[:, a].max()) & (starts + patch[a] > v[:, a].min()))
+    return f
+
+
+targets = [min(small, key=lambda c: counts[c]), min(small, key=reach)]
+rng = np.random.default_rng(2026)
 t0 = time.time()
-exact, uniform, forced = sample_rules.exact_share(aal, target, patch, p_fg)
-t_exact = time.time() - t0
+locs = {int(c): np.argwhere(aal == c) for c in np.unique(aal) if c != 0}
+t_locs = time.time() - t0
 
 
-def share(spec, seed):
+def share(spec, seed, target):
     pipe, hits = voxaug.Pipeline(spec), 0
     for s in range(N):
         _, lab, _ = pipe(ch2, aal, seed=seed, sample=s, ctx=ctx)
@@ -74,24 +89,37 @@ def share(spec, seed):
     return hits / N
 
 
-rng = np.random.default_rng(2026)
-t0 = time.time()
-locs = {int(c): np.argwhere(aal == c) for c in np.unique(aal) if c != 0}
-t_locs = time.time() - t0
-sim = 0
-for _ in range(N):
-    q = sample_rules.nnunet_bbox(rng, aal.shape, patch, rng.uniform() < p_fg, locs)
-    box = tuple(slice(max(q[a], 0), q[a] + patch[a]) for a in range(3))
-    sim += bool((aal[box] == target).any())
-fg_share, rc_share = share("fg_crop(96, p_fg=0.33)", 1), share("random_crop(96)", 2)
+def nnunet_share(target, only):
+    hits = 0
+    use = {target: locs[target]} if only else locs
+    for _ in range(N):
+        q = sample_rules.nnunet_bbox(rng, aal.shape, patch, rng.uniform() < p_fg, use)
+        box = tuple(slice(max(q[a], 0), q[a] + patch[a]) for a in range(3))
+        hits += bool((aal[box] == target).any())
+    return hits / N
+
+
 sd = lambda p: np.sqrt(p * (1 - p) / N)  # noqa: E731
-print("\nregion %d of aal: %d voxels, %.3f%% of the volume; patch 96^3; %d draws each" %
-      (target, counts[target], 100.0 * counts[target] / aal.size, N))
-print("| patches holding region %d | share | exact under the rule | |\n|---|---|---|---|" % target)
-print("| voxaug fg_crop(96, p_fg=0.33) | %.3f | %.3f (nnU-Net's rule) | %+.1f sd |" % (fg_share, exact, (fg_share - exact) / sd(exact)))
-print("| nnU-Net get_bbox (NumPy, same rule) | %.3f | %.3f | %+.1f sd |" % (sim / N, exact, (sim / N - exact) / sd(exact)))
-print("| voxaug random_crop(96) | %.3f | %.3f (uniform) | %+.1f sd |" % (rc_share, uniform, (rc_share - uniform) / sd(uniform)))
-print("(forced patches alone hold it with probability %.3f; exact shares computed in %.1f s)" % (forced, t_exact))
+print("\n%d AAL regions under 0.5%% of the volume; patch 96^3, p_fg=0.33, %d draws per row" % (len(small), N))
+print("| region | patches | share holding it | exact under the rule | |\n|---|---|---|---|---|")
+for k, target in enumerate(targets):
+    t0 = time.time()
+    exact, uniform, forced = sample_rules.exact_share(aal, target, patch, p_fg)
+    exact_one, _, _ = sample_rules.exact_share(aal, target, patch, p_fg, classes=[target])
+    t_exact = time.time() - t0
+    name = "%d (%d voxels, %.3f%%)" % (target, counts[target], 100.0 * counts[target] / aal.size)
+    rows = [("voxaug `fg_crop(96, p_fg=0.33)`", share("fg_crop(96, p_fg=0.33)", 1 + 10 * k, target), exact,
+             "nnU-Net's"),
+            ("nnU-Net get_bbox (NumPy)", nnunet_share(target, False), exact, "nnU-Net's"),
+            ("voxaug `fg_crop(96, p_fg=0.33, classes=%d)`" % target,
+             share("fg_crop(96, p_fg=0.33, classes=%d)" % target, 2 + 10 * k, target), exact_one,
+             "nnU-Net's, this class alone"),
+            ("nnU-Net get_bbox, this class alone (NumPy)", nnunet_share(target, True), exact_one,
+             "nnU-Net's, this class alone"),
+            ("voxaug `random_crop(96)`", share("random_crop(96)", 3 + 10 * k, target), uniform, "uniform")]
+    for label, got, want, rule in rows:
+        print("| %s | %s | %.3f | %.3f (%s) | %+.1f sd |" % (name, label, got, want, rule, (got - want) / sd(want)))
+    print("(region %d: exact shares computed in %.1f s)" % (target, t_exact))
 
 # ---- 2. timings ------------------------------------------------------------------------------------------------
 tasks = {}
