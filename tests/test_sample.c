@@ -286,6 +286,7 @@ static vxa_volume *speck_map(void)
 static void test_fg_crop_follows_nnunet(void **state)
 {
     (void)state;
+    vxa_test_device();   /* skips before anything is allocated */
     vxa_volume *lab = speck_map(), *img = image_for(lab);
     for (uint64_t s = 0; s < 6; s++) {
         vxa_volume *olab = NULL;
@@ -346,6 +347,7 @@ static void test_fg_crop_follows_nnunet(void **state)
 static void test_monai_crops_follow_their_rules(void **state)
 {
     (void)state;
+    vxa_test_device();   /* skips before anything is allocated */
     vxa_volume *lab = speck_map(), *img = image_for(lab);
     for (uint64_t s = 0; s < 5; s++) {
         vxa_volume *olab = NULL;
@@ -382,6 +384,7 @@ static void test_monai_crops_follow_their_rules(void **state)
 static void test_crop_foreground_box(void **state)
 {
     (void)state;
+    vxa_test_device();   /* skips before anything is allocated */
     vxa_volume *lab = speck_map(), *img = image_for(lab);
     float *x = img->data;
     for (size_t i = 0; i < 41 * 37 * 23; i++) x[i] = 0.0f;
