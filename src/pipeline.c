@@ -305,8 +305,7 @@ vxa_status vxa_pipeline_run(vxa_context *ctx, const vxa_pipeline *p, uint64_t se
 typedef struct {
     vxa_context *ctx;
     const vxa_dvol *image, *label;
-    vxa_label_index ix;
-    bool have_ix;
+    vxa_label_index own, *ix;    /* ix: the caller's kept index, or &own (made on first use, freed after planning) */
 } input_data;
 
 /* The detail the device step wrote into the context, for the planner's message. */
@@ -318,19 +317,18 @@ static vxa_status data_fail(const input_data *d, vxa_status st, char *err, size_
 static vxa_status data_labels(void *user, const vxa_label_index **ix, char *err, size_t errlen)
 {
     input_data *d = user;
-    if (!d->have_ix) {
-        vxa_status st = vxa_label_index_make(d->ctx, d->label, &d->ix);
+    if (!d->ix->value) {
+        vxa_status st = vxa_label_index_make(d->ctx, d->label, d->ix);
         if (st != VXA_OK) return data_fail(d, st, err, errlen);
-        d->have_ix = true;
     }
-    *ix = &d->ix;
+    *ix = d->ix;
     return VXA_OK;
 }
 
 static vxa_status data_locate(void *user, int cls, uint64_t skip, int64_t idx[3], char *err, size_t errlen)
 {
     input_data *d = user;
-    vxa_status st = vxa_label_index_locate(d->ctx, d->label, &d->ix, cls, skip, idx);
+    vxa_status st = vxa_label_index_locate(d->ctx, d->label, d->ix, cls, skip, idx);
     return st != VXA_OK ? data_fail(d, st, err, errlen) : VXA_OK;
 }
 
@@ -345,6 +343,14 @@ static vxa_status data_box(void *user, int source, double threshold, int64_t box
 vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
                                  const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
                                  vxa_dvol *out_image, vxa_dvol *out_label, vxa_grid *out_grid, vxa_draw **draw)
+{
+    return vxa_pipeline_run_dvol_kept(ctx, p, o, grid, image, label, NULL, out_image, out_label, out_grid, draw);
+}
+
+vxa_status vxa_pipeline_run_dvol_kept(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                      const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
+                                      vxa_label_index *kept, vxa_dvol *out_image, vxa_dvol *out_label,
+                                      vxa_grid *out_grid, vxa_draw **draw)
 {
     if (!ctx) return VXA_ERR_INVALID_ARGUMENT;
     if (!p || !o || !grid || !image || !out_image || !out_grid || (label && !out_label))
@@ -362,10 +368,11 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
     vxa_plan plan;
     char err[1024];
     input_data in = { .ctx = ctx, .image = image, .label = label };
+    in.ix = kept ? kept : &in.own;
     const vxa_op_data data = { .has_label = label != NULL, .labels = data_labels, .locate = data_locate,
                                .box = data_box, .user = &in };
     vxa_status st = vxa_plan_make_data(p, o->seed, o->sample, grid, 0, &data, &plan, err, sizeof err);
-    if (in.have_ix) vxa_label_index_free(&in.ix);
+    vxa_label_index_free(&in.own);
     if (st != VXA_OK) {
         st = vxa_fail(ctx, st, "%s", err);
         goto done;

@@ -34,6 +34,13 @@ vxa_status vxa_pipeline_run_dvol(vxa_context *ctx, const vxa_pipeline *p, const 
                                  const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
                                  vxa_dvol *out_image, vxa_dvol *out_label, vxa_grid *out_grid, vxa_draw **draw);
 
+/* The same, with `kept` (may be NULL) the label map's class index kept by the caller across runs of the same
+ * label map (a resident input): made there by the first run that needs it, then reused; the caller frees it. */
+vxa_status vxa_pipeline_run_dvol_kept(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,
+                                      const vxa_grid *grid, const vxa_dvol *image, const vxa_dvol *label,
+                                      vxa_label_index *kept, vxa_dvol *out_image, vxa_dvol *out_label,
+                                      vxa_grid *out_grid, vxa_draw **draw);
+
 /* Host volumes wrapped on the device (in, lin) and run into new device volumes (out, lout): the core of
  * vxa_pipeline_run_ex and vxa_pipeline_run_into. The caller releases all four (zeroed first), even on failure. */
 vxa_status vxa_pipeline_run_host(vxa_context *ctx, const vxa_pipeline *p, const vxa_run_options *o,

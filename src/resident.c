@@ -23,6 +23,7 @@ static void detach(vxa_resident *r)
     r->uploaded = NULL;
     vxa_dvol_release(ctx, &r->image);
     vxa_dvol_release(ctx, &r->label);
+    vxa_label_index_free(&r->labels);
     if (r->prev) r->prev->next = r->next;
     else ctx->residents = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -158,8 +159,8 @@ vxa_status vxa_pipeline_run_resident(vxa_context *ctx, const vxa_pipeline *p, co
     vxa_grid out_grid;
     vxa_dvol out = { 0 }, lout = { 0 };
     vxa_volume *v[2] = { NULL, NULL };
-    if ((st = vxa_pipeline_run_dvol(ctx, p, &o, &r->grid, &r->image, r->has_label ? &r->label : NULL, &out,
-                                    r->has_label ? &lout : NULL, &out_grid, draw)) != VXA_OK)
+    if ((st = vxa_pipeline_run_dvol_kept(ctx, p, &o, &r->grid, &r->image, r->has_label ? &r->label : NULL,
+                                         &r->labels, &out, r->has_label ? &lout : NULL, &out_grid, draw)) != VXA_OK)
         goto done;
     if ((st = vxa_pipeline_alloc_output(ctx, &r->image_hdr, &out_grid, out.channels, out.dtype, &v[0])) != VXA_OK ||
         (st = vxa_dvol_read(ctx, &out, v[0]->data)) != VXA_OK)

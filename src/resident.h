@@ -16,8 +16,10 @@ struct vxa_resident {
     bool has_label;
     void *uploaded;                    /* the event of an asynchronous upload not yet known complete, or NULL */
     bool ordered;                      /* the compute queue waits for `uploaded` */
-    /* What samplers compute once per subject and reuse for every sample (e.g. the voxel count of each label
-     * class) belongs here, beside the copy it describes, released in src/resident.c's detach. */
+    /* What samplers compute once per subject and reuse for every sample, beside the copy it describes, released
+     * in src/resident.c's detach: the label map's class index (fg_crop and the other class samplers), made by
+     * the first sample that needs it (nclasses 0 and value NULL until then). */
+    vxa_label_index labels;
 };
 
 /* At the entry of a run from r on ctx (after vxa_run_entry): r is of ctx, has a label map if want_label, and

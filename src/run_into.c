@@ -243,8 +243,8 @@ static vxa_status run_sample(vxa_context *ctx, const vxa_pipeline *p, const vxa_
     vxa_grid out_grid;
     vxa_dvol in = { 0 }, lin = { 0 }, out = { 0 }, lout = { 0 };
     if (r)   /* the label map runs whenever the resident has one (a mask); lb NULL leaves it unread */
-        st = vxa_pipeline_run_dvol(ctx, p, o, &r->grid, &r->image, r->has_label ? &r->label : NULL, &out,
-                                   r->has_label ? &lout : NULL, &out_grid, draw);
+        st = vxa_pipeline_run_dvol_kept(ctx, p, o, &r->grid, &r->image, r->has_label ? &r->label : NULL,
+                                        &r->labels, &out, r->has_label ? &lout : NULL, &out_grid, draw);
     else
         st = vxa_pipeline_run_host(ctx, p, o, image, label, &in, &lin, &out, &lout, &out_grid, draw);
     if (st != VXA_OK) goto done;

@@ -456,6 +456,43 @@ static void test_data_ops_errors_and_shapes(void **state)
     vxa_volume_free(lab);
 }
 
+/* A resident input keeps its label index: fg_crop from it equals the run from host memory sample by sample (draw
+ * and label map), and the index is built by the first sample that needs it, once. */
+static void test_resident_keeps_the_label_index(void **state)
+{
+    (void)state;
+    vxa_context *ctx = vxa_test_device();
+    vxa_volume *lab = speck_map(), *img = image_for(lab);
+    vxa_pipeline *p = parse_ok("fg_crop(size=12,9,6, p_fg=1)");
+    vxa_resident *r = NULL;
+    if (vxa_resident_create(ctx, img, lab, NULL, &r) != VXA_OK) fail_msg("resident: %s", vxa_last_error(ctx));
+    const uint64_t before = vxa_context_launches(ctx, "vxa_label_range");
+    for (uint64_t s = 0; s < 4; s++) {
+        vxa_run_options o;
+        vxa_run_options_init(&o);
+        o.seed = 5;
+        o.sample = s;
+        vxa_volume *a = NULL, *al = NULL, *b = NULL, *bl = NULL;
+        vxa_draw *da = NULL, *db = NULL;
+        assert_int_equal(vxa_pipeline_run_resident(ctx, p, &o, r, &a, &al, &da), VXA_OK);
+        assert_int_equal(vxa_pipeline_run_ex(ctx, p, &o, img, lab, &b, &bl, &db), VXA_OK);
+        assert_string_equal(vxa_draw_json(da), vxa_draw_json(db));
+        assert_true(vxa_test_identical(al, bl) && vxa_test_identical(a, b));
+        vxa_volume_free(a);
+        vxa_volume_free(al);
+        vxa_volume_free(b);
+        vxa_volume_free(bl);
+        vxa_draw_free(da);
+        vxa_draw_free(db);
+    }
+    /* four host runs build it four times, the resident once */
+    assert_int_equal(vxa_context_launches(ctx, "vxa_label_range") - before, 5);
+    vxa_resident_free(r);
+    vxa_pipeline_free(p);
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
 /* ---- composition ------------------------------------------------------------------------------------------- */
 static void test_groups_parse_format_and_errors(void **state)
 {
@@ -569,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_monai_crops_follow_their_rules),
         cmocka_unit_test(test_crop_foreground_box),
         cmocka_unit_test(test_data_ops_errors_and_shapes),
+        cmocka_unit_test(test_resident_keeps_the_label_index),
         cmocka_unit_test(test_groups_parse_format_and_errors),
         cmocka_unit_test(test_groups_draw_by_weight_and_fuse),
     };
