@@ -83,6 +83,13 @@ vxa_status vxa_drawmap_make(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
     memset(m, 0, sizeof *m);
     m->in = *in;
     vxa_xform_identity(m->A, m->b);
+    /* The re-plan has (seed, sample) and the grid, not the data: a crop placed by the label map or the image
+     * would be re-drawn elsewhere, so such pipelines are refused rather than undone wrongly. */
+    for (int k = 0; k < p->nops; k++)
+        if (p->ops[k].desc->needs)
+            return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "%s (op %d) placed its crop from the data it ran on, which "
+                            "undoing does not have: a pipeline with fg_crop, balanced_crop, label_crop or "
+                            "crop_foreground cannot be undone", p->ops[k].desc->name, k);
     char err[1024];
     vxa_status st = vxa_plan_make(p, o->seed, o->sample, in, 0, &m->plan, err, sizeof err);
     if (st != VXA_OK) return vxa_fail(ctx, st, "%s", err);

@@ -445,6 +445,18 @@ static void test_data_ops_errors_and_shapes(void **state)
     parse_fails("rotate(10) crop_foreground", "must come before every other op");
     parse_fails("one_of(crop_foreground, flip)", "cannot be inside a group");
     parse_fails("fg_crop(8, classes=1,2,[3,4])", "fixed value");
+    /* undoing re-plans without the data: refused, not undone at another place */
+    p = parse_ok("rotate(5) fg_crop(8, p_fg=1)");
+    vxa_run_options o;
+    vxa_run_options_init(&o);
+    vxa_volume *olab = NULL, *back = NULL;
+    assert_int_equal(vxa_pipeline_run_ex(ref, p, &o, img, lab, &out, &olab, NULL), VXA_OK);
+    vxa_volume_free(olab);
+    assert_int_equal(vxa_pipeline_invert(ref, p, &o, img, out, NULL, &back, NULL, NULL), VXA_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vxa_last_error(ref), "cannot be undone"));
+    assert_null(back);
+    vxa_volume_free(out);
+    vxa_pipeline_free(p);
     p = parse_ok("sampling(mode=nearest) crop_foreground(margin=1)");
     assert_int_equal(vxa_pipeline_output_shape(p, img, &shape), VXA_ERR_UNSUPPORTED);
     vxa_pipeline_free(p);
