@@ -21,6 +21,7 @@ const vxa_backend vxa_backend_opencl = {
     .reduce_moments = vxa_cl_reduce_moments,
     .reduce_percentiles = vxa_cl_reduce_percentiles,
     .intensity = vxa_cl_intensity,
+    .intensity_part = vxa_cl_intensity_part,
     .noise_uniform = vxa_cl_noise_uniform,
     .noise_block_mean = vxa_cl_noise_block_mean,
     .noise_upsample = vxa_cl_noise_upsample,

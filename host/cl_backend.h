@@ -30,6 +30,8 @@ vxa_status vxa_cl_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int 
                                      const double q[2], double *out);
 vxa_status vxa_cl_intensity(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
                             const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
+vxa_status vxa_cl_intensity_part(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const int64_t grid[3],
+                                 const int64_t off[3]);
 vxa_status vxa_cl_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3]);
 vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
                                    const float amp[3], const int64_t fine_dim[3], const int64_t first[3],

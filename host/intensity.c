@@ -21,6 +21,8 @@ typedef struct iprog {
     bool has_noise;              /* seed and sample are set */
     bool clears_scale;           /* the program bakes the volume's scl_slope in */
     const vxa_dvol *src;         /* where the values still are until the first pass writes the volume, or NULL */
+    const int64_t *part_grid;    /* NULL, or the volume is the part at part_off of a grid of these dims */
+    const int64_t *part_off;
 } iprog;
 
 /* The volume as the next reduction must read it: the source while no pass has written the volume yet. */
@@ -58,9 +60,12 @@ static void prog_ran(iprog *p)
 
 /* Runs the pending program over the volume, one launch; with a pending source, the launch also converts it
  * (even an empty program then runs, when `materialize` asks for the volume itself). */
+static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, const int64_t off[3], vxa_dvol *win);
+
 static vxa_status prog_run(vxa_context *ctx, iprog *p, vxa_dvol *vol, bool materialize)
 {
     if (p->n == 0 && !(p->src && materialize)) return VXA_OK;
+    if (p->part_grid) return prog_run_window(ctx, p, vol, p->part_off, vol);   /* in place, the grid's indices */
     const size_t nc = (size_t)vol->channels;
     cl_mem insm = NULL, parm = NULL;
     cl_kernel k;
@@ -99,7 +104,8 @@ done:   /* released after the enqueue: OpenCL keeps them alive until the kernel 
 /* The last pass written straight into a window of the volume (CPU devices, vxa_intensity_window): the program
  * (possibly empty) runs on the window's voxels only, read from the pending source or the volume, and the
  * window's float32 volume `win` (vol's channels) receives them; vol itself is left as the earlier passes
- * wrote it. */
+ * wrote it. With win == vol (a part, p->part_grid): the program runs in place on vol, the part at off of the
+ * grid, with the grid's voxel indices. */
 static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, const int64_t off[3], vxa_dvol *win)
 {
     const size_t nc = (size_t)vol->channels;
@@ -110,7 +116,9 @@ static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, con
     vxa_status st = prog_prepare(ctx, p, vol, name, &k, &insm, &parm);
     if (st != VXA_OK) goto done;
     cl_mem sm = (cl_mem)src->mem, xm = (cl_mem)vol->mem, wm = (cl_mem)win->mem;
-    cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2], vol->channels } };
+    const cl_int in_place = win == vol;
+    const int64_t *gd = in_place ? p->part_grid : vol->dim;
+    cl_long4 dim = { { gd[0], gd[1], gd[2], vol->channels } };
     cl_long4 o = { { off[0], off[1], off[2], 0 } };
     cl_long4 wdim = { { win->dim[0], win->dim[1], win->dim[2], win->channels } };
     cl_int nprog = p->n, pstride = VXA_IPROG_MAXPAR, from_src = p->src != NULL;
@@ -118,7 +126,8 @@ static vxa_status prog_run_window(vxa_context *ctx, iprog *p, vxa_dvol *vol, con
     cl_float slope = src->slope, inter = src->inter;
     if ((st = vxa_cl_args(ctx, k, name, VXA_ARG(sm), VXA_ARG(xm), VXA_ARG(wm), VXA_ARG(dim), VXA_ARG(o),
                           VXA_ARG(wdim), VXA_ARG(insm), VXA_ARG(nprog), VXA_ARG(parm), VXA_ARG(pstride),
-                          VXA_ARG(seed), VXA_ARG(sample), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(from_src))) != VXA_OK)
+                          VXA_ARG(seed), VXA_ARG(sample), VXA_ARG(slope), VXA_ARG(inter), VXA_ARG(from_src),
+                          VXA_ARG(in_place))) != VXA_OK)
         goto done;
     const size_t g[3] = { (size_t)(win->dim[1] * win->dim[2]), nc, 1 };
     if ((st = vxa_cl_launch(ctx, k, name, 2, g)) != VXA_OK) goto done;
@@ -332,6 +341,21 @@ done:
     free(w.m);
     free(w.pct);
     free(w.s);
+    free(p.par);
+    return st;
+}
+
+vxa_status vxa_cl_intensity_part(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const int64_t grid[3],
+                                 const int64_t off[3])
+{
+    iprog p = { .part_grid = grid, .part_off = off };
+    op_scratch w = { 0 };   /* the ops take no statistics */
+    p.par = calloc((size_t)vol->channels * VXA_IPROG_MAXPAR, sizeof *p.par);
+    if (!p.par) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity program for %lld channels",
+                                (long long)vol->channels);
+    vxa_status st = VXA_OK;
+    for (int i = 0; i < n && st == VXA_OK; i++) st = add_op(ctx, &p, &ops[i], vol, NULL, &w);
+    if (st == VXA_OK) st = prog_run(ctx, &p, vol, true);
     free(p.par);
     return st;
 }

@@ -343,11 +343,12 @@ __kernel void vxa_intensity_chunk(__global const IN_T *src, __global float *x, l
  * in a pipeline): work-item (r, c) takes row r = j + wdim.y * k of the window wdim (wdim.w channels) at offset
  * off in the volume of dims dim, reads it from x (float, from_src = 0) or src (IN_T scaled by slope/inter,
  * from_src = 1), runs the program on it in out, where the row is contiguous, with each voxel's index in the
- * whole volume: the very values that the pass over the whole volume and then the copy of the window give. */
+ * whole volume: the very values that the pass over the whole volume and then the copy of the window give.
+ * in_place: out already holds the window (a part of the grid dim, x unused), the program runs on it there. */
 __kernel void vxa_intensity_window(__global const IN_T *src, __global const float *x, __global float *out,
                                    long4 dim, long4 off, long4 wdim, __global const int4 *prog, int nprog,
                                    __global const float *par, int pstride, ulong seed, ulong sample, float slope,
-                                   float inter, int from_src)
+                                   float inter, int from_src, int in_place)
 {
     const long r = get_global_id(0), c = get_global_id(1);
     if (r >= wdim.y * wdim.z || c >= wdim.w) return;
@@ -358,7 +359,7 @@ __kernel void vxa_intensity_window(__global const IN_T *src, __global const floa
     if (from_src) {
         __global const IN_T *sc = src + c * n;
         for (long v = 0; v < wdim.x; v++) row[v] = vxa_load(sc, (size_t)(s0 + v), slope, inter);
-    } else {
+    } else if (!in_place) {
         __global const float *xc = x + c * n + s0;
         for (long v = 0; v < wdim.x; v++) row[v] = xc[v];
     }

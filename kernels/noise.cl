@@ -152,16 +152,18 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
     if (m1 >= cdim.y || m2 >= cdim.z || c >= (uint)cdim.w) return;
     const long j0 = max(first.y + m1 * step.y, 0L), j1 = min(first.y + (m1 + 1) * step.y, fdim.y);
     const long k0 = max(first.z + m2 * step.z, 0L), k1 = min(first.z + (m2 + 1) * step.z, fdim.z);
+    const long ia = max(first.x, 0L), ib = min(first.x + cdim.x * step.x, fdim.x);
     __global float *row = coarse + cdim.x * (m1 + cdim.y * m2) + c * cdim.x * cdim.y * cdim.z;
     for (long m0 = 0; m0 < cdim.x; m0++) row[m0] = 0.0f;
     const uint stream = op_index << 8 | c;
     for (long k = k0; k < k1; k++)
         for (long j = j0; j < j1; j++) {
-            const ulong v0 = (ulong)(fdim.x * (j + fdim.y * k)), v1 = v0 + (ulong)fdim.x;
+            /* the row's voxels under the blocks, [ia, ib) */
+            const ulong base = (ulong)(fdim.x * (j + fdim.y * k)), v0 = base + (ulong)ia, v1 = base + (ulong)ib;
             const ulong bend = (v1 + 3) / 4;
             ulong blk = v0 / 4;
-            /* The node of fine i is (i - first.x) / step.x (first.x <= 0), walked (vxa_block_mean_add) */
-            long node = -first.x / step.x, next = first.x + (node + 1) * step.x;
+            /* The node of fine i is (i - first.x) / step.x, walked (vxa_block_mean_add) */
+            long node = (ia - first.x) / step.x, next = first.x + (node + 1) * step.x;
             float acc = row[node];
             /* sixteen Philox blocks as two chains of vector lanes, 64 voxels, up to the row's end: the last
              * group's blocks past it are drawn and left out (a row of ch2, 181 voxels, is 46 or 47 blocks: three
@@ -170,7 +172,7 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
                 float u[64];
                 vxa_u01_sym_x16(seed, sample, stream, (uint)blk, u);
                 const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 64);
-                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - v0), step.x,
+                vxa_block_mean_add(row, u, (long)(lo - 4 * blk), (long)(hi - 4 * blk), (long)(4 * blk - base), step.x,
                                    &node, &next, &acc);
             }
             row[node] = acc;

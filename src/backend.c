@@ -412,6 +412,27 @@ vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int 
     return intensity(ctx, ops, n, src, vol, mask, off, win);
 }
 
+vxa_status vxa_intensity_apply_part(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
+                                    const int64_t grid[3], const int64_t off[3])
+{
+    vxa_status st = intensity_check(ctx, ops, n, vol, NULL);
+    if (st != VXA_OK) return st;
+    if (vol->dtype != VXA_FLOAT32 || vol->slope != 0.0f)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops on a part: expect float32 without scaling");
+    for (int a = 0; a < 3; a++)
+        if (off[a] < 0 || off[a] + vol->dim[a] > grid[a])
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops on a part: axis %d, %lld voxels at %lld "
+                            "leave the grid's %lld", a, (long long)vol->dim[a], (long long)off[a],
+                            (long long)grid[a]);
+    for (int i = 0; i < n; i++) {
+        const vxa_iop_impl *im = vxa_iop_impl_of(ops[i].id);
+        if (!im || im->stats != VXA_ISTATS_NONE || im->apply || ops[i].masked)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "intensity ops on a part: %s needs more than its voxel",
+                            im ? im->name : "?");
+    }
+    return n ? be(ctx)->intensity_part(ctx, ops, n, vol, grid, off) : VXA_OK;
+}
+
 /* ---- noise for elastic fields ---------------------------------------------------------------------------- */
 static vxa_status check_noise(vxa_context *ctx, const vxa_dvol *vol)
 {
@@ -439,10 +460,10 @@ vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_no
     if (st == VXA_OK) st = check_noise(ctx, &fine);
     if (st != VXA_OK) return st;
     for (int a = 0; a < 3; a++)
-        if (step[a] < 1 || first[a] > 0 || first[a] + coarse->dim[a] * step[a] < fine_dim[a])
+        if (step[a] < 1 || first[a] + step[a] <= 0 || first[a] + (coarse->dim[a] - 1) * step[a] >= fine_dim[a])
             return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "block means: along axis %d, %lld blocks of %lld from "
-                            "%lld do not cover %lld voxels", a, (long long)coarse->dim[a], (long long)step[a],
-                            (long long)first[a], (long long)fine_dim[a]);
+                            "%lld do not all meet the %lld voxels", a, (long long)coarse->dim[a],
+                            (long long)step[a], (long long)first[a], (long long)fine_dim[a]);
     return be(ctx)->noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
 }
 

@@ -51,6 +51,9 @@ typedef struct vxa_backend {
     /* vxa_intensity_apply (win NULL) and vxa_intensity_apply_window (off, win set). */
     vxa_status (*intensity)(vxa_context *ctx, const vxa_iop *ops, int n, const vxa_dvol *src, vxa_dvol *vol,
                             const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
+    /* vxa_intensity_apply_part. */
+    vxa_status (*intensity_part)(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol, const int64_t grid[3],
+                                 const int64_t off[3]);
     vxa_status (*noise_uniform)(vxa_context *ctx, vxa_dvol *vol, const vxa_noise_key *key, const float amp[3]);
     vxa_status (*noise_block_mean)(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
                                    const float amp[3], const int64_t fine_dim[3], const int64_t first[3],

@@ -41,7 +41,9 @@ vxa_status vxa_ref_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_nois
 /* Block means of the same noise, for fast elastic fields: coarse node m (channel c) gets
  * amp[c] · (1 / (s0·s1·s2)) · Σ U_c(z) over the fine voxels z of its block, z_a in [first_a + m_a·s_a,
  * first_a + (m_a + 1)·s_a) and inside the fine grid fine_dim (outside counts as 0, as mode constant), U_c(z)
- * exactly as vxa_noise_uniform draws it on the fine grid. coarse: float32, 1..3 channels. Counted as launch
+ * exactly as vxa_noise_uniform draws it on the fine grid. Every block meets the fine grid; the blocks may cover
+ * a part of it (the nodes of a window: the same values as those nodes of the whole grid's block means, bit for
+ * bit). coarse: float32, 1..3 channels. Counted as launch
  * "vxa_noise_block_mean". */
 vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key, const float amp[3],
                                 const int64_t fine_dim[3], const int64_t first[3], const int64_t step[3]);
@@ -81,12 +83,28 @@ double vxa_elastic_unit_std(const double sigma[3]);
  * of dims `dim`, exact or fast by plan->mode. */
 vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                    const int64_t dim[3], vxa_dvol *field);
+/* The window of `win` voxels from voxel `off` of that field (inside the grid), into a field of dims win: the
+ * same floats, bit for bit, as the whole grid's field there. Only the window's support is computed: in exact
+ * mode the noise and the smoothing cover the window plus the Gaussian's radius (clipped to the grid), the noise
+ * still keyed by the whole grid's voxel index; in fast mode the coarse nodes that the window interpolates from
+ * plus the coarse Gaussian's radius. */
+vxa_status vxa_elastic_field_window(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
+                                    const int64_t dim[3], const int64_t off[3], const int64_t win[3],
+                                    vxa_dvol *field);
 /* Fast mode's coarse nodes alone (smoothed, 3 channels, allocated here), with the start and step that
  * vxa_noise_upsample takes to make the field of vxa_elastic_field_build from them. *made = false, nothing
  * allocated, where the plan has no coarse grid (exact mode, or every step 1). */
 vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                     const int64_t dim[3], vxa_dvol *coarse, double start[3], double step[3],
                                     bool *made);
+/* The same for a window (as vxa_elastic_field_window): start is in the window's voxels, so that
+ * vxa_noise_upsample of the nodes onto a volume of dims win gives vxa_elastic_field_window's field. The node
+ * volume has the whole grid's node dims, but only the nodes the window reads are computed (the support of the
+ * coarse Gaussian around them; the others are 0 and never read). */
+vxa_status vxa_elastic_field_coarse_window(vxa_context *ctx, const vxa_elastic_plan *plan,
+                                           const vxa_noise_key *key, const int64_t dim[3], const int64_t off[3],
+                                           const int64_t win[3], vxa_dvol *coarse, double start[3],
+                                           double step[3], bool *made);
 
 /* Fast mode's coarse grid along one axis of n voxels for sigma: blocks of s = max(1, floor(3 sigma / 8)) voxels,
  * nodes = ceil(n / s) of them, centred on the grid: block m covers [first + m·s, first + (m + 1)·s) with

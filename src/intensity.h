@@ -124,6 +124,12 @@ vxa_status vxa_intensity_apply_window(vxa_context *ctx, const vxa_iop *ops, int 
                                       vxa_dvol *vol, const vxa_dvol *mask, const int64_t off[3], vxa_dvol *win);
 vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
                                    const vxa_dvol *mask);
+/* vxa_intensity_apply of elementwise ops without statistics (vxa_iop_impl.stats NONE, no apply, no mask) on vol
+ * (float32, scl_slope 0), the part at off of a grid of dims grid: each voxel runs with its index in that grid. */
+vxa_status vxa_intensity_apply_part(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
+                                    const int64_t grid[3], const int64_t off[3]);
+vxa_status vxa_ref_intensity_apply_part(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
+                                        const int64_t grid[3], const int64_t off[3]);
 
 /* ---- reductions over each channel of a float32 volume (scl_slope must be 0): non-finite voxels are skipped,
  * with nonzero also zero voxels, and with a mask (NULL: none) the voxels where the mask is 0. The mask has one

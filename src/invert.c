@@ -11,6 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where a pass's output lies in the output its map is written for: a crop moved into the pass (its `win`). */
+static const int64_t *win_off(const vxa_pass *s)
+{
+    static const int64_t zero[3] = { 0, 0, 0 };
+    return s->win ? s->win_off : zero;
+}
+
 /* ---- the map -------------------------------------------------------------------------------------------- */
 static bool invert3(const double A[3][3], double Ai[3][3])
 {
@@ -98,17 +105,25 @@ vxa_status vxa_drawmap_make(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
     for (int k = 0; k < m->plan.npasses; k++) {
         const vxa_pass *s = &m->plan.passes[k];
         if (s->kind != VXA_PASS_RESAMPLE || s->identity) continue;
+        if (s->fused && k >= 2 && m->plan.passes[k - 2].win) continue;   /* a crop done by that pass's window */
         vxa_passmap *pm = &m->maps[m->nmaps++];
         pm->pass = s;
         if (!invert3(s->A, pm->Ai))
             return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "the spatial pass of ops %d..%d has a singular pull map "
                             "(its ops map the output onto a plane or a line): it cannot be undone", s->first,
                             s->end - 1);
+        const int64_t *wo = win_off(s);   /* output voxel o is the whole output's o + wo */
+        const double Aw[3][3] = { { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 } }, bw[3] = { (double)wo[0], (double)wo[1],
+                                                                                   (double)wo[2] };
         vxa_xform_compose(m->A, m->b, s->A, s->b, m->A, m->b);
+        vxa_xform_compose(m->A, m->b, Aw, bw, m->A, m->b);
         if (!s->elastic) continue;
         /* the field the pass reads, built as the executor builds it (src/pipeline.c, exec_spatial) */
         vxa_dvol f = { 0 };
-        if ((st = s->elastic->desc->field(ctx, &s->elastic_val, &s->out, &f)) != VXA_OK) return st;
+        const int64_t *w = win_off(s);
+        const int64_t foff[3] = { s->field_off[0] + w[0], s->field_off[1] + w[1], s->field_off[2] + w[2] };
+        if ((st = s->elastic->desc->field(ctx, &s->elastic_val, &s->field_grid, foff, s->out.dim, &f)) != VXA_OK)
+            return st;
         const size_t bytes = vxa_dvol_bytes(&f);
         if (!(pm->d = malloc(bytes))) st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "elastic field of %zu bytes", bytes);
         if (st == VXA_OK) st = vxa_dvol_read(ctx, &f, pm->d);
@@ -128,7 +143,8 @@ void vxa_drawmap_forward(const vxa_drawmap *m, const double o[3], double pos[3])
     double q[3] = { o[0], o[1], o[2] };
     for (int k = m->nmaps - 1; k >= 0; k--) {
         const vxa_passmap *pm = &m->maps[k];
-        double x[3] = { q[0], q[1], q[2] }, d[3];
+        const int64_t *wo = win_off(pm->pass);
+        double x[3] = { q[0] + (double)wo[0], q[1] + (double)wo[1], q[2] + (double)wo[2] }, d[3];
         if (pm->d) {
             field_at(pm->d, pm->pass->out.dim, q, d);
             for (int a = 0; a < 3; a++) x[a] += d[a];
@@ -148,7 +164,8 @@ bool vxa_drawmap_inverse(const vxa_drawmap *m, const double p[3], double o[3], v
         const vxa_pass *s = pm->pass;
         double z[3];
         for (int r = 0; r < 3; r++)
-            z[r] = pm->Ai[r][0] * (y[0] - s->b[0]) + pm->Ai[r][1] * (y[1] - s->b[1]) + pm->Ai[r][2] * (y[2] - s->b[2]);
+            z[r] = pm->Ai[r][0] * (y[0] - s->b[0]) + pm->Ai[r][1] * (y[1] - s->b[1]) + pm->Ai[r][2] * (y[2] - s->b[2]) -
+                   (double)win_off(s)[r];
         /* o + d(o) = z: o <- z - d(o); where z lies farther outside the grid than d reaches, so does o */
         bool far = false;
         for (int a = 0; pm->d && a < 3; a++)
@@ -197,10 +214,11 @@ bool vxa_drawmap_forward_nearest(const vxa_drawmap *m, const int64_t o[3], int64
         const vxa_pass *s = pm->pass;
         const int64_t *n = s->out.dim;
         float x[3];
-        for (int a = 0; a < 3; a++) x[a] = (float)q[a];
+        const int64_t *wo = win_off(s);   /* the kernel's o: the whole output's */
+        for (int a = 0; a < 3; a++) x[a] = (float)(q[a] + wo[a]);
         if (pm->d) {
             const size_t v = (size_t)(q[0] + n[0] * (q[1] + n[1] * q[2])), nvox = (size_t)(n[0] * n[1] * n[2]);
-            for (int a = 0; a < 3; a++) x[a] = (float)q[a] + pm->d[v + (size_t)a * nvox];
+            for (int a = 0; a < 3; a++) x[a] = (float)(q[a] + wo[a]) + pm->d[v + (size_t)a * nvox];
         }
         last = 0.0;
         for (int r = 0; r < 3; r++) {   /* as the resampling pass: kernels/resample_coord.h */

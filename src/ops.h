@@ -106,14 +106,19 @@ typedef struct vxa_op_desc {
     vxa_status (*spatial)(const vxa_op_values *val, vxa_draw_rng *rng, const vxa_grid *in, int64_t out_dim[3],
                           double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen);
 
-    /* ELASTIC: the displacement field (float32, 3 channels, voxels) on grid `out`, into a device volume that
-     * the callee allocates with vxa_dvol_alloc. */
-    vxa_status (*field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *field);
+    /* ELASTIC: the displacement field (float32, 3 channels, voxels) defined on grid `grid`, the part of it that
+     * a pass reads: the window of `win` from voxel `off` of that grid (the whole grid: off 0, win = grid->dim),
+     * into a device volume of dims win that the callee allocates with vxa_dvol_alloc. The window's values are
+     * those of the whole grid's field, bit for bit, however small the window. */
+    vxa_status (*field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *grid, const int64_t off[3],
+                        const int64_t win[3], vxa_dvol *field);
     /* ELASTIC, optional: where the field is interpolated from coarse nodes (fast mode), those nodes instead, for
-     * the resampling pass to interpolate itself (vxa_resample_params.coarse: the same values as `field`, without
-     * the full-size volume); *made = false, and nothing allocated, where there are none (then use `field`). */
-    vxa_status (*coarse_field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *coarse,
-                               double start[3], double step[3], bool *made);
+     * the resampling pass to interpolate itself (vxa_resample_params.coarse: the same values as `field` on the
+     * same window, without the full-size volume; start is in the window's voxels); *made = false, and nothing
+     * allocated, where there are none (then use `field`). */
+    vxa_status (*coarse_field)(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *grid,
+                               const int64_t off[3], const int64_t win[3], vxa_dvol *coarse, double start[3],
+                               double step[3], bool *made);
 
     /* INTENSITY: its VXA_INT_* (src/intensity.h: vxa_iop_impl_of gives how it runs); runs go through
      * vxa_intensity_run. */
@@ -180,5 +185,13 @@ vxa_status vxa_intensity_run(vxa_context *ctx, const vxa_op_desc *const *ops, co
 vxa_status vxa_intensity_run_window(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals,
                                     int n, const vxa_dvol *src, vxa_dvol *vol, const vxa_dvol *mask,
                                     const int64_t off[3], vxa_dvol *win);
+/* Whether an intensity op is elementwise and takes no statistics (noise, clip, ...): its result at a voxel
+ * depends on that voxel's value and index alone, so it can run on a part of the image. */
+bool vxa_intensity_is_local(const vxa_op_desc *op);
+/* Runs n such ops on vol (float32), the part at off of a grid of dims grid: each voxel takes the index it has
+ * in that grid (noise, bias), so the values are those of the ops on the whole grid, bit for bit
+ * (vxa_intensity_apply_part). */
+vxa_status vxa_intensity_run_part(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals,
+                                  int n, vxa_dvol *vol, const int64_t grid[3], const int64_t off[3]);
 
 #endif

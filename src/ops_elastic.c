@@ -29,6 +29,14 @@
  *                then exp(−r² / (4·smooth_mm²)) for a lag r in mm (it falls to 1/e at 2·smooth_mm).
  *   mode       exact (default) or fast.
  *
+ * Windows: a pass whose output is a part of the field's grid (a crop after the elastic op, src/plan.h field_off)
+ * asks for that window only. The window's values are the whole grid's, bit for bit: exact mode draws the noise
+ * on the window's support (4 sigma each side, clipped to the grid) keyed by the whole grid's voxel index, and each
+ * separable smoothing pass sums the same terms in the same order (what lies outside the support is outside the
+ * grid, where mode constant reads 0); fast mode computes the block means of the nodes the window interpolates
+ * from plus the coarse Gaussian's support, in place on the whole node grid, and interpolates with the start
+ * shifted by the window's offset (an exact subtraction of whole numbers and halves).
+ *
  * Fast mode: cost that does not grow with sigma, and the same draw as exact mode, approximated. Along each
  * axis the grid is cut into blocks of s_a = max(1, floor(3 sigma_a / 8)) voxels (vxa_elastic_coarse_axis:
  * ceil(n / s) blocks, centred on the grid); each block's node gets the mean of the very noise exact mode draws
@@ -130,75 +138,180 @@ void vxa_elastic_coarse_axis(int64_t n, double sigma, int64_t *step, int64_t *no
     *first = -((m * s - n) / 2);
 }
 
-vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
-                                    const int64_t dim[3], vxa_dvol *coarse, double start[3], double step[3],
-                                    bool *made)
+/* The voxels [*lo, *lo + *n) of an axis of dim voxels that a window [off, off + win) reads through a kernel of
+ * radius r: the window widened by r each side, clipped to the axis (outside it the field's smoothing reads 0). */
+static void support(int64_t dim, int64_t off, int64_t win, int64_t r, int64_t *lo, int64_t *n)
+{
+    const int64_t a = off - r < 0 ? 0 : off - r, z = off + win + r > dim ? dim : off + win + r;
+    *lo = a;
+    *n = z - a;
+}
+
+static int64_t radius_of(double sigma) { return sigma > 1e-15 ? vxa_gauss_radius(sigma, 4.0) : 0; }
+
+/* amp · U on the box of dims n from voxel lo of the grid dim, U keyed by the grid's voxel index: the noise of
+ * the whole grid there, bit for bit (block means of one voxel: amp · (U · 1), the product vxa_noise_uniform
+ * takes). */
+static vxa_status noise_box(vxa_context *ctx, vxa_dvol *box, const vxa_noise_key *key, const float amp[3],
+                            const int64_t dim[3], const int64_t lo[3])
+{
+    bool whole = true;
+    for (int a = 0; a < 3; a++) whole = whole && lo[a] == 0 && box->dim[a] == dim[a];
+    if (whole) return vxa_noise_uniform(ctx, box, key, amp);
+    const int64_t one[3] = { 1, 1, 1 };
+    return vxa_noise_block_mean(ctx, box, key, amp, dim, lo, one);
+}
+
+/* dst = the window of dst's dims from voxel `at` of src (the caller keeps it inside src). */
+static vxa_status take_window(vxa_context *ctx, const vxa_dvol *src, vxa_dvol *dst, const int64_t at[3])
+{
+    const int sign[3] = { 1, 1, 1 };
+    return vxa_copy_axes(ctx, src, dst, sign, at, VXA_MODE_CONSTANT, 0.0);
+}
+
+vxa_status vxa_elastic_field_coarse_window(vxa_context *ctx, const vxa_elastic_plan *plan,
+                                           const vxa_noise_key *key, const int64_t dim[3], const int64_t off[3],
+                                           const int64_t win[3], vxa_dvol *coarse, double start[3],
+                                           double step[3], bool *made)
 {
     memset(coarse, 0, sizeof *coarse);
     *made = false;
     const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
-    int64_t stepi[3], nodes[3], first[3];
+    int64_t stepi[3], nodes[3], first[3], lo[3], n[3], bfirst[3];
     double sigma_c[3];
-    bool any = false;
+    bool any = false, whole = true;
     for (int a = 0; a < 3; a++) {
         vxa_elastic_coarse_axis(dim[a], plan->sigma[a], &stepi[a], &nodes[a], &first[a]);
         any = any || stepi[a] > 1;
         step[a] = (double)stepi[a];
-        start[a] = (double)first[a] + (step[a] - 1.0) / 2.0;
+        const double s0 = (double)first[a] + (step[a] - 1.0) / 2.0;   /* node 0's fine coordinate */
+        start[a] = s0 - (double)off[a];
         sigma_c[a] = plan->sigma[a] / step[a];
+        /* the nodes the window's voxels interpolate from (one more each side than the exact lower and upper
+         * node, whatever the device's float32 rounding of the node index), and the coarse Gaussian's support */
+        int64_t c0 = (int64_t)floor(((double)off[a] - s0) / step[a]) - 1;
+        int64_t c1 = (int64_t)floor(((double)(off[a] + win[a] - 1) - s0) / step[a]) + 2;
+        c0 = c0 < 0 ? 0 : c0 > nodes[a] - 1 ? nodes[a] - 1 : c0;
+        c1 = c1 < c0 ? c0 : c1 > nodes[a] - 1 ? nodes[a] - 1 : c1;
+        support(nodes[a], c0, c1 - c0 + 1, radius_of(sigma_c[a]), &lo[a], &n[a]);
+        bfirst[a] = first[a] + lo[a] * stepi[a];
+        whole = whole && lo[a] == 0 && n[a] == nodes[a];
     }
     if (plan->mode == VXA_ELASTIC_EXACT || !any) return VXA_OK;
-    vxa_status st = vxa_dvol_alloc(ctx, nodes, 3, VXA_FLOAT32, coarse);
-    if (st == VXA_OK && ((st = vxa_noise_block_mean(ctx, coarse, key, amp, dim, first, stepi)) != VXA_OK ||
-                         (st = vxa_gauss_smooth(ctx, coarse, sigma_c, VXA_MODE_CONSTANT, 4.0)) != VXA_OK))
-        vxa_dvol_release(ctx, coarse);
+    vxa_dvol box = { 0 };
+    vxa_status st = vxa_dvol_alloc(ctx, n, 3, VXA_FLOAT32, &box);
+    if (st == VXA_OK && (st = vxa_noise_block_mean(ctx, &box, key, amp, dim, bfirst, stepi)) == VXA_OK)
+        st = vxa_gauss_smooth(ctx, &box, sigma_c, VXA_MODE_CONSTANT, 4.0);
+    if (st == VXA_OK && whole) {
+        *coarse = box;
+        *made = true;
+        return VXA_OK;
+    }
+    /* the nodes in place on the whole node grid (0 elsewhere), where the pass's interpolation finds them */
+    if (st == VXA_OK && (st = vxa_dvol_alloc(ctx, nodes, 3, VXA_FLOAT32, coarse)) == VXA_OK) {
+        const int64_t at[3] = { -lo[0], -lo[1], -lo[2] };
+        if ((st = take_window(ctx, &box, coarse, at)) != VXA_OK) vxa_dvol_release(ctx, coarse);
+    }
+    vxa_dvol_release(ctx, &box);
     *made = st == VXA_OK;
+    return st;
+}
+
+vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
+                                    const int64_t dim[3], vxa_dvol *coarse, double start[3], double step[3],
+                                    bool *made)
+{
+    const int64_t zero[3] = { 0, 0, 0 };
+    return vxa_elastic_field_coarse_window(ctx, plan, key, dim, zero, dim, coarse, start, step, made);
+}
+
+/* Exact mode on a window: alpha · G_sigma ∗ U on the window's support. The smoothing is separable, so after the
+ * pass along an axis only the window's voxels along that axis are still read: each pass is followed by a cut to
+ * them (the values there are the whole grid's, the passes' sums taking the same terms in the same order). */
+static vxa_status exact_window(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
+                               const int64_t dim[3], const int64_t off[3], const int64_t win[3], vxa_dvol *field)
+{
+    const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
+    int64_t lo[3], n[3];
+    bool whole = true;
+    for (int a = 0; a < 3; a++) {
+        support(dim[a], off[a], win[a], radius_of(plan->sigma[a]), &lo[a], &n[a]);
+        whole = whole && off[a] == 0 && win[a] == dim[a];
+    }
+    vxa_dvol cur = { 0 };
+    vxa_status st = vxa_dvol_alloc(ctx, n, 3, VXA_FLOAT32, &cur);
+    if (st == VXA_OK) st = noise_box(ctx, &cur, key, amp, dim, lo);
+    if (st == VXA_OK && whole) st = vxa_gauss_smooth(ctx, &cur, plan->sigma, VXA_MODE_CONSTANT, 4.0);
+    for (int a = 0; a < 3 && st == VXA_OK && !whole; a++) {
+        double sigma[3] = { 0.0, 0.0, 0.0 };
+        sigma[a] = plan->sigma[a];
+        if ((st = vxa_gauss_smooth(ctx, &cur, sigma, VXA_MODE_CONSTANT, 4.0)) != VXA_OK) break;
+        if (cur.dim[a] == win[a]) continue;
+        int64_t d[3] = { cur.dim[0], cur.dim[1], cur.dim[2] }, at[3] = { 0, 0, 0 };
+        d[a] = win[a];
+        at[a] = off[a] - lo[a];
+        vxa_dvol next = { 0 };
+        if ((st = vxa_dvol_alloc(ctx, d, 3, VXA_FLOAT32, &next)) == VXA_OK &&
+            (st = take_window(ctx, &cur, &next, at)) != VXA_OK)
+            vxa_dvol_release(ctx, &next);
+        vxa_dvol_release(ctx, &cur);
+        cur = next;
+    }
+    if (st != VXA_OK) {
+        vxa_dvol_release(ctx, &cur);
+        return st;
+    }
+    *field = cur;
+    return VXA_OK;
+}
+
+vxa_status vxa_elastic_field_window(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
+                                    const int64_t dim[3], const int64_t off[3], const int64_t win[3],
+                                    vxa_dvol *field)
+{
+    memset(field, 0, sizeof *field);
+    vxa_dvol c;
+    double start[3], step[3];
+    bool coarse;
+    vxa_status st = vxa_elastic_field_coarse_window(ctx, plan, key, dim, off, win, &c, start, step, &coarse);
+    if (st != VXA_OK) return st;
+    if (!coarse) return exact_window(ctx, plan, key, dim, off, win, field);
+    if ((st = vxa_dvol_alloc(ctx, win, 3, VXA_FLOAT32, field)) == VXA_OK &&   /* fast: from the nodes */
+        (st = vxa_noise_upsample(ctx, &c, field, start, step)) != VXA_OK)
+        vxa_dvol_release(ctx, field);
+    vxa_dvol_release(ctx, &c);
     return st;
 }
 
 vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                    const int64_t dim[3], vxa_dvol *field)
 {
-    memset(field, 0, sizeof *field);
-    vxa_dvol c;
-    double start[3], step[3];
-    bool coarse;
-    vxa_status st = vxa_elastic_field_coarse(ctx, plan, key, dim, &c, start, step, &coarse);
-    if (st != VXA_OK) return st;
-    if ((st = vxa_dvol_alloc(ctx, dim, 3, VXA_FLOAT32, field)) == VXA_OK) {
-        if (coarse) {   /* fast: interpolated from the nodes */
-            st = vxa_noise_upsample(ctx, &c, field, start, step);
-        } else {   /* alpha · G_sigma ∗ U at full resolution */
-            const float amp[3] = { (float)plan->alpha[0], (float)plan->alpha[1], (float)plan->alpha[2] };
-            if ((st = vxa_noise_uniform(ctx, field, key, amp)) == VXA_OK)
-                st = vxa_gauss_smooth(ctx, field, plan->sigma, VXA_MODE_CONSTANT, 4.0);
-        }
-        if (st != VXA_OK) vxa_dvol_release(ctx, field);
-    }
-    if (coarse) vxa_dvol_release(ctx, &c);
-    return st;
+    const int64_t zero[3] = { 0, 0, 0 };
+    return vxa_elastic_field_window(ctx, plan, key, dim, zero, dim, field);
 }
 
-static vxa_status elastic_field(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out, vxa_dvol *field)
+static vxa_status elastic_field(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *grid,
+                                const int64_t off[3], const int64_t win[3], vxa_dvol *field)
 {
     vxa_elastic_plan plan;
     char err[512];
-    if (vxa_elastic_plan_make(val, out, &plan, err, sizeof err) != VXA_OK)
+    if (vxa_elastic_plan_make(val, grid, &plan, err, sizeof err) != VXA_OK)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s", err);
     const vxa_noise_key key = { .seed = val->seed, .sample = val->sample, .op_index = val->op_index };
-    return vxa_elastic_field_build(ctx, &plan, &key, out->dim, field);
+    return vxa_elastic_field_window(ctx, &plan, &key, grid->dim, off, win, field);
 }
 
-static vxa_status elastic_coarse_field(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *out,
-                                       vxa_dvol *coarse, double start[3], double step[3], bool *made)
+static vxa_status elastic_coarse_field(vxa_context *ctx, const vxa_op_values *val, const vxa_grid *grid,
+                                       const int64_t off[3], const int64_t win[3], vxa_dvol *coarse,
+                                       double start[3], double step[3], bool *made)
 {
     vxa_elastic_plan plan;
     char err[512];
     *made = false;
-    if (vxa_elastic_plan_make(val, out, &plan, err, sizeof err) != VXA_OK)
+    if (vxa_elastic_plan_make(val, grid, &plan, err, sizeof err) != VXA_OK)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "%s", err);
     const vxa_noise_key key = { .seed = val->seed, .sample = val->sample, .op_index = val->op_index };
-    return vxa_elastic_field_coarse(ctx, &plan, &key, out->dim, coarse, start, step, made);
+    return vxa_elastic_field_coarse_window(ctx, &plan, &key, grid->dim, off, win, coarse, start, step, made);
 }
 
 const vxa_op_desc vxa_elastic_ops[] = {

@@ -541,3 +541,26 @@ vxa_status vxa_intensity_run_window(vxa_context *ctx, const vxa_op_desc *const *
 {
     return run(ctx, ops, vals, n, src, vol, mask, off, win);
 }
+
+bool vxa_intensity_is_local(const vxa_op_desc *op)
+{
+    const vxa_iop_impl *im = op->kind == VXA_OPK_INTENSITY ? vxa_iop_impl_of(op->intensity_id) : NULL;
+    return im && im->stats == VXA_ISTATS_NONE && !im->apply;
+}
+
+vxa_status vxa_intensity_run_part(vxa_context *ctx, const vxa_op_desc *const *ops, const vxa_op_values *vals,
+                                  int n, vxa_dvol *vol, const int64_t grid[3], const int64_t off[3])
+{
+    enum { CHUNK = 16 };
+    vxa_iop res[CHUNK];
+    for (int start = 0; start < n; start += CHUNK) {
+        const int m = n - start < CHUNK ? n - start : CHUNK;
+        for (int i = 0; i < m; i++) {
+            vxa_status st = resolve(ctx, ops[start + i], &vals[start + i], &res[i]);
+            if (st != VXA_OK) return st;
+        }
+        vxa_status st = vxa_intensity_apply_part(ctx, res, m, vol, grid, off);
+        if (st != VXA_OK) return st;
+    }
+    return VXA_OK;
+}

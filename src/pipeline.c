@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The executor: one sample's plan (src/plan.h) run pass by pass:
  *   - RESAMPLE: one resampling pass of the image and of the label map (order 0); an elastic op's field lives on
- *     the pass's output grid, p = A·(o + d(o)) + b, wherever the elastic op stands inside the run;
+ *     the pass's field grid, p = A·(o + d(o + field_off)) + b (src/plan.h), and only the output's window of it
+ *     is computed;
  *   - INTENSITY: vxa_intensity_run, which fuses elementwise ones; label maps never see them (but give the
  *     voxels of zscore(mask=1) and pclip(mask=1) statistics); with `window`, the crop pass after it too.
  * The volume stays in the context's memory between passes and is read back once at the end. */
@@ -90,10 +91,17 @@ static vxa_status exec_spatial(runner *r, const vxa_pass *sp, bool image)
     /* fast elastic fields: the pass interpolates the coarse nodes itself, unless the caller wants the field */
     bool coarse = false;
     double cstart[3] = { 0.0, 0.0, 0.0 }, cstep[3] = { 1.0, 1.0, 1.0 };
+    /* the field's window under the output (with `win`, under the output's window) */
+    const int64_t zero[3] = { 0, 0, 0 }, *woff = sp->win ? sp->win_off : zero;
+    const int64_t foff[3] = { sp->field_off[0] + woff[0], sp->field_off[1] + woff[1], sp->field_off[2] + woff[2] };
     if (elastic && !r->field_out && elastic->desc->coarse_field &&
-        (st = elastic->desc->coarse_field(ctx, &elastic_val, &cur, &field, cstart, cstep, &coarse)) != VXA_OK)
+        (st = elastic->desc->coarse_field(ctx, &elastic_val, &sp->field_grid, foff, cur.dim, &field, cstart, cstep,
+                                          &coarse)) != VXA_OK)
         goto done;
-    if (elastic && !coarse && (st = elastic->desc->field(ctx, &elastic_val, &cur, &field)) != VXA_OK) goto done;
+    for (int a = 0; a < 3 && coarse; a++) cstart[a] += (double)woff[a];   /* in the whole output's voxels */
+    if (elastic && !coarse &&
+        (st = elastic->desc->field(ctx, &elastic_val, &sp->field_grid, foff, cur.dim, &field)) != VXA_OK)
+        goto done;
     if (elastic && r->field_out) {
         vxa_volume_free(*r->field_out);
         *r->field_out = NULL;
@@ -109,6 +117,9 @@ static vxa_status exec_spatial(runner *r, const vxa_pass *sp, bool image)
     memcpy(rp.A, sp->A, sizeof sp->A);
     memcpy(rp.b, sp->b, sizeof sp->b);
     memcpy(rp.out_dim, cur.dim, sizeof rp.out_dim);
+    rp.out_i0 = woff[0];   /* positions of the whole output */
+    rp.out_j0 = woff[1];
+    rp.out_k0 = woff[2];
     if (image && (st = vxa_dvol_alloc(ctx, cur.dim, r->img.channels, VXA_FLOAT32, &out)) != VXA_OK) goto done;
     if (image && (st = vxa_resample(ctx, &r->img, &out, &rp)) != VXA_OK) goto done;
     if (r->has_label) {   /* the label map's pass, with what it reads, handed to flush_label */
@@ -189,6 +200,10 @@ static vxa_status run_intensity(runner *r, const vxa_pass *s, const vxa_pass *ne
 {
     vxa_status st;
     if (s->uses_mask && (st = flush_label(r, NULL, NULL)) != VXA_OK) return st;   /* the mask must be there */
+    if (s->part) {   /* the image is a window of the grid the ops are written for (a crop moved before them) */
+        if ((st = own_float(r, NULL, NULL, 0)) != VXA_OK) return st;
+        return vxa_intensity_run_part(r->ctx, s->descs, s->vals, s->nops, &r->img, s->part_grid, s->part_off);
+    }
     if (!s->window) return s->nops ? own_float(r, s->descs, s->vals, s->nops) : VXA_OK;
     const int64_t *off = next->crop_off;
     if ((st = own_float_window(r, s->descs, s->vals, s->nops, off, &next->out)) != VXA_OK)  /* mask: the whole map */

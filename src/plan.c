@@ -67,6 +67,33 @@ static bool is_crop(const vxa_pass *s, int64_t off[3])
     return true;
 }
 
+/* Whether an op's map p = A·o + b only cuts a window out of its input grid in: A the identity, b whole, the
+ * window inside. */
+static bool is_window(const double A[3][3], const double b[3], const int64_t out_dim[3], const vxa_grid *in)
+{
+    for (int a = 0; a < 3; a++) {
+        for (int c = 0; c < 3; c++)
+            if (A[a][c] != (a == c ? 1.0 : 0.0)) return false;
+        if (b[a] != floor(b[a]) || b[a] < 0 || b[a] + (double)out_dim[a] > (double)in->dim[a]) return false;
+    }
+    return true;
+}
+
+/* Whether a pass's map is a signed permutation of whole voxels without a field (flips, crops, shifts): the
+ * resampling entry point copies those instead of interpolating. */
+static bool copy_like(const vxa_pass *s)
+{
+    if (s->elastic) return false;
+    for (int a = 0; a < 3; a++) {
+        for (int c = 0; c < 3; c++) {
+            const float x = (float)s->A[a][c];
+            if (x != 0.0f && !(a == c && (x == 1.0f || x == -1.0f))) return false;
+        }
+        if ((float)s->b[a] != floorf((float)s->b[a])) return false;
+    }
+    return true;
+}
+
 /* Whether an intensity op takes its statistics over the label map (a "mask" parameter set). */
 static bool uses_mask(const vxa_op_desc *d, const vxa_op_values *v)
 {
@@ -155,11 +182,17 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
                 if (out_dim[a] < 1)
                     return vxa_fail_buf(w->err, w->errlen, VXA_ERR_INVALID_ARGUMENT, "%s: output dim %d would be "
                                         "%lld", op->desc->name, a, (long long)out_dim[a]);
+            const bool window = is_window(Ak, bk, out_dim, &s->out);
             vxa_xform_compose(s->A, s->b, Ak, bk, s->A, s->b);
             vxa_grid_after(&s->in, s->A, s->b, out_dim, &s->out);
+            for (int a = 0; a < 3; a++)   /* a window keeps the field's grid; any other op moves it to its output */
+                s->field_off[a] = window ? s->field_off[a] + (int64_t)bk[a] : 0;
+            if (!window) s->field_grid = s->out;
         } else if (applied) {
             s->elastic = op;
             s->elastic_val = val;
+            s->field_grid = s->out;
+            memset(s->field_off, 0, sizeof s->field_off);
         }
     }
     *i = t;
@@ -313,6 +346,24 @@ vxa_status vxa_plan_make_data(const vxa_pipeline *p, uint64_t seed, uint64_t sam
             s->window = true;
             t->fused = true;
         }
+    }
+    /* Moving the crop before intensity ops that need no statistics, into the resampling pass before them (not an
+     * exact copy, whose window the copy kernel would not take). */
+    for (int k = 0; k + 2 < plan->npasses; k++) {
+        vxa_pass *r = &plan->passes[k], *s = &plan->passes[k + 1], *t = &plan->passes[k + 2];
+        if (r->kind != VXA_PASS_RESAMPLE || r->identity || r->crop || r->fused || copy_like(r) || !s->window ||
+            s->uses_mask || !t->fused)
+            continue;
+        bool local = true;
+        for (int q = 0; q < s->nops && local; q++) local = vxa_intensity_is_local(s->descs[q]);
+        if (!local) continue;
+        r->win = true;
+        memcpy(r->win_off, t->crop_off, sizeof r->win_off);
+        s->part = true;
+        s->window = false;
+        memcpy(s->part_grid, r->out.dim, sizeof s->part_grid);
+        memcpy(s->part_off, t->crop_off, sizeof s->part_off);
+        r->out = s->in = s->out = t->out;
     }
     return VXA_OK;
 }

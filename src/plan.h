@@ -5,13 +5,19 @@
  *
  * Passes, in the pipeline's order:
  *   RESAMPLE   a maximal run of spatial ops (and sampling settings, at most one applied elastic op) composed
- *              into one pull map p = A·(o + d(o)) + b from its output grid to its input grid: one resampling
- *              pass of the image (order and mode of the sampling in force) and of the label map (order 0);
+ *              into one pull map p = A·(o + d(o + field_off)) + b from its output grid to its input grid: one
+ *              resampling pass of the image (order and mode of the sampling in force) and of the label map
+ *              (order 0); d is defined on field_grid, of which a crop after the elastic op keeps a window;
  *   INTENSITY  a run of intensity ops (the applied ones), one program of elementwise passes on the image
  *              (src/ops_intensity.c lowers each op; label maps never see them).
  * Rewrites after the list is made (fusion):
  *   an INTENSITY pass followed by a RESAMPLE pass that only crops inside the image takes the crop into its
- *   last pass (`window`; the crop pass is marked `fused` and the executor skips it). */
+ *   last pass (`window`; the crop pass is marked `fused` and the executor skips it);
+ *   where that INTENSITY pass's ops are all elementwise without statistics (noise, clip, ...) and a resampling
+ *   pass comes before it, the crop moves into that pass (`win`): it resamples the window alone, its field only
+ *   there, and the intensity ops run on the window (`part`), each voxel keeping its index in the whole grid, so
+ *   the values are those of the whole pass, bit for bit. Ops with statistics of the whole image (zscore, pclip,
+ *   gamma, minmax, masks) keep the crop after them. */
 #ifndef VXA_PLAN_H
 #define VXA_PLAN_H
 
@@ -27,20 +33,34 @@ typedef struct vxa_pass {
     vxa_grid in, out;                /* the image's grid before and after the pass */
     /* RESAMPLE */
     double A[3][3], b[3];
-    const vxa_op_inst *elastic;      /* NULL, or the applied elastic op whose field (on `out`) the pass reads */
+    const vxa_op_inst *elastic;      /* NULL, or the applied elastic op whose field the pass reads */
     vxa_op_values elastic_val;
+    /* The grid the field is defined on, and where the output lies in it: output voxel o reads the field at
+     * o + field_off. It is the pass's grid at the elastic op or after the last op following it that is not a
+     * window (an op that only cuts out a part of its input: p = o + q, q whole, inside); windows after it (a
+     * crop) keep the field of the grid they cut from, so only the part under the output is computed. */
+    vxa_grid field_grid;
+    int64_t field_off[3];
     int order, mode, label_mode;     /* the sampling in force: the image's order and mode, the label map's mode */
     double cval;
     bool identity;                   /* no field and the identity on the same grid: nothing to resample */
     bool crop;                       /* no field, p = o + crop_off inside the input (an exact copy) */
     int64_t crop_off[3];
-    bool fused;                      /* done by the INTENSITY pass before it (its `window`) */
+    bool fused;                      /* done by the INTENSITY pass before it (its `window`), or moved into the
+                                      * RESAMPLE pass before that (its `win`) */
+    bool win;                        /* the crop after the INTENSITY pass that follows was moved here: the pass
+                                      * computes the window of win_dim voxels from win_off of its output
+                                      * (positions and field those of the whole output); `out` is the window */
+    int64_t win_off[3];
     /* INTENSITY */
     int nops;
     const vxa_op_desc *descs[VXA_PLAN_MAX_IOPS];
     vxa_op_values vals[VXA_PLAN_MAX_IOPS];
     bool uses_mask;                  /* an op takes its statistics over the label map */
     bool window;                     /* the next pass (a crop) is computed by this pass's last program */
+    bool part;                       /* the image is the window at part_off of a grid of part_grid voxels (a
+                                      * crop moved before these ops): each voxel keeps that grid's index */
+    int64_t part_grid[3], part_off[3];
 } vxa_pass;
 
 /* What one op drew, for the draw record: ops of every kind but sampling are drawn, in order. */

@@ -9,6 +9,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ static double max_abs(const vxa_volume *v)
     for (size_t i = 0; i < vxa_volume_voxels(v); i++) m = fmax(m, fabs(((const float *)v->data)[i]));
     return m;
 }
+
+static const int64_t zero3[3] = { 0, 0, 0 };
 
 static vxa_grid grid_of(const int64_t dim[3], const double spacing[3])
 {
@@ -232,6 +235,95 @@ static void test_field_device_equals_reference(void **state)
             vxa_volume_free(d);
         }
     }
+}
+
+/* A window of a field: the window's dims m and start q along one axis of n voxels, of kind t: 0 touches the low
+ * border, 1 the high one, 2 lies inside (touching neither where the axis allows), 3 is the whole axis. */
+static void window_axis(int64_t n, int t, uint64_t *rng, int64_t *q, int64_t *m)
+{
+    *m = t == 3 ? n : 1 + (int64_t)(vxa_test_rand(rng) % (uint64_t)(n / 3 + 1));
+    if (*m > n) *m = n;
+    *q = t == 0 || t == 3 ? 0 : t == 1 ? n - *m : (n - *m) / 2;
+}
+
+/* The window of a field computed alone (vxa_elastic_field_window: noise and smoothing on the window's support,
+ * the noise keyed by the whole grid's voxel index; fast mode: the nodes the window reads and their support) is
+ * the whole grid's field there, bit for bit: exact and fast, on the reference, the device and the device's GPU
+ * kernel forms, windows touching every border of every axis (and one voxel in a corner), sigma 0 on an axis, odd
+ * shapes. Where the support is smaller than the grid, no noise is drawn for the whole grid. */
+static void test_field_window_equals_whole_field_bitwise(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device(), *gpu = vxa_test_gpu_forms_device();
+    vxa_context *ctxs[3] = { ref, dev, gpu };
+    uint64_t rng = vxa_test_seed() + 23;
+    const int64_t dims[][3] = { { 1, 13, 17 }, { 7, 1, 1 }, { 17, 19, 23 }, { 45, 38, 41 }, { 97, 61, 83 } };
+    /* per window, the kind along each axis: every border of every axis is touched, with the others inside */
+    const int kinds[][3] = { { 0, 0, 0 }, { 1, 1, 1 }, { 0, 1, 2 }, { 1, 2, 0 }, { 2, 0, 1 }, { 2, 2, 2 },
+                             { 3, 3, 2 } };
+    const int nwin = (int)(sizeof kinds / sizeof kinds[0]);
+    size_t compared = 0, partial = 0;
+    for (size_t g = 0; g < sizeof dims / sizeof dims[0]; g++)
+        for (int m = 0; m < 2; m++) {
+            const int64_t *dim = dims[g];
+            vxa_elastic_plan plan = { .mode = (vxa_elastic_mode)m };
+            for (int a = 0; a < 3; a++) {
+                plan.alpha[a] = 10 + 100 * vxa_test_uniform(&rng);
+                plan.sigma[a] = m == VXA_ELASTIC_FAST ? 6 + 2 * vxa_test_uniform(&rng) : 1 + 2 * vxa_test_uniform(&rng);
+            }
+            if (g == 3) plan.sigma[1] = 0;   /* an axis without smoothing (exact) or with steps of 1 (fast) */
+            const vxa_noise_key key = { vxa_test_rand(&rng), (uint64_t)g, (uint32_t)(7 + m) };
+            for (int x = 0; x < 3; x++) {
+                vxa_volume *whole = field_on(ctxs[x], &plan, &key, dim);
+                for (int w = 0; w <= nwin; w++) {
+                    int64_t q[3], n[3];
+                    for (int a = 0; a < 3; a++) {
+                        if (w < nwin) window_axis(dim[a], kinds[w][a], &rng, &q[a], &n[a]);
+                        else n[a] = 1, q[a] = dim[a] - 1;   /* one voxel, the far corner */
+                    }
+                    const uint64_t full_noise = vxa_context_launches(ctxs[x], "vxa_noise_uniform");
+                    vxa_dvol f;
+                    if (vxa_elastic_field_window(ctxs[x], &plan, &key, dim, q, n, &f) != VXA_OK)
+                        fail_msg("window: %s", vxa_last_error(ctxs[x]));
+                    for (int a = 0; a < 3; a++) assert_int_equal(f.dim[a], n[a]);
+                    vxa_volume *got = read_back(ctxs[x], &f);
+                    vxa_dvol_release(ctxs[x], &f);
+                    /* the support of an exact window's smoothing: 4 sigma each side */
+                    bool smaller = false;
+                    for (int a = 0; a < 3; a++) {
+                        const int64_t r = plan.sigma[a] > 0 ? vxa_gauss_radius(plan.sigma[a], 4.0) : 0;
+                        smaller = smaller || q[a] - r > 0 || q[a] + n[a] + r < dim[a];
+                    }
+                    if (m == VXA_ELASTIC_EXACT && smaller) {
+                        assert_int_equal(vxa_context_launches(ctxs[x], "vxa_noise_uniform"), full_noise);
+                        partial++;
+                    }
+                    for (int c = 0; c < 3; c++)
+                        for (int64_t k = 0; k < n[2]; k++)
+                            for (int64_t j = 0; j < n[1]; j++)
+                                for (int64_t i = 0; i < n[0]; i++) {
+                                    const float a = (float)vxa_volume_get(got, i, j, k, c);
+                                    const float b = (float)vxa_volume_get(whole, q[0] + i, q[1] + j, q[2] + k, c);
+                                    if (memcmp(&a, &b, sizeof a) != 0)
+                                        fail_msg("%s %s field on %lldx%lldx%lld, window %lldx%lldx%lld at "
+                                                 "(%lld,%lld,%lld): channel %d voxel (%lld,%lld,%lld) is %.9g, "
+                                                 "the whole field's %.9g", vxa_context_device_name(ctxs[x]),
+                                                 m ? "fast" : "exact", (long long)dim[0], (long long)dim[1],
+                                                 (long long)dim[2], (long long)n[0], (long long)n[1],
+                                                 (long long)n[2], (long long)q[0], (long long)q[1],
+                                                 (long long)q[2], c, (long long)i, (long long)j, (long long)k,
+                                                 (double)a, (double)b);
+                                }
+                    compared++;
+                    vxa_volume_free(got);
+                }
+                vxa_volume_free(whole);
+            }
+        }
+    print_message("%zu windows equal to the whole field, %zu of them exact on a part of the grid\n", compared,
+                  partial);
+    assert_true(partial > 20);
+    vxa_context_destroy(gpu);
 }
 
 /* The same key gives the same field bit for bit (device and reference); another seed, sample or op index
@@ -483,7 +575,7 @@ static void test_rms_field_is_isotropic_in_mm(void **state)
     v.seed = vxa_test_seed();
     const vxa_op_desc *op = vxa_op_find("elastic");
     vxa_dvol f;
-    if (op->field(dev, &v, &g, &f) != VXA_OK) fail_msg("%s", vxa_last_error(dev));
+    if (op->field(dev, &v, &g, zero3, g.dim, &f) != VXA_OK) fail_msg("%s", vxa_last_error(dev));
     vxa_volume *h = read_back(dev, &f);
     vxa_dvol_release(dev, &f);
     const int64_t margin[3] = { 12, 6, 10 };   /* 4 sigma: sigma = 3 mm / spacing */
@@ -529,7 +621,7 @@ static void test_plan_rejects_conflicts(void **state)
     /* through the op: the context's error says the same */
     vxa_context *ref = vxa_test_reference();
     vxa_dvol f;
-    assert_int_equal(vxa_op_find("elastic")->field(ref, &v, &g, &f), VXA_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vxa_op_find("elastic")->field(ref, &v, &g, zero3, g.dim, &f), VXA_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(vxa_last_error(ref), "spacing[1]"));
 }
 
@@ -593,10 +685,10 @@ static void test_block_mean_is_mean_of_noise(void **state)
                         assert_true(fabs(vxa_volume_get(out[x], m0, m1, m2, c) - sum / 27) < 1e-5);
                 }
     assert_true(vxa_test_identical(out[1], out[2]));   /* both forms add in the same order */
-    /* blocks that do not cover the grid are refused */
-    const int64_t short_nodes[3] = { 4, 4, 3 };
+    /* blocks that leave the grid are refused (block 5 along axis 0 starts at 14 of 13) */
+    const int64_t long_nodes[3] = { 6, 4, 3 };
     vxa_dvol c;
-    assert_int_equal(vxa_dvol_alloc(ref, short_nodes, 3, VXA_FLOAT32, &c), VXA_OK);
+    assert_int_equal(vxa_dvol_alloc(ref, long_nodes, 3, VXA_FLOAT32, &c), VXA_OK);
     assert_int_equal(vxa_noise_block_mean(ref, &c, &key, amp, fine, first, step), VXA_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(vxa_last_error(ref), "axis 0"));
     vxa_dvol_release(ref, &c);
@@ -913,6 +1005,116 @@ static void test_pipeline_fused_coarse_field(void **state)
     vxa_volume_free(lab);
 }
 
+/* Through the pipeline: a crop after the elastic op in its pass keeps the field of the grid it cuts from, so
+ * the field the pass reads (field_out) is the uncropped pipeline's field at the crop's window, bit for bit, and
+ * the image the uncropped one's window (within float32 rounding of the composed map); exact and fast, device
+ * and reference, crops touching the borders. */
+static void test_pipeline_crop_keeps_the_field(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    vxa_context *ctxs[2] = { ref, dev };
+    const int64_t dim[3] = { 47, 40, 37 };
+    vxa_volume *img = NULL, *lab = NULL;
+    assert_int_equal(vxa_phantom(dim, &img, &lab), VXA_OK);
+    const char *base[] = { "rotate(10, plane=0,1) elastic(alpha=300, sigma=3)",
+                           "zoom(1.1) elastic(alpha=2000, sigma=7, mode=fast)" };
+    const int64_t crops[][6] = { { 20, 17, 23, 0, 0, 0 }, { 20, 17, 23, 27, 23, 14 }, { 31, 9, 37, 5, 31, 0 } };
+    for (int x = 0; x < 2; x++)
+        for (size_t s = 0; s < sizeof base / sizeof base[0]; s++) {
+            run_out whole = run_pipeline(ctxs[x], base[s], vxa_test_seed() + s, img, lab);
+            for (size_t c = 0; c < sizeof crops / sizeof crops[0]; c++) {
+                const int64_t *m = crops[c], *q = crops[c] + 3;
+                char spec[256];
+                snprintf(spec, sizeof spec, "%s crop(%lld,%lld,%lld, start=%lld,%lld,%lld)", base[s],
+                         (long long)m[0], (long long)m[1], (long long)m[2], (long long)q[0], (long long)q[1],
+                         (long long)q[2]);
+                run_out part = run_pipeline(ctxs[x], spec, vxa_test_seed() + s, img, lab);
+                double idiff = 0;
+                for (int64_t k = 0; k < m[2]; k++)
+                    for (int64_t j = 0; j < m[1]; j++)
+                        for (int64_t i = 0; i < m[0]; i++) {
+                            for (int ch = 0; ch < 3; ch++) {
+                                const float a = (float)vxa_volume_get(part.field, i, j, k, ch);
+                                const float b = (float)vxa_volume_get(whole.field, q[0] + i, q[1] + j, q[2] + k, ch);
+                                if (memcmp(&a, &b, sizeof a) != 0)
+                                    fail_msg("%s on %s: field channel %d at (%lld,%lld,%lld) is %.9g, the "
+                                             "uncropped field's %.9g", spec, vxa_context_device_name(ctxs[x]), ch,
+                                             (long long)i, (long long)j, (long long)k, (double)a, (double)b);
+                            }
+                            idiff = fmax(idiff, fabs(vxa_volume_get(part.img, i, j, k, 0) -
+                                                     vxa_volume_get(whole.img, q[0] + i, q[1] + j, q[2] + k, 0)));
+                        }
+                print_message("%s on %s: field bit for bit, image diff %.3g\n", spec, vxa_context_device_name(ctxs[x]),
+                              idiff);
+                assert_true(idiff <= 1e-3 * vxa_test_range(img));
+                run_free(&part);
+            }
+            assert_true(vxa_test_range(whole.field) > 1.0);
+            run_free(&whole);
+        }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
+/* A crop after intensity ops that need no statistics (noise, clip) moves before them into the elastic pass: the
+ * pass resamples the crop's window alone, with its field's window only (no noise drawn for the whole grid), and
+ * the ops run on the window with the whole grid's voxel indices, so the image and the labels are the uncropped
+ * pipeline's window bit for bit, on device and reference, exact and fast. After zscore (statistics of the whole
+ * deformed image) the crop stays where it is, and the whole field is drawn. */
+static void test_pipeline_crop_moves_before_local_intensity(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    vxa_context *ctxs[2] = { ref, dev };
+    const int64_t dim[3] = { 47, 40, 37 };
+    vxa_volume *img = NULL, *lab = NULL;
+    assert_int_equal(vxa_phantom(dim, &img, &lab), VXA_OK);
+    const char *base[] = { "rotate(10, plane=0,1) elastic(alpha=300, sigma=3) noise(30) clip(0, 900)",
+                           "zoom(1.1) elastic(alpha=2000, sigma=7, mode=fast) noise(30)" };
+    const int64_t crops[][6] = { { 20, 17, 23, 0, 0, 0 }, { 20, 17, 23, 27, 23, 14 } };
+    for (int x = 0; x < 2; x++)
+        for (size_t s = 0; s < sizeof base / sizeof base[0]; s++) {
+            run_out whole = run_pipeline_ex(ctxs[x], base[s], vxa_test_seed() + s, img, lab, false);
+            for (size_t c = 0; c < sizeof crops / sizeof crops[0]; c++) {
+                const int64_t *m = crops[c], *q = crops[c] + 3;
+                char spec[256];
+                snprintf(spec, sizeof spec, "%s crop(%lld,%lld,%lld, start=%lld,%lld,%lld)", base[s],
+                         (long long)m[0], (long long)m[1], (long long)m[2], (long long)q[0], (long long)q[1],
+                         (long long)q[2]);
+                const uint64_t noise0 = vxa_context_launches(ctxs[x], "vxa_noise_uniform");
+                run_out part = run_pipeline_ex(ctxs[x], spec, vxa_test_seed() + s, img, lab, false);
+                if (s == 0)   /* exact: the support of the window (4 sigma = 12 voxels) is less than the grid */
+                    assert_int_equal(vxa_context_launches(ctxs[x], "vxa_noise_uniform"), noise0);
+                for (int64_t k = 0; k < m[2]; k++)
+                    for (int64_t j = 0; j < m[1]; j++)
+                        for (int64_t i = 0; i < m[0]; i++) {
+                            const float a = vxa_volume_get(part.img, i, j, k, 0);
+                            const float b = vxa_volume_get(whole.img, q[0] + i, q[1] + j, q[2] + k, 0);
+                            const float la = vxa_volume_get(part.lab, i, j, k, 0);
+                            const float lb = vxa_volume_get(whole.lab, q[0] + i, q[1] + j, q[2] + k, 0);
+                            if (memcmp(&a, &b, sizeof a) != 0 || la != lb)
+                                fail_msg("%s on %s: at (%lld,%lld,%lld) image %.9g label %g, the uncropped "
+                                         "pipeline's %.9g and %g", spec, vxa_context_device_name(ctxs[x]),
+                                         (long long)i, (long long)j, (long long)k, (double)a, (double)la,
+                                         (double)b, (double)lb);
+                        }
+                run_free(&part);
+            }
+            run_free(&whole);
+        }
+    /* zscore's statistics are those of the whole deformed image: the crop stays after it */
+    for (int x = 0; x < 2; x++) {
+        const uint64_t noise0 = vxa_context_launches(ctxs[x], "vxa_noise_uniform");
+        run_out r = run_pipeline_ex(ctxs[x], "elastic(alpha=300, sigma=3) zscore noise(0.1) crop(20,17,23)",
+                                    vxa_test_seed(), img, lab, false);
+        assert_int_equal(vxa_context_launches(ctxs[x], "vxa_noise_uniform"), noise0 + 1);
+        run_free(&r);
+    }
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
 /* One device: the same seed gives the same image, labels and field bit for bit; another seed another field. */
 static void test_pipeline_seeds(void **state)
 {
@@ -951,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_noise_device_equals_reference_bitwise),
         cmocka_unit_test(test_field_device_equals_reference),
         cmocka_unit_test(test_field_seeds),
+        cmocka_unit_test(test_field_window_equals_whole_field_bitwise),
         cmocka_unit_test(test_rms_field_is_isotropic_in_mm),
         cmocka_unit_test(test_block_mean_is_mean_of_noise),
         cmocka_unit_test(test_upsample_reproduces_linear_functions),
@@ -959,6 +1162,8 @@ int main(void)
         cmocka_unit_test(test_pipeline_device_equals_reference),
         cmocka_unit_test(test_pipeline_seeds),
         cmocka_unit_test(test_pipeline_fused_coarse_field),
+        cmocka_unit_test(test_pipeline_crop_keeps_the_field),
+        cmocka_unit_test(test_pipeline_crop_moves_before_local_intensity),
     };
     return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

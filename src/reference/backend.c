@@ -75,6 +75,7 @@ const vxa_backend vxa_backend_reference = {
     .reduce_moments = vxa_ref_reduce_moments,
     .reduce_percentiles = vxa_ref_reduce_percentiles,
     .intensity = ref_intensity,
+    .intensity_part = vxa_ref_intensity_apply_part,
     .noise_uniform = vxa_ref_noise_uniform,
     .noise_block_mean = vxa_ref_noise_block_mean,
     .noise_upsample = vxa_ref_noise_upsample,

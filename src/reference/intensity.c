@@ -140,3 +140,24 @@ vxa_status vxa_ref_intensity_apply(vxa_context *ctx, const vxa_iop *ops, int n, 
     }
     return VXA_OK;
 }
+
+vxa_status vxa_ref_intensity_apply_part(vxa_context *ctx, const vxa_iop *ops, int n, vxa_dvol *vol,
+                                        const int64_t grid[3], const int64_t off[3])
+{
+    static const vxa_istats none;   /* the ops take no statistics */
+    const size_t nv = (size_t)(vol->dim[0] * vol->dim[1] * vol->dim[2]);
+    for (int q = 0; q < n; q++) {
+        const vxa_iop_impl *im = vxa_iop_impl_of(ops[q].id);
+        for (int64_t c = 0; c < vol->channels; c++)
+            for (int64_t k = 0; k < vol->dim[2]; k++)
+                for (int64_t j = 0; j < vol->dim[1]; j++)
+                    for (int64_t i = 0; i < vol->dim[0]; i++) {
+                        const size_t idx = (size_t)(i + vol->dim[0] * (j + vol->dim[1] * k)) + (size_t)c * nv;
+                        const vxa_ivoxel at = { .dim = grid, .c = c, .i = i + off[0], .j = j + off[1],
+                                                .k = k + off[2] };
+                        vxa_dvol_store(vol, idx, im->ref(&ops[q], &none, vxa_dvol_value(vol, idx), &at));
+                    }
+    }
+    vxa_count_launch(ctx, "vxa_intensity_apply");
+    return VXA_OK;
+}
