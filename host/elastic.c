@@ -30,7 +30,9 @@ vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa
 {
     vxa_status st;
     const bool rows = ctx->cl->chunked;   /* the CPU form: one work-item per coarse row and channel */
-    const char *name = rows ? "vxa_noise_block_mean_rows" : "vxa_noise_block_mean";
+    /* blocks of one voxel (an exact field's noise on a window): the CPU form writes each row's noise at once */
+    const bool box = rows && step[0] == 1 && step[1] == 1 && step[2] == 1;
+    const char *name = box ? "vxa_noise_box_rows" : rows ? "vxa_noise_block_mean_rows" : "vxa_noise_block_mean";
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "noise", "", name, &k)) != VXA_OK) return st;
     const cl_long4 cd = { { coarse->dim[0], coarse->dim[1], coarse->dim[2], coarse->channels } };

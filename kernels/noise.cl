@@ -181,6 +181,27 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
     for (long m0 = 0; m0 < cdim.x; m0++) row[m0] = a * (row[m0] * inv_count);
 }
 
+/* vxa_noise_block_mean_rows for blocks of one voxel (step 1: the noise itself on a box of the fine grid, from
+ * first): row (m1, m2) of channel c is a run of the fine grid's voxel indices, drawn sixteen Philox blocks at a
+ * time and written as amp_c · (U · inv_count), inv_count = 1: the same floats as the node walk (0 + U = U). */
+__kernel void vxa_noise_box_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
+                                 ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
+{
+    const long m1 = get_global_id(0), m2 = get_global_id(1);
+    const uint c = get_global_id(2);
+    if (m1 >= cdim.y || m2 >= cdim.z || c >= (uint)cdim.w) return;
+    __global float *row = coarse + cdim.x * (m1 + cdim.y * m2) + c * cdim.x * cdim.y * cdim.z;
+    const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
+    const uint stream = op_index << 8 | c;
+    const ulong v0 = (ulong)(first.x + fdim.x * (first.y + m1 + fdim.y * (first.z + m2))), v1 = v0 + (ulong)cdim.x;
+    for (ulong blk = v0 / 4; blk < (v1 + 3) / 4; blk += 16) {
+        float u[64];
+        vxa_u01_sym_x16(seed, sample, stream, (uint)blk, u);
+        const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 64);
+        for (ulong v = lo; v < hi; v++) row[v - v0] = a * ((0.0f + u[v - 4 * blk]) * inv_count);
+    }
+}
+
 /* Trilinear upsampling, every channel: fine(o) = the coarse field at q_a = (o_a − start_a) · inv_step_a,
  * clamped to the coarse grid (kernels/elastic_field.h). cdim.w and fdim.w are the channel counts. */
 __kernel void vxa_noise_upsample(__global const float *coarse, __global float *fine, long4 cdim, long4 fdim,
