@@ -249,6 +249,82 @@ static void test_elementwise_chain_is_one_pass(void **state)
     vxa_volume_free(in);
 }
 
+/* Ops on a part of a grid (vxa_intensity_run_part: a crop moved before them): the part's values are the whole
+ * grid's there, bit for bit, on the reference, the device and its GPU forms (noise and bias take each voxel's
+ * index and position in the whole grid), awkward shapes and parts touching every border, 1 and 2 channels; ops
+ * with statistics are refused. */
+static void test_part_equals_whole_window(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[3] = { vxa_test_reference(), vxa_test_device(), vxa_test_gpu_forms_device() };
+    uint64_t rng = vxa_test_seed() + 9;
+    const op_spec chain[] = {
+        { "clip", { "lo", "hi" }, { -500, 800 } }, { "noise", { "std" }, { 3 } }, { "bias", { "coef" }, { 0.4 } },
+        { "brightness", { "factor" }, { 1.1 } },
+    };
+    const vxa_op_desc *ops[16];
+    vxa_op_values vals[16];
+    resolve_specs(chain, 4, 5, 6, ops, vals);
+    const int64_t dims[][3] = { { 1, 7, 5 }, { 17, 19, 23 }, { 65, 33, 17 } };
+    for (size_t g = 0; g < sizeof dims / sizeof dims[0]; g++)
+        for (int64_t nc = 1; nc <= 2; nc++) {
+            const int64_t *dim = dims[g];
+            vxa_volume *in = vxa_test_random_volume(dim, nc, VXA_FLOAT32, &rng);
+            for (int x = 0; x < 3; x++) {
+                vxa_volume *whole = run_specs(ctxs[x], in, chain, 4, 5, 6, VXA_OK);
+                for (int w = 0; w < 3; w++) {   /* the low corner, the high corner, the middle */
+                    int64_t off[3], m[3];
+                    for (int a = 0; a < 3; a++) {
+                        m[a] = 1 + (int64_t)(vxa_test_rand(&rng) % (uint64_t)dim[a]);
+                        off[a] = w == 0 ? 0 : w == 1 ? dim[a] - m[a] : (dim[a] - m[a]) / 2;
+                    }
+                    vxa_volume *part = NULL;
+                    assert_int_equal(vxa_volume_alloc(m, nc, VXA_FLOAT32, &part), VXA_OK);
+                    for (int64_t c = 0; c < nc; c++)
+                        for (int64_t k = 0; k < m[2]; k++)
+                            for (int64_t j = 0; j < m[1]; j++)
+                                for (int64_t i = 0; i < m[0]; i++)
+                                    ((float *)part->data)[i + m[0] * (j + m[1] * (k + m[2] * c))] =
+                                        vxa_volume_get(in, off[0] + i, off[1] + j, off[2] + k, c);
+                    vxa_dvol d;
+                    assert_int_equal(vxa_dvol_from_volume(ctxs[x], part, &d), VXA_OK);
+                    if (vxa_intensity_run_part(ctxs[x], ops, vals, 4, &d, dim, off) != VXA_OK)
+                        fail_msg("part: %s", vxa_last_error(ctxs[x]));
+                    assert_int_equal(vxa_dvol_read(ctxs[x], &d, part->data), VXA_OK);
+                    vxa_dvol_release(ctxs[x], &d);
+                    for (int64_t c = 0; c < nc; c++)
+                        for (int64_t k = 0; k < m[2]; k++)
+                            for (int64_t j = 0; j < m[1]; j++)
+                                for (int64_t i = 0; i < m[0]; i++) {
+                                    const float a = vxa_volume_get(part, i, j, k, c);
+                                    const float b = vxa_volume_get(whole, off[0] + i, off[1] + j, off[2] + k, c);
+                                    if (memcmp(&a, &b, sizeof a) != 0)
+                                        fail_msg("%s: part %lldx%lldx%lld at (%lld,%lld,%lld) of %lldx%lldx%lld, "
+                                                 "channel %lld voxel (%lld,%lld,%lld): %.9g, the whole's %.9g",
+                                                 vxa_context_device_name(ctxs[x]), (long long)m[0], (long long)m[1],
+                                                 (long long)m[2], (long long)off[0], (long long)off[1],
+                                                 (long long)off[2], (long long)dim[0], (long long)dim[1],
+                                                 (long long)dim[2], (long long)c, (long long)i, (long long)j,
+                                                 (long long)k, (double)a, (double)b);
+                                }
+                    vxa_volume_free(part);
+                }
+                vxa_volume_free(whole);
+            }
+            vxa_volume_free(in);
+        }
+    /* an op with statistics needs the whole image */
+    const op_spec z = { "zscore", { NULL }, { 0 } };
+    resolve_specs(&z, 1, 5, 6, ops, vals);
+    const int64_t dim[3] = { 4, 4, 4 }, off[3] = { 1, 1, 1 }, m[3] = { 2, 2, 2 };
+    vxa_dvol d;
+    assert_int_equal(vxa_dvol_alloc(ctxs[0], m, 1, VXA_FLOAT32, &d), VXA_OK);
+    assert_int_equal(vxa_intensity_run_part(ctxs[0], ops, vals, 1, &d, dim, off), VXA_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vxa_last_error(ctxs[0]), "zscore"));
+    vxa_dvol_release(ctxs[0], &d);
+    vxa_context_destroy(ctxs[2]);
+}
+
 /* NaN stays NaN through every op; clip and window send +-Inf to their bounds; statistics ignore them. */
 static void test_nonfinite_voxels(void **state)
 {
@@ -672,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_scaled_input_is_scaled_first),
         cmocka_unit_test(test_typed_source_converted_by_first_pass),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_part_equals_whole_window),
     };
     return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
