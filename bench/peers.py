@@ -143,6 +143,7 @@ class Tasks:
         T["standard pipeline (image + label)"] = {"voxaug": self.vx(PIPE, label=True),
                                                   "voxaug, patch first": self.vx(PIPE_PATCH, label=True),
                                                   "SciPy": sp_pipe}
+        self.add_standardisation(T)
         if self.have["torchio"]:
             self.add_torchio(T)
         if self.have["monai"]:
@@ -150,6 +151,60 @@ class Tasks:
         if self.have["batchgenerators"]:
             self.add_batchgenerators(T)
         return T
+
+    # ---- intensity standardisation, label remap, label interpolation (each peer's own transform) ----
+    LANDMARK_Q = [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99]
+    LANDMARKS = [0, 6.5, 14.25, 22, 31.5, 40, 49.75, 60, 71.5, 84, 100]
+    MERGE = None
+
+    def label_sets(self):
+        """aal (117 labels), merged into 5 classes, and into 2: the label counts of the label_order=1 rows."""
+        lab = self.lab
+        five = np.where(lab == 0, 0, 1 + (lab.astype(np.int64) - 1) % 4).astype(np.uint8)
+        two = (lab > 0).astype(np.uint8)
+        return {int(len(np.unique(lab))): lab, 5: np.asfortranarray(five), 2: np.asfortranarray(two)}
+
+    def add_standardisation(self, T):
+        import json
+        import tempfile
+        x = self.x
+        self.lm_path = os.path.join(tempfile.mkdtemp(), "landmarks.json")
+        with open(self.lm_path, "w") as f:
+            json.dump({"percentiles": self.LANDMARK_Q, "landmarks": self.LANDMARKS}, f)
+
+        def np_rescale():
+            a, b = np.percentile(x, [0.5, 99.5])
+            return (np.clip(x, a, b) - a) / (b - a) * 2 - 1
+        T["rescale 0.5-99.5 to [-1, 1]"] = {"voxaug": self.vx("rescale(-1, 1, 0.5, 99.5)"), "NumPy": np_rescale}
+        q, m = np.array(self.LANDMARK_Q, float), np.array(self.LANDMARKS, float)
+
+        def np_histstd():   # TorchIO's _normalize in NumPy
+            p = np.percentile(x, q)
+            dp = np.diff(p)
+            slope = np.where(dp < 1e-5, 0, np.diff(m) / np.where(dp < 1e-5, 1, dp))
+            b = np.digitize(x, p[1:-1])
+            return slope[b] * x + (m[:-1] - slope * p[:-1])[b]
+        T["histstd (11 landmarks)"] = {"voxaug": self.vx(f"histstd(landmarks={self.lm_path})"), "NumPy": np_histstd}
+        pairs = {int(v): 1 + (int(v) - 1) % 4 for v in np.unique(self.lab) if v > 0}   # 116 labels -> 4 classes
+        self.remap_pairs = pairs
+        spec = "remap(" + ", ".join(f"{a}:{b}" for a, b in pairs.items()) + ")"
+        lut = np.arange(256, dtype=np.uint8)
+        for a, b in pairs.items():
+            lut[a] = b
+        T["remap aal (116 pairs)"] = {"voxaug": self.vx(spec, label=True), "NumPy": lambda: lut[self.lab]}
+        # label_order=1: a rotation of 15 degrees in plane (0, 1), image trilinear, labels per label
+        self.rot_specs = {}
+        for k, lab in self.label_sets().items():
+            def run(spec, lab=lab):
+                pipe = voxaug.Pipeline(spec)
+
+                def f():
+                    self.sample += 1
+                    return pipe(self.x, label=lab, affine=self.affine, seed=2026, sample=self.sample, ctx=self.ctx)
+                return f
+            T[f"rotate, labels order 1 ({k} labels)"] = {
+                "voxaug": run("sampling(label_order=1) rotate(15, plane=0,1)"),
+                "voxaug, labels order 0": run("rotate(15, plane=0,1)")}
 
     def add_torchio(self, T):
         import torchio as tio
@@ -161,6 +216,10 @@ class Tasks:
         T["z-score"]["TorchIO"] = lambda t=tio.ZNormalization(): t(sub)
         T["percentile clip 0.5-99.5"]["TorchIO"] = lambda t=tio.RescaleIntensity(percentiles=(0.5, 99.5)): t(sub)
         T["noise (std 0.1)"]["TorchIO"] = lambda t=tio.RandomNoise(std=(NOISE, NOISE)): t(sub)
+        T["rescale 0.5-99.5 to [-1, 1]"]["TorchIO"] = lambda t=tio.RescaleIntensity((-1, 1), (0.5, 99.5)): t(sub)
+        full = np.interp([1, 10, 20, 25, 30, 40, 50, 60, 70, 75, 80, 90, 99], self.LANDMARK_Q, self.LANDMARKS)
+        T["histstd (11 landmarks)"]["TorchIO"] = lambda t=tio.HistogramStandardization({"image": full}): t(sub)
+        T["remap aal (116 pairs)"]["TorchIO"] = lambda t=tio.RemapLabels(self.remap_pairs): t(sub_l)
         pipe = tio.Compose([tio.RandomFlip(axes=(0, 1, 2), flip_probability=0.5),
                             tio.RandomAffine(scales=(0.9, 1.1), degrees=(0, 0, 0, 0, -15, 15), isotropic=True,
                                              default_pad_value=0),
@@ -188,6 +247,10 @@ class Tasks:
         except TypeError:
             noise = mt.RandGaussianNoise(prob=1, std=NOISE)
         T["noise (std 0.1)"]["MONAI"] = lambda: noise(img)
+        T["rescale 0.5-99.5 to [-1, 1]"]["MONAI"] = lambda t=mt.ScaleIntensityRangePercentiles(
+            0.5, 99.5, -1, 1, clip=True): t(img)
+        T["remap aal (116 pairs)"]["MONAI"] = lambda t=mt.MapLabelValue(list(self.remap_pairs),
+                                                                        list(self.remap_pairs.values())): t(self.t_lab)
         keys = ["image", "label"]
         pipe = mt.Compose([mt.RandFlipd(keys, prob=0.5, spatial_axis=0), mt.RandFlipd(keys, prob=0.5, spatial_axis=1),
                            mt.RandFlipd(keys, prob=0.5, spatial_axis=2),
@@ -236,6 +299,15 @@ class Tasks:
                         GaussianNoiseTransform(noise_variance=(NOISE ** 2, NOISE ** 2), p_per_sample=1)])
         dl = {"data": self.bg_x, "seg": self.bg_lab}
         T["standard pipeline (image + label)"]["batchgenerators"] = lambda: pipe(**dict(dl))
+        a = math.radians(15)
+        for k, lab in self.label_sets().items():   # order_seg=1: batchgenerators' per-label loop
+            t = SpatialTransform(shape, patch_center_dist_from_border=None, do_elastic_deform=False,
+                                 do_rotation=True, angle_x=(0, 0), angle_y=(0, 0), angle_z=(a, a), do_scale=False,
+                                 border_mode_data="constant", order_data=1, border_mode_seg="constant",
+                                 border_cval_seg=0, order_seg=1, random_crop=False, p_rot_per_sample=1)
+            seg = np.ascontiguousarray(lab.astype(np.float32))[None, None]
+            T[f"rotate, labels order 1 ({k} labels)"]["batchgenerators"] = \
+                lambda t=t, seg=seg: t(**{"data": self.bg_x, "seg": seg})
 
 
 SLOW_S = 20.0  # a library whose warm-up call takes longer is timed by that one call (marked † in the table)
@@ -275,6 +347,7 @@ def version(name):
 
 
 COLS = ["voxaug", "SciPy", "NumPy", "TorchIO", "MONAI", "batchgenerators"]
+EXTRA = ["voxaug, patch first", "voxaug, labels order 0"]   # voxaug variants, as ↳ rows
 
 
 def table(res, slow=()):
@@ -292,6 +365,10 @@ def table(res, slow=()):
             L.append(f"| ↳ voxaug computing the 128³ patch only (crop before z-score and noise) | {1e3 * p:.1f} | "
                      + " | ".join(f"{1e3 * r[c]:.1f}{'†' if (task, c) in slow else ''} ({r[c] / p:.1f}×)"
                                   if c in r else "—" for c in COLS[1:]) + " |")
+        if "voxaug, labels order 0" in r:
+            p = r["voxaug, labels order 0"]
+            L.append(f"| ↳ voxaug with labels order 0 (nearest): order 1 costs {1e3 * (v - p):+.1f} ms | "
+                     f"{1e3 * p:.1f} | " + " | ".join("—" for c in COLS[1:]) + " |")
     return "\n".join(L)
 
 
@@ -327,6 +404,8 @@ def main():
     ap.add_argument("--only", help="comma-separated task names (substrings)")
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--chart", default=os.path.join(HERE, "peers.png"))
+    ap.add_argument("--section", help="write the table as its own section of RESULTS.md under this name (for a "
+                    "run of some tasks, --only), leaving the main peers section as it is")
     ap.add_argument("--smoke", action="store_true", help="a 72^3 corner of ch2 and 48^3 crops: checks that every "
                     "library's code runs (not a measurement)")
     args = ap.parse_args()
@@ -352,8 +431,12 @@ def main():
     vers = ", ".join(f"{n} {version(p)}" for n, p in [("voxaug", "voxaug"), ("NumPy", "numpy"), ("SciPy", "scipy"),
                                                         ("torch", "torch"), ("TorchIO", "torchio"),
                                                         ("MONAI", "monai"), ("batchgenerators", "batchgenerators")])
-    have_chart = chart(res, args.chart)
-    text = [BEGIN, "## voxaug from Python and its peers (bench/peers.py)", "",
+    global BEGIN, END
+    if args.section:
+        BEGIN, END = (f"<!-- bench/peers.py {args.section}: begin -->", f"<!-- bench/peers.py {args.section}: end -->")
+    have_chart = chart(res, args.chart) if not args.section else False
+    text = [BEGIN, "## voxaug from Python and its peers (bench/peers.py%s)" % (
+                f", {args.section}" if args.section else ""), "",
             f"Run of {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {took:.0f} s: {cpu}, "
             f"{len(cores)} cores (the process pinned to cores {cores}), Python {platform.python_version()}; "
             f"voxaug on {voxaug.default_context().device_name}. {vers}. Threads: torch.set_num_threads({THREADS}), "

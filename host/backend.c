@@ -29,4 +29,5 @@ const vxa_backend vxa_backend_opencl = {
     .label_block_counts = vxa_cl_label_block_counts,
     .label_locate = vxa_cl_label_locate,
     .fg_box = vxa_cl_fg_box,
+    .label_remap = vxa_cl_label_remap,
 };

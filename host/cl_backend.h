@@ -45,4 +45,6 @@ vxa_status vxa_cl_label_locate(vxa_context *ctx, const vxa_dvol *lab, int64_t fi
                                int64_t skip, int64_t *index);
 vxa_status vxa_cl_fg_box(vxa_context *ctx, const vxa_dvol *vol, double threshold, int64_t box[6]);
 
+vxa_status vxa_cl_label_remap(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                              const int64_t *to, int n, int drop);
 #endif

@@ -65,3 +65,32 @@ vxa_status vxa_cl_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
     const size_t g[3] = { (size_t)n, 1, 1 };
     return vxa_cl_launch(ctx, k, "vxa_cast_float", 1, g);
 }
+
+vxa_status vxa_cl_label_remap(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                              const int64_t *to, int n, int drop)
+{
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DIN_T=%s", vxa_dtype_cl_name(in->dtype));
+    cl_kernel k;
+    vxa_status st = vxa_cl_kernel(ctx, "copy", opts, "vxa_label_remap", &k);
+    if (st != VXA_OK) return st;
+    cl_mem fm = NULL, tm = NULL;
+    const size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(cl_long);
+    cl_long none = 0;
+    if ((st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, n ? (void *)from : &none, &fm,
+                            "remap keys")) != VXA_OK ||
+        (st = vxa_cl_buffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, n ? (void *)to : &none, &tm,
+                            "remap values")) != VXA_OK)
+        goto done;
+    cl_long nv = (cl_long)vxa_dvol_voxels(in);
+    cl_int m = n, dr = drop;
+    cl_mem inm = (cl_mem)in->mem, outm = (cl_mem)out->mem;
+    st = vxa_cl_args(ctx, k, "vxa_label_remap", VXA_ARG(inm), VXA_ARG(outm), VXA_ARG(nv), VXA_ARG(fm), VXA_ARG(tm),
+                     VXA_ARG(m), VXA_ARG(dr));
+    const size_t g[3] = { (size_t)nv, 1, 1 };
+    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, "vxa_label_remap", 1, g);
+done:
+    if (fm) clReleaseMemObject(fm);
+    if (tm) clReleaseMemObject(tm);
+    return st;
+}

@@ -247,10 +247,12 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
          * pass reads it once more. */
         const vxa_dvol *mask = op->masked ? fmask : NULL;
         const vxa_dvol *view = prog_view(p, vol);
-        const bool pct = im->stats == VXA_ISTATS_PERCENTILES;
+        const bool pct = im->stats == VXA_ISTATS_PERCENTILES || im->stats == VXA_ISTATS_QUANTILES;
         const bool converts = pct && view->dtype != VXA_FLOAT32 && !vxa_reduce_percentiles_read_stored(view);
         if ((st = prog_run(ctx, p, vol, converts)) != VXA_OK) return st;
-        if (pct) {
+        if (im->stats == VXA_ISTATS_QUANTILES) {
+            if ((st = vxa_istats_quantiles(ctx, op, prog_view(p, vol), mask, w->s)) != VXA_OK) return st;
+        } else if (pct) {
             const double q[2] = { op->lo, op->hi };
             if ((st = vxa_reduce_percentiles(ctx, prog_view(p, vol), op->nonzero, mask, q, w->pct)) != VXA_OK)
                 return st;
@@ -260,7 +262,7 @@ static vxa_status add_op(vxa_context *ctx, iprog *p, const vxa_iop *op, vxa_dvol
             if ((st = vxa_reduce_moments(ctx, prog_view(p, vol), op->nonzero, mask, want, w->m)) != VXA_OK)
                 return st;
         }
-        for (int64_t c = 0; c < nc; c++)
+        for (int64_t c = 0; c < nc && im->stats != VXA_ISTATS_QUANTILES; c++)
             w->s[c] = pct ? (vxa_istats){ .plo = w->pct[2 * c], .phi = w->pct[2 * c + 1] }
                           : (vxa_istats){ .m = w->m[c] };
     }

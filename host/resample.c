@@ -2,6 +2,7 @@
 /* The resampling pass on the device (kernels/resample.cl): one launch, counted as "vxa_resample". (A map that is
  * an exact copy never comes here: src/backend.c runs the copy instead.) */
 #include "cl_backend.h"
+#include "resample_label.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -65,7 +66,8 @@ static vxa_status upsample_i(vxa_context *ctx, const vxa_dvol *coarse, const int
 vxa_status vxa_cl_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p)
 {
     vxa_status st;
-    const bool raw = out->dtype != VXA_FLOAT32;  /* labels: order 0, the input's type, copied bit for bit */
+    /* labels: the input's type, copied bit for bit (order 0, or per label with label_rule) */
+    const bool raw = out->dtype != VXA_FLOAT32 || p->label_rule;
     vxa_dvol conv = { 0 }, h = { 0 };
     const vxa_dvol *src = in;
     if (!raw && in->dtype == VXA_FLOAT64) {
@@ -84,10 +86,15 @@ vxa_status vxa_cl_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, 
         snprintf(opts, sizeof opts, "-DIN_T=%s -DOUT_T=float -DIDX_T=%s", vxa_dtype_cl_name(src->dtype),
                  small ? "int" : "long");
     /* CPU devices: eight outputs per work-item in float8 lanes for one channel, 32-bit indices */
-    const bool x8 = ctx->cl->chunked && in->channels == 1 && small && (p->order != 1 || !raw);
+    const bool x8 = ctx->cl->chunked && in->channels == 1 && small && !p->label_rule;
     char name[64];
-    snprintf(name, sizeof name, "vxa_resample_%s%s%s%s", p->order == 1 ? "linear" : "nearest", x8 ? "8" : "",
-             p->field ? "_field" : p->coarse ? "_cfield" : "", in->channels == 1 ? "_1" : "");
+    const char *field = p->field ? "_field" : p->coarse ? "_cfield" : "";
+    if (p->label_rule)
+        snprintf(name, sizeof name, "vxa_resample_label_%s%s",
+                 p->label_rule == VXA_LABEL_THRESHOLD ? "threshold" : "argmax", field);
+    else
+        snprintf(name, sizeof name, "vxa_resample_%s%s%s%s", p->order == 1 ? "linear" : "nearest", x8 ? "8" : "",
+                 field, in->channels == 1 ? "_1" : "");
     cl_kernel k;
     if ((st = vxa_cl_kernel(ctx, "resample", opts, name, &k)) != VXA_OK) goto done;
 

@@ -60,3 +60,20 @@ __kernel void vxa_cast_float(__global const IN_T *in, __global float *out, long 
     if (i >= n) return;
     out[i] = vxa_load(in, i, slope, inter);
 }
+
+/* Label remap, elementwise over n stored labels (IN_T an integer type): a label found among the sorted keys
+ * from[0 .. m-1] becomes to[] of it; any other stays (drop = 0) or becomes 0 (drop = 1). Binary search. */
+__kernel void vxa_label_remap(__global const IN_T *in, __global IN_T *out, long n, __global const long *from,
+                              __global const long *to, int m, int drop)
+{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    const long v = (long)in[i];
+    int lo = 0, hi = m;   /* the first key >= v */
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (from[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    out[i] = lo < m && from[lo] == v ? (IN_T)to[lo] : drop ? (IN_T)0 : in[i];
+}

@@ -145,6 +145,16 @@ VXA_INLINE float vxa_bias_factor(__global const float *coef, int order, long v, 
     return vxa_bias_at(r, vxa_bias_coord(i, dim.x));
 }
 
+/* VXA_IOP_PWL at y: m breakpoints p[0 .. m-1], then per segment s (pivot x, pivot y, slope) at p[m + 3s]. NaN
+ * compares false with every breakpoint and stays NaN. */
+VXA_INLINE float vxa_pwl(__global const float *p, int m, float y)
+{
+    int s = 0;
+    for (int b = 0; b < m; b++) s += y >= p[b];
+    __global const float *q = p + m + 3 * s;
+    return (y - q[0]) * q[2] + q[1];
+}
+
 /* x: the volume, channel c at offset c * nx*ny*nz; dim = (nx, ny, nz, channels). prog[s] = (opcode, op index,
  * parameter offset, extra); channel c's parameters start at par + c * pstride. Work-item t runs voxels 4t .. 4t+3
  * of its channel (one Philox block for the four). from_src = 1: the values come from src (IN_T, a build option,
@@ -195,6 +205,11 @@ __kernel void vxa_intensity_apply(__global const IN_T *src, __global float *x, l
         }
         case VXA_IOP_BIAS:
             for (int l = 0; l < nv; l++) y[l] *= vxa_bias_factor(p, ins.w, v0 + l, dim);
+            break;
+        case VXA_IOP_PWL:
+        case VXA_IOP_PWL_NZ:
+            for (int l = 0; l < 4; l++)
+                if (ins.x == VXA_IOP_PWL || y[l] != 0.0f) y[l] = vxa_pwl(p, ins.w, y[l]);
             break;
         default:
             break;
@@ -312,6 +327,13 @@ VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim
                 __global float *xr = row + v;
                 for (long q = 0; q < n; q++) xr[q] *= vxa_bias_at(r, vxa_bias_coord(i0 + q, dim.x));
                 v += n;
+            }
+            break;
+        case VXA_IOP_PWL:
+        case VXA_IOP_PWL_NZ:
+            for (long v = 0; v < len; v++) {
+                const float y = row[v];
+                if (op == VXA_IOP_PWL || y != 0.0f) row[v] = vxa_pwl(p, ins.w, y);
             }
             break;
         default:

@@ -3,9 +3,9 @@
  * scipy.ndimage.affine_transform(x, A, offset=b, order, mode, cval) (with a field d: map_coordinates on
  * A·(grid + d) + b). Built with -DIN_T=<input type> -DOUT_T=<output type> -DIDX_T=<int or long>:
  *   OUT_T float: images. Values are read with NIfTI scaling (vxa_load) and interpolated in float32.
- *   OUT_T anything else (order 0 only, IN_T == OUT_T, -DOUT_IS_RAW=1): labels. The nearest neighbour's stored
- *     value is copied bit for bit, without scaling (float labels travel as uint/ulong); cval arrives already
- *     converted to the type.
+ *   OUT_T anything else (IN_T == OUT_T, -DOUT_IS_RAW=1): labels. The nearest neighbour's stored value (or, in
+ *     vxa_resample_label_*, the label that per-label linear interpolation picks) is copied bit for bit, without
+ *     scaling (float labels travel as uint/ulong); cval arrives already converted to the type.
  * Modes: 0 constant = scipy 'grid-constant' (every neighbour outside the input reads cval), 1 nearest,
  * 2 reflect (d c b a | a b c d | d c b a). Every channel uses the same weights.
  * Arguments: in_dim/out_dim = (nx, ny, nz, channels); a0, a1, a2 = the columns of A, b = the offset (float32);
@@ -27,6 +27,7 @@
 #include "fold.h"
 #include "resample_coord.h"
 #include "elastic_field.h"
+#include "resample_label.h"
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef OUT_IS_RAW
@@ -402,3 +403,47 @@ __kernel void vxa_resample_nearest_cfield_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest(
 __kernel void vxa_resample_nearest8_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest8(RS_PASS, 0); }
 __kernel void vxa_resample_nearest8_field_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest8(RS_PASS, 1); }
 __kernel void vxa_resample_nearest8_cfield_1(RS_ARGS(OUT_T, OUT_T)) { rs_nearest8(RS_PASS, 2); }
+
+#if OUT_IS_RAW
+/* Label maps with per-label linear interpolation (kernels/resample_label.h: rule 1 batchgenerators' order 1,
+ * rule 2 arg-max): the eight neighbours' stored labels (folded by the mode; outside in constant mode, cval),
+ * their trilinear weights, and the label picked is copied bit for bit; 0 where rule 1 picks none. */
+VXA_INLINE void rs_label_linear(RS_ARGS(OUT_T, OUT_T), int use_field, int rule)
+{
+    const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
+    if (i >= (IDX_T)out_dim.x || j >= (IDX_T)out_dim.y || k >= (IDX_T)out_dim.z) return;
+    const IDX_T nx = (IDX_T)in_dim.x, ny = (IDX_T)in_dim.y, nz = (IDX_T)slab.z, k0 = (IDX_T)slab.y;
+    const IDX_T mx = (IDX_T)out_dim.x, my = (IDX_T)out_dim.y, mz = (IDX_T)out_dim.z;
+    const IDX_T out_vol = mx * my * mz, in_vol = nx * ny * (IDX_T)in_dim.z;
+    const IDX_T o = i + mx * (j + my * k);
+    RS_POSITION(px, py, pz)
+    const IDX_T x0 = rs_floor(px), y0 = rs_floor(py), z0 = rs_floor(pz);
+    const float tx = px - (float)x0, ty = py - (float)y0, tz = pz - (float)z0;
+    const IDX_T xi[2] = { rs_fold(x0, nx, mode), rs_fold(x0 + 1, nx, mode) };
+    const IDX_T yi[2] = { rs_fold(y0, ny, mode), rs_fold(y0 + 1, ny, mode) };
+    IDX_T zi[2] = { rs_fold(z0, nz, mode), rs_fold(z0 + 1, nz, mode) };
+    for (int u = 0; u < 2; u++)
+        if (zi[u] >= 0) zi[u] -= k0;
+    __global const IN_T *src = in;
+    __global OUT_T *dst = out + o;
+    for (long c = 0; c < out_dim.w; c++, src += in_vol, dst += out_vol) {
+        OUT_T v[8];
+        vxa_lkey lab[8];
+        for (int corner = 0; corner < 8; corner++) {
+            const int ux = corner & 1, uy = (corner >> 1) & 1, uz = (corner >> 2) & 1;
+            const bool inside = xi[ux] >= 0 && yi[uy] >= 0 && zi[uz] >= 0;
+            v[corner] = inside ? src[xi[ux] + nx * yi[uy] + nx * ny * zi[uz]] : cval;
+            lab[corner] = (vxa_lkey)v[corner];
+        }
+        const int pick = vxa_label_pick(lab, tx, ty, tz, rule);
+        *dst = pick < 0 ? (OUT_T)0 : v[pick];
+    }
+}
+
+__kernel void vxa_resample_label_threshold(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 0, VXA_LABEL_THRESHOLD); }
+__kernel void vxa_resample_label_threshold_field(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 1, VXA_LABEL_THRESHOLD); }
+__kernel void vxa_resample_label_threshold_cfield(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 2, VXA_LABEL_THRESHOLD); }
+__kernel void vxa_resample_label_argmax(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 0, VXA_LABEL_ARGMAX); }
+__kernel void vxa_resample_label_argmax_field(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 1, VXA_LABEL_ARGMAX); }
+__kernel void vxa_resample_label_argmax_cfield(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 2, VXA_LABEL_ARGMAX); }
+#endif

@@ -203,7 +203,15 @@ vxa_status vxa_resample_check(vxa_context *ctx, const vxa_dvol *in, const vxa_dv
                         "equal and >= 1)", (long long)out->channels, (long long)in->channels);
     if (vxa_dtype_size(in->dtype) == 0)
         return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: unknown input type %d", (int)in->dtype);
-    if (out->dtype != VXA_FLOAT32) {
+    if (p->label_rule) {
+        if (p->label_rule != 1 && p->label_rule != 2)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: label rule %d, expected 1 (threshold) or 2 "
+                            "(arg-max)", p->label_rule);
+        if (p->order != 1 || out->dtype != in->dtype)
+            return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: per-label interpolation needs order 1 and an "
+                            "output of the input's type, got order %d, %s into %s", p->order,
+                            vxa_dtype_name(in->dtype), vxa_dtype_name(out->dtype));
+    } else if (out->dtype != VXA_FLOAT32) {
         if (p->order != 0)
             return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "resample: order 1 needs a float32 output, got %s (only "
                             "nearest neighbour copies labels in their own type)", vxa_dtype_name(out->dtype));
@@ -350,6 +358,54 @@ vxa_status vxa_reduce_percentiles(vxa_context *ctx, const vxa_dvol *vol, int non
                                   const double q[2], double *out)
 {
     return be(ctx)->reduce_percentiles(ctx, vol, nonzero, mask, q, out);
+}
+
+/* ---- label remap ----------------------------------------------------------------------------------------- */
+static bool label_range(vxa_dtype t, double *lo, double *hi)
+{
+    switch (t) {
+    case VXA_UINT8: *lo = 0; *hi = 255; return true;
+    case VXA_INT8: *lo = -128; *hi = 127; return true;
+    case VXA_UINT16: *lo = 0; *hi = 65535; return true;
+    case VXA_INT16: *lo = -32768; *hi = 32767; return true;
+    case VXA_UINT32: *lo = 0; *hi = 4294967295.0; return true;
+    case VXA_INT32: *lo = -2147483648.0; *hi = 2147483647.0; return true;
+    default: return false;
+    }
+}
+
+vxa_status vxa_label_remap(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                           const int64_t *to, int n, int drop)
+{
+    double lo, hi;
+    if (!label_range(in->dtype, &lo, &hi))
+        return vxa_fail(ctx, VXA_ERR_UNSUPPORTED, "remap: a %s label map; remap takes integer labels",
+                        vxa_dtype_name(in->dtype));
+    if (out->dtype != in->dtype || vxa_dvol_voxels(out) != vxa_dvol_voxels(in))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "remap: output of another type or size than the input");
+    if (n < 0 || n > 4096) return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "remap: %d pairs, at most 4096", n);
+    int64_t *f = malloc((size_t)(n ? n : 1) * 2 * sizeof *f);
+    if (!f) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "remap: %d pairs", n);
+    int64_t *t = f + (n ? n : 1);
+    vxa_status st = VXA_OK;
+    for (int i = 0; i < n && st == VXA_OK; i++) {   /* sorted by key (insertion: lists are short) */
+        if ((double)to[i] < lo || (double)to[i] > hi)
+            st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "remap: %lld -> %lld: %lld does not fit the label map's "
+                          "type %s", (long long)from[i], (long long)to[i], (long long)to[i],
+                          vxa_dtype_name(in->dtype));
+        int k = i;
+        for (; k > 0 && f[k - 1] > from[i]; k--) {
+            f[k] = f[k - 1];
+            t[k] = t[k - 1];
+        }
+        if (k > 0 && f[k - 1] == from[i])
+            st = vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "remap: label %lld mapped twice", (long long)from[i]);
+        f[k] = from[i];
+        t[k] = to[i];
+    }
+    if (st == VXA_OK) st = be(ctx)->label_remap(ctx, in, out, f, t, n, drop);
+    free(f);
+    return st;
 }
 
 /* ---- intensity programs ---------------------------------------------------------------------------------- */

@@ -58,6 +58,10 @@ typedef struct vxa_backend {
     vxa_status (*noise_block_mean)(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
                                    const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
                                    const int64_t step[3]);
+    /* Labels (integer types, in and out of one type and size) mapped elementwise: from[i] -> to[i] (from sorted,
+     * distinct), others kept (drop 0) or 0 (drop 1). */
+    vxa_status (*label_remap)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                              const int64_t *to, int n, int drop);
     vxa_status (*noise_upsample)(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
                                  const double step[3]);
     /* Label statistics and foreground boxes (src/sample.h): an integer label map (fg_box: any type but

@@ -59,11 +59,12 @@ static void put_params(out *o, const vxa_param_desc *params, int nparams)
         const vxa_param_desc *pd = &params[i];
         put(o, "%s{\"name\":", i ? "," : "");
         put_str(o, pd->name);
-        put(o, ",\"count\":%d,\"int\":%s,\"fixed\":%s,\"required\":%s,\"list\":%s,\"auto\":%s,\"lo\":",
-            pd->flags & VXA_P_LONG ? VXA_OP_MAXLIST : pd->count,
+        put(o, ",\"count\":%d,\"int\":%s,\"fixed\":%s,\"required\":%s,\"list\":%s,\"auto\":%s,\"path\":%s,"
+            "\"pairs\":%s,\"lo\":", pd->flags & VXA_P_LONG ? VXA_OP_MAXLIST : pd->count,
             pd->flags & VXA_P_INT ? "true" : "false", pd->flags & VXA_P_FIXED ? "true" : "false",
             pd->flags & VXA_P_REQUIRED ? "true" : "false", pd->flags & (VXA_P_LIST | VXA_P_LONG) ? "true" : "false",
-            pd->flags & VXA_P_AUTO ? "true" : "false");
+            pd->flags & VXA_P_AUTO ? "true" : "false", pd->flags & VXA_P_PATH ? "true" : "false",
+            pd->flags & VXA_P_PAIRS ? "true" : "false");
         put_num(o, pd->lo);
         put(o, ",\"hi\":");
         put_num(o, pd->hi);
@@ -97,7 +98,8 @@ static void put_params(out *o, const vxa_param_desc *params, int nparams)
 static const char *kind_name(vxa_op_kind k)
 {
     return k == VXA_OPK_SAMPLING ? "sampling" : k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic"
-                                                    : k == VXA_OPK_GROUP ? "composition" : "intensity";
+                                                    : k == VXA_OPK_GROUP ? "composition"
+         : k == VXA_OPK_LABEL ? "label" : "intensity";
 }
 
 vxa_status vxa_ops_json(char *buf, size_t len, size_t *needed)

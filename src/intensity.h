@@ -28,7 +28,9 @@ typedef struct vxa_moments { double count, min, max, mean, std; } vxa_moments;
     X(CONTRAST, contrast) \
     X(BIAS, bias) \
     X(BLUR, blur) \
-    X(LOWRES, lowres)
+    X(LOWRES, lowres) \
+    X(RESCALE, rescale) \
+    X(HISTSTD, histstd)
 
 enum {
     VXA_INT_NONE,
@@ -38,6 +40,7 @@ enum {
     VXA_INT_COUNT
 };
 
+#define VXA_HIST_MAXQ 16          /* landmarks of histstd */
 #define VXA_BIAS_MAX_ORDER 5
 #define VXA_BIAS_MAX_COEFS 56   /* (order+1)(order+2)(order+3)/6 for order 5 */
 
@@ -47,31 +50,62 @@ typedef struct vxa_iop {
     int id;                      /* VXA_INT_* */
     double lo, hi;               /* clip: bounds; window: c - w/2, c + w/2; pclip: the percentiles (0..100) */
     double factor;               /* brightness, contrast: the factor */
+    double out_min, out_max;     /* rescale: the output range */
     double gamma;                /* gamma: the exponent */
     double std;                  /* noise: standard deviation */
     double sigma[3];             /* blur: Gaussian sigma per axis, voxels */
     double zoom[3];              /* lowres: down-sampling factor per axis */
     int nonzero;                 /* pclip, zscore: statistics over non-zero voxels, zero voxels stay 0 */
     int masked;                  /* pclip, zscore: statistics over the voxels where the mask is non-zero */
-    int preserve;                /* contrast: clip the result to the input's [min, max] */
+    int preserve;                /* contrast: clip the result to the input's [min, max]; rescale: clip */
     int invert, retain;          /* gamma: nnU-Net's invert_image (negate before and after) and retain_stats
                                   * (the mean and std from before the gamma are restored after it) */
     int order, ncoef;            /* bias: polynomial order and its coefficients, TorchIO's term order */
     double coef[VXA_BIAS_MAX_COEFS];
+    int nq;                      /* histstd: landmarks at the percentiles q[0 .. nq-1] (increasing) map to map[] */
+    double q[VXA_HIST_MAXQ], map[VXA_HIST_MAXQ];
     uint64_t seed, sample;       /* noise: Philox key and sample */
     uint32_t op_index;           /* noise: the Philox stream is op_index << 8 | channel */
 } vxa_iop;
 
 /* What an op needs to know of each channel before it runs (reductions over the finite voxels, with the op's
- * `nonzero` and `masked`): nothing, count/min/max, also the mean, also the population std, or the two
- * percentiles op->lo, op->hi. */
-typedef enum { VXA_ISTATS_NONE, VXA_ISTATS_RANGE, VXA_ISTATS_MEAN, VXA_ISTATS_STD, VXA_ISTATS_PERCENTILES }
-    vxa_istats_kind;
+ * `nonzero` and `masked`): nothing, count/min/max, also the mean, also the population std, the two
+ * percentiles op->lo, op->hi, or the op->nq percentiles op->q[]. */
+typedef enum { VXA_ISTATS_NONE, VXA_ISTATS_RANGE, VXA_ISTATS_MEAN, VXA_ISTATS_STD, VXA_ISTATS_PERCENTILES,
+               VXA_ISTATS_QUANTILES } vxa_istats_kind;
 
 typedef struct vxa_istats {
     vxa_moments m;               /* RANGE, MEAN, STD (vxa_reduce_moments) */
     double plo, phi;             /* PERCENTILES: NaN where no voxel counted */
+    double q[VXA_HIST_MAXQ];     /* QUANTILES: the percentiles op->q[] (NaN where no voxel counted) */
 } vxa_istats;
+
+/* The QUANTILES statistics of every channel of vol into s[c].q (both paths: the percentile reduction entry
+ * point two percentiles at a time). */
+vxa_status vxa_istats_quantiles(vxa_context *ctx, const vxa_iop *op, const vxa_dvol *vol, const vxa_dvol *mask,
+                                vxa_istats *s);
+
+/* ---- histogram standardisation (Nyul-Udupa, TorchIO's HistogramStandardization), src/histstd.c ---------- */
+/* A landmarks file (JSON, written by vxa_histstd_write): {"percentiles": [...], "landmarks": [...], ...}, at
+ * least 3 and at most VXA_HIST_MAXQ of each, percentiles strictly increasing in [0, 100], landmarks
+ * increasing. Reads them into q and map (*n of them); the error names the file and what is wrong. */
+vxa_status vxa_histstd_read(const char *path, double *q, double *map, int *n, char *err, size_t errlen);
+/* The histstd op's load (src/ops.h): the file's percentiles, then its landmarks (2n values). */
+vxa_status vxa_histstd_load(const char *path, double **data, int *n, char *err, size_t errlen);
+/* The percentiles of training: 100 * cutoff[0], 10, 20, ..., 90, 100 * cutoff[1] (cutoff[0] < 0.1,
+ * cutoff[1] > 0.9): TorchIO's landmarks without its quartiles, which its transform never uses. */
+int vxa_histstd_percentiles(const double cutoff[2], double *q);
+/* TorchIO's _get_average_mapping: landmark j = the mean over images i of 100 * (p_ij - p_i0) / (p_i,n-1 - p_i0),
+ * p (nimg x n, row-major) the images' percentiles; an image with p_i,n-1 == p_i0 is an error (index in err). */
+vxa_status vxa_histstd_average(const double *p, int nimg, int n, double *map, char *err, size_t errlen);
+/* The nq percentiles q[] of a one-channel image (scaled as the pipeline reads it; finite voxels, with nonzero
+ * the non-zero ones, with mask those where the mask, on the image's grid, is non-zero) into out, on ctx's
+ * device. */
+vxa_status vxa_histstd_image(vxa_context *ctx, const vxa_volume *img, const vxa_volume *mask, int nonzero,
+                             const double *q, int nq, double *out);
+/* Writes the landmarks file (through src/commit.c: whole or not at all). */
+vxa_status vxa_histstd_write(const char *path, const double *q, const double *map, int n, const double cutoff[2],
+                             int nimg, const char *masking, char *err, size_t errlen);
 
 /* One instruction of the device's elementwise program (kernels/intensity_ops.h): opcode, op index (noise's
  * Philox stream), extra (bias: the order), and npar parameters, rounded to float when loaded. */

@@ -147,6 +147,10 @@ typedef struct vxa_resample_params {
     double A[3][3], b[3];        /* p = A·(o + d(o)) + b, in input voxel indices */
     int64_t out_dim[3];
     int order;                   /* 0 nearest (floor(p + 0.5)), 1 trilinear */
+    /* A label map's pass with order 1 (in and out of one type, not scaled): each label's indicator interpolated
+     * trilinearly, then VXA_LABEL_THRESHOLD (1, batchgenerators' order 1) or VXA_LABEL_ARGMAX (2) picks the
+     * label (kernels/resample_label.h); 0 otherwise. */
+    int label_rule;
     vxa_mode mode;
     double cval;
     const vxa_dvol *field;       /* NULL, or float32 with 3 channels (d_i, d_j, d_k) on the output grid */
@@ -203,6 +207,13 @@ vxa_status vxa_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, co
 vxa_status vxa_ref_copy_axes(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int sign[3],
                              const int64_t offset[3], vxa_mode mode, double cval);
 
+/* Label remap (src/backend.c checks: integer labels, in and out of one type and size; pairs from[i] -> to[i]
+ * in any order, from distinct, every to[i] representable in the type): a label equal to from[i] becomes to[i],
+ * any other stays (drop 0) or becomes 0 (drop 1). Launch "vxa_label_remap". */
+vxa_status vxa_label_remap(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                           const int64_t *to, int n, int drop);
+vxa_status vxa_ref_label_remap(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                               const int64_t *to, int n, int drop);
 /* Any dtype to float32 with NIfTI scaling (out has in's voxel count). Launch "vxa_cast_float". */
 vxa_status vxa_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);
 vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out);

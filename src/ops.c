@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const char *const sampling_modes[] = { "constant", "nearest", "reflect", NULL };
+static const char *const label_rules[] = { "threshold", "argmax", NULL };
 
 static const vxa_param_desc sampling_params[] = {
     [VXA_SAMPLING_ORDER] = { "order", 1, VXA_P_INT | VXA_P_FIXED, 0, 1, { 1 }, "interpolation of images: 1 "
@@ -16,12 +17,19 @@ static const vxa_param_desc sampling_params[] = {
                             NULL },
     [VXA_SAMPLING_LABEL_MODE] = { "label_mode", 1, VXA_P_FIXED, 0, 2, { 0 }, "boundary for label maps (labels "
                                   "use cval 0)", sampling_modes },
+    [VXA_SAMPLING_LABEL_ORDER] = { "label_order", 1, VXA_P_INT | VXA_P_FIXED, 0, 1, { 0 }, "interpolation of label "
+                                   "maps: 0 nearest, 1 each label's indicator trilinear, then label_rule picks",
+                                   NULL },
+    [VXA_SAMPLING_LABEL_RULE] = { "label_rule", 1, VXA_P_FIXED, 0, 1, { 0 }, "with label_order=1: threshold (the "
+                                  "largest label of weight >= 0.5, else 0: batchgenerators' order 1) or argmax (the "
+                                  "label of largest weight, ties to the larger label)", label_rules },
 };
 
 /* Not an op on the volume: the settings of the spatial passes that follow it (src/pipeline.c reads them). */
 const vxa_op_desc vxa_sampling_op = {
     .name = "sampling", .kind = VXA_OPK_SAMPLING, .params = sampling_params, .nparams = VXA_SAMPLING_NPARAMS,
-    .doc = "how the following spatial passes resample images; labels always order 0, cval 0",
+    .doc = "how the following spatial passes resample images and label maps; labels use cval 0, and order 0 "
+           "unless label_order=1 (nnU-Net's order_seg=1: per-label linear interpolation)",
     .scipy = "`order`, `mode` ('grid-constant' for constant), `cval`",
 };
 
@@ -42,6 +50,7 @@ const vxa_op_desc *const *vxa_op_table(int *count)
             for (int i = 0; i < fams[f].n && n < 127; i++) table[n++] = &fams[f].ops[i];
         for (int i = 0; i < vxa_intensity_nops && n < 127; i++) table[n++] = vxa_intensity_ops[i];
         for (int i = 0; i < vxa_group_nops && n < 127; i++) table[n++] = &vxa_group_ops[i];
+        for (int i = 0; i < vxa_label_nops && n < 127; i++) table[n++] = &vxa_label_ops[i];
         table[n] = NULL;
         ntable = n;
     }

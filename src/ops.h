@@ -19,6 +19,10 @@ enum {
     VXA_P_ABOVE_LO = 32,  /* lo is an open bound: every given value must be > lo (a sigma of 0 is no sigma) */
     VXA_P_LONG = 64,      /* a list of 1..VXA_OP_MAXLIST fixed values (classes, ratios), kept in the op's `list`
                            * (at most one such parameter per op); count is unused */
+    VXA_P_PAIRS = 256,    /* any number of integer pairs FROM:TO (remap's), kept in the op's data as
+                           * from0, to0, from1, to1, ...; its value slot unused */
+    VXA_P_PATH = 128,     /* a file name instead of numbers (letters, digits and ._-/+~@%: only), read when the
+                           * spec is parsed by the op's `load`; at most one per op, its value slot unused */
 };
 
 #define VXA_OP_MAXLIST 256
@@ -34,16 +38,19 @@ typedef struct vxa_param_desc {
 } vxa_param_desc;
 
 /* SAMPLING: sets how the spatial passes that follow resample (its values are fixed, it draws nothing, its
- * row in the draw record carries no values); the others act on the volume. */
+ * row in the draw record carries no values); LABEL acts on the label map alone; the others act on the volume
+ * (and spatial and elastic ops on the label map too). */
 /* GROUP: one_of, some_of, shuffle: ops that pick which of the ops inside them run, per sample (src/plan.c). */
-typedef enum { VXA_OPK_SAMPLING, VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY, VXA_OPK_GROUP } vxa_op_kind;
-
+typedef enum { VXA_OPK_SAMPLING, VXA_OPK_SPATIAL, VXA_OPK_ELASTIC, VXA_OPK_INTENSITY, VXA_OPK_GROUP,
+               VXA_OPK_LABEL } vxa_op_kind;
 enum { VXA_GROUP_ONE_OF = 1, VXA_GROUP_SOME_OF, VXA_GROUP_SHUFFLE };
 #define VXA_GROUP_MAX 64        /* ops directly inside one group */
 #define VXA_GROUP_DEPTH 8       /* groups inside groups */
 
-/* The parameters of sampling(order=, mode=, cval=, label_mode=), by position in its descriptor. */
-enum { VXA_SAMPLING_ORDER, VXA_SAMPLING_MODE, VXA_SAMPLING_CVAL, VXA_SAMPLING_LABEL_MODE, VXA_SAMPLING_NPARAMS };
+/* The parameters of sampling(order=, mode=, cval=, label_mode=, label_order=, label_rule=), by position in its
+ * descriptor. */
+enum { VXA_SAMPLING_ORDER, VXA_SAMPLING_MODE, VXA_SAMPLING_CVAL, VXA_SAMPLING_LABEL_MODE, VXA_SAMPLING_LABEL_ORDER,
+       VXA_SAMPLING_LABEL_RULE, VXA_SAMPLING_NPARAMS };
 
 /* A grid: what a spatial op sees of its input and produces. affine: voxel -> world (mm). */
 typedef struct vxa_grid {
@@ -60,6 +67,8 @@ typedef struct vxa_op_values {
     uint32_t op_index;               /* position in the pipeline: the Philox stream is op_index << 8 | lane */
     const double *list;              /* the VXA_P_LONG parameter's values (the pipeline's memory), or NULL */
     int nlist;
+    const double *data;              /* what the op's `load` read from its VXA_P_PATH file (the pipeline owns it) */
+    int ndata;
 } vxa_op_values;
 
 /* What data-dependent grid ops (src/ops_sample.c) read of the pipeline's input; the executor fills it
@@ -124,6 +133,13 @@ typedef struct vxa_op_desc {
      * vxa_intensity_run. */
     int intensity_id;
 
+    /* LABEL: the label map in (integer type) to out (the same type and grid), on the device. */
+    vxa_status (*label)(vxa_context *ctx, const vxa_op_values *val, const vxa_dvol *in, vxa_dvol *out);
+
+    /* With a VXA_P_PATH parameter: reads the file when the spec is parsed into *data (malloc'd, *n values; the
+     * pipeline frees it), or writes into err what is wrong, naming the file. */
+    vxa_status (*load)(const char *path, double **data, int *n, char *err, size_t errlen);
+
     /* Optional: a check of the parsed values that needs no input (rotate's plane names two different axes),
      * run by the parser so the error points at the op; returns NULL, or what is wrong. */
     const char *(*check)(const double lo[][3], const double hi[][3]);
@@ -167,6 +183,8 @@ extern const int vxa_group_nops;
 extern const vxa_op_desc vxa_sample_ops[];      /* src/ops_sample.c: patch sampling, crop to foreground */
 extern const int vxa_sample_nops;
 extern const vxa_op_desc *const vxa_intensity_ops[];   /* in VXA_IOP_LIST's order */
+extern const vxa_op_desc vxa_label_ops[];
+extern const int vxa_label_nops;
 extern const int vxa_intensity_nops;
 
 /* The CT window presets of window(preset=...), for other users of the same windows (voxaug preview --ct):

@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BIG 3.0e38
@@ -480,6 +481,160 @@ static const vxa_op_desc lowres_op = {
            "trilinear with mode nearest",
     .scipy = "ndimage.zoom(ndimage.zoom(x, n'/n, order=1, mode='nearest', grid_mode=True), n/n', same)",
     .intensity_id = VXA_INT_LOWRES };
+
+/* ---- rescale ------------------------------------------------------------------------------------------- */
+/* TorchIO RescaleIntensity(out_min_max, percentiles): a, b = the lo and hi percentiles; clip to [a, b], then
+ * map [a, b] linearly onto [out_min, out_max]. clip=0 is MONAI ScaleIntensityRangePercentiles(clip=False): the
+ * same line, not clipped. a == b (a constant channel) leaves the channel unchanged, as TorchIO does. */
+enum { RESCALE_OUT_MIN, RESCALE_OUT_MAX, RESCALE_LO, RESCALE_HI, RESCALE_CLIP, RESCALE_NONZERO, RESCALE_MASK };
+static const vxa_param_desc rescale_params[] = {
+    [RESCALE_OUT_MIN] = { "out_min", 1, 0, -BIG, BIG, { 0 }, "value the lo percentile maps to", NULL },
+    [RESCALE_OUT_MAX] = { "out_max", 1, 0, -BIG, BIG, { 1 }, "value the hi percentile maps to", NULL },
+    [RESCALE_LO] = { "lo", 1, 0, 0, 100, { 0 }, "lower percentile (0: the minimum)", NULL },
+    [RESCALE_HI] = { "hi", 1, 0, 0, 100, { 100 }, "upper percentile (100: the maximum)", NULL },
+    [RESCALE_CLIP] = { "clip", 1, VXA_P_INT, 0, 1, { 1 }, "1: clip to [out_min, out_max] (TorchIO); 0: extend the "
+                       "line beyond (MONAI clip=False)", NULL },
+    [RESCALE_NONZERO] = { "nonzero", 1, VXA_P_INT, 0, 1, { 0 }, "1: percentiles of the non-zero voxels, zero "
+                          "voxels stay 0", NULL },
+    [RESCALE_MASK] = { "mask", 1, VXA_P_INT, 0, 1, { 0 }, "1: percentiles of the voxels where the label map is "
+                       "non-zero (every voxel is rescaled)", NULL },
+};
+static vxa_status rescale_resolve(vxa_context *ctx, const vxa_op_values *val, vxa_iop *out)
+{
+    out->out_min = val->v[RESCALE_OUT_MIN][0];
+    out->out_max = val->v[RESCALE_OUT_MAX][0];
+    out->lo = val->v[RESCALE_LO][0];
+    out->hi = val->v[RESCALE_HI][0];
+    out->preserve = val->v[RESCALE_CLIP][0] != 0;
+    out->nonzero = val->v[RESCALE_NONZERO][0] != 0;
+    out->masked = val->v[RESCALE_MASK][0] != 0;
+    if (!(out->lo <= out->hi))
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "rescale(lo=%g, hi=%g): lo > hi", out->lo, out->hi);
+    return VXA_OK;
+}
+static int rescale_lower(const vxa_iop *op, const vxa_istats *s, vxa_iins *out)
+{
+    const double a = s->plo, b = s->phi;
+    const bool none = isnan(a) || !(b > a);   /* nothing counted, or a constant channel: the identity (the
+                                               * opcodes are every channel's) */
+    const int nz = op->nonzero;
+    int n = 0;
+    if (op->preserve) out[n++] = ins3(nz ? VXA_IOP_CLIP_NZ : VXA_IOP_CLIP, 2, none ? -INFINITY : a,
+                                      none ? INFINITY : b, 0);
+    out[n++] = none ? ins3(VXA_IOP_LINEAR, 3, 0, 1, 0)
+                    : ins3(nz ? VXA_IOP_LINEAR_NZ : VXA_IOP_LINEAR, 3, a, (op->out_max - op->out_min) / (b - a),
+                           op->out_min);
+    return n;
+}
+static double rescale_ref(const vxa_iop *op, const vxa_istats *s, double x, const vxa_ivoxel *at)
+{
+    (void)at;
+    const double a = s->plo, b = s->phi;
+    if (isnan(a) || !(b > a) || isnan(x) || (op->nonzero && x == 0)) return x;
+    if (op->preserve) x = fmin(fmax(x, a), b);
+    return (x - a) / (b - a) * (op->out_max - op->out_min) + op->out_min;
+}
+static const vxa_iop_impl rescale_impl = { "rescale", VXA_ISTATS_PERCENTILES, rescale_resolve, rescale_lower,
+                                           rescale_ref, NULL };
+static const vxa_op_desc rescale_op = {
+    .name = "rescale", .kind = VXA_OPK_INTENSITY, .params = rescale_params, .nparams = NP(rescale_params),
+    .doc = "rescale [a, b] linearly to [out_min, out_max], a and b the lo and hi percentiles (linear "
+           "interpolation) of the finite voxels (or non-zero ones: nonzero=1, zeros stay 0; or those inside the "
+           "label map: mask=1); clip=1 clips to the range first (TorchIO), clip=0 does not (MONAI); a == b leaves "
+           "the channel unchanged",
+    .scipy = "TorchIO RescaleIntensity((out_min, out_max), percentiles=(lo, hi)); MONAI "
+             "ScaleIntensityRangePercentiles(lo, hi, out_min, out_max, clip)",
+    .intensity_id = VXA_INT_RESCALE };
+
+/* ---- histstd ------------------------------------------------------------------------------------------- */
+/* Nyul-Udupa histogram standardisation as TorchIO's HistogramStandardization applies it: the channel's own
+ * percentiles q[0 .. n-1] (those of the landmarks file: the cutoffs and the deciles) map to the file's
+ * landmarks, linearly in between and beyond the ends (the first and last segments extended); a segment whose
+ * percentiles are less than 1e-5 apart maps to its lower landmark (TorchIO's epsilon). */
+enum { HISTSTD_LANDMARKS, HISTSTD_NONZERO, HISTSTD_MASK };
+static const vxa_param_desc histstd_params[] = {
+    [HISTSTD_LANDMARKS] = { "landmarks", 1, VXA_P_REQUIRED | VXA_P_PATH | VXA_P_FIXED, 0, 0, { 0 }, "landmarks "
+                            "file (JSON) from `voxaug histstd-train`", NULL },
+    [HISTSTD_NONZERO] = { "nonzero", 1, VXA_P_INT, 0, 1, { 0 }, "1: percentiles of the non-zero voxels, zero "
+                          "voxels stay 0", NULL },
+    [HISTSTD_MASK] = { "mask", 1, VXA_P_INT, 0, 1, { 0 }, "1: percentiles of the voxels where the label map is "
+                       "non-zero (every voxel is mapped)", NULL },
+};
+#define HISTSTD_EPS 1e-5
+static vxa_status histstd_resolve(vxa_context *ctx, const vxa_op_values *val, vxa_iop *out)
+{
+    const int n = val->ndata / 2;
+    if (n < 3 || n > VXA_HIST_MAXQ || val->ndata != 2 * n)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "histstd: %d landmark values, expected 2 x 3..%d",
+                        val->ndata, VXA_HIST_MAXQ);
+    out->nq = n;
+    for (int i = 0; i < n; i++) {
+        out->q[i] = val->data[i];
+        out->map[i] = val->data[n + i];
+    }
+    out->nonzero = val->v[HISTSTD_NONZERO][0] != 0;
+    out->masked = val->v[HISTSTD_MASK][0] != 0;
+    return VXA_OK;
+}
+/* Segment s's slope: TorchIO's diff_mapping / diff_perc, 0 where the percentiles are closer than epsilon. */
+static double histstd_slope(const vxa_iop *op, const vxa_istats *s, int seg)
+{
+    const double dp = s->q[seg + 1] - s->q[seg];
+    return dp < HISTSTD_EPS ? 0.0 : (op->map[seg + 1] - op->map[seg]) / dp;
+}
+static int histstd_lower(const vxa_iop *op, const vxa_istats *s, vxa_iins *out)
+{
+    const int n = op->nq, m = n - 2;   /* the interior percentiles are the breakpoints */
+    const bool none = isnan(s->q[0]);  /* nothing counted: every segment the identity (the opcode is every
+                                        * channel's) */
+    vxa_iins in = { .opcode = op->nonzero ? VXA_IOP_PWL_NZ : VXA_IOP_PWL, .extra = m, .npar = m + 3 * (m + 1) };
+    for (int b = 0; b < m; b++) in.p[b] = none ? 0 : s->q[b + 1];
+    for (int seg = 0; seg <= m; seg++) {
+        in.p[m + 3 * seg] = none ? 0 : s->q[seg];
+        in.p[m + 3 * seg + 1] = none ? 0 : op->map[seg];
+        in.p[m + 3 * seg + 2] = none ? 1 : histstd_slope(op, s, seg);
+    }
+    out[0] = in;
+    return 1;
+}
+static double histstd_ref(const vxa_iop *op, const vxa_istats *s, double x, const vxa_ivoxel *at)
+{
+    (void)at;
+    if (isnan(s->q[0]) || (op->nonzero && x == 0)) return x;
+    /* np.digitize(x, q[1:-1], right=False): the number of interior percentiles <= x */
+    int seg = 0;
+    for (int b = 1; b < op->nq - 1; b++) seg += x >= s->q[b];
+    const double slope = histstd_slope(op, s, seg);
+    return slope * x + (op->map[seg] - slope * s->q[seg]);   /* TorchIO's slope and intercept */
+}
+static const vxa_iop_impl histstd_impl = { "histstd", VXA_ISTATS_QUANTILES, histstd_resolve, histstd_lower,
+                                           histstd_ref, NULL };
+static const vxa_op_desc histstd_op = {
+    .name = "histstd", .kind = VXA_OPK_INTENSITY, .params = histstd_params, .nparams = NP(histstd_params),
+    .doc = "Nyul-Udupa histogram standardisation: the channel's percentiles at the landmarks file's percentiles "
+           "(cutoffs and deciles, of the finite voxels, or non-zero ones: nonzero=1, zeros stay 0, or those inside "
+           "the label map: mask=1) map piecewise linearly onto its landmarks, the end segments extended",
+    .scipy = "TorchIO HistogramStandardization({'image': landmarks}) after HistogramStandardization.train",
+    .load = vxa_histstd_load, .intensity_id = VXA_INT_HISTSTD };
+
+vxa_status vxa_istats_quantiles(vxa_context *ctx, const vxa_iop *op, const vxa_dvol *vol, const vxa_dvol *mask,
+                                vxa_istats *s)
+{
+    const int64_t nc = vol->channels;
+    double *pct = malloc((size_t)nc * 2 * sizeof *pct);
+    if (!pct) return vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "histstd: percentiles of %lld channels", (long long)nc);
+    vxa_status st = VXA_OK;
+    for (int i = 0; i < op->nq && st == VXA_OK; i += 2) {   /* two percentiles per reduction */
+        const double q[2] = { op->q[i], op->q[i + 1 < op->nq ? i + 1 : i] };
+        st = vxa_reduce_percentiles(ctx, vol, op->nonzero, op->masked ? mask : NULL, q, pct);
+        for (int64_t c = 0; c < nc && st == VXA_OK; c++) {
+            s[c].q[i] = pct[2 * c];
+            if (i + 1 < op->nq) s[c].q[i + 1] = pct[2 * c + 1];
+        }
+    }
+    free(pct);
+    return st;
+}
 
 /* ---- the tables, from VXA_IOP_LIST ----------------------------------------------------------------------- */
 #define VXA_IOP_DESC(ID, name) &name##_op,

@@ -124,7 +124,8 @@ static vxa_status exec_spatial(runner *r, const vxa_pass *sp, bool image)
     if (image && (st = vxa_resample(ctx, &r->img, &out, &rp)) != VXA_OK) goto done;
     if (r->has_label) {   /* the label map's pass, with what it reads, handed to flush_label */
         r->lab_rp = rp;
-        r->lab_rp.order = 0;
+        r->lab_rp.order = sp->label_rule ? 1 : 0;
+        r->lab_rp.label_rule = sp->label_rule;
         r->lab_rp.mode = (vxa_mode)sp->label_mode;
         r->lab_rp.cval = 0.0;
         r->lab_pending = true;
@@ -214,6 +215,22 @@ static vxa_status run_intensity(runner *r, const vxa_pass *s, const vxa_pass *ne
         return st;
     r->grid = next->out;
     return VXA_OK;
+}
+
+/* Runs a LABEL pass on the label map as it stands (its pending resampling first); nothing without one. */
+static vxa_status run_label(runner *r, const vxa_pass *s)
+{
+    if (!r->has_label || !s->label) return VXA_OK;
+    vxa_status st = flush_label(r, NULL, NULL);
+    if (st != VXA_OK) return st;
+    vxa_dvol out = { 0 };
+    if ((st = vxa_dvol_alloc(r->ctx, r->lab.dim, r->lab.channels, r->lab.dtype, &out)) == VXA_OK &&
+        (st = s->label->label(r->ctx, &s->vals[0], &r->lab, &out)) == VXA_OK) {
+        swap_in(r, &r->lab, &out);
+        return VXA_OK;
+    }
+    vxa_dvol_release(r->ctx, &out);
+    return st;
 }
 
 static bool same_grid(const vxa_volume *a, const vxa_volume *b)
@@ -397,6 +414,7 @@ vxa_status vxa_pipeline_run_dvol_kept(vxa_context *ctx, const vxa_pipeline *p, c
         if (s->fused) continue;   /* run by the pass before it */
         if ((st = vxa_run_cancelled(ctx, o, "op", s->first)) != VXA_OK) goto done;
         st = s->kind == VXA_PASS_INTENSITY ? run_intensity(&r, s, s->window ? &plan.passes[k + 1] : NULL)
+             : s->kind == VXA_PASS_LABEL   ? run_label(&r, s)
                                            : exec_spatial(&r, s, true);
         if (st != VXA_OK) goto done;
     }
@@ -582,7 +600,8 @@ static vxa_status run_slabs(vxa_context *ctx, const vxa_pipeline *p, const vxa_r
     memcpy(rp.b, sp->b, sizeof sp->b);
     memcpy(rp.out_dim, out_grid.dim, sizeof rp.out_dim);
     vxa_resample_params lp = rp;
-    lp.order = 0;
+    lp.order = sp->label_rule ? 1 : 0;
+    lp.label_rule = sp->label_rule;
     lp.mode = (vxa_mode)sp->label_mode;
     lp.cval = 0.0;
     for (int64_t k0 = 0; k0 < mz;) {

@@ -16,6 +16,9 @@ typedef struct vxa_op_inst {
     int nlist;
     int nchildren, span;              /* a group: the ops directly inside it, and the entries after it that are
                                        * its (children and their children) */
+    char *path;                       /* its VXA_P_PATH parameter's file name, or NULL (owned) */
+    double *data;                     /* what the op's load read from it (owned), ndata values */
+    int ndata;
 } vxa_op_inst;
 
 struct vxa_pipeline {

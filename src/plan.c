@@ -2,6 +2,7 @@
 /* The planner (src/plan.h): every op's parameters drawn on the host from (seed, sample, op index), runs of ops
  * grouped into passes, the passes' grids followed from the input's, then the fusion rewrites. */
 #include "plan.h"
+#include "resample_label.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@ void vxa_op_draw(const vxa_op_inst *op, uint64_t seed, uint64_t sample, uint32_t
     val->seed = seed;
     val->sample = sample;
     val->op_index = index;
+    val->data = op->data;
+    val->ndata = op->ndata;
     vxa_draw_rng r = { .seed = seed, .sample = sample, .stream = index << 8 | DRAW_LANE_PARAMS };
     /* The probability draw comes first and always happens, so later draws do not depend on it. */
     const double u = vxa_draw_uniform(&r);
@@ -107,6 +110,7 @@ typedef struct {
     vxa_plan *plan;
     int flags;
     int order, mode, label_mode;     /* the sampling in force */
+    int label_order, label_argmax;
     double cval;
     char *err;
     size_t errlen;
@@ -158,9 +162,11 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
             if (op->given[VXA_SAMPLING_MODE]) w->mode = (int)op->lo[VXA_SAMPLING_MODE][0];
             if (op->given[VXA_SAMPLING_CVAL]) w->cval = op->lo[VXA_SAMPLING_CVAL][0];
             if (op->given[VXA_SAMPLING_LABEL_MODE]) w->label_mode = (int)op->lo[VXA_SAMPLING_LABEL_MODE][0];
+            if (op->given[VXA_SAMPLING_LABEL_ORDER]) w->label_order = (int)op->lo[VXA_SAMPLING_LABEL_ORDER][0];
+            if (op->given[VXA_SAMPLING_LABEL_RULE]) w->label_argmax = (int)op->lo[VXA_SAMPLING_LABEL_RULE][0];
             continue;
         }
-        if (op->desc->kind == VXA_OPK_INTENSITY) break;
+        if (op->desc->kind == VXA_OPK_INTENSITY || op->desc->kind == VXA_OPK_LABEL) break;
         if (op->desc->kind == VXA_OPK_ELASTIC && s->elastic) break; /* one field per pass */
         vxa_op_values val;
         bool applied;
@@ -202,6 +208,7 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
     s->mode = w->mode;
     s->cval = w->cval;
     s->label_mode = w->label_mode;
+    s->label_rule = w->label_order == 0 ? 0 : w->label_argmax ? VXA_LABEL_ARGMAX : VXA_LABEL_THRESHOLD;
     s->identity = !s->elastic && is_identity(s->A, s->b, s->in.dim, s->out.dim);
     s->crop = is_crop(s, s->crop_off);
     return VXA_OK;
@@ -327,6 +334,13 @@ vxa_status vxa_plan_make_data(const vxa_pipeline *p, uint64_t seed, uint64_t sam
         vxa_pass *s = &plan->passes[plan->npasses++];
         if (p->ops[w.seq[i]].desc->kind == VXA_OPK_INTENSITY) {
             plan_intensity(&w, &i, &plan->out, s);
+        } else if (p->ops[w.seq[i]].desc->kind == VXA_OPK_LABEL) {
+            const int k = w.seq[i];
+            bool applied;
+            pass_begin(s, VXA_PASS_LABEL, k, &plan->out);
+            draw(&w, k, &applied, &s->vals[0]);
+            s->label = applied ? p->ops[k].desc : NULL;
+            s->end = seq_at(&w, ++i);
         } else {
             vxa_status st = plan_resample(&w, &i, &plan->out, s);
             if (st != VXA_OK) {
@@ -424,6 +438,17 @@ static void draw_op(vxa_draw *d, const vxa_op_inst *op, const vxa_op_values *val
         const vxa_param_desc *pd = &op->desc->params[i];
         const int n = (pd->flags & VXA_P_LIST) && val->given[i] ? val->given[i] : pd->count;
         jprintf(d, ",\"%s\":", pd->name);
+        if (pd->flags & VXA_P_PATH) {   /* its characters need no JSON escape (src/spec.c) */
+            jprintf(d, "\"%s\"", op->path ? op->path : "");
+            continue;
+        }
+        if (pd->flags & VXA_P_PAIRS) {
+            jprintf(d, "[");
+            for (int k = 0; k + 1 < op->ndata; k += 2)
+                jprintf(d, "%s[%.17g,%.17g]", k ? "," : "", op->data[k], op->data[k + 1]);
+            jprintf(d, "]");
+            continue;
+        }
         if (pd->flags & VXA_P_LONG) {   /* the list as given, [] where it was left out */
             jprintf(d, "[");
             for (int k = 0; k < val->nlist; k++) jprintf(d, "%s%.10g", k ? "," : "", val->list[k]);

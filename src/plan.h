@@ -9,7 +9,8 @@
  *              resampling pass of the image (order and mode of the sampling in force) and of the label map
  *              (order 0); d is defined on field_grid, of which a crop after the elastic op keeps a window;
  *   INTENSITY  a run of intensity ops (the applied ones), one program of elementwise passes on the image
- *              (src/ops_intensity.c lowers each op; label maps never see them).
+ *              (src/ops_intensity.c lowers each op; label maps never see them);
+ *   LABEL      one op on the label map alone (remap), applied or not: `label` set when it runs.
  * Rewrites after the list is made (fusion):
  *   an INTENSITY pass followed by a RESAMPLE pass that only crops inside the image takes the crop into its
  *   last pass (`window`; the crop pass is marked `fused` and the executor skips it);
@@ -25,7 +26,7 @@
 
 #define VXA_PLAN_MAX_IOPS 64     /* intensity ops per INTENSITY pass (a longer run becomes several passes) */
 
-typedef enum { VXA_PASS_RESAMPLE, VXA_PASS_INTENSITY } vxa_pass_kind;
+typedef enum { VXA_PASS_RESAMPLE, VXA_PASS_INTENSITY, VXA_PASS_LABEL } vxa_pass_kind;
 
 typedef struct vxa_pass {
     vxa_pass_kind kind;
@@ -42,6 +43,7 @@ typedef struct vxa_pass {
     vxa_grid field_grid;
     int64_t field_off[3];
     int order, mode, label_mode;     /* the sampling in force: the image's order and mode, the label map's mode */
+    int label_rule;                  /* 0: labels order 0; VXA_LABEL_THRESHOLD or _ARGMAX: per-label order 1 */
     double cval;
     bool identity;                   /* no field and the identity on the same grid: nothing to resample */
     bool crop;                       /* no field, p = o + crop_off inside the input (an exact copy) */
@@ -61,6 +63,8 @@ typedef struct vxa_pass {
     bool part;                       /* the image is the window at part_off of a grid of part_grid voxels (a
                                       * crop moved before these ops): each voxel keeps that grid's index */
     int64_t part_grid[3], part_off[3];
+    /* LABEL */
+    const vxa_op_desc *label;        /* the op, NULL when it does not apply; its values in vals[0] */
 } vxa_pass;
 
 /* What one op drew, for the draw record: ops of every kind but sampling are drawn, in order. */

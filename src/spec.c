@@ -4,6 +4,8 @@
  *     op    := NAME [ '(' [ arg { ',' arg } ] ')' ]
  *     arg   := [ KEY '=' ] value            a bare value after KEY=v continues KEY's list: plane=0,1
  *     value := NUMBER | CHOICE | '[' NUMBER ',' NUMBER ']'      a range, drawn per sample
+ *            | NUMBER ':' NUMBER      a pair, for a parameter that takes pairs (remap's map; bare pairs go there)
+ *            | PATH                   a file name, for a parameter that takes one (histstd's landmarks)
  * Positional values fill the parameters in order; a parameter of 3 values takes 1 (broadcast) or 3.
  * `p=` is every op's probability (default 1). Errors name the column and the token.
  * Composition (src/ops_compose.c): a group holds ops, separated by ',' inside its parentheses, then its own
@@ -148,6 +150,73 @@ static vxa_status value(parser *p, const vxa_param_desc *pd, const char *opname,
     return VXA_OK;
 }
 
+/* A file name for a VXA_P_PATH parameter: a run of letters, digits and ._-/+~@%: (so that the spec's text, the
+ * draw record and JSON sidecars need no quoting), read at once by the op's load into op->data. */
+static vxa_status path_value(parser *p, const vxa_param_desc *pd, vxa_op_inst *op, const char *opname, double *lo,
+                             double *hi)
+{
+    skip_ws(p);
+    const size_t col = p->pos;
+    size_t n = 0;
+    while (p->s[col + n] && (isalnum((unsigned char)p->s[col + n]) || strchr("._-/+~@%:", p->s[col + n]))) n++;
+    const char c = p->s[col + n];
+    if (n == 0 || (c && c != ',' && c != ')' && !isspace((unsigned char)c)))
+        return perr(p, c && n ? col + n : col, "%s: %s takes a file name of letters, digits and ._-/+~@%%: only",
+                    opname, pd->name);
+    if (n > 1024) return perr(p, col, "%s: %s: a file name of more than 1024 characters", opname, pd->name);
+    if (op->path) return perr(p, col, "%s: %s given twice", opname, pd->name);
+    if (!(op->path = malloc(n + 1))) return vxa_fail_buf(p->err, p->errlen, VXA_ERR_OUT_OF_MEMORY, "spec");
+    memcpy(op->path, p->s + col, n);
+    op->path[n] = '\0';
+    p->pos = col + n;
+    char why[512] = "";
+    vxa_status st = op->desc->load ? op->desc->load(op->path, &op->data, &op->ndata, why, sizeof why)
+                                   : VXA_ERR_INVALID_ARGUMENT;
+    if (st != VXA_OK) return perr(p, col, "%s: %s", opname, why[0] ? why : "cannot read the file");
+    *lo = *hi = 0;
+    return VXA_OK;
+}
+
+/* Whether a pair FROM:TO starts at the parser's position: [+-] digits [. digits], blanks, ':'. */
+static bool looks_like_pair(const parser *p)
+{
+    const char *c = p->s + p->pos;
+    while (isspace((unsigned char)*c)) c++;
+    if (*c == '+' || *c == '-') c++;
+    if (!isdigit((unsigned char)*c)) return false;
+    while (isdigit((unsigned char)*c) || *c == '.') c++;
+    while (isspace((unsigned char)*c)) c++;
+    return *c == ':';
+}
+
+/* One pair FROM:TO of a VXA_P_PAIRS parameter, appended to op->data: whole numbers within pd's bounds. */
+static vxa_status pair_value(parser *p, const vxa_param_desc *pd, vxa_op_inst *op, const char *opname)
+{
+    skip_ws(p);
+    const size_t col = p->pos;
+    double a, b;
+    vxa_status st = number(p, &a);
+    if (st != VXA_OK) return st;
+    skip_ws(p);
+    if (p->s[p->pos] != ':') return perr(p, p->pos, "%s: %s takes pairs FROM:TO: expected ':'", opname, pd->name);
+    p->pos++;
+    if ((st = number(p, &b)) != VXA_OK) return st;
+    for (int k = 0; k < 2; k++) {
+        const double x = k ? b : a;
+        if (x != floor(x) || x < pd->lo || x > pd->hi)
+            return perr(p, col, "%s: %s: %g is not a whole number in [%g, %g]", opname, pd->name, x, pd->lo, pd->hi);
+    }
+    for (int i = 0; i < op->ndata; i += 2)
+        if (op->data[i] == a) return perr(p, col, "%s: %s: label %g mapped twice", opname, pd->name, a);
+    if (op->ndata >= 2 * 4096) return perr(p, col, "%s: %s: more than 4096 pairs", opname, pd->name);
+    double *d = realloc(op->data, (size_t)(op->ndata + 2) * sizeof *d);
+    if (!d) return vxa_fail_buf(p->err, p->errlen, VXA_ERR_OUT_OF_MEMORY, "spec");
+    op->data = d;
+    d[op->ndata++] = a;
+    d[op->ndata++] = b;
+    return VXA_OK;
+}
+
 /* Values a parameter takes. */
 static int param_cap(const vxa_param_desc *pd)
 {
@@ -212,6 +281,13 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
             } else {
                 p->pos = save;
             }
+            int pairs = -1;   /* a bare pair goes to the op's VXA_P_PAIRS parameter, wherever it stands */
+            for (int i = 0; i < nparams; i++)
+                if (params[i].flags & VXA_P_PAIRS) pairs = i;
+            if (target < 0 && pairs >= 0 && looks_like_pair(p)) {
+                cur = target = pairs;
+                keyed = true;
+            }
             if (target < 0) { /* a bare value: the current parameter, or the next one if it is full */
                 if (cur < VXA_OP_MAXPARAMS && cur >= nparams)
                     return perr(p, argcol, "%s takes at most %d positional parameter(s)", name, nparams);
@@ -224,8 +300,18 @@ static vxa_status parse_op(parser *p, vxa_op_inst *op)
                 if (cur >= nparams) return perr(p, argcol, "%s takes at most %d positional parameter(s)", name, nparams);
             }
             const vxa_param_desc *pd = cur == VXA_OP_MAXPARAMS ? &prob_param : &params[cur];
+            if (pd->flags & VXA_P_PAIRS) {
+                vxa_status st = pair_value(p, pd, op, name);
+                if (st != VXA_OK) return st;
+                filled[cur] = 1;
+                skip_ws(p);
+                if (p->s[p->pos] == ',') { p->pos++; continue; }
+                if (p->s[p->pos] == ')') { p->pos++; break; }
+                return perr(p, p->pos, "%s: expected ',' or ')'%s", name, p->s[p->pos] ? "" : " before the end");
+            }
             double lo, hi;
-            vxa_status st = value(p, pd, name, &lo, &hi);
+            vxa_status st = (pd->flags & VXA_P_PATH) ? path_value(p, pd, op, name, &lo, &hi)
+                                                     : value(p, pd, name, &lo, &hi);
             if (st != VXA_OK) return st;
             if (cur == VXA_OP_MAXPARAMS) {
                 op->prob = lo;
@@ -431,6 +517,8 @@ static vxa_status parse_item(parser *p, vxa_pipeline *pl, int *cap, int depth)
     pl->nops--;   /* counted once parsed: a failed op owns nothing the pipeline frees */
     if ((st = parse_op(p, slot)) != VXA_OK) {
         free(slot->list);
+        free(slot->path);
+        free(slot->data);
         return st;
     }
     pl->nops++;
@@ -509,7 +597,11 @@ fail:
 void vxa_pipeline_free(vxa_pipeline *p)
 {
     if (!p) return;
-    for (int i = 0; i < p->nops; i++) free(p->ops[i].list);
+    for (int i = 0; i < p->nops; i++) {
+        free(p->ops[i].list);
+        free(p->ops[i].path);
+        free(p->ops[i].data);
+    }
     free(p->ops);
     free(p->text);
     free(p);
@@ -535,6 +627,18 @@ void vxa_op_format(const vxa_op_inst *op, char *buf, size_t len)
         if (!op->given[i]) continue;
         n += (size_t)snprintf(buf + n, len - n, "%s%s=", first ? "" : ", ", params[i].name);
         first = false;
+        if (params[i].flags & VXA_P_PATH) {
+            n += (size_t)snprintf(buf + n, len - n, "%s", op->path ? op->path : "");
+            continue;
+        }
+        if (params[i].flags & VXA_P_PAIRS) {
+            for (int k = 0; k + 1 < op->ndata && n < len; k += 2) {
+                num(a, sizeof a, op->data[k]);
+                num(b, sizeof b, op->data[k + 1]);
+                n += (size_t)snprintf(buf + n, len - n, "%s%s:%s", k ? "," : "", a, b);
+            }
+            continue;
+        }
         if (params[i].flags & VXA_P_LONG) {
             for (int k = 0; k < op->nlist && n < len; k++) {
                 num(a, sizeof a, op->list[k]);

@@ -30,6 +30,14 @@ static vxa_op_values make_values(const vxa_op_desc *d, const op_spec *s, uint32_
     val.seed = seed;
     val.sample = sample;
     val.op_index = op_index;
+    /* an op that reads a file (histstd's landmarks): these, as its load would give them */
+    static const double landmarks[22] = { 1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99,
+                                          0, 8, 15, 22, 30, 38, 47, 57, 68, 80, 100 };
+    for (int i = 0; i < d->nparams; i++)
+        if (d->params[i].flags & VXA_P_PATH) {
+            val.data = landmarks;
+            val.ndata = 22;
+        }
     return val;
 }
 
@@ -126,6 +134,12 @@ static const op_spec every_op[] = {
     { "bias", { "coef", "order" }, { 0.3, 5 } },
     { "blur", { "sigma" }, { 1.5 } },
     { "lowres", { "factor" }, { 2.5 } },
+    { "rescale", { NULL }, { 0 } },
+    { "rescale", { "lo", "hi", "out_min" }, { 2, 98, -1 } },
+    { "rescale", { "lo", "hi", "clip" }, { 5, 90, 0 } },
+    { "rescale", { "lo", "nonzero" }, { 1, 1 } },
+    { "histstd", { NULL }, { 0 } },
+    { "histstd", { "nonzero" }, { 1 } },
 };
 #define N_EVERY (int)(sizeof every_op / sizeof every_op[0])
 
@@ -146,8 +160,11 @@ static void test_every_op_device_equals_reference(void **state)
             vxa_volume *d = run_specs(dev, in, &every_op[o], 1, 42, sample, VXA_OK);
             char what[64];
             snprintf(what, sizeof what, "%s #%d", every_op[o].op, o);
-            /* the resampling kernel's float coordinates on white noise: the project's 1e-4 bar for lowres */
-            assert_agree(r, d, strcmp(every_op[o].op, "lowres") == 0 ? 1e-4 : 1e-5, what);
+            /* the resampling kernel's float coordinates on white noise: the project's 1e-4 bar for lowres;
+             * histstd's segments between percentiles of a few random voxels can be steep (slope s): the float32
+             * (x - pivot) carries ulp(x) * s, 1.1e-5 of the output's scale seen (seed 20261207, 7x1x1) */
+            const bool coarse = strcmp(every_op[o].op, "lowres") == 0 || strcmp(every_op[o].op, "histstd") == 0;
+            assert_agree(r, d, coarse ? 1e-4 : 1e-5, what);
             vxa_volume_free(in);
             vxa_volume_free(r);
             vxa_volume_free(d);

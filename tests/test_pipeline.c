@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static vxa_pipeline *parse_ok(const char *spec)
 {
@@ -748,6 +749,106 @@ static void test_output_shape_per_sample(void **state)
     vxa_volume_free(img);
 }
 
+/* remap and histstd in the spec: pairs and a file name parse, normalise and round-trip, errors point at them. */
+static void test_remap_and_histstd_parse(void **state)
+{
+    (void)state;
+    vxa_pipeline *p = parse_ok("remap( 3:1 , 4 : 1, -2:0, others=drop) remap(others=keep, 7:8)");
+    const char *text = vxa_pipeline_string(p);
+    assert_string_equal(text, "remap(map=3:1,4:1,-2:0, others=drop) remap(map=7:8, others=keep)");
+    vxa_pipeline *q = parse_ok(text);
+    assert_string_equal(text, vxa_pipeline_string(q));
+    assert_int_equal(p->ops[0].ndata, 6);
+    vxa_pipeline_free(p);
+    vxa_pipeline_free(q);
+    expect_parse_error("remap(3:1, 3:2)", "label 3 mapped twice", 12);
+    expect_parse_error("remap(3.5:1)", "3.5 is not a whole number", 7);
+    expect_parse_error("remap(3)", "takes pairs FROM:TO: expected ':'", 8);
+    expect_parse_error("remap(others=drop)", "parameter 'map' is required", 1);
+    expect_parse_error("histstd(landmarks=/nonexistent/lm.json)", "/nonexistent/lm.json: No such file", 19);
+    expect_parse_error("histstd(landmarks=a\"b.json)", "a file name of letters, digits", 20);
+    expect_parse_error("histstd(nonzero=1)", "parameter 'landmarks' is required", 1);
+    char dir[] = "/tmp/vxa-histstd-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char good[256], bad[256], spec[600];
+    snprintf(good, sizeof good, "%s/good.json", dir);
+    snprintf(bad, sizeof bad, "%s/bad.json", dir);
+    FILE *f = fopen(good, "w");
+    fputs("{\"percentiles\": [1, 50, 99], \"landmarks\": [0, 40, 100], \"note\": \"x\", \"n\": [true]}", f);
+    fclose(f);
+    f = fopen(bad, "w");
+    fputs("{\"percentiles\": [1, 50, 99], \"landmarks\": [0, 60, 50]}", f);
+    fclose(f);
+    snprintf(spec, sizeof spec, "histstd(landmarks=%s)", good);
+    expect_parse_error(spec, "not a landmarks file", 19);   /* "n": [true] is no number array */
+    f = fopen(good, "w");
+    fputs("{\"percentiles\": [1, 50, 99], \"landmarks\": [0, 40, 100], \"note\": \"x\"}", f);
+    fclose(f);
+    p = parse_ok(spec);
+    assert_int_equal(p->ops[0].ndata, 6);
+    assert_true(p->ops[0].data[4] == 40);
+    q = parse_ok(vxa_pipeline_string(p));
+    assert_string_equal(vxa_pipeline_string(p), vxa_pipeline_string(q));
+    vxa_pipeline_free(p);
+    vxa_pipeline_free(q);
+    snprintf(spec, sizeof spec, "histstd(landmarks=%s)", bad);
+    expect_parse_error(spec, "landmark 2 is 50, below the one before (60)", 19);
+    remove(good);
+    remove(bad);
+    rmdir(dir);
+}
+
+/* remap acts on the label map where it stands: after a flip, labels mapped pair by pair, the others kept or
+ * dropped; the image is untouched; device equals reference. */
+static void test_remap_maps_labels_at_its_place(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 11;
+    const int64_t dim[3] = { 13, 9, 7 };
+    vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
+    vxa_volume *lab = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_INT16, &lab), VXA_OK);
+    for (int64_t k = 0; k < dim[2]; k++)
+        for (int64_t j = 0; j < dim[1]; j++)
+            for (int64_t i = 0; i < dim[0]; i++)
+                vxa_volume_set(lab, i, j, k, 0, (double)((i + 2 * j + 3 * k) % 6) - 1);  /* -1 .. 4 */
+    for (int drop = 0; drop < 2; drop++) {
+        vxa_pipeline *p = parse_ok(drop ? "flip(axes=0) remap(-1:7, 2:7, 4:-3, others=drop)"
+                                        : "flip(axes=0) remap(-1:7, 2:7, 4:-3)");
+        vxa_volume *dl = NULL, *rl = NULL;
+        vxa_volume *d = run_ok(dev, p, 1, 0, img, lab, &dl);
+        vxa_volume *r = run_ok(ref, p, 1, 0, img, lab, &rl);
+        assert_true(vxa_test_identical(dl, rl));
+        for (int64_t k = 0; k < dim[2]; k++)
+            for (int64_t j = 0; j < dim[1]; j++)
+                for (int64_t i = 0; i < dim[0]; i++) {
+                    const double in = vxa_volume_get(lab, dim[0] - 1 - i, j, k, 0);
+                    const double want = in == -1 || in == 2 ? 7 : in == 4 ? -3 : drop ? 0 : in;
+                    assert_true(vxa_volume_get(rl, i, j, k, 0) == want);
+                    assert_true(vxa_volume_get(r, i, j, k, 0) == vxa_volume_get(img, dim[0] - 1 - i, j, k, 0));
+                }
+        vxa_volume_free(d);
+        vxa_volume_free(r);
+        vxa_volume_free(dl);
+        vxa_volume_free(rl);
+        vxa_pipeline_free(p);
+    }
+    vxa_pipeline *p = parse_ok("remap(1:300)");   /* 300 fits int16; 70000 does not */
+    vxa_volume *dl = NULL;
+    vxa_volume *d = run_ok(ref, p, 1, 0, img, lab, &dl);
+    vxa_volume_free(d);
+    vxa_volume_free(dl);
+    vxa_pipeline_free(p);
+    p = parse_ok("remap(1:70000)");
+    vxa_volume *o = NULL, *ol = NULL;
+    assert_int_equal(vxa_pipeline_run(ref, p, 1, 0, img, lab, &o, &ol, NULL), VXA_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vxa_last_error(ref), "70000 does not fit the label map's type int16"));
+    vxa_pipeline_free(p);
+    vxa_volume_free(img);
+    vxa_volume_free(lab);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -767,6 +868,8 @@ int main(void)
         cmocka_unit_test(test_intensity_then_crop_computes_the_crop),
         cmocka_unit_test(test_label_pass_put_off_to_the_crop),
         cmocka_unit_test(test_output_shape_per_sample),
+        cmocka_unit_test(test_remap_and_histstd_parse),
+        cmocka_unit_test(test_remap_maps_labels_at_its_place),
     };
     return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -477,6 +477,91 @@ static void test_resample_bad_params_device(void **state)
     check_validation(vxa_test_device());
 }
 
+/* A label map of few classes in blobs: label (i / 3 + 2 j / 5 + k / 2) mod 5 (so neighbourhoods hold 1 to 4
+ * labels), every 7th voxel a random label of 0..6; values shifted by `base` (negative labels for signed types). */
+static vxa_volume *blob_labels(const int64_t dim[3], int64_t channels, vxa_dtype t, int base, uint64_t *rng)
+{
+    vxa_volume *v = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, channels, t, &v), VXA_OK);
+    vxa_dvol d = { .dim = { dim[0], dim[1], dim[2] }, .channels = channels, .dtype = t, .host = v->data };
+    size_t n = 0;
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t k = 0; k < dim[2]; k++)
+            for (int64_t j = 0; j < dim[1]; j++)
+                for (int64_t i = 0; i < dim[0]; i++, n++) {
+                    int64_t l = (i / 3 + 2 * j / 5 + k / 2 + c) % 5;
+                    if (vxa_test_rand(rng) % 7 == 0) l = (int64_t)(vxa_test_rand(rng) % 7);
+                    vxa_dvol_store(&d, n, (double)(l + base));
+                }
+    return v;
+}
+
+/* Per-label linear interpolation (sampling(label_order=1)): both rules, every mode, integer types and float
+ * labels carried as bits, 1-2 channels, random affines with and without a displacement field: the device's
+ * labels equal the reference's bit for bit (they share kernels/resample_label.h and the float32 position). */
+static void test_label_linear_device_equals_reference(void **state)
+{
+    (void)state;
+    vxa_context *dev = vxa_test_device(), *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 7;
+    const vxa_dtype types[] = { VXA_UINT8, VXA_INT8, VXA_INT16, VXA_UINT16, VXA_INT32, VXA_UINT32, VXA_FLOAT32 };
+    int cases = 0;
+    for (int s = 0; s < vxa_test_nshapes; s++) {
+        const int64_t *dim = vxa_test_shapes[s];
+        if (dim[0] * dim[1] * dim[2] > 1000000) continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            const int base = types[t] == VXA_INT8 || types[t] == VXA_INT16 || types[t] == VXA_INT32 ? -2 : 0;
+            vxa_volume *in = blob_labels(dim, 1 + (int64_t)(t % 2), types[t], base, &rng);
+            for (int rule = 1; rule <= 2; rule++) {
+                const int mode = (int)(vxa_test_rand(&rng) % 3);
+                rs_arg a = { .p = { .order = 1, .label_rule = rule, .mode = (vxa_mode)mode } };
+                random_map(&rng, dim, &a.p);
+                vxa_volume *f = (s + rule) % 2 ? random_field(a.p.out_dim, 2.5, &rng) : NULL;
+                a.field = f;
+                char what[96];
+                snprintf(what, sizeof what, "label_order=1 rule %d%s", rule, f ? " with field" : "");
+                compare_case(dev, ref, in, &a, true, what);
+                vxa_volume_free(f);
+                cases++;
+            }
+            vxa_volume_free(in);
+        }
+    }
+    assert_true(cases > 20);
+}
+
+/* The two rules by hand on a 2x2x1 map (i fastest) of labels 1 2 / 3 3, one output voxel at p:
+ *   p = (0.5, 0.5, 0): weights 1/4 each; label 3 has 0.5: both rules give 3;
+ *   p = (0.4, 0.4, 0): label 1 0.36, label 2 0.24, label 3 0.40: threshold gives 0 (none reaches 0.5, as
+ *     batchgenerators' loop leaves it), arg-max gives 3;
+ *   p = (0.5, 0, 0): labels 1 and 2 at 0.5 each: both give 2 (the larger: batchgenerators' later overwrite);
+ *   p = (0.2, 0.9, 0): label 3 0.9: both give 3. */
+static void test_label_linear_rules_by_hand(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    const int64_t dim[3] = { 2, 2, 1 };
+    vxa_volume *in = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_UINT8, &in), VXA_OK);
+    const uint8_t labels[4] = { 1, 2, 3, 3 };
+    memcpy(in->data, labels, sizeof labels);
+    const struct { double p[2]; int want[2]; } cases[] = {
+        { { 0.5, 0.5 }, { 3, 3 } }, { { 0.4, 0.4 }, { 0, 3 } }, { { 0.5, 0.0 }, { 2, 2 } }, { { 0.2, 0.9 }, { 3, 3 } },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int rule = 1; rule <= 2; rule++) {
+            rs_arg a = { .p = { .order = 1, .label_rule = rule, .out_dim = { 1, 1, 1 },
+                                .b = { cases[c].p[0], cases[c].p[1], 0 } } };
+            vxa_volume *r = vxa_test_run(ref, in, a.p.out_dim, VXA_UINT8, run_resample, &a);
+            const int got = ((const uint8_t *)r->data)[0];
+            if (got != cases[c].want[rule - 1])
+                fail_msg("p = (%g, %g): rule %d gave %d, expected %d", cases[c].p[0], cases[c].p[1], rule, got,
+                         cases[c].want[rule - 1]);
+            vxa_volume_free(r);
+        }
+    vxa_volume_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +575,8 @@ int main(void)
         cmocka_unit_test(test_resample_far_outside),
         cmocka_unit_test(test_resample_field_device_equals_reference),
         cmocka_unit_test(test_resample_device_equals_reference),
+        cmocka_unit_test(test_label_linear_rules_by_hand),
+        cmocka_unit_test(test_label_linear_device_equals_reference),
     };
     return vxa_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -102,6 +102,11 @@ class Op:
 
     def _value(self, pd, v):
         fixed = pd["fixed"]
+        if pd.get("path"):  # a file name (the library checks its characters and reads it)
+            return str(v)
+        if pd.get("pairs"):  # {from: to, ...} or [(from, to), ...]
+            items = v.items() if isinstance(v, dict) else v
+            return ",".join(f"{_num(a)}:{_num(b)}" for a, b in items)
         if isinstance(v, str):
             if not pd["choices"] or v not in pd["choices"]:
                 raise ValueError(f"{self.name}: {pd['name']}={v!r} is not one of {pd['choices']}")

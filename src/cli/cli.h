@@ -18,6 +18,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_preview(int argc, char **argv);
 int cmd_warmup(int argc, char **argv);
 int cmd_invert(int argc, char **argv);
+int cmd_histstd_train(int argc, char **argv);
 
 /* util.c */
 int        cli_parse_u64(const char *s, uint64_t *out);               /* 1 on success */

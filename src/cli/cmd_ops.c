@@ -10,7 +10,8 @@ static const char *kind_name(vxa_op_kind k)
 {
     /* sampling is listed with the spatial ops whose passes it sets */
     return k == VXA_OPK_SAMPLING || k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic"
-                                                     : k == VXA_OPK_GROUP ? "composition" : "intensity";
+                                                     : k == VXA_OPK_GROUP ? "composition"
+         : k == VXA_OPK_LABEL ? "label" : "intensity";
 }
 
 static void param_text(const vxa_param_desc *pd, char *buf, size_t len)

@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     { "ops", cmd_ops, "list every op with its parameters and SciPy equivalent" },
     { "preview", cmd_preview, "PNG of the three mid slices, with an optional label overlay" },
     { "warmup", cmd_warmup, "build the programs ahead into the program cache (container images)" },
+    { "histstd-train", cmd_histstd_train, "landmarks of histogram standardisation (the histstd op) from images" },
 };
 
 static void usage(FILE *f)
@@ -22,7 +23,7 @@ static void usage(FILE *f)
     fprintf(f, "voxaug %s: preprocessing and augmentation of 3D medical images on OpenCL devices\n\n"
                "usage: voxaug COMMAND [options]\n\ncommands:\n", vxa_version_string());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n  voxaug COMMAND --help   options of one command\n"
                "  voxaug --version\n\nenvironment: VOXAUG_DEVICE (gpu, cpu, reference, an index or a name)\n"
                "exit status: 0 success, 1 failure (input, output, data or device; the reason on stderr),\n"

@@ -83,4 +83,5 @@ const vxa_backend vxa_backend_reference = {
     .label_block_counts = vxa_ref_label_block_counts,
     .label_locate = vxa_ref_label_locate,
     .fg_box = vxa_ref_fg_box,
+    .label_remap = vxa_ref_label_remap,
 };

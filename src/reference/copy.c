@@ -39,3 +39,20 @@ vxa_status vxa_ref_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *ou
     vxa_count_launch(ctx, "vxa_cast_float");
     return VXA_OK;
 }
+
+vxa_status vxa_ref_label_remap(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
+                               const int64_t *to, int n, int drop)
+{
+    const size_t nv = vxa_dvol_voxels(in);
+    vxa_dvol src = *in, dst = *out;   /* the stored labels, never scaled */
+    src.slope = src.inter = dst.slope = dst.inter = 0.0f;
+    for (size_t v = 0; v < nv; v++) {
+        const double x = vxa_dvol_value(&src, v);   /* integer labels, exact in double */
+        double y = drop ? 0.0 : x;
+        for (int i = 0; i < n; i++)   /* the list as written: a plain scan */
+            if ((double)from[i] == x) y = (double)to[i];
+        vxa_dvol_store(&dst, v, y);
+    }
+    vxa_count_launch(ctx, "vxa_label_remap");
+    return VXA_OK;
+}

@@ -94,7 +94,9 @@ static vxa_status ref_one(vxa_context *ctx, const vxa_iop *op, vxa_dvol *vol, co
         st = vxa_fail(ctx, VXA_ERR_OUT_OF_MEMORY, "intensity reference: statistics of %lld channels", (long long)nc);
         goto done;
     }
-    if (im->stats == VXA_ISTATS_PERCENTILES) {
+    if (im->stats == VXA_ISTATS_QUANTILES) {
+        if ((st = vxa_istats_quantiles(ctx, op, vol, mask, s)) != VXA_OK) goto done;
+    } else if (im->stats == VXA_ISTATS_PERCENTILES) {
         const double q[2] = { op->lo, op->hi };
         if ((st = vxa_ref_reduce_percentiles(ctx, vol, op->nonzero, mask, q, pct)) != VXA_OK) goto done;
         for (int64_t c = 0; c < nc; c++) {

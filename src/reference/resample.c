@@ -6,6 +6,7 @@
 #include "elastic.h"
 #include "internal.h"
 #include "resample_coord.h"
+#include "resample_label.h"
 
 #include <math.h>
 #include <string.h>
@@ -45,6 +46,54 @@ static double ref_sample_linear(const vxa_dvol *v, const double p[3], int64_t c,
     return sum;
 }
 
+/* A stored label as an integer key (kernels/resample_label.h): integers as themselves, floats as their bits,
+ * as the kernel moves them. */
+static vxa_lkey ref_label_key(const vxa_dvol *v, size_t q)
+{
+    const char *at = (const char *)v->host + q * vxa_dtype_size(v->dtype);
+    switch (v->dtype) {
+    case VXA_UINT8: return *(const uint8_t *)at;
+    case VXA_INT8: return *(const int8_t *)at;
+    case VXA_UINT16: return *(const uint16_t *)at;
+    case VXA_INT16: return *(const int16_t *)at;
+    case VXA_UINT32: case VXA_FLOAT32: { uint32_t u; memcpy(&u, at, 4); return u; }
+    case VXA_INT32: return *(const int32_t *)at;
+    default: { uint64_t u; memcpy(&u, at, 8); return (vxa_lkey)u; }   /* float64: its bits */
+    }
+}
+
+/* Per-label linear interpolation of a label map at output voxel o (channel loop inside): the float32 position
+ * x (the displaced output index) as the kernel computes it, the eight neighbours folded by the mode (outside in
+ * constant mode: the fill value), the label vxa_label_pick chooses copied, 0 where it chooses none. */
+static void ref_label_linear(const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p, const float A32[3][3],
+                             const float b32[3], const float x[3], size_t o, size_t nout, const unsigned char *fill,
+                             int64_t in_nz)
+{
+    const size_t es = vxa_dtype_size(out->dtype);
+    float t[3];
+    int64_t f[3];
+    for (int r = 0; r < 3; r++) {
+        const float pr = vxa_resample_coord(A32[r][0], A32[r][1], A32[r][2], b32[r], x[0], x[1], x[2]);
+        f[r] = (int64_t)floorf(pr);
+        t[r] = pr - (float)f[r];
+    }
+    const vxa_dvol fv = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = out->dtype, .host = (void *)fill };
+    for (int64_t c = 0; c < out->channels; c++) {
+        vxa_lkey lab[8];
+        const char *src[8];
+        for (int corner = 0; corner < 8; corner++) {
+            const int64_t idx[3] = { f[0] + (corner & 1), f[1] + ((corner >> 1) & 1), f[2] + ((corner >> 2) & 1) };
+            const int64_t q = ref_index(in, idx, c, p->mode, p->in_k0, in_nz);
+            src[corner] = q < 0 ? (const char *)fill : (const char *)in->host + (size_t)q * es;
+            lab[corner] = q < 0 ? ref_label_key(&fv, 0) : ref_label_key(in, (size_t)q);
+        }
+        const int pick = vxa_label_pick(lab, t[0], t[1], t[2], p->label_rule);
+        char *dst = (char *)out->host + (o + (size_t)c * nout) * es;
+        if (pick < 0) memset(dst, 0, es);
+        else memcpy(dst, src[pick], es);
+    }
+}
+
 vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p)
 {
     vxa_status st = vxa_resample_check(ctx, in, out, p);
@@ -64,7 +113,7 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
         return st;
     }
     const size_t es = vxa_dtype_size(out->dtype);
-    const bool raw = out->dtype != VXA_FLOAT32;  /* labels: the stored value itself, no scaling */
+    const bool raw = out->dtype != VXA_FLOAT32 || p->label_rule;  /* labels: the stored value, no scaling */
     unsigned char fill[8] = { 0 };
     vxa_dvol f = { .dim = { 1, 1, 1 }, .channels = 1, .dtype = out->dtype, .host = fill };
     vxa_dvol_store(&f, 0, p->cval);  /* cval in the label's type, as the kernel gets it */
@@ -82,6 +131,12 @@ vxa_status vxa_ref_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out,
                 double d[3] = { 0.0, 0.0, 0.0 };
                 if (p->field)
                     for (int a = 0; a < 3; a++) d[a] = vxa_dvol_value(p->field, o + (size_t)a * nout);
+                if (p->label_rule) {
+                    float x[3];
+                    for (int a = 0; a < 3; a++) x[a] = (float)oi[a] + (float)d[a];
+                    ref_label_linear(in, out, p, A32, b32, x, o, nout, fill, in_nz);
+                    continue;
+                }
                 if (p->order == 1) {
                     double pos[3];
                     for (int r = 0; r < 3; r++) {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void hash_bytes(const void *data, size_t n, char out[65])
 {
@@ -240,6 +241,18 @@ int main(int argc, char **argv)
     if (!f) {
         perror(list);
         return 1;
+    }
+    /* files that specs name (histstd's landmarks) are relative to the list's folder, wherever this runs */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", list);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        if (chdir(dir) != 0) {
+            perror(dir);
+            fclose(f);
+            return 1;
+        }
     }
     vxa_volume *imgs[NINPUTS] = { 0 }, *labs[NINPUTS] = { 0 };
     int ok = 1;
