@@ -310,6 +310,17 @@ class Tasks:
                 lambda t=t, seg=seg: t(**{"data": self.bg_x, "seg": seg})
 
 
+SECTION_NOTES = (
+    "Notes: every voxaug call runs a pipeline from Python and returns the image (a float32 copy where the ops "
+    "leave it alone) and the label map: the remap row is that whole call against NumPy's table lookup of the label "
+    "map alone (lut[lab]), which is faster; TorchIO's RemapLabels and MONAI's MapLabelValue loop over the pairs. "
+    "histstd: 11 landmarks, voxaug's exact percentiles on the device (six reductions) against np.percentile and "
+    "TorchIO's HistogramStandardization. The label rows rotate ch2 by 15 degrees with aal as the label map (117 "
+    "labels), merged into 5 and into 2 classes: voxaug's order 1 (per-label linear, batchgenerators' rule) "
+    "against its own order 0 (↳ rows: the extra cost of order 1, about the same whatever the number of labels, "
+    "since at most 8 are present around a voxel) and batchgenerators' SpatialTransform(order_seg=1), which "
+    "interpolates one indicator per label (its time grows with the labels). voxaug's label kernel is the "
+    "one-voxel-per-work-item form (no CPU vector form yet).")
 SLOW_S = 20.0  # a library whose warm-up call takes longer is timed by that one call (marked † in the table)
 
 
@@ -446,7 +457,7 @@ def main():
             "(higher: voxaug faster). The machine was shared with other engineers' builds and tests during the run.",
             "", table(res, slow), "",
             f"† one call only: its warm-up call took over {SLOW_S:.0f} s, so that call is the figure.", "",
-            "Notes: voxaug's elastic is the exact field (alpha 200, sigma 8; `mode=fast` is faster still); MONAI's "
+            SECTION_NOTES if args.section else ("Notes: voxaug's elastic is the exact field (alpha 200, sigma 8; `mode=fast` is faster still); MONAI's "
             "Rand3DElastic and batchgenerators' elastic deformation are the same definition (Gaussian-smoothed "
             "uniform noise), TorchIO's RandomElasticDeformation is a cubic B-spline on 7×7×7 control points "
             "(max 7.5 mm). TorchIO's percentile row is RescaleIntensity(percentiles=(0.5, 99.5)) (clips, then "
@@ -454,7 +465,7 @@ def main():
             "runs rotation, zoom and the field in one Rand3DElasticd pass (as voxaug fuses them), TorchIO crops with "
             "its UniformSampler, batchgenerators' SpatialTransform samples the 128³ patch directly (so it normalises "
             "and adds noise to the patch only: compare it with the ↳ row), SciPy runs bench/run.py's chain "
-            "(one affine_transform or map_coordinates per spatial run)."]
+            "(one affine_transform or map_coordinates per spatial run).")]
     if have_chart:
         text += ["", f"![peers](peers.png)"]
     text.append(END)
