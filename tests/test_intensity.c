@@ -153,6 +153,9 @@ static void test_every_op_device_equals_reference(void **state)
         const bool big = dim[0] * dim[1] * dim[2] > 1000000;
         for (int o = 0; o < N_EVERY; o++) {
             if (big && o % 3 != s % 3) continue;   /* the large shape: a third of the ops per shape index */
+            /* histstd's six percentile reductions sort the large shape six times on the reference (20 s of the
+             * suite); tests/scipy/check_standardise.py runs it at ch2's size against TorchIO on both paths */
+            if (big && strcmp(every_op[o].op, "histstd") == 0) continue;
             const int64_t nc = big ? 1 : 1 + (int64_t)(vxa_test_rand(&rng) % 2);
             vxa_volume *in = vxa_test_random_volume(dim, nc, VXA_FLOAT32, &rng);
             const uint64_t sample = vxa_test_rand(&rng);
