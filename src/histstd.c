@@ -189,14 +189,24 @@ vxa_status vxa_histstd_load(const char *path, double **data, int *n, char *err, 
     return VXA_OK;
 }
 
+/* The shortest of %.15g / %.17g that reads back as x. */
+static void shortest(char *buf, size_t len, double x)
+{
+    snprintf(buf, len, "%.15g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, len, "%.17g", x);
+}
+
 vxa_status vxa_histstd_write(const char *path, const double *q, const double *map, int n, const double cutoff[2],
                              int nimg, const char *masking, char *err, size_t errlen)
 {
-    char text[4096];
+    char text[4096], c0[40], c1[40];
+    shortest(c0, sizeof c0, cutoff[0]);
+    shortest(c1, sizeof c1, cutoff[1]);
     size_t len = (size_t)snprintf(text, sizeof text, "{\"format\": \"voxaug histstd landmarks\", \"version\": 1,\n"
-                                  " \"cutoff\": [%.17g, %.17g], \"images\": %d, \"masking\": \"%s\",\n"
-                                  " \"percentiles\": [", cutoff[0], cutoff[1], nimg, masking);
+                                  " \"cutoff\": [%s, %s], \"images\": %d, \"masking\": \"%s\",\n"
+                                  " \"percentiles\": [", c0, c1, nimg, masking);
     for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, sizeof text - len, "%s%.17g", i ? ", " : "", q[i]);
+    /* (percentiles and landmarks at full precision: the file is read back exactly) */
     len += (size_t)snprintf(text + len, sizeof text - len, "],\n \"landmarks\": [");
     for (int i = 0; i < n; i++)
         len += (size_t)snprintf(text + len, sizeof text - len, "%s%.17g", i ? ", " : "", map[i]);

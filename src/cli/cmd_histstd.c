@@ -92,12 +92,15 @@ int cmd_histstd_train(int argc, char **argv)
             fprintf(stderr, "voxaug histstd-train: %s\n", err);
             goto done;
         }
-        if (!quiet)
-            fprintf(stderr, "%s: percentiles %g..%g: %g .. %g\n", arg, q[0], q[nq - 1], p[(size_t)i * nq],
-                    p[(size_t)i * nq + nq - 1]);
+        const double lo = p[(size_t)i * nq], hi = p[(size_t)i * nq + nq - 1];
+        if (!(hi > lo)) {
+            fprintf(stderr, "voxaug histstd-train: %s: its percentiles %g and %g are both %g: no intensity range to "
+                            "standardise\n", arg, q[0], q[nq - 1], lo);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "%s: percentiles %g..%g: %g .. %g\n", arg, q[0], q[nq - 1], lo, hi);
     }
     if (vxa_histstd_average(p, nimg, nq, map, err, sizeof err) != VXA_OK) {
-        /* the error counts images from 1 in the order given */
         fprintf(stderr, "voxaug histstd-train: %s\n", err);
         goto done;
     }
