@@ -440,10 +440,28 @@ VXA_INLINE void rs_label_linear(RS_ARGS(OUT_T, OUT_T), int use_field, int rule)
     }
 }
 
-__kernel void vxa_resample_label_threshold(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 0, VXA_LABEL_THRESHOLD); }
-__kernel void vxa_resample_label_threshold_field(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 1, VXA_LABEL_THRESHOLD); }
-__kernel void vxa_resample_label_threshold_cfield(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 2, VXA_LABEL_THRESHOLD); }
-__kernel void vxa_resample_label_argmax(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 0, VXA_LABEL_ARGMAX); }
-__kernel void vxa_resample_label_argmax_field(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 1, VXA_LABEL_ARGMAX); }
-__kernel void vxa_resample_label_argmax_cfield(RS_ARGS(OUT_T, OUT_T)) { rs_label_linear(RS_PASS, 2, VXA_LABEL_ARGMAX); }
+__kernel void vxa_resample_label_threshold(RS_ARGS(OUT_T, OUT_T))
+{
+    rs_label_linear(RS_PASS, 0, VXA_LABEL_THRESHOLD);
+}
+__kernel void vxa_resample_label_threshold_field(RS_ARGS(OUT_T, OUT_T))
+{
+    rs_label_linear(RS_PASS, 1, VXA_LABEL_THRESHOLD);
+}
+__kernel void vxa_resample_label_threshold_cfield(RS_ARGS(OUT_T, OUT_T))
+{
+    rs_label_linear(RS_PASS, 2, VXA_LABEL_THRESHOLD);
+}
+__kernel void vxa_resample_label_argmax(RS_ARGS(OUT_T, OUT_T))
+{
+    rs_label_linear(RS_PASS, 0, VXA_LABEL_ARGMAX);
+}
+__kernel void vxa_resample_label_argmax_field(RS_ARGS(OUT_T, OUT_T))
+{
+    rs_label_linear(RS_PASS, 1, VXA_LABEL_ARGMAX);
+}
+__kernel void vxa_resample_label_argmax_cfield(RS_ARGS(OUT_T, OUT_T))
+{
+    rs_label_linear(RS_PASS, 2, VXA_LABEL_ARGMAX);
+}
 #endif
