@@ -401,8 +401,9 @@ VXA_API vxa_status vxa_nifti_write_displacement(const char *path, const vxa_volu
 
 /* ---- the op table, for bindings (issue 19) ----------------------------------------------------------------- */
 /* The op table as JSON text: {"version": "0.1.0", "ops": [op, ...]}, the `sampling` pseudo-op first, then every
- * op in `voxaug ops` order; op = {"name", "kind" ("sampling" | "spatial" | "elastic" | "intensity"), "doc",
- * "scipy" (its SciPy/NumPy equivalent or ""), "params": [param, ...]}; param = {"name", "count" (values it takes,
+ * op in `voxaug ops` order; op = {"name", "kind" ("sampling" | "spatial" | "elastic" | "intensity"), "augment"
+ * (true for an augmentation op, which moves the content on its grid; false for a grid op), "doc", "scipy" (its
+ * SciPy/NumPy equivalent or ""), "params": [param, ...]}; param = {"name", "count" (values it takes,
  * 1..3; a 3-value param given one value broadcasts it), "int", "fixed" (no [lo,hi] ranges), "required", "list"
  * (1..count values, no broadcast), "auto" (computed from the input when left out) as booleans, "lo", "hi" (the
  * accepted bounds of every value), "default" (count numbers, null if required or auto), "choices" (names

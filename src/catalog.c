@@ -112,7 +112,7 @@ vxa_status vxa_ops_json(char *buf, size_t len, size_t *needed)
     for (int i = 0; i < n; i++) {
         put(&o, "%s{\"name\":", i ? "," : "");
         put_str(&o, t[i]->name);
-        put(&o, ",\"kind\":\"%s\",\"doc\":", kind_name(t[i]->kind));
+        put(&o, ",\"kind\":\"%s\",\"augment\":%s,\"doc\":", kind_name(t[i]->kind), t[i]->augment ? "true" : "false");
         put_str(&o, t[i]->doc);
         put(&o, ",\"scipy\":");
         put_str(&o, t[i]->scipy ? t[i]->scipy : "");

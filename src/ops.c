@@ -7,6 +7,7 @@
 
 static const char *const sampling_modes[] = { "constant", "nearest", "reflect", NULL };
 static const char *const label_rules[] = { "threshold", "argmax", NULL };
+static const char *const geometries[] = { "content", "track", NULL };  /* VXA_GEOMETRY_* */
 
 static const vxa_param_desc sampling_params[] = {
     [VXA_SAMPLING_ORDER] = { "order", 1, VXA_P_INT | VXA_P_FIXED, 0, 1, { 1 }, "interpolation of images: 1 "
@@ -23,13 +24,18 @@ static const vxa_param_desc sampling_params[] = {
     [VXA_SAMPLING_LABEL_RULE] = { "label_rule", 1, VXA_P_FIXED, 0, 1, { 0 }, "with label_order=1: threshold (the "
                                   "largest label of weight >= 0.5, else 0: batchgenerators' order 1) or argmax (the "
                                   "label of largest weight, ties to the larger label)", label_rules },
+    [VXA_SAMPLING_GEOMETRY] = { "geometry", 1, VXA_P_FIXED, 0, 1, { 0 }, "the output's affine: content (an "
+                                "augmentation op keeps its grid's affine, the anatomy moves in world space; a grid "
+                                "op writes its new grid's) or track (the affine follows the voxels for every op, "
+                                "the output overlays the input in world space)", geometries },
 };
 
 /* Not an op on the volume: the settings of the spatial passes that follow it (src/pipeline.c reads them). */
 const vxa_op_desc vxa_sampling_op = {
     .name = "sampling", .kind = VXA_OPK_SAMPLING, .params = sampling_params, .nparams = VXA_SAMPLING_NPARAMS,
-    .doc = "how the following spatial passes resample images and label maps; labels use cval 0, and order 0 "
-           "unless label_order=1 (nnU-Net's order_seg=1: per-label linear interpolation)",
+    .doc = "how the following spatial passes resample images and label maps (labels use cval 0, and order 0 "
+           "unless label_order=1: nnU-Net's order_seg=1, per-label linear interpolation) and what their ops do to "
+           "the affine (geometry)",
     .scipy = "`order`, `mode` ('grid-constant' for constant), `cval`",
 };
 

@@ -47,10 +47,14 @@ enum { VXA_GROUP_ONE_OF = 1, VXA_GROUP_SOME_OF, VXA_GROUP_SHUFFLE };
 #define VXA_GROUP_MAX 64        /* ops directly inside one group */
 #define VXA_GROUP_DEPTH 8       /* groups inside groups */
 
-/* The parameters of sampling(order=, mode=, cval=, label_mode=, label_order=, label_rule=), by position in its
- * descriptor. */
+/* The parameters of sampling(order=, mode=, cval=, label_mode=, label_order=, label_rule=, geometry=), by position
+ * in its descriptor. */
 enum { VXA_SAMPLING_ORDER, VXA_SAMPLING_MODE, VXA_SAMPLING_CVAL, VXA_SAMPLING_LABEL_MODE, VXA_SAMPLING_LABEL_ORDER,
-       VXA_SAMPLING_LABEL_RULE, VXA_SAMPLING_NPARAMS };
+       VXA_SAMPLING_LABEL_RULE, VXA_SAMPLING_GEOMETRY, VXA_SAMPLING_NPARAMS };
+/* sampling(geometry=...): what the spatial ops after it do to the output's affine (SPEC "Geometry"). CONTENT: an
+ * augmentation op keeps its grid's affine (the anatomy moves in world space), a grid op writes its new grid's;
+ * TRACK: every op's affine follows the voxels (the output overlays the input in world space). */
+enum { VXA_GEOMETRY_CONTENT = 0, VXA_GEOMETRY_TRACK = 1 };
 
 /* A grid: what a spatial op sees of its input and produces. affine: voxel -> world (mm). */
 typedef struct vxa_grid {
@@ -106,6 +110,10 @@ typedef struct vxa_op_desc {
     const vxa_param_desc *params;
     int nparams;
     const char *doc;                 /* one line for --help and the README */
+    /* SPATIAL, ELASTIC: an augmentation op (SPEC "Geometry"): it moves the content and keeps its grid (same
+     * shape, same affine unless sampling(geometry=track)), acting in millimetres about the grid's centre. false:
+     * a grid op, whose output affine is the true affine of its new grid. */
+    bool augment;
     const char *scipy;               /* the SciPy/NumPy equivalent, or "" */
 
     /* SPATIAL: the pull map of this op from its output grid to its input grid, p = A·o + b, and the output
@@ -165,6 +173,21 @@ void vxa_xform_identity(double A[3][3], double b[3]);
 void vxa_grid_after(const vxa_grid *in, const double A[3][3], const double b[3], const int64_t out_dim[3],
                     vxa_grid *out);
 void vxa_grid_of_volume(const vxa_volume *v, vxa_grid *g);
+/* An augmentation op's pull matrix A_mm, given in the physical frame of the voxel axes x = S·(p - c) with
+ * S = diag(spacing), as a voxel pull matrix: A_vox = S⁻¹·A_mm·S, i.e. A_vox[r][q] = A_mm[r][q]·s_q/s_r (exactly
+ * A_mm where s_q == s_r, so isotropic grids keep today's maps bit for bit). A grid without a positive finite
+ * spacing along every axis is taken as isotropic (its voxel frame). */
+void vxa_xform_physical(const vxa_grid *g, const double A_mm[3][3], double A_vox[3][3]);
+/* The orientation of an affine as nibabel's io_orientation finds it (the polar factor of the affine's unit
+ * columns, then for voxel axes 0, 1, 2 in turn the world axis it is closest to among those not yet taken):
+ * world[a] in 0..2 (x, y, z of RAS+ world) and sign[a] +1 where voxel index a grows towards R, A or S. 0, or -1
+ * for a singular or non-finite affine. */
+int vxa_affine_orientation(const double affine[4][4], int world[3], int sign[3]);
+/* Its axis codes, as nibabel.aff2axcodes: "RAS", "LPS", "PIR", ...: code[4] receives 3 letters and a NUL
+ * ("???" for a singular affine). */
+void vxa_affine_axcodes(const double affine[4][4], char code[4]);
+/* Whether the affine's three columns are orthogonal: |cos| of every pair of columns below tol. */
+bool vxa_affine_orthogonal(const double affine[4][4], double tol, double *worst);
 /* Sets the volume's geometry from g: affine, spacing, sform/qform codes (kept if set, else 2). */
 void vxa_grid_to_volume(const vxa_grid *g, vxa_volume *v);
 

@@ -315,7 +315,7 @@ static vxa_status elastic_coarse_field(vxa_context *ctx, const vxa_op_values *va
 }
 
 const vxa_op_desc vxa_elastic_ops[] = {
-    { .name = "elastic", .kind = VXA_OPK_ELASTIC, .params = elastic_params, .nparams = P_COUNT,
+    { .name = "elastic", .kind = VXA_OPK_ELASTIC, .params = elastic_params, .nparams = P_COUNT, .augment = true,
       .doc = "random elastic deformation: displacement alpha · G_sigma ∗ U (U uniform on [-1, 1) per voxel), "
              "or rms/max_disp and smooth_mm in mm; mode exact or fast",
       .scipy = "alpha * ndimage.gaussian_filter(U, sigma, mode='constant', truncate=4.0), then "

@@ -2,7 +2,10 @@
 /* The spatial ops of the op table: each gives the pull map p = A·o + b from its output grid to its input grid
  * (voxel indices, SPEC.md "Spatial ops") and its output dims. The pipeline composes consecutive ops with
  * vxa_xform_compose and resamples once; order, mode and cval belong to the pipeline's sampling(...) pseudo-op.
- * Centre of an axis of n voxels: c = (n - 1)/2. */
+ * Centre of an axis of n voxels: c = (n - 1)/2.
+ * Grid ops (crop, pad, resize, scale, resample, reorient) make a new grid; augmentation ops (`augment`: flip,
+ * rotate, rotate3d, zoom, shift, affine) move the content on their grid, in millimetres (SPEC "Geometry"): a map
+ * given in the physical frame x = S·(p - c) becomes A_vox = S⁻¹·A_mm·S (vxa_xform_physical) about the centre. */
 #include "ops.h"
 
 #include <math.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #define BIG 1e6
+#define UNIT_MM 1   /* shift's and affine's unit=mm (the index of "mm" in units[]) */
 
 static double centre(int64_t n) { return 0.5 * (double)(n - 1); }
 
@@ -111,7 +115,9 @@ static vxa_status rotate_map(const vxa_op_values *val, vxa_draw_rng *rng, const 
         return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "rotate: plane=%g,%g must name two different "
                             "axes among 0, 1, 2", val->v[1][0], val->v[1][1]);
     if (a > c) { const int64_t t = a; a = c; c = t; }  /* as SciPy: the plane's axes are sorted */
-    rotation(val->v[0][0], (int)a, (int)c, A);
+    double R[3][3];
+    rotation(val->v[0][0], (int)a, (int)c, R);  /* in millimetres: the anatomy is not sheared */
+    vxa_xform_physical(in, R, A);
     about_centre(in, A, b);
     return VXA_OK;
 }
@@ -121,12 +127,13 @@ static vxa_status rotate3d_map(const vxa_op_values *val, vxa_draw_rng *rng, cons
                                char *err, size_t errlen)
 {
     identity(in, out_dim, A, b);
-    double R[3][3], zero[3] = { 0, 0, 0 }, z2[3];
-    rotation(val->v[0][0], 1, 2, A);  /* about axis 0 first: rotate(ax, plane=1,2) */
+    double M[3][3], R[3][3], zero[3] = { 0, 0, 0 }, z2[3];
+    rotation(val->v[0][0], 1, 2, M);  /* about axis 0 first: rotate(ax, plane=1,2) */
     rotation(val->v[0][1], 0, 2, R);  /* then about axis 1: rotate(ay, plane=0,2) */
-    vxa_xform_compose(A, zero, R, zero, A, z2);
+    vxa_xform_compose(M, zero, R, zero, M, z2);
     rotation(val->v[0][2], 0, 1, R);  /* then about axis 2: rotate(az, plane=0,1) */
-    vxa_xform_compose(A, zero, R, zero, A, z2);
+    vxa_xform_compose(M, zero, R, zero, M, z2);
+    vxa_xform_physical(in, M, A);     /* in millimetres */
     about_centre(in, A, b);
     return VXA_OK;
 }
@@ -150,7 +157,12 @@ static vxa_status shift_map(const vxa_op_values *val, vxa_draw_rng *rng, const v
                             double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen)
 {
     identity(in, out_dim, A, b);
-    for (int a = 0; a < 3; a++) b[a] = -val->v[0][a];  /* p = o - t */
+    const bool mm = val->v[1][0] == UNIT_MM;
+    for (int a = 0; a < 3; a++)
+        if (mm && !(in->spacing[a] > 0 && isfinite(in->spacing[a])))
+            return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "shift: unit=mm needs a positive spacing; "
+                                "the input's along axis %d is %g mm", a, in->spacing[a]);
+    for (int a = 0; a < 3; a++) b[a] = -(mm ? val->v[0][a] / in->spacing[a] : val->v[0][a]);  /* p = o - t */
     return VXA_OK;
 }
 
@@ -158,10 +170,64 @@ static vxa_status affine_map(const vxa_op_values *val, vxa_draw_rng *rng, const 
                              double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen)
 {
     identity(in, out_dim, A, b);
-    for (int r = 0; r < 3; r++) {
-        for (int c = 0; c < 3; c++) A[r][c] = val->v[r][c];
-        b[r] = val->v[3][r];
+    if (val->v[4][0] != UNIT_MM) {  /* p = A·o + offset, voxel indices (SciPy's affine_transform) */
+        for (int r = 0; r < 3; r++) {
+            for (int c = 0; c < 3; c++) A[r][c] = val->v[r][c];
+            b[r] = val->v[3][r];
+        }
+        return VXA_OK;
     }
+    /* unit=mm: x_in = A·x_out + offset in the physical frame x = S·(p - c), i.e.
+     * p = S⁻¹·A·S·(o - c) + c + S⁻¹·offset */
+    double M[3][3];
+    for (int r = 0; r < 3; r++) {
+        if (!(in->spacing[r] > 0 && isfinite(in->spacing[r])))
+            return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "affine: unit=mm needs a positive spacing; "
+                                "the input's along axis %d is %g mm", r, in->spacing[r]);
+        for (int c = 0; c < 3; c++) M[r][c] = val->v[r][c];
+    }
+    vxa_xform_physical(in, M, A);
+    about_centre(in, A, b);
+    for (int r = 0; r < 3; r++) b[r] += val->v[3][r] / in->spacing[r];
+    return VXA_OK;
+}
+
+/* ---- reorient: a permutation and flips of the axes ---------------------------------------------------------- */
+/* The 48 orientation codes (nibabel's axis codes: the letter a voxel axis points towards in RAS+ world), the
+ * index of each being reorient's value. */
+static const char *const orientation_codes[] = {
+    "RAS", "RAI", "RPS", "RPI", "LAS", "LAI", "LPS", "LPI", "RSA", "RSP", "RIA", "RIP", "LSA", "LSP", "LIA", "LIP",
+    "ARS", "ARI", "ALS", "ALI", "PRS", "PRI", "PLS", "PLI", "ASR", "ASL", "AIR", "AIL", "PSR", "PSL", "PIR", "PIL",
+    "SRA", "SRP", "SLA", "SLP", "IRA", "IRP", "ILA", "ILP", "SAR", "SAL", "SPR", "SPL", "IAR", "IAL", "IPR", "IPL", NULL,
+};
+
+/* Output axis k is the input axis a that points along the code's world axis; flipped where it points the other
+ * way: p_a = o_k or n_a - 1 - o_k (nibabel's ornt_transform and apply_orientation; an exact copy). */
+static vxa_status reorient_map(const vxa_op_values *val, vxa_draw_rng *rng, const vxa_grid *in, int64_t out_dim[3],
+                               double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen)
+{
+    static const char pos[] = "RAS", neg[] = "LPI";
+    const char *code = orientation_codes[ival(val->v[0][0])];
+    int world[3], sign[3];
+    char from[4];
+    if (vxa_affine_orientation(in->affine, world, sign) != 0)
+        return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "reorient(%s): the input's affine is singular or "
+                            "not finite: it has no orientation", code);
+    vxa_affine_axcodes(in->affine, from);
+    for (int r = 0; r < 3; r++) {
+        b[r] = 0.0;
+        for (int c = 0; c < 3; c++) A[r][c] = 0.0;
+    }
+    for (int k = 0; k < 3; k++) {
+        const int w = (int)(strchr(pos, code[k]) ? strchr(pos, code[k]) - pos : strchr(neg, code[k]) - neg);
+        const int s = strchr(pos, code[k]) ? 1 : -1;
+        int a = 0;
+        while (world[a] != w) a++;  /* the three voxel axes take the three world axes */
+        out_dim[k] = in->dim[a];
+        A[a][k] = sign[a] == s ? 1.0 : -1.0;
+        b[a] = sign[a] == s ? 0.0 : (double)(in->dim[a] - 1);
+    }
+    snprintf(note, notelen, "\"from\":\"%s\"", from);
     return VXA_OK;
 }
 
@@ -327,14 +393,23 @@ static const vxa_param_desc rotate3d_params[] = {
 static const vxa_param_desc zoom_params[] = {
     { "z", 3, VXA_P_REQUIRED, 0.01, 100, { 1, 1, 1 }, "zoom factor per axis (> 1 enlarges), 1 or 3 values", NULL },
 };
+static const char *const units[] = { "vox", "mm", NULL };
 static const vxa_param_desc shift_params[] = {
-    { "t", 3, VXA_P_REQUIRED, -BIG, BIG, { 0, 0, 0 }, "shift in voxels per axis, 1 or 3 values", NULL },
+    { "t", 3, VXA_P_REQUIRED, -BIG, BIG, { 0, 0, 0 }, "shift per axis, 1 or 3 values, in voxels (or mm: unit=mm)",
+      NULL },
+    { "unit", 1, VXA_P_FIXED, 0, 1, { 0 }, "vox (default, as ndimage.shift) or mm", units },
 };
 static const vxa_param_desc affine_params[] = {
     { "row0", 3, 0, -BIG, BIG, { 1, 0, 0 }, "row 0 of the pull matrix A (p = A·o + offset)", NULL },
     { "row1", 3, 0, -BIG, BIG, { 0, 1, 0 }, "row 1 of A", NULL },
     { "row2", 3, 0, -BIG, BIG, { 0, 0, 1 }, "row 2 of A", NULL },
-    { "offset", 3, 0, -BIG, BIG, { 0, 0, 0 }, "offset, input voxels", NULL },
+    { "offset", 3, 0, -BIG, BIG, { 0, 0, 0 }, "offset, input voxels (mm with unit=mm)", NULL },
+    { "unit", 1, VXA_P_FIXED, 0, 1, { 0 }, "vox: p = A·o + offset in voxel indices (default, as "
+      "ndimage.affine_transform); mm: x_in = A·x_out + offset in the physical frame x = S·(p - c)", units },
+};
+static const vxa_param_desc reorient_params[] = {
+    { "code", 1, VXA_P_FIXED, 0, 47, { 0 }, "the orientation wanted: the world direction of voxel axes 0, 1, 2 "
+      "(R/L, A/P, S/I), any of the 48 codes", orientation_codes },
 };
 static const vxa_param_desc resize_params[] = {
     { "shape", 3, FIXED_INT | VXA_P_REQUIRED, 1, BIG, { 1, 1, 1 }, "output shape n', 1 or 3 values", NULL },
@@ -363,26 +438,31 @@ static const vxa_param_desc pad_params[] = {
 #define PARAMS(x) .params = x, .nparams = (int)(sizeof x / sizeof x[0])
 
 const vxa_op_desc vxa_spatial_ops[] = {
-    { .name = "flip", .kind = VXA_OPK_SPATIAL, PARAMS(flip_params), .spatial = flip_map,
+    { .name = "flip", .kind = VXA_OPK_SPATIAL, PARAMS(flip_params), .spatial = flip_map, .augment = true,
       .doc = "mirror each listed axis with probability p_axis: p_a = n_a - 1 - o_a, an exact copy; "
              "draws are noted as \"flipped\":[f0,f1,f2]",
       .scipy = "np.flip(x, a) for each flipped axis a" },
     { .name = "rotate", .kind = VXA_OPK_SPATIAL, PARAMS(rotate_params), .spatial = rotate_map, .check = rotate_check,
-      .doc = "rotate by angle degrees in the plane of two axes about the centre c = (n-1)/2, same shape",
-      .scipy = "ndimage.rotate(x, angle, axes=(a, b), reshape=False)" },
+      .augment = true,
+      .doc = "rotate by angle degrees in the plane of two axes about the centre c = (n-1)/2, same shape, in mm "
+             "(A = S^-1·R·S, S = diag(spacing))",
+      .scipy = "ndimage.rotate(x, angle, axes=(a, b), reshape=False) (isotropic); affine_transform(x, S^-1 R S, "
+               "offset=c - S^-1 R S c)" },
     { .name = "rotate3d", .kind = VXA_OPK_SPATIAL, PARAMS(rotate3d_params), .spatial = rotate3d_map,
-      .doc = "rotate about axes 0, 1, 2 in turn by angles ax, ay, az degrees, about the centre, same shape: "
+      .augment = true,
+      .doc = "rotate about axes 0, 1, 2 in turn by angles ax, ay, az degrees, about the centre, same shape, in mm: "
              "rotate(ax, plane=1,2) rotate(ay, plane=0,2) rotate(az, plane=0,1) resampled once",
-      .scipy = "affine_transform(x, Rx@Ry@Rz, offset=c - Rx@Ry@Rz@c), R* the matrices of ndimage.rotate" },
-    { .name = "zoom", .kind = VXA_OPK_SPATIAL, PARAMS(zoom_params), .spatial = zoom_map,
+      .scipy = "affine_transform(x, A, offset=c - A@c), A = S^-1@Rx@Ry@Rz@S, R* the matrices of ndimage.rotate" },
+    { .name = "zoom", .kind = VXA_OPK_SPATIAL, PARAMS(zoom_params), .spatial = zoom_map, .augment = true,
       .doc = "scale the content by z about the centre (z > 1 enlarges), same shape: p = (o - c)/z + c",
       .scipy = "ndimage.affine_transform(x, np.diag(1/z), offset=c - c/z)" },
-    { .name = "shift", .kind = VXA_OPK_SPATIAL, PARAMS(shift_params), .spatial = shift_map,
-      .doc = "move the content by t voxels: p = o - t",
-      .scipy = "ndimage.shift(x, t)" },
-    { .name = "affine", .kind = VXA_OPK_SPATIAL, PARAMS(affine_params), .spatial = affine_map,
-      .doc = "general pull map in voxel indices, same shape: p = A·o + offset, A given by rows",
-      .scipy = "ndimage.affine_transform(x, A, offset=offset)" },
+    { .name = "shift", .kind = VXA_OPK_SPATIAL, PARAMS(shift_params), .spatial = shift_map, .augment = true,
+      .doc = "move the content by t voxels (unit=mm: t mm, t/spacing voxels): p = o - t",
+      .scipy = "ndimage.shift(x, t) (unit=mm: ndimage.shift(x, t / spacing))" },
+    { .name = "affine", .kind = VXA_OPK_SPATIAL, PARAMS(affine_params), .spatial = affine_map, .augment = true,
+      .doc = "general pull map, same shape, A given by rows: p = A·o + offset in voxel indices, or with unit=mm "
+             "x_in = A·x_out + offset, x = S·(p - c)",
+      .scipy = "ndimage.affine_transform(x, A, offset=offset) (unit=mm: A' = S^-1 A S, offset c - A'c + offset/s)" },
     { .name = "resize", .kind = VXA_OPK_SPATIAL, PARAMS(resize_params), .spatial = resize_map,
       .doc = "resample to shape n' covering the same field of view: p = (o + 0.5)*n/n' - 0.5",
       .scipy = "ndimage.zoom(x, n'/n, grid_mode=True, mode='grid-constant')" },
@@ -404,6 +484,11 @@ const vxa_op_desc vxa_spatial_ops[] = {
       .doc = "crop to size m at a start q drawn uniformly from 0..n-m (inclusive) per axis; where m > n it pads "
              "centred; noted as \"start\":[q0,q1,q2]",
       .scipy = "x[q0:q0+m0, q1:q1+m1, q2:q2+m2]" },
+    { .name = "reorient", .kind = VXA_OPK_SPATIAL, PARAMS(reorient_params), .spatial = reorient_map,
+      .doc = "permute and flip the axes to the orientation code (RAS, LPS, PIR, ...; default RAS), an exact copy, "
+             "the anatomy unmoved in world space; the input's code is noted as \"from\"",
+      .scipy = "nib.as_closest_canonical(img) (RAS); nibabel ornt_transform + apply_orientation; MONAI "
+               "Orientation(axcodes)" },
     { .name = "pad", .kind = VXA_OPK_SPATIAL, PARAMS(pad_params), .spatial = pad_map,
       .doc = "add before[a] voxels before and after[a] after each axis (pad(w) pads w on every side), filled by "
              "the mode: p = o - before",

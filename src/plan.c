@@ -112,6 +112,7 @@ typedef struct {
     int order, mode, label_mode;     /* the sampling in force */
     int label_order, label_argmax;
     double cval;
+    int geometry;                    /* VXA_GEOMETRY_*, in force from the sampling op that sets it */
     char *err;
     size_t errlen;
     const vxa_op_data *data;         /* the input's data for data-dependent grid ops, or NULL */
@@ -145,14 +146,19 @@ static int seq_at(const planner *w, int t)
     return t < w->nseq ? w->seq[t] : w->p->nops;
 }
 
-/* A RESAMPLE pass from position *i of the sequence: sampling settings (inside a run they apply to the whole
- * run), spatial ops composed, at most one applied elastic op; it ends before an intensity op or a second
- * elastic op. */
+/* A RESAMPLE pass from position *i of the sequence: sampling settings (inside a run order, mode and cval apply to
+ * the whole run, geometry to the ops after it), spatial ops composed, at most one applied elastic op; it ends
+ * before an intensity op or a second elastic op. Two maps are followed: the voxels' pull map (A, b), every op's,
+ * and the grid's (G, g: out.affine = in.affine·[G g]), which takes grid ops only, or every op with
+ * geometry=track: an augmentation op moves the content on its grid (SPEC "Geometry"). */
 static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pass *s)
 {
     const vxa_pipeline *p = w->p;
     pass_begin(s, VXA_PASS_RESAMPLE, seq_at(w, *i), grid);
     vxa_xform_identity(s->A, s->b);
+    double G[3][3], g[3];
+    vxa_xform_identity(G, g);
+    bool regrid = false;             /* G, g is not the identity on the same grid */
     int t = *i;
     for (; t < w->nseq; t++) {
         const int k = w->seq[t];
@@ -164,6 +170,7 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
             if (op->given[VXA_SAMPLING_LABEL_MODE]) w->label_mode = (int)op->lo[VXA_SAMPLING_LABEL_MODE][0];
             if (op->given[VXA_SAMPLING_LABEL_ORDER]) w->label_order = (int)op->lo[VXA_SAMPLING_LABEL_ORDER][0];
             if (op->given[VXA_SAMPLING_LABEL_RULE]) w->label_argmax = (int)op->lo[VXA_SAMPLING_LABEL_RULE][0];
+            if (op->given[VXA_SAMPLING_GEOMETRY]) w->geometry = (int)op->lo[VXA_SAMPLING_GEOMETRY][0];
             continue;
         }
         if (op->desc->kind == VXA_OPK_INTENSITY || op->desc->kind == VXA_OPK_LABEL) break;
@@ -190,7 +197,12 @@ static vxa_status plan_resample(planner *w, int *i, const vxa_grid *grid, vxa_pa
                                         "%lld", op->desc->name, a, (long long)out_dim[a]);
             const bool window = is_window(Ak, bk, out_dim, &s->out);
             vxa_xform_compose(s->A, s->b, Ak, bk, s->A, s->b);
-            vxa_grid_after(&s->in, s->A, s->b, out_dim, &s->out);
+            if (!op->desc->augment || w->geometry == VXA_GEOMETRY_TRACK) {
+                vxa_xform_compose(G, g, Ak, bk, G, g);
+                regrid = true;
+            }
+            /* an augmentation op keeps its grid as it is, affine and spacing bit for bit */
+            if (regrid) vxa_grid_after(&s->in, G, g, out_dim, &s->out);
             for (int a = 0; a < 3; a++)   /* a window keeps the field's grid; any other op moves it to its output */
                 s->field_off[a] = window ? s->field_off[a] + (int64_t)bk[a] : 0;
             if (!window) s->field_grid = s->out;

@@ -301,7 +301,8 @@ static void test_threads_with_own_contexts_reproduce_single_thread(void **state)
     vxa_pipeline_free(p);
 }
 
-/* The output affine places each output voxel where the input affine and the transform say. */
+/* With sampling(geometry=track) the output affine places each output voxel where the input affine and the
+ * transform say: the output overlays the input in world space (MONAI's convention). */
 static void test_output_affine_is_true_world_geometry(void **state)
 {
     (void)state;
@@ -319,7 +320,7 @@ static void test_output_affine_is_true_world_geometry(void **state)
             for (int64_t i = 0; i < dim[0]; i++)
                 vxa_volume_set(img, i, j, k, 0, img->affine[0][0] * i + img->affine[0][1] * j + img->affine[0][2] * k +
                                                 img->affine[0][3]);
-    vxa_pipeline *p = parse_ok("rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
+    vxa_pipeline *p = parse_ok("sampling(geometry=track) rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
     vxa_volume *out = run_ok(ref, p, 0, 0, img, NULL, NULL);
     int checked = 0;
     for (int64_t k = 0; k < out->dim[2]; k++)
@@ -334,6 +335,179 @@ static void test_output_affine_is_true_world_geometry(void **state)
     assert_int_equal(checked, 10 * 12 * 8);
     vxa_volume_free(img);
     vxa_volume_free(out);
+    vxa_pipeline_free(p);
+}
+
+/* By default (SPEC "Geometry") augmentation ops move the content and keep the grid: on a sheared, anisotropic
+ * grid whose voxels hold their own world x, rotate(10) zoom(1.3) center_crop(...) gives the crop's grid
+ * (input affine · the crop's translation, bit for bit) and at output voxel o the world x of input position
+ * p = S⁻¹RS·Z·(o + q - c) + c: rotation and zoom in millimetres about the centre, worked out here from SPEC. */
+static void test_augmentation_moves_content_keeps_grid(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    const int64_t dim[3] = { 20, 24, 16 }, m[3] = { 10, 12, 8 };
+    vxa_volume *img = NULL;
+    assert_int_equal(vxa_volume_alloc(dim, 1, VXA_FLOAT32, &img), VXA_OK);
+    const double sp[3] = { 1.5, 0.9, 2.0 };
+    vxa_volume_set_spacing(img, sp);
+    img->affine[0][1] = 0.2;
+    for (int64_t k = 0; k < dim[2]; k++)
+        for (int64_t j = 0; j < dim[1]; j++)
+            for (int64_t i = 0; i < dim[0]; i++)
+                vxa_volume_set(img, i, j, k, 0, img->affine[0][0] * i + img->affine[0][1] * j + img->affine[0][2] * k +
+                                                img->affine[0][3]);
+    vxa_pipeline *p = parse_ok("rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
+    vxa_volume *out = run_ok(ref, p, 0, 0, img, NULL, NULL);
+    double q[3], c[3];
+    for (int a = 0; a < 3; a++) {
+        q[a] = floor((double)(dim[a] - m[a]) / 2);
+        c[a] = (double)(dim[a] - 1) / 2;
+    }
+    for (int r = 0; r < 4; r++)
+        for (int col = 0; col < 4; col++) {
+            double want = img->affine[r][col];
+            if (col == 3)
+                for (int a = 0; a < 3; a++) want += img->affine[r][a] * q[a];
+            if (out->affine[r][col] != want) fail_msg("affine[%d][%d] = %.17g, expected %.17g (the crop's grid)", r, col,
+                                                      out->affine[r][col], want);
+        }
+    const double th = 10 * 3.14159265358979323846 / 180, cs = cos(th), sn = sin(th);
+    const double R[2][2] = { { cs, sn }, { -sn, cs } };   /* ndimage.rotate's pull matrix in mm */
+    int checked = 0;
+    for (int64_t k = 0; k < m[2]; k++)
+        for (int64_t j = 0; j < m[1]; j++)
+            for (int64_t i = 0; i < m[0]; i++) {
+                const double o[3] = { (double)i + q[0], (double)j + q[1], (double)k + q[2] };
+                double xmm[3], pin[3];
+                for (int a = 0; a < 3; a++) xmm[a] = sp[a] * (o[a] - c[a]) / 1.3;   /* zoom, then mm */
+                pin[0] = c[0] + (R[0][0] * xmm[0] + R[0][1] * xmm[1]) / sp[0];
+                pin[1] = c[1] + (R[1][0] * xmm[0] + R[1][1] * xmm[1]) / sp[1];
+                pin[2] = c[2] + xmm[2] / sp[2];
+                if (pin[0] < 0 || pin[1] < 0 || pin[2] < 0 || pin[0] > (double)dim[0] - 1 ||
+                    pin[1] > (double)dim[1] - 1 || pin[2] > (double)dim[2] - 1)
+                    continue;
+                const double x = img->affine[0][0] * pin[0] + img->affine[0][1] * pin[1] + img->affine[0][2] * pin[2] +
+                                 img->affine[0][3];
+                const double got = vxa_volume_get(out, i, j, k, 0);
+                if (fabs(got - x) > 1e-3) fail_msg("voxel %lld,%lld,%lld: value %g, expected the world x %g of input "
+                                                   "position (%g, %g, %g)", (long long)i, (long long)j, (long long)k,
+                                                   got, x, pin[0], pin[1], pin[2]);
+                checked++;
+            }
+    assert_true(checked > 500);
+    vxa_volume_free(img);
+    vxa_volume_free(out);
+    vxa_pipeline_free(p);
+}
+
+/* Every augmentation op keeps the input's affine and spacing bit for bit (output_shape_ex and the run agree);
+ * with geometry=track a rotation of a 1 x 1 x 3 mm grid writes an orthogonal affine whose spacing is the
+ * input's (rotation in mm: no shear). */
+static void test_augmentation_ops_keep_the_affine(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference();
+    uint64_t rng = vxa_test_seed() + 23;
+    const int64_t dim[3] = { 13, 11, 9 };
+    vxa_volume *img = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &rng);
+    const double sp[3] = { 1, 1, 3 };
+    vxa_volume_set_spacing(img, sp);
+    const double th = 0.4;   /* oblique: turned about z */
+    img->affine[0][0] = cos(th); img->affine[0][1] = -sin(th);
+    img->affine[1][0] = sin(th); img->affine[1][1] = cos(th);
+    const char *specs[] = { "flip(axes=0,1,2)", "rotate(30, plane=0,2)", "rotate3d(10,-20,30)", "zoom(1.2,0.9,1.1)",
+                            "shift(2, 1, -1, unit=mm)", "affine(row0=1,0.1,0, offset=1,2,0)",
+                            "elastic(alpha=50, sigma=2)", "rotate(30, plane=0,2) zoom(1.1) elastic(alpha=50, sigma=2)" };
+    for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++) {
+        vxa_pipeline *p = parse_ok(specs[t]);
+        vxa_volume *out = run_ok(ref, p, 3, 1, img, NULL, NULL);
+        if (memcmp(out->affine, img->affine, sizeof img->affine) || memcmp(out->spacing, img->spacing, sizeof sp))
+            fail_msg("%s: the output's affine or spacing is not the input's", specs[t]);
+        vxa_volume_free(out);
+        vxa_pipeline_free(p);
+    }
+    vxa_pipeline *p = parse_ok("sampling(geometry=track) rotate(30, plane=0,2)");
+    vxa_volume *out = run_ok(ref, p, 3, 1, img, NULL, NULL);
+    assert_true(memcmp(out->affine, img->affine, sizeof img->affine) != 0);   /* the affine followed the voxels */
+    for (int a = 0; a < 3; a++) {
+        double n2 = 0;
+        for (int r = 0; r < 3; r++) n2 += out->affine[r][a] * out->affine[r][a];
+        if (fabs(sqrt(n2) - sp[a]) > 1e-12 || fabs(out->spacing[a] - sp[a]) > 1e-12)
+            fail_msg("geometry=track: spacing along %d is %.17g (column %.17g), expected %g", a, out->spacing[a],
+                     sqrt(n2), sp[a]);
+        for (int b = a + 1; b < 3; b++) {
+            double dot = 0;
+            for (int r = 0; r < 3; r++) dot += out->affine[r][a] * out->affine[r][b];
+            if (fabs(dot) > 1e-12) fail_msg("geometry=track: columns %d and %d not orthogonal (%g)", a, b, dot);
+        }
+    }
+    vxa_volume_free(out);
+    vxa_pipeline_free(p);
+    vxa_volume_free(img);
+}
+
+/* reorient(RAS) of a PSL-oriented volume is the permuted, flipped copy worked out by hand, bit for bit, on the
+ * device and the reference path, for images (trilinear order, typed) and labels, on awkward shapes. */
+static void test_reorient_is_an_exact_copy(void **state)
+{
+    (void)state;
+    vxa_context *ctxs[2] = { vxa_test_reference(), vxa_test_device() };
+    uint64_t rng = vxa_test_seed() + 29;
+    const int64_t shapes[][3] = { { 7, 1, 5 }, { 13, 11, 9 }, { 1, 17, 2 } };
+    vxa_pipeline *p = parse_ok("reorient(RAS)");
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int64_t *n = shapes[t];
+        vxa_volume *img = vxa_test_random_volume(n, 2, VXA_INT16, &rng);
+        vxa_volume *lab = vxa_test_random_volume(n, 1, VXA_UINT8, &rng);
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 4; c++) img->affine[r][c] = 0;
+        /* axis 0 towards P (-y), axis 1 towards S (+z), axis 2 towards L (-x): "PSL" */
+        img->affine[1][0] = -1.5; img->affine[2][1] = 2; img->affine[0][2] = -0.8; img->affine[3][3] = 1;
+        img->spacing[0] = 1.5; img->spacing[1] = 2; img->spacing[2] = 0.8;
+        img->sform_code = 2;
+        memcpy(lab->affine, img->affine, sizeof img->affine);
+        memcpy(lab->spacing, img->spacing, sizeof img->spacing);
+        lab->sform_code = 2;
+        for (int ci = 0; ci < 2; ci++) {
+            vxa_volume *olab = NULL;
+            vxa_volume *out = run_ok(ctxs[ci], p, 0, 0, img, lab, &olab);
+            /* R = -x: input axis 2 flipped; A = +y: input axis 0 flipped; S: input axis 1 */
+            assert_int_equal(out->dim[0], n[2]);
+            assert_int_equal(out->dim[1], n[0]);
+            assert_int_equal(out->dim[2], n[1]);
+            for (int64_t c = 0; c < 2; c++)
+                for (int64_t k = 0; k < out->dim[2]; k++)
+                    for (int64_t j = 0; j < out->dim[1]; j++)
+                        for (int64_t i = 0; i < out->dim[0]; i++) {
+                            const int64_t p0 = n[0] - 1 - j, p1 = k, p2 = n[2] - 1 - i;
+                            const float got = vxa_volume_get(out, i, j, k, c), want = vxa_volume_get(img, p0, p1, p2, c);
+                            if (memcmp(&got, &want, sizeof got))
+                                fail_msg("%s, %lldx%lldx%lld: voxel (%lld,%lld,%lld,%lld) = %.9g, expected %.9g",
+                                         vxa_context_device_name(ctxs[ci]), (long long)n[0], (long long)n[1],
+                                         (long long)n[2], (long long)i, (long long)j, (long long)k, (long long)c, got,
+                                         want);
+                            if (c == 0 && vxa_volume_get(olab, i, j, k, 0) != vxa_volume_get(lab, p0, p1, p2, 0))
+                                fail_msg("reorient: label (%lld,%lld,%lld) differs", (long long)i, (long long)j,
+                                         (long long)k);
+                        }
+            /* the anatomy stays put: output voxel o and its input voxel have one world position */
+            const double o[3] = { 0, 0, 0 }, pin[3] = { (double)(n[0] - 1), 0, (double)(n[2] - 1) };
+            for (int r = 0; r < 3; r++) {
+                double wo = out->affine[r][3], wi = img->affine[r][3];
+                for (int a = 0; a < 3; a++) {
+                    wo += out->affine[r][a] * o[a];
+                    wi += img->affine[r][a] * pin[a];
+                }
+                assert_true(fabs(wo - wi) < 1e-9);
+                assert_true(out->affine[r][r] > 0);   /* RAS: a positive diagonal */
+            }
+            vxa_volume_free(out);
+            vxa_volume_free(olab);
+        }
+        vxa_volume_free(img);
+        vxa_volume_free(lab);
+    }
     vxa_pipeline_free(p);
 }
 
@@ -861,6 +1035,9 @@ int main(void)
         cmocka_unit_test(test_batch_overlapped_equals_single_runs),
         cmocka_unit_test(test_threads_with_own_contexts_reproduce_single_thread),
         cmocka_unit_test(test_output_affine_is_true_world_geometry),
+        cmocka_unit_test(test_augmentation_moves_content_keeps_grid),
+        cmocka_unit_test(test_augmentation_ops_keep_the_affine),
+        cmocka_unit_test(test_reorient_is_an_exact_copy),
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
         cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
         cmocka_unit_test(test_released_buffers_are_reused),

@@ -120,9 +120,10 @@ static void test_every_spatial_op_is_documented(void **state)
 {
     (void)state;
     const char *names[] = { "flip", "rotate", "rotate3d", "zoom", "shift", "affine", "resize", "scale",
-                            "resample", "crop", "center_crop", "random_crop", "pad" };
+                            "resample", "crop", "center_crop", "random_crop", "pad", "reorient" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const vxa_op_desc *d = op(names[i]);
+        assert_int_equal(d->augment, i < 6);   /* SPEC "Geometry": the first six move content, the rest regrid */
         assert_non_null(d->spatial);
         assert_true(d->doc && strlen(d->doc) > 20);
         assert_true(d->scipy && strlen(d->scipy) > 5);
@@ -439,6 +440,168 @@ static void test_world_geometry_follows_the_map(void **state)
     }
 }
 
+/* ---- millimetres (SPEC "Geometry") ---- */
+static vxa_grid aniso_grid(double s0, double s1, double s2)
+{
+    vxa_grid g = grid(20, 30, 25);
+    const double sp[3] = { s0, s1, s2 };
+    for (int a = 0; a < 3; a++) {
+        g.spacing[a] = sp[a];
+        g.affine[a][a] = sp[a];
+    }
+    return g;
+}
+
+/* On a 1 x 1 x 3 mm grid rotate(30, plane=0,2) turns millimetres, not indices: A = S⁻¹·R·S, so that S·A·S⁻¹ is
+ * the rotation itself (orthogonal, the anatomy not sheared), about the centre; rotate3d the same. */
+static void test_rotate_acts_in_millimetres(void **state)
+{
+    (void)state;
+    const vxa_grid g = aniso_grid(1, 1, 3);
+    const vxa_op_desc *d = op("rotate");
+    vxa_op_values v = defaults(d);
+    set(d, &v, "angle", 1, 30, 0, 0);
+    set(d, &v, "plane", 2, 0, 2, 0);
+    op_result r = run_ok(d, &v, &g);
+    const double cs = cos(3.14159265358979323846 / 6), sn = sin(3.14159265358979323846 / 6);
+    const double want[3][3] = { { cs, 0, sn * 3 }, { 0, 1, 0 }, { -sn / 3, 0, cs } };
+    for (int x = 0; x < 3; x++)
+        for (int y = 0; y < 3; y++)
+            if (fabs(r.A[x][y] - want[x][y]) > 1e-15) fail_msg("A[%d][%d] = %.17g, expected %.17g", x, y, r.A[x][y], want[x][y]);
+    assert_maps(&r, 9.5, 14.5, 12, 9.5, 14.5, 12);   /* the centre stays */
+    const vxa_op_desc *d3 = op("rotate3d");
+    vxa_op_values v3 = defaults(d3);
+    set(d3, &v3, "angles", 3, 17, -31, 44);
+    op_result r3 = run_ok(d3, &v3, &g);
+    double M[3][3];   /* S·A·S⁻¹ must be a rotation: MᵀM = I */
+    for (int x = 0; x < 3; x++)
+        for (int y = 0; y < 3; y++) M[x][y] = g.spacing[x] * r3.A[x][y] / g.spacing[y];
+    for (int x = 0; x < 3; x++)
+        for (int y = 0; y < 3; y++) {
+            double dot = 0;
+            for (int k = 0; k < 3; k++) dot += M[k][x] * M[k][y];
+            if (fabs(dot - (x == y)) > 1e-12) fail_msg("rotate3d in mm: (S A S^-1)^T (S A S^-1)[%d][%d] = %g", x, y, dot);
+        }
+}
+
+/* On an isotropic grid of any spacing every augmentation op's map is the 1 mm grid's bit for bit (SPEC: the
+ * SciPy checks stand). */
+static void test_isotropic_grids_keep_voxel_maps(void **state)
+{
+    (void)state;
+    const vxa_grid g1 = aniso_grid(1, 1, 1), g7 = aniso_grid(0.7, 0.7, 0.7);
+    const char *names[] = { "rotate", "rotate3d", "zoom", "shift", "affine", "flip" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const vxa_op_desc *d = op(names[i]);
+        vxa_op_values v = defaults(d);
+        if (!strcmp(d->name, "rotate")) set(d, &v, "angle", 1, 23.5, 0, 0);
+        if (!strcmp(d->name, "rotate3d")) set(d, &v, "angles", 3, 5, 10, 15);
+        if (!strcmp(d->name, "zoom")) set(d, &v, "z", 3, 1.3, 0.9, 1.1);
+        if (!strcmp(d->name, "shift")) set(d, &v, "t", 3, 1.5, 2, -3);
+        if (!strcmp(d->name, "affine")) set(d, &v, "row0", 3, 0.9, 0.1, 0.05);
+        op_result a = run_ok(d, &v, &g1), b = run_ok(d, &v, &g7);
+        assert_memory_equal(a.A, b.A, sizeof a.A);
+        assert_memory_equal(a.b, b.b, sizeof a.b);
+    }
+}
+
+/* shift(unit=mm) moves by t millimetres: t/spacing voxels; affine(unit=mm) is x_in = A·x_out + offset in the
+ * physical frame x = S·(p - c). */
+static void test_shift_and_affine_in_millimetres(void **state)
+{
+    (void)state;
+    const vxa_grid g = aniso_grid(1, 2, 4);
+    const vxa_op_desc *d = op("shift");
+    vxa_op_values v = defaults(d);
+    set(d, &v, "t", 1, 4, 0, 0);
+    set(d, &v, "unit", 1, 1, 0, 0);   /* mm */
+    op_result r = run_ok(d, &v, &g);
+    assert_maps(&r, 0, 0, 0, -4, -2, -1);
+    set(d, &v, "unit", 1, 0, 0, 0);   /* voxels, the default */
+    r = run_ok(d, &v, &g);
+    assert_maps(&r, 0, 0, 0, -4, -4, -4);
+    const vxa_op_desc *da = op("affine");
+    vxa_op_values va = defaults(da);
+    set(da, &va, "row0", 3, 0, -1, 0);   /* x_in = -y_out, y_in = x_out: a quarter turn in mm */
+    set(da, &va, "row1", 3, 1, 0, 0);
+    set(da, &va, "offset", 3, 2, 4, 8);
+    set(da, &va, "unit", 1, 1, 0, 0);
+    r = run_ok(da, &va, &g);
+    /* centre c = (9.5, 14.5, 12); o = c + (0, 1, 0) voxels is x = (0, 2, 0) mm -> (-2, 0, 0) + (2, 4, 8) mm
+     * = (0, 4, 8) mm -> p = c + (0, 2, 2) */
+    assert_maps(&r, 9.5, 15.5, 12, 9.5, 16.5, 14);
+    assert_maps(&r, 9.5, 14.5, 12, 11.5, 16.5, 14);
+}
+
+/* reorient(CODE) reaches every one of the 48 codes from an oblique, permuted input: the output grid's code is
+ * the one asked for, the map a signed permutation (an exact copy), the dims permuted with it. */
+static void test_reorient_reaches_every_code(void **state)
+{
+    (void)state;
+    const vxa_op_desc *d = op("reorient");
+    vxa_grid g = grid(5, 6, 7);
+    const double th = 0.3;   /* axis 0 towards -y (P), axis 1 towards -z (I), axis 2 towards +x, turned 0.3 rad */
+    memset(g.affine, 0, sizeof g.affine);
+    g.affine[0][2] = 2 * cos(th); g.affine[1][2] = 2 * sin(th);
+    g.affine[0][0] = 1.5 * sin(th); g.affine[1][0] = -1.5 * cos(th);
+    g.affine[2][1] = -3;
+    g.affine[0][3] = 10; g.affine[3][3] = 1;
+    g.spacing[0] = 1.5; g.spacing[1] = 3; g.spacing[2] = 2;
+    char from[4];
+    vxa_affine_axcodes(g.affine, from);
+    assert_string_equal(from, "PIR");
+    const char *const *codes = d->params[0].choices;
+    int n = 0;
+    for (; codes[n]; n++) {
+        vxa_op_values v = defaults(d);
+        set(d, &v, "code", 1, n, 0, 0);
+        op_result r = run_ok(d, &v, &g);
+        vxa_grid out;
+        vxa_grid_after(&g, r.A, r.b, r.out_dim, &out);
+        char got[4];
+        vxa_affine_axcodes(out.affine, got);
+        if (strcmp(got, codes[n])) fail_msg("reorient(%s) gives a grid of code %s", codes[n], got);
+        assert_string_equal(r.note, "\"from\":\"PIR\"");
+        for (int k = 0; k < 3; k++) {
+            int ones = 0;
+            for (int a = 0; a < 3; a++)
+                if (r.A[a][k] != 0) {
+                    ones++;
+                    assert_true(fabs(r.A[a][k]) == 1.0);
+                    assert_int_equal(r.out_dim[k], g.dim[a]);
+                    assert_true(r.b[a] == (r.A[a][k] > 0 ? 0.0 : (double)(g.dim[a] - 1)));
+                }
+            assert_int_equal(ones, 1);
+        }
+    }
+    assert_int_equal(n, 48);
+}
+
+/* The orientation code as nibabel's aff2axcodes gives it, oblique affines to their nearest axes. */
+static void test_orientation_codes_as_nibabel(void **state)
+{
+    (void)state;
+    double a[4][4] = { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 }, { 0, 0, 0, 1 } };
+    char code[4];
+    vxa_affine_axcodes(a, code);
+    assert_string_equal(code, "RAS");
+    a[0][0] = -2;   /* nibabel's tests/data/anatomical.nii */
+    vxa_affine_axcodes(a, code);
+    assert_string_equal(code, "LAS");
+    const double t = 60 * 3.14159265358979323846 / 180;   /* nib.aff2axcodes of Rz(60°): ('A', 'L', 'S') */
+    double r[4][4] = { { cos(t), -sin(t), 0, 0 }, { sin(t), cos(t), 0, 0 }, { 0, 0, 1, 0 }, { 0, 0, 0, 1 } };
+    vxa_affine_axcodes(r, code);
+    assert_string_equal(code, "ALS");
+    double worst;
+    assert_true(vxa_affine_orthogonal(r, 1e-9, &worst));
+    r[0][1] += 0.5;   /* sheared */
+    assert_false(vxa_affine_orthogonal(r, 1e-4, &worst));
+    assert_true(worst > 0.1);
+    double z[4][4] = { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 0, 0 }, { 0, 0, 0, 1 } };
+    vxa_affine_axcodes(z, code);
+    assert_string_equal(code, "???");
+}
+
 /* ---- crops and pads ---- */
 static void test_crop_start_and_default_centre(void **state)
 {
@@ -547,6 +710,11 @@ int main(void)
         cmocka_unit_test(test_scale_rounds_shape_half_to_even),
         cmocka_unit_test(test_resample_keeps_world_centre),
         cmocka_unit_test(test_world_geometry_follows_the_map),
+        cmocka_unit_test(test_rotate_acts_in_millimetres),
+        cmocka_unit_test(test_isotropic_grids_keep_voxel_maps),
+        cmocka_unit_test(test_shift_and_affine_in_millimetres),
+        cmocka_unit_test(test_reorient_reaches_every_code),
+        cmocka_unit_test(test_orientation_codes_as_nibabel),
         cmocka_unit_test(test_crop_start_and_default_centre),
         cmocka_unit_test(test_crop_errors_name_the_problem),
         cmocka_unit_test(test_center_crop_pads_where_larger),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* voxaug info FILE [--json]: what a NIfTI file holds, as voxaug reads it. */
 #include "cli.h"
+#include "ops.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -12,8 +13,10 @@ static void info_usage(FILE *f)
     fprintf(f, "usage: voxaug info FILE [--json]\n\n"
                "Reads a NIfTI file (.nii, .nii.gz, .hdr/.img; NIfTI-1 or NIfTI-2) as voxaug does and prints its\n"
                "shape, channels, data type, spacing, the 4x4 voxel-to-world affine (sform if sform_code > 0, else\n"
-               "qform, else diag(pixdim)), sform/qform codes, scl_slope/scl_inter, and the value range (min, max,\n"
-               "mean after scaling, over all channels; NaN voxels are counted and left out).\n\n"
+               "qform, else diag(pixdim)), its orientation code (as nibabel's aff2axcodes: RAS, LPS, ...; a\n"
+               "non-orthogonal affine, whose columns are not at right angles, is flagged), sform/qform codes,\n"
+               "scl_slope/scl_inter, and the value range (min, max, mean after scaling, over all channels; NaN\n"
+               "voxels are counted and left out).\n\n"
                "  --json     one JSON object on stdout\n"
                "  -h, --help this text\n\n"
                "exit status: 0 read, 1 the file could not be read (the reason on stderr), 2 usage error\n");
@@ -88,6 +91,9 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* Columns at right angles within float32 storage of the sform (|cos| of every pair below this). */
+#define ORTHO_TOL 1e-4
+
 static void print_json(FILE *f, const char *file, const vxa_volume *v, const value_range *r)
 {
     fputs("{\"file\": ", f);
@@ -108,7 +114,13 @@ static void print_json(FILE *f, const char *file, const vxa_volume *v, const val
         }
         fputc(']', f);
     }
-    fprintf(f, "], \"sform_code\": %d, \"qform_code\": %d, \"scl_slope\": ", v->sform_code, v->qform_code);
+    char code[4];
+    double worst;
+    vxa_affine_axcodes(v->affine, code);
+    const bool ortho = vxa_affine_orthogonal(v->affine, ORTHO_TOL, &worst);
+    fprintf(f, "], \"orientation\": \"%s\", \"orthogonal\": %s, \"max_column_cos\": ", code, ortho ? "true" : "false");
+    json_number(f, worst);
+    fprintf(f, ", \"sform_code\": %d, \"qform_code\": %d, \"scl_slope\": ", v->sform_code, v->qform_code);
     json_number(f, v->scl_slope);
     fputs(", \"scl_inter\": ", f);
     json_number(f, v->scl_inter);
@@ -138,6 +150,13 @@ static void print_text(FILE *f, const char *file, const vxa_volume *v, const val
     for (int i = 0; i < 4; i++)
         fprintf(f, "          %12.6g %12.6g %12.6g %12.6g\n", v->affine[i][0], v->affine[i][1], v->affine[i][2],
                 v->affine[i][3]);
+    char code[4];
+    double worst;
+    vxa_affine_axcodes(v->affine, code);
+    if (vxa_affine_orthogonal(v->affine, ORTHO_TOL, &worst)) fprintf(f, "orient    %s\n", code);
+    else
+        fprintf(f, "orient    %s (nearest) -- NOT ORTHOGONAL: columns at |cos| up to %.3g, sheared voxels; qform "
+                   "cannot hold it\n", code, worst);
     fprintf(f, "codes     sform %d, qform %d\n", v->sform_code, v->qform_code);
     const bool scale = v->scl_slope != 0 && isfinite(v->scl_slope);
     fprintf(f, "scaling   slope %g, inter %g%s\n", v->scl_slope, v->scl_inter, scale ? "" : " (none applied)");

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *kind_name(vxa_op_kind k)
+static const char *kind_name(const vxa_op_desc *d)
 {
-    /* sampling is listed with the spatial ops whose passes it sets */
-    return k == VXA_OPK_SAMPLING || k == VXA_OPK_SPATIAL ? "spatial" : k == VXA_OPK_ELASTIC ? "elastic"
-                                                     : k == VXA_OPK_GROUP ? "composition"
-         : k == VXA_OPK_LABEL ? "label" : "intensity";
+    /* sampling is listed with the spatial ops whose passes it sets; spatial ops by what they do to the grid
+     * (SPEC "Geometry"): a grid op makes a new grid, an augmentation op moves the content on its grid */
+    if (d->kind == VXA_OPK_SPATIAL) return d->augment ? "spatial, augment" : "spatial, grid";
+    return d->kind == VXA_OPK_SAMPLING ? "spatial" : d->kind == VXA_OPK_ELASTIC ? "elastic, augment"
+                                                   : d->kind == VXA_OPK_GROUP ? "composition"
+                                                   : d->kind == VXA_OPK_LABEL ? "label" : "intensity";
 }
 
 static void param_text(const vxa_param_desc *pd, char *buf, size_t len)
@@ -81,7 +83,7 @@ int cmd_ops(int argc, char **argv)
             used += (size_t)snprintf(params + used, sizeof params - used, "%s%s", p ? ", " : "", one);
         }
         if (markdown) {
-            printf("| `%s` | %s | ", d->name, kind_name(d->kind));
+            printf("| `%s` | %s | ", d->name, kind_name(d));
             cell(params);
             printf(" | ");
             cell(d->doc);

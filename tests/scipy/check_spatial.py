@@ -7,8 +7,9 @@ on ch2.nii.gz (uint8 T1, 181x217x181) with aal.nii.gz (labels, order 0) and on r
 oblique affine. For every op of SPEC.md's table: images within 1e-4 x (max - min) of the input, labels equal
 (exactly for exact maps; elsewhere a voxel may differ only where its position is within 1e-4 of a .5 tie,
 which float32 positions can round the other way, see kernels/resample_coord.h), and the output affine equal to
-affine_in @ [[A, b], [0, 1]] with (A, b) worked out here from SPEC's formulas. Then one chain on the default
-OpenCL device against the reference. Usage: check_spatial.py <voxaug CLI>; exit 77 = skipped."""
+affine_in @ [[G, g], [0, 1]] with (G, g) the map of the grid ops alone (SPEC "Geometry": augmentation ops keep
+their grid's affine) worked out here from SPEC's formulas; on the anisotropic oblique volumes rotations act in
+millimetres, A = S^-1 R S. Then one chain on the default OpenCL device against the reference. Usage: check_spatial.py <voxaug CLI>; exit 77 = skipped."""
 import json
 import os
 import subprocess
@@ -126,9 +127,10 @@ def check_affine(name, img, want):
 
 
 def affine_case(name, inp, spec, x, aff, A, b, out_shape, order=1, mode="grid-constant", cval=0.0,
-                label=None, lab=None, exact=False, scipy_image=None):
+                label=None, lab=None, exact=False, scipy_image=None, grid=None):
     """Runs spec and checks image (and label) against affine_transform(x, A, offset=b) (or scipy_image, the
-    op's own SciPy call, which must agree) and the output affine."""
+    op's own SciPy call, which must agree) and the output affine: aff @ grid (default hom(A, b), a grid op's;
+    np.eye(4) for augmentation ops, which keep the affine)."""
     img, limg, _ = run(inp, spec, label, tag=name)
     if img is None:
         return
@@ -138,7 +140,7 @@ def affine_case(name, inp, spec, x, aff, A, b, out_shape, order=1, mode="grid-co
     if scipy_image is not None:  # the table's SciPy call is the same map
         check_image(name + " [affine_transform == table's call]", scipy_image, want, xr)
     check_image(name, np.asarray(img.dataobj), want, xr)
-    check_affine(name, img, aff @ hom(A, b))
+    check_affine(name, img, aff @ (hom(A, b) if grid is None else grid))
     if label is not None:
         lwant = ndimage.affine_transform(lab, A, offset=b, output_shape=tuple(out_shape), order=0,
                                          mode="grid-constant", cval=0)
@@ -164,31 +166,39 @@ def main():
 
     # flip: p_a = n_a - 1 - o_a, exact
     A = np.diag([-1.0, 1.0, -1.0]); b = np.array([n[0] - 1, 0, n[2] - 1], float)
+    I4 = np.eye(4)  # the grid map of augmentation ops: the affine is kept
     affine_case("flip_0_2", CH2, "flip(axes=0,2)", x, aff, A, b, n, exact=True,
-                scipy_image=np.flip(x, (0, 2)), **L)
+                scipy_image=np.flip(x, (0, 2)), grid=I4, **L)
     # rotate: ndimage.rotate(x, angle, axes, reshape=False); voxaug's plane = SciPy's axes
     for ang, pl in ((15, (0, 1)), (-20, (1, 2)), (33, (2, 0))):
         A = rot_pull(ang, *pl); b = about_centre(A, n)
         sc = ndimage.rotate(x, ang, axes=pl, reshape=False, order=1, mode="grid-constant") if ang == 15 else None
         affine_case("rotate_%d_%d%d" % (ang, pl[0], pl[1]), CH2, "rotate(%g, plane=%d,%d)" % (ang, pl[0], pl[1]),
-                    x, aff, A, b, n, scipy_image=sc, **L)
-    # a quarter turn is np.rot90's permutation on a cube: exact (checked on the random cube below)
+                    x, aff, A, b, n, scipy_image=sc, grid=I4, **L)
+    # a quarter turn in a square plane of 1 mm voxels is np.rot90's permutation: exact
+    img, _, _ = run(CH2, "rotate(90, plane=0,2)", tag="rot90")
+    if img is not None:
+        same = np.array_equal(np.asarray(img.dataobj), np.rot90(x, 1, axes=(0, 2)))
+        print("%-60s equals np.rot90: %s" % ("ch2 rotate(90, plane=0,2)", same))
+        if not same:
+            fail("rotate(90, plane=0,2) on ch2 is not np.rot90")
     # rotate3d(ax, ay, az): rotate(ax, plane=1,2), rotate(ay, plane=0,2), rotate(az, plane=0,1), one pass
     A = rot_pull(10, 1, 2) @ rot_pull(-5, 0, 2) @ rot_pull(20, 0, 1); b = about_centre(A, n)
-    affine_case("rotate3d", CH2, "rotate3d(angles=10,-5,20)", x, aff, A, b, n, **L)
+    affine_case("rotate3d", CH2, "rotate3d(angles=10,-5,20)", x, aff, A, b, n, grid=I4, **L)
     # zoom: p = (o - c)/z + c
     for z in ((1.2, 1.2, 1.2), (0.8, 1.1, 1.0)):
         A = np.diag(1 / np.array(z)); c = centre(n); b = c - c / np.array(z)
-        affine_case("zoom_%g_%g_%g" % z, CH2, "zoom(%g,%g,%g)" % z, x, aff, A, b, n, **L)
+        affine_case("zoom_%g_%g_%g" % z, CH2, "zoom(%g,%g,%g)" % z, x, aff, A, b, n, grid=I4, **L)
     # shift: p = o - t; ndimage.shift(x, t)
     t = np.array([2.5, -3.0, 1.25])
     affine_case("shift", CH2, "shift(2.5,-3,1.25)", x, aff, np.eye(3), -t, n,
-                scipy_image=ndimage.shift(x, t, order=1, mode="grid-constant"), **L)
-    affine_case("shift_int", CH2, "shift(3,-2,0)", x, aff, np.eye(3), -np.array([3.0, -2, 0]), n, exact=True, **L)
+                scipy_image=ndimage.shift(x, t, order=1, mode="grid-constant"), grid=I4, **L)
+    affine_case("shift_int", CH2, "shift(3,-2,0)", x, aff, np.eye(3), -np.array([3.0, -2, 0]), n, exact=True,
+                grid=I4, **L)
     # affine: p = A o + offset
     A = np.array([[0.95, 0.1, 0.0], [-0.05, 1.05, 0.02], [0.0, 0.1, 0.9]]); b = np.array([3.0, -4.5, 6.0])
     affine_case("affine", CH2, "affine(row0=0.95,0.1,0, row1=-0.05,1.05,0.02, row2=0,0.1,0.9, offset=3,-4.5,6)",
-                x, aff, A, b, n, **L)
+                x, aff, A, b, n, grid=I4, **L)
     # resize(n'): p = (o + 0.5) n/n' - 0.5 = ndimage.zoom(x, n'/n, grid_mode=True)
     n2 = np.array([90, 100, 120])
     A = np.diag(n / n2); b = 0.5 * n / n2 - 0.5
@@ -246,15 +256,18 @@ def main():
             check_label(name, got, want, A, b, False)
         else:
             check_image(name, got, want, float(x.max() - x.min()))
-        check_affine(name, img, aff @ hom(A, b))
+        check_affine(name, img, aff)
     # a chain: one pass of the composed map (rotate, then zoom, then crop)
     R = rot_pull(15, 0, 1); Z = np.diag([1 / 1.1] * 3)
     m = np.array([128, 128, 128]); q = np.floor((n - m) / 2)
     M = hom(R, about_centre(R, n)) @ hom(Z, about_centre(Z, n)) @ hom(np.eye(3), q)
     chain = "rotate(15, plane=0,1) zoom(1.1) crop(128,128,128)"
-    affine_case("chain", CH2, chain, x, aff, M[:3, :3], M[:3, 3], m, **L)
+    affine_case("chain", CH2, chain, x, aff, M[:3, :3], M[:3, 3], m, grid=hom(np.eye(3), q), **L)
+    # geometry=track: the affine follows the voxels (the whole map)
+    affine_case("chain_track", CH2, "sampling(geometry=track) " + chain, x, aff, M[:3, :3], M[:3, 3], m)
 
-    # random float volumes with an oblique affine, every mode, awkward shapes
+    # random float volumes with an oblique, anisotropic affine (1.2 x 0.8 x 2 mm), every mode, awkward shapes:
+    # rotations act in millimetres, A = S^-1 R S; zoom and shift (in voxels) are diagonal, the same either way
     rng = np.random.default_rng(7)
     for shape in ((29, 23, 17), (12, 12, 12), (1, 15, 9)):
         v = ndimage.gaussian_filter(rng.uniform(-1, 1, shape), 1.5).astype(np.float32) * 100 + 20
@@ -268,23 +281,17 @@ def main():
         tag = "rand%dx%dx%d" % shape
         for mode in ("constant", "nearest", "reflect"):
             sm = "grid-constant" if mode == "constant" else mode
-            A = rot_pull(-35, 1, 2) @ rot_pull(10, 0, 1) @ np.diag([0.9, 1.3, 1.1]); b = about_centre(A, nn) + A @ np.full(3, 0.3)  # shift(-0.3) is applied last: p = A (o + 0.3) + ...
+            S = np.diag(np.sqrt((va[:3, :3] ** 2).sum(axis=0))); Si = np.linalg.inv(S)
+            A = Si @ rot_pull(-35, 1, 2) @ rot_pull(10, 0, 1) @ S @ np.diag([0.9, 1.3, 1.1]); b = about_centre(A, nn) + A @ np.full(3, 0.3)  # shift(-0.3) is applied last: p = A (o + 0.3) + ...
             spec = ("sampling(mode=%s, cval=%s) rotate(-35, plane=1,2) rotate(10, plane=0,1) zoom(%.15g,%.15g,%.15g) "
                     "shift(-0.3)" % (mode, "7.5" if mode == "constant" else "0", 1 / 0.9, 1 / 1.3, 1 / 1.1))
             affine_case(tag + "_" + mode, path, spec, vd, va, A, b, nn, mode=sm,
-                        cval=7.5 if mode == "constant" else 0.0)
+                        cval=7.5 if mode == "constant" else 0.0, grid=np.eye(4))
             s = np.sqrt((va[:3, :3] ** 2).sum(axis=0)); s2 = np.array([0.7, 1.1, 1.3])
             n2 = np.array([max(1, int(round(u))) for u in nn * s / s2])
             A = np.diag(s2 / s); b = centre(nn) - centre(n2) * s2 / s
             affine_case(tag + "_resample_" + mode, path, "sampling(mode=%s) resample(0.7,1.1,1.3)" % mode,
                         vd, va, A, b, n2, mode=sm)
-        if shape[0] == shape[1]:  # a quarter turn in plane (0, 1) is np.rot90, exact
-            img, _, _ = run(path, "rotate(90, plane=0,1)", tag=tag + "_rot90")
-            if img is not None:
-                got = np.asarray(img.dataobj)
-                if not np.array_equal(got, np.rot90(v, 1, axes=(0, 1))):
-                    fail("rotate(90) on a cube is not np.rot90")
-                print("%-60s equals np.rot90: %s" % (tag + " rotate(90)", np.array_equal(got, np.rot90(v, 1, (0, 1)))))
 
     # the default OpenCL device against the reference on the chain (images within tolerance, labels equal)
     ref, lref, _ = run(CH2, chain, AAL, tag="chain_ref")
