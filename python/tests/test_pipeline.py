@@ -154,3 +154,21 @@ def test_composition_and_patch_sampling_ops():
         rec = draw["ops"]
         assert rec[0]["op"] == "fg_crop" and rec[0]["voxel"] == [17, 15, 13] and rec[0]["start"] == [13, 11, 9]
         assert rec[1]["op"] == "one_of" and rec[1]["chosen"] in ([0], [1]) and rec[2]["op"] == "flip"
+
+
+def test_geometry_content_keeps_the_affine_track_follows_the_voxels(ctx, rng):
+    """SPEC "Geometry": a rotation of a 1x1x3 mm volume keeps its affine by default; with
+    ops.Sampling(geometry="track") the affine follows the voxels and stays orthogonal with the input's spacing
+    (the rotation acts in millimetres)."""
+    x = rng.random((12, 10, 8), dtype=np.float32)
+    aff = np.diag([1.0, 1.0, 3.0, 1.0])
+    rot = ops.Rotate(30, plane=[0, 2])
+    _, _, d = voxaug.Pipeline(rot)(x, affine=aff, ctx=ctx)
+    assert np.array_equal(d["affine"], aff)
+    track = ops.Sampling(geometry="track")
+    assert track.spec == "sampling(geometry=track)"
+    _, _, d = voxaug.Pipeline(track + rot)(x, affine=aff, ctx=ctx)
+    m = np.asarray(d["affine"])[:3, :3]
+    assert not np.allclose(m, aff[:3, :3])
+    assert np.allclose(np.sqrt((m ** 2).sum(axis=0)), [1, 1, 3])
+    assert np.allclose(m.T @ m, np.diag([1.0, 1.0, 9.0]))
