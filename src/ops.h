@@ -173,6 +173,10 @@ void vxa_xform_identity(double A[3][3], double b[3]);
 void vxa_grid_after(const vxa_grid *in, const double A[3][3], const double b[3], const int64_t out_dim[3],
                     vxa_grid *out);
 void vxa_grid_of_volume(const vxa_volume *v, vxa_grid *g);
+/* The crops' shared parts (src/ops_spatial.c): the patch size m from an op's first parameter (each >= 1, else an
+ * error naming op), and the exact index map of the box of size m starting at q: p = o + q. */
+vxa_status vxa_crop_sizes(const char *op, const vxa_op_values *val, int64_t m[3], char *err, size_t errlen);
+void vxa_crop_map(const int64_t m[3], const int64_t q[3], int64_t out_dim[3], double A[3][3], double b[3]);
 /* An augmentation op's pull matrix A_mm, given in the physical frame of the voxel axes x = S·(p - c) with
  * S = diag(spacing), as a voxel pull matrix: A_vox = S⁻¹·A_mm·S, i.e. A_vox[r][q] = A_mm[r][q]·s_q/s_r (exactly
  * A_mm where s_q == s_r, so isotropic grids keep today's maps bit for bit). A grid without a positive finite

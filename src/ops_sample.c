@@ -16,24 +16,6 @@
 static int64_t ival(double x) { return (int64_t)llround(x); }
 static int64_t floor_div2(int64_t x) { return x >= 0 ? x / 2 : -((-x + 1) / 2); }
 
-static vxa_status sizes(const char *op, const vxa_op_values *val, int64_t m[3], char *err, size_t errlen)
-{
-    for (int a = 0; a < 3; a++)
-        if ((m[a] = ival(val->v[0][a])) < 1)
-            return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "%s: size %g along axis %d, expected >= 1", op,
-                                val->v[0][a], a);
-    return VXA_OK;
-}
-
-static void translate(const int64_t m[3], const int64_t q[3], int64_t out_dim[3], double A[3][3], double b[3])
-{
-    vxa_xform_identity(A, b);
-    for (int a = 0; a < 3; a++) {
-        out_dim[a] = m[a];
-        b[a] = (double)q[a];
-    }
-}
-
 /* The label index, or an error naming the op: these ops need a label map. */
 static vxa_status labels_of(const char *op, const vxa_draw_rng *rng, const vxa_label_index **ix, char *err,
                             size_t errlen)
@@ -91,7 +73,7 @@ static vxa_status fg_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, const
                               double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen)
 {
     int64_t m[3], q[3], lbs[3], ubs[3];
-    vxa_status st = sizes("fg_crop", val, m, err, errlen);
+    vxa_status st = vxa_crop_sizes("fg_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     for (int a = 0; a < 3; a++) {
         const int64_t need = m[a] > in->dim[a] ? m[a] - in->dim[a] : 0;
@@ -129,7 +111,7 @@ static vxa_status fg_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, const
         snprintf(note, notelen, "\"fg\":%s,\"class\":null,\"start\":[%lld,%lld,%lld]", force ? "true" : "false",
                  (long long)q[0], (long long)q[1], (long long)q[2]);
     }
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 
@@ -180,7 +162,7 @@ static vxa_status balanced_crop_map(const vxa_op_values *val, vxa_draw_rng *rng,
                                     char *err, size_t errlen)
 {
     int64_t m[3], q[3];
-    vxa_status st = sizes("balanced_crop", val, m, err, errlen);
+    vxa_status st = vxa_crop_sizes("balanced_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     const double pos = val->v[1][0], neg = val->v[2][0];
     if (!(pos + neg > 0))
@@ -188,7 +170,7 @@ static vxa_status balanced_crop_map(const vxa_op_values *val, vxa_draw_rng *rng,
     const bool want_fg = vxa_draw_uniform(rng) < pos / (pos + neg);
     if (no_data(rng)) {
         shape_only_start(in, m, q);
-        translate(m, q, out_dim, A, b);
+        vxa_crop_map(m, q, out_dim, A, b);
         return VXA_OK;
     }
     const vxa_label_index *ix;
@@ -225,7 +207,7 @@ static vxa_status balanced_crop_map(const vxa_op_values *val, vxa_draw_rng *rng,
     snprintf(note, notelen, "\"fg\":%s,\"class\":%lld,\"voxel\":[%lld,%lld,%lld],\"start\":[%lld,%lld,%lld]",
              use_fg ? "true" : "false", (long long)value, (long long)voxel[0], (long long)voxel[1],
              (long long)voxel[2], (long long)q[0], (long long)q[1], (long long)q[2]);
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 
@@ -237,12 +219,12 @@ static vxa_status label_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, co
                                  char *err, size_t errlen)
 {
     int64_t m[3], q[3];
-    vxa_status st = sizes("label_crop", val, m, err, errlen);
+    vxa_status st = vxa_crop_sizes("label_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     const double u = vxa_draw_uniform(rng);
     if (no_data(rng)) {
         shape_only_start(in, m, q);
-        translate(m, q, out_dim, A, b);
+        vxa_crop_map(m, q, out_dim, A, b);
         return VXA_OK;
     }
     const vxa_label_index *ix;
@@ -272,7 +254,7 @@ static vxa_status label_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, co
     snprintf(note, notelen, "\"class\":%lld,\"voxel\":[%lld,%lld,%lld],\"start\":[%lld,%lld,%lld]", (long long)value,
              (long long)voxel[0], (long long)voxel[1], (long long)voxel[2], (long long)q[0], (long long)q[1],
              (long long)q[2]);
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 
@@ -324,7 +306,7 @@ static vxa_status crop_foreground_map(const vxa_op_values *val, vxa_draw_rng *rn
         snprintf(note, notelen, "\"box\":[%lld,%lld,%lld,%lld,%lld,%lld],\"empty\":%s", (long long)q[0],
                  (long long)q[1], (long long)q[2], (long long)(q[0] + m[0]), (long long)(q[1] + m[1]),
                  (long long)(q[2] + m[2]), empty ? "true" : "false");
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 

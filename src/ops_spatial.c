@@ -294,7 +294,7 @@ static vxa_status resample_map(const vxa_op_values *val, vxa_draw_rng *rng, cons
 }
 
 /* ---- crop, center_crop, random_crop, pad: exact index maps ------------------------------------------------- */
-static vxa_status crop_sizes(const char *op, const vxa_op_values *val, int64_t m[3], char *err, size_t errlen)
+vxa_status vxa_crop_sizes(const char *op, const vxa_op_values *val, int64_t m[3], char *err, size_t errlen)
 {
     for (int a = 0; a < 3; a++)
         if ((m[a] = ival(val->v[0][a])) < 1)
@@ -303,7 +303,7 @@ static vxa_status crop_sizes(const char *op, const vxa_op_values *val, int64_t m
     return VXA_OK;
 }
 
-static void translate(const int64_t m[3], const int64_t q[3], int64_t out_dim[3], double A[3][3], double b[3])
+void vxa_crop_map(const int64_t m[3], const int64_t q[3], int64_t out_dim[3], double A[3][3], double b[3])
 {
     vxa_xform_identity(A, b);
     for (int a = 0; a < 3; a++) {
@@ -316,7 +316,7 @@ static vxa_status crop_map(const vxa_op_values *val, vxa_draw_rng *rng, const vx
                            double A[3][3], double b[3], char *note, size_t notelen, char *err, size_t errlen)
 {
     int64_t m[3], q[3];
-    vxa_status st = crop_sizes("crop", val, m, err, errlen);
+    vxa_status st = vxa_crop_sizes("crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     for (int a = 0; a < 3; a++) {
         if (m[a] > in->dim[a])
@@ -328,7 +328,7 @@ static vxa_status crop_map(const vxa_op_values *val, vxa_draw_rng *rng, const vx
                                 "0..%lld (input %lld, size %lld)", (long long)q[a], a,
                                 (long long)(in->dim[a] - m[a]), (long long)in->dim[a], (long long)m[a]);
     }
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 
@@ -337,10 +337,10 @@ static vxa_status center_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, c
                                   char *err, size_t errlen)
 {
     int64_t m[3], q[3];
-    vxa_status st = crop_sizes("center_crop", val, m, err, errlen);
+    vxa_status st = vxa_crop_sizes("center_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     for (int a = 0; a < 3; a++) q[a] = floor_half(in->dim[a] - m[a]);  /* negative: pads, filled by the mode */
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 
@@ -349,11 +349,11 @@ static vxa_status random_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, c
                                   char *err, size_t errlen)
 {
     int64_t m[3], q[3];
-    vxa_status st = crop_sizes("random_crop", val, m, err, errlen);
+    vxa_status st = vxa_crop_sizes("random_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     for (int a = 0; a < 3; a++)
         q[a] = m[a] <= in->dim[a] ? vxa_draw_int(rng, 0, in->dim[a] - m[a]) : floor_half(in->dim[a] - m[a]);
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     snprintf(note, notelen, "\"start\":[%lld,%lld,%lld]", (long long)q[0], (long long)q[1], (long long)q[2]);
     return VXA_OK;
 }
@@ -371,7 +371,7 @@ static vxa_status pad_map(const vxa_op_values *val, vxa_draw_rng *rng, const vxa
         m[a] = in->dim[a] + before + after;
         q[a] = -before;
     }
-    translate(m, q, out_dim, A, b);
+    vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
 
