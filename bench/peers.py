@@ -436,12 +436,21 @@ def main():
         keep = args.only.split(",")
         tasks = {t: v for t, v in tasks.items() if any(k in t for k in keep)}
     t0 = time.time()
+    load_start = os.getloadavg()[0]
     res, slow = bench(tasks, args.warmup, args.rounds)
     took = time.time() - t0
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    vers = ", ".join(f"{n} {version(p)}" for n, p in [("voxaug", "voxaug"), ("NumPy", "numpy"), ("SciPy", "scipy"),
-                                                        ("torch", "torch"), ("TorchIO", "torchio"),
-                                                        ("MONAI", "monai"), ("batchgenerators", "batchgenerators")])
+    vers = f"voxaug {voxaug.version()} (library), " + ", ".join(
+        f"{n} {version(p)}" for n, p in [("NumPy", "numpy"), ("SciPy", "scipy"), ("torch", "torch"),
+                                         ("TorchIO", "torchio"), ("MONAI", "monai"),
+                                         ("batchgenerators", "batchgenerators")])
+    # Quiet or shared, from the load average at the start and the end (the run's own processes load ~1-2).
+    load_end = os.getloadavg()
+    load_text = f"load average {load_start:.1f} at the start, {load_end[0]:.1f} at the end"
+    if max(load_start, load_end[0]) > len(cores) + 0.5:
+        load_text = f"The machine was shared with other work during the run ({load_text})."
+    else:
+        load_text = f"Quiet machine ({load_text}, the run's own processes included)."
     global BEGIN, END
     if args.section:
         BEGIN, END = (f"<!-- bench/peers.py {args.section}: begin -->", f"<!-- bench/peers.py {args.section}: end -->")
@@ -454,7 +463,7 @@ def main():
             f"OMP/MKL/OpenBLAS {THREADS}, PoCL one per core, SciPy's ndimage single-threaded. ch2 "
             f"({'×'.join(map(str, x.shape))}, float32 in memory) with aal as the label map; median of {args.rounds} "
             f"alternating rounds after {args.warmup} warm-up call(s) per library; × = the peer's time over voxaug's "
-            "(higher: voxaug faster). The machine was shared with other engineers' builds and tests during the run.",
+            f"(higher: voxaug faster). {load_text}",
             "", table(res, slow), "",
             f"† one call only: its warm-up call took over {SLOW_S:.0f} s, so that call is the figure.", "",
             SECTION_NOTES if args.section else ("Notes: voxaug's elastic is the exact field (alpha 200, sigma 8; `mode=fast` is faster still); MONAI's "
@@ -467,7 +476,7 @@ def main():
             "and adds noise to the patch only: compare it with the ↳ row), SciPy runs bench/run.py's chain "
             "(one affine_transform or map_coordinates per spatial run).")]
     if have_chart:
-        text += ["", f"![peers](peers.png)"]
+        text += ["", "![peers](peers.png)"]
     text.append(END)
     block = "\n".join(text) + "\n"
     old = open(args.results).read() if os.path.exists(args.results) else ""

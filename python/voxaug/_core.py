@@ -73,7 +73,7 @@ def _text(b):
 
 
 def version():
-    """The linked C library's version string ("0.1.0")."""
+    """The linked C library's version string ("0.2.0")."""
     return _text(lib.vxa_version_string())
 
 
