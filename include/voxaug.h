@@ -209,9 +209,10 @@ static inline void  vxa_context_options_init(vxa_context_options *opt)
  * VXA_ERR_INVALID_ARGUMENT. */
 VXA_API vxa_status  vxa_context_create(const vxa_context_options *opt, vxa_context **out);
 VXA_API void        vxa_context_destroy(vxa_context *ctx);            /* NULL is fine */
-/* A context keeps the buffers of up to 4 released volumes (1 MiB or more) for reuse by the next run of the same
- * size (no allocation, no page faults), and vxa_pipeline_run_into's staging buffer; vxa_context_trim frees them
- * now, vxa_context_destroy frees them too. */
+/* A context keeps the buffers of up to 16 released volumes (1 MiB to 2 GiB each, 2 GiB in all) for reuse by the
+ * next runs (no allocation, no page faults: a volume takes a kept buffer of its size or up to half again as
+ * large), and vxa_pipeline_run_into's staging buffer; vxa_context_trim frees them now, vxa_context_destroy frees
+ * them too. */
 VXA_API void        vxa_context_trim(vxa_context *ctx);               /* NULL is fine */
 /* The detail of the last call on ctx: every call that takes a context and can fail (vxa_pipeline_run,
  * _run_ex, _run_batch) clears it on entry, so it is "" after a success and describes that call's failure

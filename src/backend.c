@@ -54,20 +54,40 @@ static void free_buffers(vxa_context *ctx, void *host, void *mem, bool owns_host
     else if (owns_host) free(host);
 }
 
-/* Takes a pooled buffer of exactly `bytes` into out, the most recently released first. */
+/* Takes into out the pooled buffer that fits `bytes` best: the smallest of at least bytes and at most half
+ * again as large (the supports of patches at other positions differ by less; a much larger buffer is left
+ * for a volume of its size), the most recently released among equals. */
 static bool pool_take(vxa_context *ctx, size_t bytes, vxa_dvol *out)
 {
+    int best = -1;
     for (int i = ctx->npool - 1; i >= 0; i--) {
-        if (ctx->pool[i].bytes != bytes) continue;
-        out->host = ctx->pool[i].host;
-        out->mem = ctx->pool[i].mem;
-        out->owns_host = out->host != NULL;
-        out->pool_bytes = bytes;
-        memmove(&ctx->pool[i], &ctx->pool[i + 1], (size_t)(ctx->npool - 1 - i) * sizeof ctx->pool[0]);
-        ctx->npool--;
-        return true;
+        const size_t have = ctx->pool[i].bytes;
+        if (have < bytes || have - bytes > bytes / 2) continue;
+        if (best < 0 || have < ctx->pool[best].bytes) best = i;
     }
-    return false;
+    if (best < 0) return false;
+    out->host = ctx->pool[best].host;
+    out->mem = ctx->pool[best].mem;
+    out->owns_host = out->host != NULL;
+    out->pool_bytes = ctx->pool[best].bytes;
+    memmove(&ctx->pool[best], &ctx->pool[best + 1], (size_t)(ctx->npool - 1 - best) * sizeof ctx->pool[0]);
+    ctx->npool--;
+    return true;
+}
+
+/* Frees the oldest pooled buffer. */
+static void pool_drop_oldest(vxa_context *ctx)
+{
+    free_buffers(ctx, ctx->pool[0].host, ctx->pool[0].mem, ctx->pool[0].host);
+    memmove(&ctx->pool[0], &ctx->pool[1], (size_t)(ctx->npool - 1) * sizeof ctx->pool[0]);
+    ctx->npool--;
+}
+
+static size_t pool_total(const vxa_context *ctx)
+{
+    size_t total = 0;
+    for (int i = 0; i < ctx->npool; i++) total += ctx->pool[i].bytes;
+    return total;
 }
 
 void vxa_pool_clear(vxa_context *ctx)
@@ -129,15 +149,12 @@ void vxa_dvol_release(vxa_context *ctx, vxa_dvol *d)
 {
     if (!d) return;
     const size_t bytes = d->pool_bytes;
-    if (ctx && bytes >= VXA_POOL_MIN_BYTES && (d->host || d->mem)) {
-        /* Kept for the next allocation of this size. The queue is in order, so later kernels that write the
-         * buffer run after those still reading it; host-side writes wait for the queue as a release did. */
+    if (ctx && bytes >= VXA_POOL_MIN_BYTES && bytes <= VXA_POOL_MAX_BYTES && (d->host || d->mem)) {
+        /* Kept for the next allocations. The queue is in order, so later kernels that write the buffer run
+         * after those still reading it; host-side writes wait for the queue as a release did. */
         if (d->mem && d->owns_host) be(ctx)->wait(ctx);
-        if (ctx->npool == VXA_POOL_SLOTS) { /* full: the oldest goes */
-            free_buffers(ctx, ctx->pool[0].host, ctx->pool[0].mem, ctx->pool[0].host);
-            memmove(&ctx->pool[0], &ctx->pool[1], (VXA_POOL_SLOTS - 1) * sizeof ctx->pool[0]);
-            ctx->npool--;
-        }
+        while (ctx->npool > 0 && (ctx->npool == VXA_POOL_SLOTS || pool_total(ctx) + bytes > VXA_POOL_MAX_BYTES))
+            pool_drop_oldest(ctx);   /* full: the oldest go */
         ctx->pool[ctx->npool].bytes = bytes;
         ctx->pool[ctx->npool].host = d->owns_host ? d->host : NULL;
         ctx->pool[ctx->npool].mem = d->mem;

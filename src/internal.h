@@ -17,8 +17,9 @@ typedef struct vxa_cl vxa_cl;  /* host/cl.h */
  * constant (cval; SciPy's grid-constant), nearest (edge), reflect (symmetric: the edge voxel repeated). */
 typedef enum { VXA_MODE_CONSTANT = 0, VXA_MODE_NEAREST = 1, VXA_MODE_REFLECT = 2 } vxa_mode;
 
-#define VXA_POOL_SLOTS 4             /* released buffers a context keeps for reuse */
+#define VXA_POOL_SLOTS 16            /* released buffers a context keeps for reuse */
 #define VXA_POOL_MIN_BYTES (1u << 20) /* smaller ones are freed at once */
+#define VXA_POOL_MAX_BYTES ((size_t)2 << 30) /* at most this much kept in all; the oldest go first */
 
 struct vxa_backend;             /* src/backend.h */
 
@@ -31,8 +32,9 @@ struct vxa_context {
     uint64_t max_alloc;          /* bytes, the single-allocation limit in force */
     char error[VXA_ERRLEN];
     struct { char name[48]; uint64_t count; } launches[VXA_MAX_LAUNCH_NAMES];
-    /* Buffers of released volumes kept for the next allocation of the same size (host/buffer.c), oldest
-     * first: a fresh 64 MiB buffer costs ~16k page faults before a kernel writes a byte. */
+    /* Buffers of released volumes kept for the next allocations (src/backend.c), oldest first: a fresh 64 MiB
+     * buffer costs ~16k page faults before a kernel writes a byte. bytes: the buffer's own size, which may
+     * exceed the volume's that takes it (up to half again: a patch's support varies with its position). */
     struct { size_t bytes; void *host, *mem; } pool[VXA_POOL_SLOTS];
     int npool;
     vxa_log_fn log;              /* vxa_context_options.log, NULL: none */

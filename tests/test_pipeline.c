@@ -601,6 +601,60 @@ static void test_released_buffers_are_reused(void **state)
     vxa_pipeline_free(p);
 }
 
+/* The pool's fit: a released buffer goes to the next volume of its size or up to a third smaller (the same
+ * buffer), not to a smaller one or a larger one; the smallest that fits is taken; at most VXA_POOL_SLOTS are
+ * kept, the oldest dropped first. */
+static void *pool_buffer_of(const vxa_dvol *d) { return d->mem ? d->mem : d->host; }
+
+static void test_pool_takes_the_best_fit(void **state)
+{
+    (void)state;
+    vxa_context *contexts[2] = { vxa_test_reference(), vxa_test_device() };
+    for (int c = 0; c < 2; c++) {
+        vxa_context *ctx = contexts[c];
+        vxa_context_trim(ctx);
+        const int64_t big[3] = { 64, 64, 120 }, mid[3] = { 64, 64, 90 }, small[3] = { 64, 64, 70 };
+        const int64_t large[3] = { 64, 64, 121 };
+        vxa_dvol a, b;
+        assert_int_equal(vxa_dvol_alloc(ctx, big, 1, VXA_FLOAT32, &a), VXA_OK);       /* 1.9 MiB */
+        void *pa = pool_buffer_of(&a);
+        vxa_dvol_release(ctx, &a);
+        assert_int_equal(ctx->npool, 1);
+        assert_int_equal(vxa_dvol_alloc(ctx, large, 1, VXA_FLOAT32, &b), VXA_OK);     /* larger: a new one */
+        assert_ptr_not_equal(pool_buffer_of(&b), pa);
+        assert_int_equal(ctx->npool, 1);
+        vxa_dvol_release(ctx, &b);
+        assert_int_equal(ctx->npool, 2);
+        assert_int_equal(vxa_dvol_alloc(ctx, small, 1, VXA_FLOAT32, &b), VXA_OK);     /* under 2/3: not kept ones */
+        assert_int_equal(ctx->npool, 2);
+        vxa_dvol_release(ctx, &b);
+        assert_int_equal(ctx->npool, 3);
+        assert_int_equal(vxa_dvol_alloc(ctx, mid, 1, VXA_FLOAT32, &a), VXA_OK);       /* 3/4: the 120, not the 121 */
+        assert_ptr_equal(pool_buffer_of(&a), pa);
+        assert_int_equal(ctx->npool, 2);
+        float *x = a.host;   /* a taken buffer serves the smaller volume whole (the reference's host memory) */
+        if (x) for (int64_t i = 0; i < 64 * 64 * 90; i++) x[i] = (float)i;
+        vxa_dvol_release(ctx, &a);
+        vxa_context_trim(ctx);
+        vxa_dvol many[VXA_POOL_SLOTS + 2];
+        for (int i = 0; i < VXA_POOL_SLOTS + 2; i++)
+            assert_int_equal(vxa_dvol_alloc(ctx, mid, 1, VXA_FLOAT32, &many[i]), VXA_OK);
+        void *first = pool_buffer_of(&many[0]), *last = pool_buffer_of(&many[VXA_POOL_SLOTS + 1]);
+        for (int i = 0; i < VXA_POOL_SLOTS + 2; i++) vxa_dvol_release(ctx, &many[i]);
+        assert_int_equal(ctx->npool, VXA_POOL_SLOTS);
+        bool has_first = false, has_last = false;
+        for (int i = 0; i < ctx->npool; i++) {
+            void *q = ctx->pool[i].mem ? ctx->pool[i].mem : ctx->pool[i].host;
+            has_first |= q == first;
+            has_last |= q == last;
+        }
+        assert_false(has_first);   /* the oldest went */
+        assert_true(has_last);
+        vxa_context_trim(ctx);
+        assert_int_equal(ctx->npool, 0);
+    }
+}
+
 /* np.percentile(x[mask != 0], q) (linear), channel 0; mask NULL: all voxels. */
 static int cmp_dbl(const void *a, const void *b)
 {
@@ -1041,6 +1095,7 @@ int main(void)
         cmocka_unit_test(test_label_on_other_grid_is_an_error),
         cmocka_unit_test(test_empty_pipeline_is_a_float_copy),
         cmocka_unit_test(test_released_buffers_are_reused),
+        cmocka_unit_test(test_pool_takes_the_best_fit),
         cmocka_unit_test(test_statistics_masked_by_label),
         cmocka_unit_test(test_intensity_then_crop_computes_the_crop),
         cmocka_unit_test(test_label_pass_put_off_to_the_crop),
