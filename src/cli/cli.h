@@ -22,6 +22,11 @@ int cmd_histstd_train(int argc, char **argv);
 
 /* util.c */
 int        cli_parse_u64(const char *s, uint64_t *out);               /* 1 on success */
+/* The end of an option loop's turn for argv[*i]: an option that takes a value (target set) gets the next
+ * argument (*i moves on); an unknown option or a second positional argument is a usage error; else the
+ * argument is the positional one. 0, or 2 after printing the error as "voxaug CMD: ...". */
+int        cli_take_arg(const char *cmd, int argc, char **argv, int *i, const char **target,
+                        const char **positional);
 vxa_status cli_context(const char *device, vxa_context **out);       /* prints the error */
 vxa_status cli_convert(const vxa_volume *v, vxa_dtype t, vxa_volume **out);
 int        cli_write_text(const char *path, const char *text, char *err, size_t errlen); /* committed; 0 ok */

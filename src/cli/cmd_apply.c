@@ -106,19 +106,8 @@ int cmd_apply(int argc, char **argv)
             }
             i++;
             continue;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "voxaug apply: unknown option '%s' (voxaug apply --help)\n", a);
-            return 2;
-        } else if (!in) { in = a; continue; }
-        else {
-            fprintf(stderr, "voxaug apply: unexpected argument '%s'\n", a);
-            return 2;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "voxaug apply: %s needs a value\n", a);
-            return 2;
-        }
-        *target = argv[++i];
+        if (cli_take_arg("apply", argc, argv, &i, target, &in) != 0) return 2;
     }
     if (!in || !out || !spec) {
         fprintf(stderr, "voxaug apply: needs IN, --ops and -o (voxaug apply --help)\n");

@@ -132,19 +132,7 @@ int cmd_invert(int argc, char **argv)
             nearest = want;
             continue;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) { quiet = 1; continue; }
-        else if (a[0] == '-') {
-            fprintf(stderr, "voxaug invert: unknown option '%s' (voxaug invert --help)\n", a);
-            return 2;
-        } else if (!in) { in = a; continue; }
-        else {
-            fprintf(stderr, "voxaug invert: unexpected argument '%s'\n", a);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "voxaug invert: %s needs a value\n", a);
-            return 2;
-        }
-        *target = argv[++i];
+        if (cli_take_arg("invert", argc, argv, &i, target, &in) != 0) return 2;
     }
     if (!in || !draw_path || !like || !out) {
         fprintf(stderr, "voxaug invert: needs OUT, --draw, --like and -o (voxaug invert --help)\n");

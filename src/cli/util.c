@@ -9,6 +9,29 @@
 #include <string.h>
 #include <unistd.h>
 
+int cli_take_arg(const char *cmd, int argc, char **argv, int *i, const char **target, const char **positional)
+{
+    const char *a = argv[*i];
+    if (!target && a[0] == '-') {
+        fprintf(stderr, "voxaug %s: unknown option '%s' (voxaug %s --help)\n", cmd, a, cmd);
+        return 2;
+    }
+    if (!target) {
+        if (*positional) {
+            fprintf(stderr, "voxaug %s: unexpected argument '%s'\n", cmd, a);
+            return 2;
+        }
+        *positional = a;
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "voxaug %s: %s needs a value\n", cmd, a);
+        return 2;
+    }
+    *target = argv[++*i];
+    return 0;
+}
+
 int cli_parse_u64(const char *s, uint64_t *out)
 {
     char *end;
