@@ -22,6 +22,8 @@ vxa_status vxa_cl_cast_float(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out
 vxa_status vxa_cl_resample(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
 vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
                                double truncate);
+vxa_status vxa_cl_gauss_window(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, int axis, double sigma,
+                               vxa_mode mode, double truncate, int64_t at);
 vxa_status vxa_cl_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                const double *shift, vxa_rstats *out);
 vxa_status vxa_cl_reduce_moments(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Gaussian smoothing on the device (kernels/smooth.cl): one pass per axis with sigma > 1e-15, ping-ponging
- * between the volume and one temporary, all enqueued without waiting. */
+ * between the volume and one temporary, all enqueued without waiting; and one pass cut to a window along its
+ * axis (vxa_gauss_window). */
 #include "cl_backend.h"
 #include "elastic.h"
 
@@ -29,6 +30,51 @@ done:
     return st;
 }
 
+/* One pass along axis a of the volume src (dims dim, `channels` channels) into dst: the outputs [at, at + nout)
+ * along a (dst's dims: dim with dim[a] = nout), all of them for the whole pass (at = 0, nout = dim[a]).
+ * Enqueued without waiting. */
+static vxa_status gauss_pass(vxa_context *ctx, cl_mem src, cl_mem dst, const int64_t dim[3], int64_t channels,
+                             int a, double sigma, vxa_mode mode, double truncate, int64_t at, int64_t nout)
+{
+    const int64_t r = vxa_gauss_radius(sigma, truncate);
+    /* CPU form up to radius 48 (sigma 12 at truncate 4): it adds each tap over the output row, faster than
+     * the GPU form on PoCL at small sigma, even at 8 to 16, slower at 35 (bench/RESULTS.md) */
+    const bool rows = ctx->cl->chunked && r <= 48;
+    /* along j and k, one work-item per line of rows where there are enough lines for every core */
+    const size_t lines = a == 1 ? (size_t)(dim[2] * channels) : (size_t)(dim[1] * channels);
+    const bool walk = rows && a > 0 && lines >= 4 * (size_t)ctx->cl->compute_units;
+    const char *name = !rows ? "vxa_gauss_axis" : walk ? "vxa_gauss_rows_walk" : "vxa_gauss_rows";
+    int64_t od[3] = { dim[0], dim[1], dim[2] };   /* the output's dims */
+    od[a] = nout;
+    cl_kernel k;
+    cl_mem w = NULL;
+    vxa_status st;
+    if ((st = vxa_cl_kernel(ctx, "smooth", "", name, &k)) != VXA_OK) return st;
+    if ((st = weights_buffer(ctx, sigma, r, VXA_GAUSS_B - 1, &w)) != VXA_OK) return st;
+    const cl_long4 d = { { dim[0], dim[1], dim[2] * channels, dim[2] } };
+    const cl_int axis = a, radius = (cl_int)r, m = (cl_int)mode;
+    const cl_long at_l = at, nout_l = nout;
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(src), VXA_ARG(dst), VXA_ARG(d), VXA_ARG(axis), VXA_ARG(radius),
+                     VXA_ARG(m), VXA_ARG(w), VXA_ARG(at_l), VXA_ARG(nout_l));
+    if (st == VXA_OK && rows) {   /* one work-item per output row along i, or per line of rows */
+        size_t gr[3] = { (size_t)od[1], (size_t)(od[2] * channels), 1 };
+        if (walk && a == 1) {
+            gr[0] = lines;
+            gr[1] = 1;
+        } else if (walk) {
+            gr[1] = (size_t)channels;
+        }
+        st = vxa_cl_launch(ctx, k, name, 2, gr);
+    } else if (st == VXA_OK) {   /* blocks of outputs along the axis */
+        size_t g[3] = { (size_t)od[0], (size_t)od[1], (size_t)(od[2] * channels) };
+        if (a < 2) g[a] = (g[a] + VXA_GAUSS_B - 1) / VXA_GAUSS_B;
+        else g[2] = (size_t)((od[2] + VXA_GAUSS_B - 1) / VXA_GAUSS_B * channels);
+        st = vxa_cl_launch(ctx, k, name, 3, g);
+    }
+    clReleaseMemObject(w);   /* the queue keeps it alive until the pass has run */
+    return st;
+}
+
 vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
                                double truncate)
 {
@@ -38,45 +84,13 @@ vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sig
     if (passes == 0) return VXA_OK;
 
     vxa_dvol tmp = { 0 };
-    cl_mem w = NULL;
     if ((st = vxa_dvol_alloc(ctx, vol->dim, vol->channels, VXA_FLOAT32, &tmp)) != VXA_OK) goto done;
     cl_mem src = (cl_mem)vol->mem, dst = (cl_mem)tmp.mem;
-    const cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2] * vol->channels, vol->dim[2] } };
-    const cl_int m = (cl_int)mode;
     for (int a = 0; a < 3; a++) {
         if (!(sigma[a] > 1e-15)) continue;
-        const int64_t r = vxa_gauss_radius(sigma[a], truncate);
-        /* CPU form up to radius 48 (sigma 12 at truncate 4): it adds each tap over the output row, faster than
-         * the GPU form on PoCL at small sigma, even at 8 to 16, slower at 35 (bench/RESULTS.md) */
-        const bool rows = ctx->cl->chunked && r <= 48;
-        /* along j and k, one work-item per line of rows where there are enough lines for every core */
-        const size_t lines = a == 1 ? (size_t)(vol->dim[2] * vol->channels) : (size_t)(vol->dim[1] * vol->channels);
-        const bool walk = rows && a > 0 && lines >= 4 * (size_t)ctx->cl->compute_units;
-        const char *name = !rows ? "vxa_gauss_axis" : walk ? "vxa_gauss_rows_walk" : "vxa_gauss_rows";
-        cl_kernel k;
-        if ((st = vxa_cl_kernel(ctx, "smooth", "", name, &k)) != VXA_OK) goto done;
-        if ((st = weights_buffer(ctx, sigma[a], r, VXA_GAUSS_B - 1, &w)) != VXA_OK) goto done;
-        const cl_int axis = a, radius = (cl_int)r;
-        size_t g[3] = { (size_t)vol->dim[0], (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels) };
-        if (a < 2) g[a] = (g[a] + VXA_GAUSS_B - 1) / VXA_GAUSS_B;   /* blocks along the axis */
-        else g[2] = (size_t)((vol->dim[2] + VXA_GAUSS_B - 1) / VXA_GAUSS_B * vol->channels);
-        st = vxa_cl_args(ctx, k, name, VXA_ARG(src), VXA_ARG(dst), VXA_ARG(dim), VXA_ARG(axis), VXA_ARG(radius),
-                         VXA_ARG(m), VXA_ARG(w));
-        if (st == VXA_OK && rows) {   /* one work-item per row along i, or per line of rows */
-            size_t gr[3] = { (size_t)vol->dim[1], (size_t)(vol->dim[2] * vol->channels), 1 };
-            if (walk && a == 1) {
-                gr[0] = lines;
-                gr[1] = 1;
-            } else if (walk) {
-                gr[1] = (size_t)vol->channels;
-            }
-            st = vxa_cl_launch(ctx, k, name, 2, gr);
-        } else if (st == VXA_OK) {
-            st = vxa_cl_launch(ctx, k, name, 3, g);
-        }
-        clReleaseMemObject(w);   /* the queue keeps it alive until the pass has run */
-        w = NULL;
-        if (st != VXA_OK) goto done;
+        if ((st = gauss_pass(ctx, src, dst, vol->dim, vol->channels, a, sigma[a], mode, truncate, 0,
+                             vol->dim[a])) != VXA_OK)
+            goto done;
         cl_mem t = src;
         src = dst;
         dst = t;
@@ -90,4 +104,11 @@ vxa_status vxa_cl_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sig
 done:
     vxa_dvol_release(ctx, &tmp);
     return st;
+}
+
+vxa_status vxa_cl_gauss_window(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, int axis, double sigma,
+                               vxa_mode mode, double truncate, int64_t at)
+{
+    return gauss_pass(ctx, (cl_mem)in->mem, (cl_mem)out->mem, in->dim, in->channels, axis, sigma, mode, truncate,
+                      at, out->dim[axis]);
 }

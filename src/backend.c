@@ -358,6 +358,33 @@ vxa_status vxa_gauss_smooth(vxa_context *ctx, vxa_dvol *vol, const double sigma[
     return st != VXA_OK ? st : be(ctx)->gauss_smooth(ctx, vol, sigma, mode, truncate);
 }
 
+vxa_status vxa_gauss_window(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, int axis, double sigma,
+                            vxa_mode mode, double truncate, int64_t at)
+{
+    if (axis < 0 || axis > 2)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian window: axis %d, expected 0..2", axis);
+    double s[3] = { 0.0, 0.0, 0.0 };
+    s[axis] = sigma;
+    vxa_status st = vxa_gauss_check(ctx, in, s, mode, truncate);
+    if (st != VXA_OK) return st;
+    bool fits = out->dtype == VXA_FLOAT32 && out->channels == in->channels && at >= 0 &&
+                out->dim[axis] >= 1 && at + out->dim[axis] <= in->dim[axis];
+    for (int a = 0; a < 3; a++) fits = fits && (a == axis || out->dim[a] == in->dim[a]);
+    if (!fits)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "gaussian window: %lld outputs from %lld along axis %d "
+                        "of %lldx%lldx%lld into %lldx%lldx%lld (float32, the input's other dims and channels)",
+                        (long long)out->dim[axis], (long long)at, axis, (long long)in->dim[0],
+                        (long long)in->dim[1], (long long)in->dim[2], (long long)out->dim[0],
+                        (long long)out->dim[1], (long long)out->dim[2]);
+    if (!(sigma > 1e-15)) {   /* no pass, as vxa_gauss_smooth skips the axis */
+        const int sign[3] = { 1, 1, 1 };
+        int64_t off[3] = { 0, 0, 0 };
+        off[axis] = at;
+        return vxa_copy_axes(ctx, in, out, sign, off, VXA_MODE_CONSTANT, 0.0);
+    }
+    return be(ctx)->gauss_window(ctx, in, out, axis, sigma, mode, truncate, at);
+}
+
 /* ---- reductions ------------------------------------------------------------------------------------------ */
 vxa_status vxa_reduce_stats(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                             const double *shift, vxa_rstats *out)

@@ -42,6 +42,9 @@ typedef struct vxa_backend {
     vxa_status (*resample)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const vxa_resample_params *p);
     vxa_status (*gauss_smooth)(vxa_context *ctx, vxa_dvol *vol, const double sigma[3], vxa_mode mode,
                                double truncate);
+    /* Never sigma <= 1e-15 (the entry point copies the window). */
+    vxa_status (*gauss_window)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, int axis, double sigma,
+                               vxa_mode mode, double truncate, int64_t at);
     vxa_status (*reduce_stats)(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,
                                const double *shift, vxa_rstats *out);
     vxa_status (*reduce_moments)(vxa_context *ctx, const vxa_dvol *vol, int nonzero, const vxa_dvol *mask,

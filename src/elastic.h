@@ -22,6 +22,14 @@ double vxa_gauss_sum_sq(double sigma, double truncate);
  * radius <= VXA_GAUSS_MAX_RADIUS. VXA_ERR_INVALID_ARGUMENT with the detail otherwise. */
 vxa_status vxa_gauss_check(vxa_context *ctx, const vxa_dvol *vol, const double sigma[3], vxa_mode mode,
                            double truncate);
+/* One pass of vxa_gauss_smooth, along `axis` with `sigma`, cut to a window along that axis: out (float32, in's
+ * channels, in's dims but out->dim[axis] <= in->dim[axis]) gets the outputs at + 0 .. at + out->dim[axis] - 1 of
+ * the pass over the whole of in, bit for bit, computed for those outputs only (the line's ends folded by mode
+ * as in the whole pass). sigma <= 1e-15 (no pass): the window copied. Counted as launch "vxa_gauss...". */
+vxa_status vxa_gauss_window(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, int axis, double sigma,
+                            vxa_mode mode, double truncate, int64_t at);
+vxa_status vxa_ref_gauss_window(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, int axis, double sigma,
+                                vxa_mode mode, double truncate, int64_t at);
 
 /* ---- per-voxel noise and coarse-to-fine upsampling (host/elastic.c, src/reference/elastic.c) --------------- */
 /* Whose Philox stream a noise volume draws from: key (seed), counter words 2..3 (sample), stream of channel c

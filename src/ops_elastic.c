@@ -226,8 +226,9 @@ vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *pl
 }
 
 /* Exact mode on a window: alpha · G_sigma ∗ U on the window's support. The smoothing is separable, so after the
- * pass along an axis only the window's voxels along that axis are still read: each pass is followed by a cut to
- * them (the values there are the whole grid's, the passes' sums taking the same terms in the same order). */
+ * pass along an axis only the window's voxels along that axis are still read: each pass computes only those
+ * (vxa_gauss_window: the whole support's pass cut to the window, bit for bit), from the noise on the support
+ * along i, j, k to the window along i, then along j, then along k: the field. */
 static vxa_status exact_window(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                const int64_t dim[3], const int64_t off[3], const int64_t win[3], vxa_dvol *field)
 {
@@ -243,16 +244,13 @@ static vxa_status exact_window(vxa_context *ctx, const vxa_elastic_plan *plan, c
     if (st == VXA_OK) st = noise_box(ctx, &cur, key, amp, dim, lo);
     if (st == VXA_OK && whole) st = vxa_gauss_smooth(ctx, &cur, plan->sigma, VXA_MODE_CONSTANT, 4.0);
     for (int a = 0; a < 3 && st == VXA_OK && !whole; a++) {
-        double sigma[3] = { 0.0, 0.0, 0.0 };
-        sigma[a] = plan->sigma[a];
-        if ((st = vxa_gauss_smooth(ctx, &cur, sigma, VXA_MODE_CONSTANT, 4.0)) != VXA_OK) break;
-        if (cur.dim[a] == win[a]) continue;
-        int64_t d[3] = { cur.dim[0], cur.dim[1], cur.dim[2] }, at[3] = { 0, 0, 0 };
+        if (!(plan->sigma[a] > 1e-15)) continue;   /* no pass: the support is the window along a */
+        int64_t d[3] = { cur.dim[0], cur.dim[1], cur.dim[2] };
         d[a] = win[a];
-        at[a] = off[a] - lo[a];
         vxa_dvol next = { 0 };
         if ((st = vxa_dvol_alloc(ctx, d, 3, VXA_FLOAT32, &next)) == VXA_OK &&
-            (st = take_window(ctx, &cur, &next, at)) != VXA_OK)
+            (st = vxa_gauss_window(ctx, &cur, &next, a, plan->sigma[a], VXA_MODE_CONSTANT, 4.0,
+                                   off[a] - lo[a])) != VXA_OK)
             vxa_dvol_release(ctx, &next);
         vxa_dvol_release(ctx, &cur);
         cur = next;

@@ -71,6 +71,7 @@ const vxa_backend vxa_backend_reference = {
     .cast_float = vxa_ref_cast_float,
     .resample = vxa_ref_resample,
     .gauss_smooth = vxa_ref_gauss_smooth,
+    .gauss_window = vxa_ref_gauss_window,
     .reduce_stats = vxa_ref_reduce_stats,
     .reduce_moments = vxa_ref_reduce_moments,
     .reduce_percentiles = vxa_ref_reduce_percentiles,
