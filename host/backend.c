@@ -18,6 +18,7 @@ const vxa_backend vxa_backend_opencl = {
     .resample = vxa_cl_resample,
     .gauss_smooth = vxa_cl_gauss_smooth,
     .gauss_window = vxa_cl_gauss_window,
+    .noise_gauss_window = vxa_cl_noise_gauss_window,
     .reduce_stats = vxa_cl_reduce_stats,
     .reduce_moments = vxa_cl_reduce_moments,
     .reduce_percentiles = vxa_cl_reduce_percentiles,

@@ -38,6 +38,9 @@ vxa_status vxa_cl_noise_uniform(vxa_context *ctx, vxa_dvol *vol, const vxa_noise
 vxa_status vxa_cl_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_noise_key *key,
                                    const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
                                    const int64_t step[3]);
+vxa_status vxa_cl_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key,
+                                     const float amp[3], const int64_t fine_dim[3], const int64_t lo[3],
+                                     int64_t box_nx, double sigma, vxa_mode mode, double truncate, int64_t at);
 vxa_status vxa_cl_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
                                  const double step[3]);
 vxa_status vxa_cl_label_range(vxa_context *ctx, const vxa_dvol *lab, int64_t *lo, int64_t *hi);

@@ -112,3 +112,49 @@ vxa_status vxa_cl_gauss_window(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *o
     return gauss_pass(ctx, (cl_mem)in->mem, (cl_mem)out->mem, in->dim, in->channels, axis, sigma, mode, truncate,
                       at, out->dim[axis]);
 }
+
+vxa_status vxa_cl_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key,
+                                     const float amp[3], const int64_t fine_dim[3], const int64_t lo[3],
+                                     int64_t box_nx, double sigma, vxa_mode mode, double truncate, int64_t at)
+{
+    const int64_t r = vxa_gauss_radius(sigma, truncate), nc = out->channels;
+    const int64_t box[3] = { box_nx, out->dim[1], out->dim[2] };
+    /* the CPU form of the pass (vxa_gauss_rows along i) with the noise drawn row by row in the cache, where each
+     * core has planes enough to walk; otherwise the noise box, then the pass */
+    const bool fused = ctx->cl->chunked && r <= 48 && (size_t)(box[2] * nc) >= 4 * (size_t)ctx->cl->compute_units;
+    vxa_dvol tmp = { 0 };
+    vxa_status st;
+    if (!fused) {
+        const int64_t one[3] = { 1, 1, 1 };
+        if ((st = vxa_dvol_alloc(ctx, box, nc, VXA_FLOAT32, &tmp)) == VXA_OK &&
+            (st = vxa_cl_noise_block_mean(ctx, &tmp, key, amp, fine_dim, lo, one)) == VXA_OK)
+            st = vxa_cl_gauss_window(ctx, &tmp, out, 0, sigma, mode, truncate, at);
+        vxa_dvol_release(ctx, &tmp);
+        return st;
+    }
+    const int64_t rows[3] = { box_nx, box[2], 1 };   /* a row of noise for each walking work-item */
+    cl_mem w = NULL;
+    cl_kernel k;
+    const char *name = "vxa_noise_gauss_rows";
+    if ((st = vxa_dvol_alloc(ctx, rows, nc, VXA_FLOAT32, &tmp)) != VXA_OK) return st;
+    if ((st = vxa_cl_kernel(ctx, "noise", "", name, &k)) != VXA_OK) goto done;
+    if ((st = weights_buffer(ctx, sigma, r, VXA_GAUSS_B - 1, &w)) != VXA_OK) goto done;
+    const cl_long4 bd = { { box[0], box[1], box[2], nc } };
+    const cl_long4 fd = { { fine_dim[0], fine_dim[1], fine_dim[2], 1 } };
+    const cl_long4 f0 = { { lo[0], lo[1], lo[2], 0 } };
+    const cl_ulong seed = key->seed, sample = key->sample;
+    const cl_uint op = key->op_index;
+    const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
+    const cl_int radius = (cl_int)r, m = (cl_int)mode;
+    const cl_long at_l = at, nout = out->dim[0];
+    cl_mem om = (cl_mem)out->mem, sm = (cl_mem)tmp.mem;
+    st = vxa_cl_args(ctx, k, name, VXA_ARG(om), VXA_ARG(sm), VXA_ARG(bd), VXA_ARG(fd), VXA_ARG(f0), VXA_ARG(seed),
+                     VXA_ARG(sample), VXA_ARG(op), VXA_ARG(a), VXA_ARG(radius), VXA_ARG(m), VXA_ARG(w),
+                     VXA_ARG(at_l), VXA_ARG(nout));
+    const size_t g[3] = { (size_t)(box[2] * nc), 1, 1 };
+    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 1, g);
+    clReleaseMemObject(w);   /* the queue keeps it alive until the pass has run */
+done:
+    vxa_dvol_release(ctx, &tmp);   /* the pool hands it out again only after queued work (backend wait) */
+    return st;
+}

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-voxel noise from Philox4x32-10 (src/shared/philox.h), bit for bit as the C reference, and the trilinear
- * upsampling of fast-mode elastic fields. */
+ * upsampling of fast-mode elastic fields; the exact field's noise fused with its first smoothing pass. */
 #include "common.h"
 #include "philox.h"
 #include "philox_x4.h"
 #include "elastic_field.h"
+#include "gauss_row.h"
 #pragma OPENCL FP_CONTRACT OFF
 
 /* Known-answer hook: ctr_key holds n rows of (counter 0..3, key 0..1); out gets the four output words. */
@@ -181,9 +182,23 @@ __kernel void vxa_noise_block_mean_rows(__global float *coarse, long4 cdim, long
     for (long m0 = 0; m0 < cdim.x; m0++) row[m0] = a * (row[m0] * inv_count);
 }
 
+/* The noise of one row of a box: n voxels of the fine grid from voxel index v0 on, channel c's stream, written as
+ * a · (U · inv_count) (the block means of one voxel: the same floats as the node walk, 0 + U = U). */
+VXA_INLINE void vxa_noise_box_row(__global float *row, ulong v0, long n, ulong seed, ulong sample, uint stream,
+                                  float a, float inv_count)
+{
+    const ulong v1 = v0 + (ulong)n;
+    for (ulong blk = v0 / 4; blk < (v1 + 3) / 4; blk += 16) {
+        float u[64];
+        vxa_u01_sym_x16(seed, sample, stream, (uint)blk, u);
+        const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 64);
+        for (ulong v = lo; v < hi; v++) row[v - v0] = a * ((0.0f + u[v - 4 * blk]) * inv_count);
+    }
+}
+
 /* vxa_noise_block_mean_rows for blocks of one voxel (step 1: the noise itself on a box of the fine grid, from
  * first): row (m1, m2) of channel c is a run of the fine grid's voxel indices, drawn sixteen Philox blocks at a
- * time and written as amp_c · (U · inv_count), inv_count = 1: the same floats as the node walk (0 + U = U). */
+ * time (vxa_noise_box_row). */
 __kernel void vxa_noise_box_rows(__global float *coarse, long4 cdim, long4 fdim, long4 first, long4 step,
                                  ulong seed, ulong sample, uint op_index, float4 amp, float inv_count)
 {
@@ -192,13 +207,32 @@ __kernel void vxa_noise_box_rows(__global float *coarse, long4 cdim, long4 fdim,
     if (m1 >= cdim.y || m2 >= cdim.z || c >= (uint)cdim.w) return;
     __global float *row = coarse + cdim.x * (m1 + cdim.y * m2) + c * cdim.x * cdim.y * cdim.z;
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
-    const uint stream = op_index << 8 | c;
-    const ulong v0 = (ulong)(first.x + fdim.x * (first.y + m1 + fdim.y * (first.z + m2))), v1 = v0 + (ulong)cdim.x;
-    for (ulong blk = v0 / 4; blk < (v1 + 3) / 4; blk += 16) {
-        float u[64];
-        vxa_u01_sym_x16(seed, sample, stream, (uint)blk, u);
-        const ulong lo = max(v0, 4 * blk), hi = min(v1, 4 * blk + 64);
-        for (ulong v = lo; v < hi; v++) row[v - v0] = a * ((0.0f + u[v - 4 * blk]) * inv_count);
+    const ulong v0 = (ulong)(first.x + fdim.x * (first.y + m1 + fdim.y * (first.z + m2)));
+    vxa_noise_box_row(row, v0, cdim.x, seed, sample, op_index << 8 | c, a, inv_count);
+}
+
+/* vxa_noise_box_rows followed by the first pass of the smoothing along i cut to a window (vxa_gauss_rows along
+ * axis 0 with at, nout), without the noise box: one work-item per plane m2 of channel c of the box (dims bdim,
+ * bdim.w channels), global (bdim.z · channels), walking the rows m1: each row's noise is drawn into the
+ * work-item's row of scratch (bdim.x floats, where it stays in the core's cache) and smoothed from there into
+ * the output row (nout long). The same floats as the two kernels in turn. */
+__kernel void vxa_noise_gauss_rows(__global float *out, __global float *scratch, long4 bdim, long4 fdim,
+                                   long4 first, ulong seed, ulong sample, uint op_index, float4 amp,
+                                   int radius, int mode, __global const float *wpad, long at, long nout)
+{
+    const long g = get_global_id(0);
+    if (g >= bdim.z * bdim.w) return;
+    const long m2 = g % bdim.z;
+    const uint c = (uint)(g / bdim.z);
+    __global float *row = scratch + bdim.x * g;
+    __global const float *w = wpad + VXA_GAUSS_B - 1;
+    const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
+    for (long m1 = 0; m1 < bdim.y; m1++) {
+        const ulong v0 = (ulong)(first.x + fdim.x * (first.y + m1 + fdim.y * (first.z + m2)));
+        vxa_noise_box_row(row, v0, bdim.x, seed, sample, op_index << 8 | c, a, 1.0f);
+        __global float *o = out + nout * (m1 + bdim.y * g);
+        for (long i = 0; i < nout; i++) o[i] = 0.0f;
+        vxa_gauss_row(row, bdim.x, o, nout, at, radius, mode, w);
     }
 }
 

@@ -19,11 +19,8 @@
  * wpad[B − 1 + t'] = w[t'], so that every output takes every input of the window without a test. Windows wholly
  * inside the line read without checks; the others fold each input position once by the mode. */
 #include "common.h"
-#include "fold.h"
+#include "gauss_row.h"
 
-VXA_DEF_FOLD(vxa_gauss_fold, long)
-
-#define VXA_GAUSS_B 8
 __kernel void vxa_gauss_axis(__global const float *in, __global float *out, long4 dim, int axis, int radius,
                              int mode, __global const float *wpad, long at, long nout)
 {
@@ -117,41 +114,8 @@ __kernel void vxa_gauss_rows(__global const float *in, __global float *out, long
     __global const float *w = wpad + VXA_GAUSS_B - 1;
     __global float *o = out + onx * (j + ony * kc);
     for (long i = 0; i < onx; i++) o[i] = 0.0f;
-    const int taps = 2 * radius + 1;
     if (axis == 0) {
-        /* Taps in groups of four: where all four read inside the line (the core [L, H)), one loop adds them in
-         * order, o = (((o + w0 x0) + w1 x1) + w2 x2) + w3 x3, the very operations of four loops, with a quarter
-         * of the loads and stores of o. Outside the core each tap of the group is added in turn, folded by the
-         * mode where it leaves the line. */
-        __global const float *row = in + nx * (j + ny * kc);
-        for (int t0 = 0; t0 < taps; t0 += 4) {
-            const int nt = min(4, taps - t0);
-            const long sh0 = at + t0 - radius, shl = sh0 + nt - 1;   /* o[i] takes row[i + sh] */
-            const long L = min(onx, max(0L, -sh0)), H = max(L, min(onx, nx - shl));
-            if (nt == 4) {
-                const float w0 = w[t0], w1 = w[t0 + 1], w2 = w[t0 + 2], w3 = w[t0 + 3];
-                for (long i = L; i < H; i++)
-                    o[i] = (((o[i] + w0 * row[i + sh0]) + w1 * row[i + sh0 + 1]) + w2 * row[i + sh0 + 2]) +
-                           w3 * row[i + sh0 + 3];
-            }
-            for (int t = t0; t < t0 + nt; t++) {
-                const float wt = w[t];
-                const long sh = at + t - radius;
-                const long lo = min(onx, max(0L, -sh)), hi = max(lo, min(onx, nx - sh));
-                const long cl = nt == 4 ? L : 0, ch = nt == 4 ? H : 0;   /* [cl, ch): done above */
-                for (long i = lo; i < min(hi, cl); i++) o[i] += wt * row[i + sh];
-                for (long i = max(lo, ch); i < hi; i++) o[i] += wt * row[i + sh];
-                if (mode == 0) continue;   /* constant: what leaves the line adds 0 */
-                for (long i = 0; i < lo; i++) {
-                    const long p = vxa_gauss_fold(i + sh, nx, mode);
-                    o[i] += wt * (p >= 0 ? row[p] : 0.0f);
-                }
-                for (long i = hi; i < onx; i++) {
-                    const long p = vxa_gauss_fold(i + sh, nx, mode);
-                    o[i] += wt * (p >= 0 ? row[p] : 0.0f);
-                }
-            }
-        }
+        vxa_gauss_row(in + nx * (j + ny * kc), nx, o, onx, at, radius, mode, w);
     } else if (axis == 1) {
         vxa_gauss_across(in + nx * ny * kc, nx, o, at + j, ny, nx, radius, mode, w);
     } else {

@@ -567,6 +567,33 @@ vxa_status vxa_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vxa_no
     return be(ctx)->noise_block_mean(ctx, coarse, key, amp, fine_dim, first, step);
 }
 
+vxa_status vxa_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key, const float amp[3],
+                                  const int64_t fine_dim[3], const int64_t lo[3], int64_t box_nx, double sigma,
+                                  vxa_mode mode, double truncate, int64_t at)
+{
+    const vxa_dvol box = { .dim = { box_nx, out->dim[1], out->dim[2] }, .channels = out->channels,
+                           .dtype = VXA_FLOAT32 };
+    const vxa_dvol fine = { .dim = { fine_dim[0], fine_dim[1], fine_dim[2] }, .channels = 1, .dtype = VXA_FLOAT32 };
+    const double s[3] = { sigma, 0.0, 0.0 };
+    vxa_status st = check_noise(ctx, out);
+    if (st == VXA_OK) st = check_noise(ctx, &fine);
+    if (st == VXA_OK) st = vxa_gauss_check(ctx, &box, s, mode, truncate);
+    if (st != VXA_OK) return st;
+    bool fits = at >= 0 && out->dim[0] >= 1 && at + out->dim[0] <= box_nx;
+    for (int a = 0; a < 3; a++) fits = fits && lo[a] >= 0 && lo[a] + box.dim[a] <= fine_dim[a];
+    if (!fits)
+        return vxa_fail(ctx, VXA_ERR_INVALID_ARGUMENT, "noise and smoothing: %lld outputs from %lld of a box of "
+                        "%lldx%lldx%lld at (%lld,%lld,%lld) on a grid of %lldx%lldx%lld", (long long)out->dim[0],
+                        (long long)at, (long long)box.dim[0], (long long)box.dim[1], (long long)box.dim[2],
+                        (long long)lo[0], (long long)lo[1], (long long)lo[2], (long long)fine_dim[0],
+                        (long long)fine_dim[1], (long long)fine_dim[2]);
+    if (!(sigma > 1e-15)) {   /* no pass: the window's own noise */
+        const int64_t first[3] = { lo[0] + at, lo[1], lo[2] }, one[3] = { 1, 1, 1 };
+        return vxa_noise_block_mean(ctx, out, key, amp, fine_dim, first, one);
+    }
+    return be(ctx)->noise_gauss_window(ctx, out, key, amp, fine_dim, lo, box_nx, sigma, mode, truncate, at);
+}
+
 static vxa_status check_upsample(vxa_context *ctx, const vxa_dvol *coarse, const vxa_dvol *fine,
                                  const double step[3])
 {

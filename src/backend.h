@@ -65,6 +65,10 @@ typedef struct vxa_backend {
      * distinct), others kept (drop 0) or 0 (drop 1). */
     vxa_status (*label_remap)(vxa_context *ctx, const vxa_dvol *in, vxa_dvol *out, const int64_t *from,
                               const int64_t *to, int n, int drop);
+    /* Never sigma <= 1e-15 (the entry point draws the window's noise). */
+    vxa_status (*noise_gauss_window)(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key, const float amp[3],
+                                     const int64_t fine_dim[3], const int64_t lo[3], int64_t box_nx, double sigma,
+                                     vxa_mode mode, double truncate, int64_t at);
     vxa_status (*noise_upsample)(vxa_context *ctx, const vxa_dvol *coarse, vxa_dvol *fine, const double start[3],
                                  const double step[3]);
     /* Label statistics and foreground boxes (src/sample.h): an integer label map (fg_box: any type but

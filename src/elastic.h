@@ -59,6 +59,18 @@ vxa_status vxa_ref_noise_block_mean(vxa_context *ctx, vxa_dvol *coarse, const vx
                                     const float amp[3], const int64_t fine_dim[3], const int64_t first[3],
                                     const int64_t step[3]);
 
+/* The noise of a box and its first smoothing pass cut to a window along i, as one step (an exact elastic field's
+ * window): out (float32, 1..3 channels, dims (nout, box_ny, box_nz)) gets vxa_gauss_window(box, out, axis 0,
+ * sigma, mode, truncate, at) of the box of dims (box_nx, out->dim[1], out->dim[2]) filled by vxa_noise_block_mean
+ * with steps of one voxel from voxel lo of the grid fine_dim, bit for bit; the box itself need not be made.
+ * Counted as launch "vxa_noise..." (and "vxa_gauss..." where the two steps run apart). */
+vxa_status vxa_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key, const float amp[3],
+                                  const int64_t fine_dim[3], const int64_t lo[3], int64_t box_nx, double sigma,
+                                  vxa_mode mode, double truncate, int64_t at);
+vxa_status vxa_ref_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key,
+                                      const float amp[3], const int64_t fine_dim[3], const int64_t lo[3],
+                                      int64_t box_nx, double sigma, vxa_mode mode, double truncate, int64_t at);
+
 /* Trilinear upsampling of every channel: fine(o) = coarse at the continuous coarse index
  * q_a = (o_a − start_a) / step_a, where start_a is the fine coordinate of coarse node 0; q is clamped to the
  * coarse grid. Both float32, same channel count. Counted as launch "vxa_noise_upsample". */

@@ -228,7 +228,8 @@ vxa_status vxa_elastic_field_coarse(vxa_context *ctx, const vxa_elastic_plan *pl
 /* Exact mode on a window: alpha · G_sigma ∗ U on the window's support. The smoothing is separable, so after the
  * pass along an axis only the window's voxels along that axis are still read: each pass computes only those
  * (vxa_gauss_window: the whole support's pass cut to the window, bit for bit), from the noise on the support
- * along i, j, k to the window along i, then along j, then along k: the field. */
+ * along i, j, k to the window along i (vxa_noise_gauss_window: the noise drawn row by row for that first pass,
+ * no noise box on the CPU form), then along j, then along k: the field. */
 static vxa_status exact_window(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                const int64_t dim[3], const int64_t off[3], const int64_t win[3], vxa_dvol *field)
 {
@@ -240,10 +241,18 @@ static vxa_status exact_window(vxa_context *ctx, const vxa_elastic_plan *plan, c
         whole = whole && off[a] == 0 && win[a] == dim[a];
     }
     vxa_dvol cur = { 0 };
-    vxa_status st = vxa_dvol_alloc(ctx, n, 3, VXA_FLOAT32, &cur);
-    if (st == VXA_OK) st = noise_box(ctx, &cur, key, amp, dim, lo);
-    if (st == VXA_OK && whole) st = vxa_gauss_smooth(ctx, &cur, plan->sigma, VXA_MODE_CONSTANT, 4.0);
-    for (int a = 0; a < 3 && st == VXA_OK && !whole; a++) {
+    vxa_status st;
+    if (whole) {
+        if ((st = vxa_dvol_alloc(ctx, n, 3, VXA_FLOAT32, &cur)) == VXA_OK &&
+            (st = noise_box(ctx, &cur, key, amp, dim, lo)) == VXA_OK)
+            st = vxa_gauss_smooth(ctx, &cur, plan->sigma, VXA_MODE_CONSTANT, 4.0);
+    } else {   /* the noise and the pass along i in one step */
+        const int64_t d[3] = { win[0], n[1], n[2] };
+        if ((st = vxa_dvol_alloc(ctx, d, 3, VXA_FLOAT32, &cur)) == VXA_OK)
+            st = vxa_noise_gauss_window(ctx, &cur, key, amp, dim, lo, n[0], plan->sigma[0], VXA_MODE_CONSTANT, 4.0,
+                                        off[0] - lo[0]);
+    }
+    for (int a = 1; a < 3 && st == VXA_OK && !whole; a++) {
         if (!(plan->sigma[a] > 1e-15)) continue;   /* no pass: the support is the window along a */
         int64_t d[3] = { cur.dim[0], cur.dim[1], cur.dim[2] };
         d[a] = win[a];

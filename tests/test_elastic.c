@@ -246,6 +246,77 @@ static void window_axis(int64_t n, int t, uint64_t *rng, int64_t *q, int64_t *m)
     *q = t == 0 || t == 3 ? 0 : t == 1 ? n - *m : (n - *m) / 2;
 }
 
+/* The noise of a box with its first smoothing pass cut along i (vxa_noise_gauss_window; on the device's CPU forms
+ * one kernel that draws each row's noise where it smooths it) is the noise box (vxa_noise_block_mean, steps of
+ * one voxel) followed by the windowed pass (vxa_gauss_window), bit for bit, on each context: boxes anywhere on
+ * odd grids, rows of 1 to 130 voxels, radii wider than the row, windows at either end, whole and single, sigma
+ * 0, 1-3 channels, every mode; the device within tolerance of the reference, its GPU forms equal to its CPU
+ * forms bit for bit. The fused kernel runs on the device's CPU forms (launch count). */
+static void test_noise_gauss_window_equals_noise_then_pass(void **state)
+{
+    (void)state;
+    vxa_context *ref = vxa_test_reference(), *dev = vxa_test_device(), *gpu = vxa_test_gpu_forms_device();
+    vxa_context *ctxs[3] = { ref, dev, gpu };
+    const char *forms[3] = { "reference", "device", "device, GPU forms" };
+    uint64_t rng = vxa_test_seed() + 29;
+    static const int64_t rows[] = { 1, 2, 7, 33, 65, 130 };
+    static const double sigmas[] = { 0, 0.3, 1, 2.5, 8 };
+    const uint64_t fused0 = vxa_context_launches(dev, "vxa_noise_gauss_rows");
+    for (size_t l = 0; l < sizeof rows / sizeof rows[0]; l++)
+        for (int w = 0; w < 4; w++) {
+            int64_t fine[3], lo[3], box[3];
+            for (int a = 0; a < 3; a++) {
+                fine[a] = 1 + (int64_t)(vxa_test_rand(&rng) % 40);
+                box[a] = 1 + (int64_t)(vxa_test_rand(&rng) % (uint64_t)fine[a]);
+            }
+            fine[0] = rows[l] + (int64_t)(vxa_test_rand(&rng) % 20);
+            box[0] = rows[l];
+            if (w % 2) box[2] = fine[2] = 12;   /* planes enough for the fused kernel */
+            for (int a = 0; a < 3; a++) lo[a] = (int64_t)(vxa_test_rand(&rng) % (uint64_t)(fine[a] - box[a] + 1));
+            const int64_t len = 1 + (int64_t)(vxa_test_rand(&rng) % (uint64_t)box[0]);
+            const int64_t at = w == 0 ? 0 : w == 1 ? box[0] - len : w == 2 ? (int64_t)(vxa_test_rand(&rng) %
+                               (uint64_t)(box[0] - len + 1)) : 0;
+            const int64_t nout = w == 3 ? box[0] : len;
+            const int64_t channels = 1 + (int64_t)(vxa_test_rand(&rng) % 3);
+            const double sigma = sigmas[vxa_test_rand(&rng) % 5];
+            const vxa_mode mode = l == 0 ? VXA_MODE_CONSTANT : (vxa_mode)(vxa_test_rand(&rng) % 3);
+            const vxa_noise_key key = { vxa_test_rand(&rng), vxa_test_rand(&rng) % 5, (uint32_t)(l + 1) };
+            const float amp[3] = { 1 + 100 * (float)vxa_test_uniform(&rng), 50, 0.5f };
+            const int64_t od[3] = { nout, box[1], box[2] }, one[3] = { 1, 1, 1 };
+            vxa_volume *got[3];
+            for (int c = 0; c < 3; c++) {
+                vxa_dvol out, b, cut;
+                assert_int_equal(vxa_dvol_alloc(ctxs[c], od, channels, VXA_FLOAT32, &out), VXA_OK);
+                assert_int_equal(vxa_dvol_alloc(ctxs[c], box, channels, VXA_FLOAT32, &b), VXA_OK);
+                assert_int_equal(vxa_dvol_alloc(ctxs[c], od, channels, VXA_FLOAT32, &cut), VXA_OK);
+                if (vxa_noise_gauss_window(ctxs[c], &out, &key, amp, fine, lo, box[0], sigma, mode, 4.0, at) != VXA_OK ||
+                    vxa_noise_block_mean(ctxs[c], &b, &key, amp, fine, lo, one) != VXA_OK ||
+                    vxa_gauss_window(ctxs[c], &b, &cut, 0, sigma, mode, 4.0, at) != VXA_OK)
+                    fail_msg("%s: %s", forms[c], vxa_last_error(ctxs[c]));
+                got[c] = read_back(ctxs[c], &out);
+                vxa_volume *want = read_back(ctxs[c], &cut);
+                if (!vxa_test_identical(got[c], want))
+                    fail_msg("%s: %lld outputs from %lld of a box %lldx%lldx%lld at (%lld,%lld,%lld) of %lldx%lldx%lld, "
+                             "%lld channels, sigma %g, mode %d: %zu voxels differ from the noise box's pass", forms[c],
+                             (long long)nout, (long long)at, (long long)box[0], (long long)box[1], (long long)box[2],
+                             (long long)lo[0], (long long)lo[1], (long long)lo[2], (long long)fine[0],
+                             (long long)fine[1], (long long)fine[2], (long long)channels, sigma, (int)mode,
+                             vxa_test_count_differences(got[c], want));
+                vxa_volume_free(want);
+                vxa_dvol_release(ctxs[c], &out);
+                vxa_dvol_release(ctxs[c], &b);
+                vxa_dvol_release(ctxs[c], &cut);
+            }
+            double m = 0;
+            for (size_t v = 0; v < vxa_volume_voxels(got[0]); v++) m = fmax(m, fabs(((float *)got[0]->data)[v]));
+            assert_true(vxa_test_max_abs_diff(got[0], got[1]) <= 1e-5 * fmax(m, 1.0));
+            assert_true(vxa_test_identical(got[1], got[2]));
+            for (int c = 0; c < 3; c++) vxa_volume_free(got[c]);
+        }
+    assert_true(vxa_context_launches(dev, "vxa_noise_gauss_rows") > fused0);
+    vxa_context_destroy(gpu);
+}
+
 /* The window of a field computed alone (vxa_elastic_field_window: noise and smoothing on the window's support,
  * the noise keyed by the whole grid's voxel index; fast mode: the nodes the window reads and their support) is
  * the whole grid's field there, bit for bit: exact and fast, on the reference, the device and the device's GPU
@@ -1154,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_field_device_equals_reference),
         cmocka_unit_test(test_field_seeds),
         cmocka_unit_test(test_field_window_equals_whole_field_bitwise),
+        cmocka_unit_test(test_noise_gauss_window_equals_noise_then_pass),
         cmocka_unit_test(test_rms_field_is_isotropic_in_mm),
         cmocka_unit_test(test_block_mean_is_mean_of_noise),
         cmocka_unit_test(test_upsample_reproduces_linear_functions),

@@ -72,6 +72,7 @@ const vxa_backend vxa_backend_reference = {
     .resample = vxa_ref_resample,
     .gauss_smooth = vxa_ref_gauss_smooth,
     .gauss_window = vxa_ref_gauss_window,
+    .noise_gauss_window = vxa_ref_noise_gauss_window,
     .reduce_stats = vxa_ref_reduce_stats,
     .reduce_moments = vxa_ref_reduce_moments,
     .reduce_percentiles = vxa_ref_reduce_percentiles,

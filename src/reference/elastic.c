@@ -97,3 +97,16 @@ vxa_status vxa_ref_noise_upsample(vxa_context *ctx, const vxa_dvol *coarse, vxa_
     vxa_count_launch(ctx, "vxa_noise_upsample");
     return VXA_OK;
 }
+
+vxa_status vxa_ref_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_noise_key *key,
+                                      const float amp[3], const int64_t fine_dim[3], const int64_t lo[3],
+                                      int64_t box_nx, double sigma, vxa_mode mode, double truncate, int64_t at)
+{
+    const int64_t dim[3] = { box_nx, out->dim[1], out->dim[2] }, one[3] = { 1, 1, 1 };
+    vxa_dvol box = { 0 };
+    vxa_status st = vxa_dvol_alloc(ctx, dim, out->channels, VXA_FLOAT32, &box);
+    if (st == VXA_OK) st = vxa_ref_noise_block_mean(ctx, &box, key, amp, fine_dim, lo, one);
+    if (st == VXA_OK) st = vxa_ref_gauss_window(ctx, &box, out, 0, sigma, mode, truncate, at);
+    vxa_dvol_release(ctx, &box);
+    return st;
+}
