@@ -105,8 +105,9 @@ vxa_status vxa_elastic_field_build(vxa_context *ctx, const vxa_elastic_plan *pla
                                    const int64_t dim[3], vxa_dvol *field);
 /* The window of `win` voxels from voxel `off` of that field (inside the grid), into a field of dims win: the
  * same floats, bit for bit, as the whole grid's field there. Only the window's support is computed: in exact
- * mode the noise and the smoothing cover the window plus the Gaussian's radius (clipped to the grid), the noise
- * still keyed by the whole grid's voxel index; in fast mode the coarse nodes that the window interpolates from
+ * mode the noise covers the window plus the Gaussian's radius (clipped to the grid), still keyed by the whole
+ * grid's voxel index, and each separable pass computes the window's voxels along its own axis (on the support
+ * along the axes still to smooth); in fast mode the coarse nodes that the window interpolates from
  * plus the coarse Gaussian's radius. */
 vxa_status vxa_elastic_field_window(vxa_context *ctx, const vxa_elastic_plan *plan, const vxa_noise_key *key,
                                     const int64_t dim[3], const int64_t off[3], const int64_t win[3],

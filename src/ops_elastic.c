@@ -33,7 +33,8 @@
  * asks for that window only. The window's values are the whole grid's, bit for bit: exact mode draws the noise
  * on the window's support (4 sigma each side, clipped to the grid) keyed by the whole grid's voxel index, and each
  * separable smoothing pass sums the same terms in the same order (what lies outside the support is outside the
- * grid, where mode constant reads 0); fast mode computes the block means of the nodes the window interpolates
+ * grid, where mode constant reads 0), computing only the window's voxels along its own axis (vxa_gauss_window;
+ * the first pass draws its noise row by row, vxa_noise_gauss_window: exact_window); fast mode computes the block means of the nodes the window interpolates
  * from plus the coarse Gaussian's support, in place on the whole node grid, and interpolates with the start
  * shifted by the window's offset (an exact subtraction of whole numbers and halves).
  *
