@@ -132,7 +132,8 @@ vxa_status vxa_cl_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_
         vxa_dvol_release(ctx, &tmp);
         return st;
     }
-    const int64_t rows[3] = { box_nx, box[2], 1 };   /* a row of noise for each walking work-item */
+    const int64_t run = 16, runs = (box[1] + run - 1) / run;
+    const int64_t rows[3] = { box_nx, box[2], runs };   /* a row of noise for each walking work-item */
     cl_mem w = NULL;
     cl_kernel k;
     const char *name = "vxa_noise_gauss_rows";
@@ -146,13 +147,13 @@ vxa_status vxa_cl_noise_gauss_window(vxa_context *ctx, vxa_dvol *out, const vxa_
     const cl_uint op = key->op_index;
     const cl_float4 a = { { amp[0], amp[1], amp[2], 0.0f } };
     const cl_int radius = (cl_int)r, m = (cl_int)mode;
-    const cl_long at_l = at, nout = out->dim[0];
+    const cl_long at_l = at, nout = out->dim[0], run_l = run;
     cl_mem om = (cl_mem)out->mem, sm = (cl_mem)tmp.mem;
     st = vxa_cl_args(ctx, k, name, VXA_ARG(om), VXA_ARG(sm), VXA_ARG(bd), VXA_ARG(fd), VXA_ARG(f0), VXA_ARG(seed),
                      VXA_ARG(sample), VXA_ARG(op), VXA_ARG(a), VXA_ARG(radius), VXA_ARG(m), VXA_ARG(w),
-                     VXA_ARG(at_l), VXA_ARG(nout));
-    const size_t g[3] = { (size_t)(box[2] * nc), 1, 1 };
-    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 1, g);
+                     VXA_ARG(at_l), VXA_ARG(nout), VXA_ARG(run_l));
+    const size_t g[3] = { (size_t)(box[2] * nc), (size_t)runs, 1 };
+    if (st == VXA_OK) st = vxa_cl_launch(ctx, k, name, 2, g);
     clReleaseMemObject(w);   /* the queue keeps it alive until the pass has run */
 done:
     vxa_dvol_release(ctx, &tmp);   /* the pool hands it out again only after queued work (backend wait) */

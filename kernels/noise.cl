@@ -212,22 +212,23 @@ __kernel void vxa_noise_box_rows(__global float *coarse, long4 cdim, long4 fdim,
 }
 
 /* vxa_noise_box_rows followed by the first pass of the smoothing along i cut to a window (vxa_gauss_rows along
- * axis 0 with at, nout), without the noise box: one work-item per plane m2 of channel c of the box (dims bdim,
- * bdim.w channels), global (bdim.z · channels), walking the rows m1: each row's noise is drawn into the
- * work-item's row of scratch (bdim.x floats, where it stays in the core's cache) and smoothed from there into
- * the output row (nout long). The same floats as the two kernels in turn. */
+ * axis 0 with at, nout), without the noise box: one work-item per run of `run` rows m1 of a plane m2 of channel
+ * c of the box (dims bdim, bdim.w channels), global (bdim.z · channels, runs): each row's noise is drawn into
+ * the work-item's row of scratch (bdim.x floats, where it stays in the core's cache) and smoothed from there into
+ * the output row (nout long). The same floats as the two kernels in turn. Runs rather than whole planes: many
+ * small work-groups share out better between cores that other processes also use. */
 __kernel void vxa_noise_gauss_rows(__global float *out, __global float *scratch, long4 bdim, long4 fdim,
                                    long4 first, ulong seed, ulong sample, uint op_index, float4 amp,
-                                   int radius, int mode, __global const float *wpad, long at, long nout)
+                                   int radius, int mode, __global const float *wpad, long at, long nout, long run)
 {
-    const long g = get_global_id(0);
-    if (g >= bdim.z * bdim.w) return;
+    const long g = get_global_id(0), r = get_global_id(1);
+    if (g >= bdim.z * bdim.w || r * run >= bdim.y) return;
     const long m2 = g % bdim.z;
     const uint c = (uint)(g / bdim.z);
-    __global float *row = scratch + bdim.x * g;
+    __global float *row = scratch + bdim.x * (g + bdim.z * bdim.w * r);
     __global const float *w = wpad + VXA_GAUSS_B - 1;
     const float a = c == 0 ? amp.x : c == 1 ? amp.y : amp.z;
-    for (long m1 = 0; m1 < bdim.y; m1++) {
+    for (long m1 = r * run; m1 < min(bdim.y, (r + 1) * run); m1++) {
         const ulong v0 = (ulong)(first.x + fdim.x * (first.y + m1 + fdim.y * (first.z + m2)));
         vxa_noise_box_row(row, v0, bdim.x, seed, sample, op_index << 8 | c, a, 1.0f);
         __global float *o = out + nout * (m1 + bdim.y * g);
