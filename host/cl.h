@@ -9,7 +9,7 @@
 #include <CL/cl.h>
 #include "internal.h"
 
-#define VXA_MAX_PROGRAMS 64
+#define VXA_MAX_PROGRAMS 256         /* one kernel each (host/context.c, keep_one_kernel) */
 #define VXA_MAX_KERNELS 256
 
 struct vxa_cl {
@@ -34,7 +34,7 @@ struct vxa_cl {
     cl_ulong local_mem;
     char kernel_dir[1024];       /* "" = embedded sources */
     struct {
-        char key[256];           /* family|options */
+        char key[320];           /* family|options|kernel */
         cl_program program;
         char *cache_key;         /* its key in the program cache (host/progcache.c), NULL when off */
         bool cached;             /* loaded from there, or stored: nothing to store at the context's end */
@@ -83,14 +83,15 @@ vxa_status vxa_cl_transfer_queue(vxa_context *ctx, cl_command_queue *out);
  * buffers wrap host memory), or VOXAUG_BATCH_OVERLAP=1 (the tests run that path on PoCL). */
 bool vxa_cl_overlaps(const vxa_context *ctx);
 
-/* The program cache on disk (host/progcache.c). load: the program of `source` built with `options` from its
+/* The program cache on disk (host/progcache.c). load: the program of `kernel` (of kernels/<family>.cl) of
+ * `source` built with `options` from its
  * cache entry, or NULL (a miss, the cache off, or an entry rejected: then removed); *key receives the entry's
  * key (malloc'd, NULL when the cache is off) for the store. store_all: at the context's end, the binaries of the
  * programs built from source (not during a run: asking a driver for a binary can cost more than the build),
  * each atomically; on CPU devices only when VOXAUG_CACHE=always (`voxaug warmup` sets it): PoCL compiles every
  * kernel of the program to give its binary, and keeps its own cache of what it built. */
-cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *source, const char *options,
-                              char **key);
+cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *kernel, const char *source,
+                              const char *options, char **key);
 void vxa_progcache_store_all(vxa_context *ctx);
 
 /* A buffer of `bytes`. */

@@ -498,6 +498,113 @@ static char *program_source(vxa_context *ctx, const char *family)
     return b.text;
 }
 
+/* ---- one kernel a program ----------------------------------------------------------------------------
+ * Each program holds the one kernel it is built for. PoCL optimises every kernel of a program when it builds it,
+ * so a run that uses one of resample.cl's 24 kernels would pay for the other 23 on its first sample
+ * (bench/RESULTS.md, "Cold start"). The other kernels' definitions are blanked out of the resolved source
+ * (newlines kept, so that build logs keep their lines); what they call stays, and a kernel's output is the same
+ * whichever program it comes from: its own text, headers and options are (VOXAUG_WHOLE_PROGRAMS=1 builds each
+ * file whole, as before, for comparison: tests/test_programs.c). A kernel must be written out as
+ * `__kernel <type> <name>(...) { ... }` at file scope (one a macro made would not be found: VXA_ERR_BUILD). */
+
+/* Walks a source's tokens past comments, string and character literals, numbers and preprocessor lines. */
+typedef struct {
+    const char *s;
+    size_t i;
+    bool line_start;             /* nothing but blanks and comments since the last newline: a '#' starts a directive */
+} token_scan;
+
+/* The next token: an identifier, or one character of punctuation; false at the end. */
+static bool scan_token(token_scan *sc, size_t *at, size_t *len)
+{
+    const char *s = sc->s;
+    while (s[sc->i]) {
+        const size_t i = sc->i;
+        const char c = s[i];
+        if (c == '\n') {
+            sc->line_start = true;
+            sc->i++;
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+            sc->i++;
+        } else if (c == '/' && s[i + 1] == '/') {
+            while (s[sc->i] && s[sc->i] != '\n') sc->i++;
+        } else if (c == '/' && s[i + 1] == '*') {
+            const char *end = strstr(s + i + 2, "*/");
+            sc->i = end ? (size_t)(end - s) + 2 : i + strlen(s + i);
+        } else if (c == '#' && sc->line_start) {   /* a directive, continued lines and all */
+            while (s[sc->i] && s[sc->i] != '\n') sc->i += s[sc->i] == '\\' && s[sc->i + 1] ? 2 : 1;
+        } else if (c == '"' || c == '\'') {
+            sc->i++;
+            while (s[sc->i] && s[sc->i] != c && s[sc->i] != '\n') sc->i += s[sc->i] == '\\' && s[sc->i + 1] ? 2 : 1;
+            if (s[sc->i] == c) sc->i++;
+            sc->line_start = false;
+        } else if (isdigit((unsigned char)c)) {
+            while (isalnum((unsigned char)s[sc->i]) || s[sc->i] == '_' || s[sc->i] == '.') sc->i++;
+            sc->line_start = false;
+        } else {
+            sc->line_start = false;
+            *at = i;
+            if (isalpha((unsigned char)c) || c == '_')
+                while (isalnum((unsigned char)s[sc->i]) || s[sc->i] == '_') sc->i++;
+            else
+                sc->i++;
+            *len = sc->i - i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool token_is(const char *s, size_t at, size_t len, const char *word)
+{
+    return strlen(word) == len && memcmp(s + at, word, len) == 0;
+}
+
+/* Blanks out of src (newlines kept) the definition of every kernel but `name`; returns whether `name` is defined
+ * in it. A kernel runs from its `__kernel` (or `kernel`) at file scope to the brace that closes its body; its name
+ * is the identifier before its parameter list (`__attribute__((...))` groups skipped). Declarations stay. */
+static bool keep_one_kernel(char *src, const char *name)
+{
+    token_scan sc = { src, 0, true };
+    size_t at, len;
+    int depth = 0;
+    bool found = false;
+    while (scan_token(&sc, &at, &len)) {
+        if (len == 1 && src[at] == '{') depth++;
+        else if (len == 1 && src[at] == '}') depth--;
+        if (depth != 0 || !(token_is(src, at, len, "__kernel") || token_is(src, at, len, "kernel"))) continue;
+        const size_t start = at;
+        size_t word = 0, word_len = 0, name_at = 0, name_len = 0, end = 0;
+        int paren = 0;
+        while (!end && scan_token(&sc, &at, &len)) {
+            const char c = src[at];
+            if (len == 1 && c == '(') {
+                if (paren++ == 0 && !name_len && word_len && !token_is(src, word, word_len, "__attribute__")) {
+                    name_at = word;
+                    name_len = word_len;
+                }
+            } else if (len == 1 && c == ')') {
+                paren--;
+            } else if (paren == 0 && len == 1 && c == ';') {
+                break;   /* a declaration */
+            } else if (paren == 0 && len == 1 && c == '{') {
+                int body = 1;
+                while (body > 0 && scan_token(&sc, &at, &len))
+                    if (len == 1) body += src[at] == '{' ? 1 : src[at] == '}' ? -1 : 0;
+                end = body == 0 ? at + 1 : sc.i;
+            } else if (paren == 0 && (isalpha((unsigned char)c) || c == '_')) {
+                word = at;
+                word_len = len;
+            }
+        }
+        if (name_len && token_is(src, name_at, name_len, name)) found = true;
+        else
+            for (size_t i = start; i < end; i++)
+                if (src[i] != '\n') src[i] = ' ';
+    }
+    return found;
+}
+
 /* A built program into the context's list, with its cache key (for the store at the context's end). */
 static vxa_status keep_program(vxa_context *ctx, const char *key, cl_program prog, char *cache_key, bool loaded,
                                cl_program *out)
@@ -512,22 +619,31 @@ static vxa_status keep_program(vxa_context *ctx, const char *key, cl_program pro
     return VXA_OK;
 }
 
-static vxa_status get_program(vxa_context *ctx, const char *family, const char *options, cl_program *out)
+/* The program of kernel `name` of kernels/<family>.cl built with `options`: the context's, the cache's, or built. */
+static vxa_status get_program(vxa_context *ctx, const char *family, const char *options, const char *name,
+                              cl_program *out)
 {
     vxa_cl *cl = ctx->cl;
-    char key[256];
-    snprintf(key, sizeof key, "%s|%s", family, options);
+    const char *whole = getenv("VOXAUG_WHOLE_PROGRAMS");   /* 1: every kernel of the file in one program */
+    if (whole && strcmp(whole, "1") == 0) name = "*";
+    char key[sizeof cl->programs[0].key];
+    snprintf(key, sizeof key, "%s|%s|%s", family, options, name);
     for (int i = 0; i < cl->nprograms; i++)
         if (strcmp(cl->programs[i].key, key) == 0) { *out = cl->programs[i].program; return VXA_OK; }
     if (cl->nprograms == VXA_MAX_PROGRAMS)
         return vxa_fail(ctx, VXA_ERR_DEVICE, "program cache full (%d programs)", VXA_MAX_PROGRAMS);
     char *src = program_source(ctx, family);
     if (!src) return VXA_ERR_BUILD; /* load_source wrote the detail */
+    if (strcmp(name, "*") != 0 && !keep_one_kernel(src, name)) {
+        free(src);
+        return vxa_fail(ctx, VXA_ERR_BUILD, "kernels/%s.cl defines no kernel '%s' (as `__kernel void %s(...) {...}` "
+                        "at file scope)", family, name, name);
+    }
     char opts[512];
     snprintf(opts, sizeof opts, VXA_CL_BASE_OPTIONS "%s %s",
              cl->exact_div ? " -cl-fp32-correctly-rounded-divide-sqrt" : "", options);
     char *cache_key = NULL;
-    cl_program prog = vxa_progcache_load(ctx, family, src, opts, &cache_key);
+    cl_program prog = vxa_progcache_load(ctx, family, name, src, opts, &cache_key);
     if (prog) {
         free(src);
         return keep_program(ctx, key, prog, cache_key, true, out);
@@ -538,13 +654,13 @@ static vxa_status get_program(vxa_context *ctx, const char *family, const char *
     free(src);
     if (err != CL_SUCCESS) {
         free(cache_key);
-        return vxa_cl_fail(ctx, err, "clCreateProgramWithSource(%s.cl)", family);
+        return vxa_cl_fail(ctx, err, "clCreateProgramWithSource(%s.cl, %s)", family, name);
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     err = clBuildProgram(prog, 1, &cl->device, opts, NULL, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    vxa_log(ctx, VXA_LOG_INFO, "built %s.cl with%s in %.0f ms", family, opts,
+    vxa_log(ctx, VXA_LOG_INFO, "built %s.cl (%s) with %s in %.0f ms", family, name, opts,
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
     if (err != CL_SUCCESS) {
         size_t loglen = 0;
@@ -554,8 +670,9 @@ static vxa_status get_program(vxa_context *ctx, const char *family, const char *
             clGetProgramBuildInfo(prog, cl->device, CL_PROGRAM_BUILD_LOG, loglen, log, NULL);
             log[loglen] = '\0';
         }
-        vxa_status st = vxa_fail(ctx, VXA_ERR_BUILD, "%s.cl: build failed on '%s' with %s: %s (%d)\n%s", family,
-                                 ctx->device_name, opts, vxa_cl_error_name(err), (int)err, log ? log : "");
+        vxa_status st = vxa_fail(ctx, VXA_ERR_BUILD, "%s.cl (%s): build failed on '%s' with %s: %s (%d)\n%s",
+                                 family, name, ctx->device_name, opts, vxa_cl_error_name(err), (int)err,
+                                 log ? log : "");
         free(log);
         free(cache_key);
         clReleaseProgram(prog);
@@ -575,7 +692,7 @@ vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *optio
     if (cl->nkernels == VXA_MAX_KERNELS)
         return vxa_fail(ctx, VXA_ERR_DEVICE, "kernel cache full (%d kernels)", VXA_MAX_KERNELS);
     cl_program prog = NULL;
-    vxa_status st = get_program(ctx, family, options, &prog);
+    vxa_status st = get_program(ctx, family, options, name, &prog);
     if (st != VXA_OK) return st;
     cl_int err;
     cl_kernel k = clCreateKernel(prog, name, &err);

@@ -8,8 +8,9 @@
  * "Cold start"); on CPU devices only with
  * VOXAUG_CACHE=always (`voxaug warmup` sets it), PoCL keeping its own cache (POCL_CACHE_DIR) of what it built.
  * One file per program, named by the SHA-256 of its key: the voxaug version, the
- * platform and device (name, version, driver version), the build options and the SHA-256 of the program's
- * source as built (headers resolved). The file holds a magic, the key text itself, the binary's length and its
+ * platform and device (name, version, driver version), the build options, the program's kernel (a program
+ * holds one: host/context.c, keep_one_kernel) and the SHA-256 of its source as built (headers resolved, the
+ * other kernels blanked out). The file holds a magic, the key text itself, the binary's length and its
  * SHA-256, then the binary: a file that is short, altered, or of another key is rejected and rebuilt from
  * source (and replaced), never handed to the driver. Writers write a temporary file of their own (O_EXCL) and
  * rename it into place, so concurrent processes never see half a file; the last rename wins and every entry is
@@ -93,7 +94,7 @@ static cl_int device_info(void *o, cl_uint w, size_t n, void *v, size_t *r)
 }
 
 /* The key of one program: what must be equal for a binary to be the one this build would make. */
-static char *cache_key(vxa_context *ctx, const char *source, const char *options)
+static char *cache_key(vxa_context *ctx, const char *kernel, const char *source, const char *options)
 {
     vxa_cl *cl = ctx->cl;
     char pname[256], pver[256], dname[256], dver[256], drv[256], src_hash[65];
@@ -108,10 +109,11 @@ static char *cache_key(vxa_context *ctx, const char *source, const char *options
     vxa_sha256_init(&h);
     vxa_sha256_update(&h, source, strlen(source));
     vxa_sha256_hex(&h, src_hash);
-    const char *fmt = "voxaug %s\nplatform %s %s\ndevice %s %s\ndriver %s\noptions %s\nsource %s\n";
-    int n = snprintf(NULL, 0, fmt, VXA_VERSION_STRING, pname, pver, dname, dver, drv, options, src_hash);
+    const char *fmt = "voxaug %s\nplatform %s %s\ndevice %s %s\ndriver %s\noptions %s\nkernel %s\nsource %s\n";
+    int n = snprintf(NULL, 0, fmt, VXA_VERSION_STRING, pname, pver, dname, dver, drv, options, kernel, src_hash);
     char *key = n > 0 ? malloc((size_t)n + 1) : NULL;
-    if (key) snprintf(key, (size_t)n + 1, fmt, VXA_VERSION_STRING, pname, pver, dname, dver, drv, options, src_hash);
+    if (key)
+        snprintf(key, (size_t)n + 1, fmt, VXA_VERSION_STRING, pname, pver, dname, dver, drv, options, kernel, src_hash);
     return key;
 }
 
@@ -192,14 +194,14 @@ static double ms_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) * 1e-6;
 }
 
-cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *source, const char *options,
-                              char **key_out)
+cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *kernel, const char *source,
+                              const char *options, char **key_out)
 {
     *key_out = NULL;
     char dir[1024], path[1200];
     cache_dir(dir, sizeof dir);
     if (!dir[0]) return NULL;
-    char *key = cache_key(ctx, source, options);
+    char *key = cache_key(ctx, kernel, source, options);
     if (!key) return NULL;
     *key_out = key;
     entry_path(dir, key, path, sizeof path);
@@ -223,13 +225,13 @@ cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *
     }
     free(f);
     if (!prog) {
-        vxa_log(ctx, VXA_LOG_INFO, "program cache: %s.cl entry %s rejected (%s): rebuilt from source", family, path,
-                why);
+        vxa_log(ctx, VXA_LOG_INFO, "program cache: %s.cl (%s) entry %s rejected (%s): rebuilt from source", family,
+                kernel, path, why);
         unlink(path);
         return NULL;
     }
     utimensat(AT_FDCWD, path, NULL, 0);   /* recently used: the last to be evicted */
-    vxa_log(ctx, VXA_LOG_INFO, "loaded %s.cl from the program cache in %.0f ms", family, ms_since(&t0));
+    vxa_log(ctx, VXA_LOG_INFO, "loaded %s.cl (%s) from the program cache in %.0f ms", family, kernel, ms_since(&t0));
     return prog;
 }
 
@@ -284,7 +286,7 @@ static void evict(vxa_context *ctx, const char *dir)
     closedir(d);
 }
 
-static bool store(vxa_context *ctx, const char *family, const char *key, cl_program prog)
+static bool store(vxa_context *ctx, const char *what, const char *key, cl_program prog)
 {
     char dir[1024], path[1200], tmp[1200];
     cache_dir(dir, sizeof dir);
@@ -332,11 +334,11 @@ static bool store(vxa_context *ctx, const char *family, const char *key, cl_prog
     free(f);
     if (fd < 0 || put != head + bin_len || close(fd) != 0 || rename(tmp, path) != 0) {
         if (fd >= 0) unlink(tmp);
-        vxa_log(ctx, VXA_LOG_INFO, "program cache: %s.cl not stored in %s: %s", family, dir,
+        vxa_log(ctx, VXA_LOG_INFO, "program cache: %s not stored in %s: %s", what, dir,
                 strerror(fd < 0 ? open_errno : errno));
         return false;
     }
-    vxa_log(ctx, VXA_LOG_DEBUG, "program cache: %s.cl stored (%zu bytes)", family, bin_len);
+    vxa_log(ctx, VXA_LOG_DEBUG, "program cache: %s stored (%zu bytes)", what, bin_len);
     evict(ctx, dir);
     return true;
 }
@@ -348,8 +350,9 @@ void vxa_progcache_store_all(vxa_context *ctx)
     if (!cl || (cl->is_cpu && !(mode && strcmp(mode, "always") == 0))) return;
     for (int i = 0; i < cl->nprograms; i++) {
         if (!cl->programs[i].cache_key || cl->programs[i].cached) continue;
-        char family[64];
-        snprintf(family, sizeof family, "%.*s", (int)strcspn(cl->programs[i].key, "|"), cl->programs[i].key);
-        cl->programs[i].cached = store(ctx, family, cl->programs[i].cache_key, cl->programs[i].program);
+        const char *key = cl->programs[i].key, *kernel = strrchr(key, '|');   /* family|options|kernel */
+        char what[160];
+        snprintf(what, sizeof what, "%.*s.cl (%s)", (int)strcspn(key, "|"), key, kernel ? kernel + 1 : "?");
+        cl->programs[i].cached = store(ctx, what, cl->programs[i].cache_key, cl->programs[i].program);
     }
 }

@@ -27,31 +27,12 @@ static void use_dir(const char *name, char *dir, size_t len)
     unsetenv("VOXAUG_CACHE_MAX_MB");
 }
 
-typedef struct { char text[16384]; size_t n; } log_buf;
-
-static void on_log(void *user, vxa_log_level level, const char *msg)
-{
-    (void)level;
-    log_buf *b = user;
-    int w = snprintf(b->text + b->n, sizeof b->text - b->n, "%s\n", msg);
-    if (w > 0 && b->n + (size_t)w < sizeof b->text) b->n += (size_t)w;
-}
-
 /* One new context on the device under test runs flip(axes=0) on a float32 volume (the copy program only), then
  * is destroyed; its log lands in lb. The output is returned (NULL when there is no device: the caller skips). */
-static vxa_volume *run_once(log_buf *lb, const char *dtype_name)
+static vxa_volume *run_once(vxa_test_log *lb, const char *dtype_name)
 {
-    memset(lb, 0, sizeof *lb);
-    vxa_context_options o;
-    vxa_context_options_init(&o);
-    o.log = on_log;
-    o.log_user = lb;
-    o.log_level = VXA_LOG_DEBUG;
-    vxa_context *ctx = NULL;
-    if (vxa_context_create(&o, &ctx) != VXA_OK || vxa_context_is_reference(ctx)) {
-        vxa_context_destroy(ctx);
-        return NULL;
-    }
+    vxa_context *ctx = vxa_test_logged_device(lb, NULL);
+    if (!ctx) return NULL;
     vxa_dtype t = VXA_FLOAT32;
     assert_true(vxa_dtype_parse(dtype_name, &t));
     const int64_t dim[3] = { 17, 9, 5 };
@@ -68,7 +49,7 @@ static vxa_volume *run_once(log_buf *lb, const char *dtype_name)
 }
 
 /* The device under test, or a skip (a fail under VOXAUG_REQUIRE_DEVICE=1) through testutil. */
-static vxa_volume *run_or_skip(log_buf *lb, const char *dtype_name)
+static vxa_volume *run_or_skip(vxa_test_log *lb, const char *dtype_name)
 {
     vxa_volume *v = run_once(lb, dtype_name);
     if (!v) {
@@ -99,13 +80,6 @@ static int entries(const char *dir, char names[][80], int max, int *temps)
     return n;
 }
 
-static int count_of(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, what)); p++) n++;
-    return n;
-}
-
 /* Four processes, forked before this process touched OpenCL, fill one empty folder at once; afterwards every
  * entry is whole (a new context loads it; nothing rejected) and no temporary file is left. */
 static void test_concurrent_writers_leave_whole_entries(void **state)
@@ -120,7 +94,7 @@ static void test_concurrent_writers_leave_whole_entries(void **state)
         assert_true(pid[w] >= 0);
         if (pid[w] == 0) {   /* a writer: 3 contexts one after another; 77 without a device */
             for (int round = 0; round < 3; round++) {
-                log_buf lb;
+                vxa_test_log lb;
                 vxa_volume *v = run_once(&lb, "float32");
                 if (!v) _exit(77);
                 vxa_volume_free(v);
@@ -149,9 +123,9 @@ static void test_concurrent_writers_leave_whole_entries(void **state)
     const int n = entries(dir, names, 8, &temps);
     assert_int_equal(temps, 0);
     assert_true(n >= 1);
-    log_buf lb;
+    vxa_test_log lb;
     vxa_volume *v = run_or_skip(&lb, "float32");
-    if (count_of(lb.text, "loaded copy.cl") != 1 || strstr(lb.text, "built ") || strstr(lb.text, "rejected"))
+    if (vxa_test_count_of(lb.text, "loaded copy.cl") != 1 || strstr(lb.text, "built ") || strstr(lb.text, "rejected"))
         fail_msg("after the concurrent writers, a new context did not load copy.cl:\n%s", lb.text);
     vxa_volume_free(v);
 }
@@ -192,20 +166,20 @@ static void test_miss_then_hit_same_bytes(void **state)
     char dir[512], names[8][80];
     int temps;
     use_dir("hit", dir, sizeof dir);
-    log_buf lb;
+    vxa_test_log lb;
     vxa_volume *a = run_or_skip(&lb, "float32");
     if (!strstr(lb.text, "built copy.cl") || strstr(lb.text, "loaded "))
         fail_msg("an empty cache: expected a build of copy.cl:\n%s", lb.text);
     assert_int_equal(entries(dir, names, 8, &temps), 1);
     assert_int_equal(temps, 0);
     vxa_volume *b = run_or_skip(&lb, "float32");
-    if (!strstr(lb.text, "loaded copy.cl from the program cache") || strstr(lb.text, "built "))
+    if (!strstr(lb.text, "from the program cache") || strstr(lb.text, "built "))
         fail_msg("a warm cache: expected copy.cl loaded, not built:\n%s", lb.text);
     assert_true(vxa_test_identical(a, b));
-    /* other build options (another dtype): another entry */
+    /* other build options (another dtype): other entries, one a program (its kernel) built */
     vxa_volume *c = run_or_skip(&lb, "int16");
     assert_non_null(strstr(lb.text, "built copy.cl"));
-    assert_int_equal(entries(dir, names, 8, &temps), 2);
+    assert_int_equal(entries(dir, names, 8, &temps), 1 + vxa_test_count_of(lb.text, "built "));
     vxa_volume_free(a);
     vxa_volume_free(b);
     vxa_volume_free(c);
@@ -255,14 +229,14 @@ static void test_damaged_entries_are_rebuilt(void **state)
         char sub[32];
         snprintf(sub, sizeof sub, "damaged%d", how);
         use_dir(sub, dir, sizeof dir);
-        log_buf lb;
+        vxa_test_log lb;
         vxa_volume *want = run_or_skip(&lb, "float32");
         assert_int_equal(entries(dir, names, 8, &temps), 1);
         snprintf(path, sizeof path, "%s/%s", dir, names[0]);
         if (how == 4) {   /* make the int16 entry, and find it */
             vxa_volume_free(run_or_skip(&lb, "int16"));
             char now[8][80];
-            assert_int_equal(entries(dir, now, 8, &temps), 2);
+            assert_true(entries(dir, now, 8, &temps) >= 2);
             snprintf(other, sizeof other, "%s/%s", dir, strcmp(now[0], names[0]) ? now[0] : now[1]);
         }
         damage(path, how, other);
@@ -286,7 +260,7 @@ static void test_off_stores_nothing(void **state)
     char dir[512];
     use_dir("off", dir, sizeof dir);
     setenv("VOXAUG_CACHE", "0", 1);
-    log_buf lb;
+    vxa_test_log lb;
     for (int k = 0; k < 2; k++) {
         vxa_volume *v = run_or_skip(&lb, "float32");
         if (!strstr(lb.text, "built copy.cl") || strstr(lb.text, "loaded ") || strstr(lb.text, "program cache"))
@@ -305,7 +279,7 @@ static void test_unwritable_folder_is_no_error(void **state)
     FILE *f = fopen(dir, "w");   /* a file where the folder should be */
     assert_non_null(f);
     fclose(f);
-    log_buf lb;
+    vxa_test_log lb;
     vxa_volume *v = run_or_skip(&lb, "float32");
     if (!strstr(lb.text, "built copy.cl") || !strstr(lb.text, "not stored"))
         fail_msg("a cache folder that cannot be made: expected a build and a note:\n%s", lb.text);
@@ -335,7 +309,7 @@ static void test_size_limit_evicts_least_recently_used(void **state)
     }
     free(junk);
     setenv("VOXAUG_CACHE_MAX_MB", "2", 1);
-    log_buf lb;
+    vxa_test_log lb;
     vxa_volume *v = run_or_skip(&lb, "float32");
     assert_non_null(strstr(lb.text, "evicted"));
     const int n = entries(dir, names, 8, &temps);

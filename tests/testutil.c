@@ -262,3 +262,35 @@ const char *vxa_test_nibabel(const char *name)
     snprintf(path, sizeof path, "/usr/lib/python3/dist-packages/nibabel/tests/data/%s", name);
     return if_exists(path);
 }
+
+void vxa_test_log_keep(void *user, vxa_log_level level, const char *msg)
+{
+    (void)level;
+    vxa_test_log *b = user;
+    int w = snprintf(b->text + b->n, sizeof b->text - b->n, "%s\n", msg);
+    if (w > 0 && b->n + (size_t)w < sizeof b->text) b->n += (size_t)w;
+}
+
+vxa_context *vxa_test_logged_device(vxa_test_log *lb, const char *kernel_dir)
+{
+    memset(lb, 0, sizeof *lb);
+    vxa_context_options o;
+    vxa_context_options_init(&o);
+    o.log = vxa_test_log_keep;
+    o.log_user = lb;
+    o.log_level = VXA_LOG_DEBUG;
+    o.kernel_dir = kernel_dir;
+    vxa_context *ctx = NULL;
+    if (vxa_context_create(&o, &ctx) != VXA_OK || vxa_context_is_reference(ctx)) {
+        vxa_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int vxa_test_count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p++) n++;
+    return n;
+}

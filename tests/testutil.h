@@ -61,6 +61,16 @@ size_t vxa_test_count_differences(const vxa_volume *a, const vxa_volume *b);
 /* max - min of the volume's values. */
 double vxa_test_range(const vxa_volume *v);
 
+/* A context's log kept as text, a line a message (vxa_context_options.log = vxa_test_log_keep, log_user = the
+ * buffer); what does not fit is dropped. */
+typedef struct { char text[65536]; size_t n; } vxa_test_log;
+void vxa_test_log_keep(void *user, vxa_log_level level, const char *msg);
+/* A new context on the device under test whose log (every level) goes to lb, emptied first; kernel_dir as
+ * vxa_context_options'. NULL where there is no device or it is the reference (the caller skips). */
+vxa_context *vxa_test_logged_device(vxa_test_log *lb, const char *kernel_dir);
+/* How many times `what` occurs in text. */
+int vxa_test_count_of(const char *text, const char *what);
+
 /* Real data from Debian packages; NULL (and a visible skip by the caller) if not installed. */
 const char *vxa_test_ch2(void);      /* /usr/share/mricron/templates/ch2.nii.gz */
 const char *vxa_test_aal(void);      /* /usr/share/mricron/templates/aal.nii.gz */
