@@ -54,6 +54,11 @@ const char *vxa_cl_error_name(cl_int err);
 vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *options, const char *name,
                          cl_kernel *out);
 
+/* For each kernel file this context has built a program of: every other kernel the file defines, built with the
+ * same options (VOXAUG_CACHE=warmup, `voxaug warmup`, at the context's end: the cache then also serves the paths
+ * its runs did not take, as whole files did; a kernel that those options leave out of the file is dropped). */
+void vxa_cl_build_siblings(vxa_context *ctx);
+
 /* A kernel argument: its size and where its value is (NULL with a size: local memory of that many bytes). */
 typedef struct vxa_cl_arg {
     size_t size;
@@ -88,8 +93,8 @@ bool vxa_cl_overlaps(const vxa_context *ctx);
  * cache entry, or NULL (a miss, the cache off, or an entry rejected: then removed); *key receives the entry's
  * key (malloc'd, NULL when the cache is off) for the store. store_all: at the context's end, the binaries of the
  * programs built from source (not during a run: asking a driver for a binary can cost more than the build),
- * each atomically; on CPU devices only when VOXAUG_CACHE=always (`voxaug warmup` sets it): PoCL compiles every
- * kernel of the program to give its binary, and keeps its own cache of what it built. */
+ * each atomically; on CPU devices only when VOXAUG_CACHE=always or warmup (`voxaug warmup` sets the latter):
+ * PoCL compiles the program's kernel to give its binary, and keeps its own cache of what it built. */
 cl_program vxa_progcache_load(vxa_context *ctx, const char *family, const char *kernel, const char *source,
                               const char *options, char **key);
 void vxa_progcache_store_all(vxa_context *ctx);

@@ -560,28 +560,32 @@ static bool token_is(const char *s, size_t at, size_t len, const char *word)
     return strlen(word) == len && memcmp(s + at, word, len) == 0;
 }
 
-/* Blanks out of src (newlines kept) the definition of every kernel but `name`; returns whether `name` is defined
- * in it. A kernel runs from its `__kernel` (or `kernel`) at file scope to the brace that closes its body; its name
- * is the identifier before its parameter list (`__attribute__((...))` groups skipped). Declarations stay. */
-static bool keep_one_kernel(char *src, const char *name)
+/* A kernel's definition in a source: its text [start, end) and its name [name, name + name_len). */
+typedef struct {
+    size_t start, end, name, name_len;
+} kernel_def;
+
+/* The next kernel definition of the source from sc on, false at its end. A kernel runs from its `__kernel` (or
+ * `kernel`) at file scope to the brace that closes its body; its name is the identifier before its parameter
+ * list (`__attribute__((...))` groups skipped). Declarations are passed over. */
+static bool next_kernel(token_scan *sc, kernel_def *k)
 {
-    token_scan sc = { src, 0, true };
+    const char *src = sc->s;
     size_t at, len;
     int depth = 0;
-    bool found = false;
-    while (scan_token(&sc, &at, &len)) {
+    while (scan_token(sc, &at, &len)) {
         if (len == 1 && src[at] == '{') depth++;
         else if (len == 1 && src[at] == '}') depth--;
         if (depth != 0 || !(token_is(src, at, len, "__kernel") || token_is(src, at, len, "kernel"))) continue;
-        const size_t start = at;
-        size_t word = 0, word_len = 0, name_at = 0, name_len = 0, end = 0;
+        size_t word = 0, word_len = 0;
         int paren = 0;
-        while (!end && scan_token(&sc, &at, &len)) {
+        *k = (kernel_def){ at, 0, 0, 0 };
+        while (!k->end && scan_token(sc, &at, &len)) {
             const char c = src[at];
             if (len == 1 && c == '(') {
-                if (paren++ == 0 && !name_len && word_len && !token_is(src, word, word_len, "__attribute__")) {
-                    name_at = word;
-                    name_len = word_len;
+                if (paren++ == 0 && !k->name_len && word_len && !token_is(src, word, word_len, "__attribute__")) {
+                    k->name = word;
+                    k->name_len = word_len;
                 }
             } else if (len == 1 && c == ')') {
                 paren--;
@@ -589,17 +593,30 @@ static bool keep_one_kernel(char *src, const char *name)
                 break;   /* a declaration */
             } else if (paren == 0 && len == 1 && c == '{') {
                 int body = 1;
-                while (body > 0 && scan_token(&sc, &at, &len))
+                while (body > 0 && scan_token(sc, &at, &len))
                     if (len == 1) body += src[at] == '{' ? 1 : src[at] == '}' ? -1 : 0;
-                end = body == 0 ? at + 1 : sc.i;
+                k->end = body == 0 ? at + 1 : sc->i;
             } else if (paren == 0 && (isalpha((unsigned char)c) || c == '_')) {
                 word = at;
                 word_len = len;
             }
         }
-        if (name_len && token_is(src, name_at, name_len, name)) found = true;
+        if (k->end && k->name_len) return true;
+    }
+    return false;
+}
+
+/* Blanks out of src (newlines kept) the definition of every kernel but `name`; returns whether `name` is defined
+ * in it. */
+static bool keep_one_kernel(char *src, const char *name)
+{
+    token_scan sc = { src, 0, true };
+    kernel_def k;
+    bool found = false;
+    while (next_kernel(&sc, &k)) {
+        if (token_is(src, k.name, k.name_len, name)) found = true;
         else
-            for (size_t i = start; i < end; i++)
+            for (size_t i = k.start; i < k.end; i++)
                 if (src[i] != '\n') src[i] = ' ';
     }
     return found;
@@ -701,6 +718,42 @@ vxa_status vxa_cl_kernel(vxa_context *ctx, const char *family, const char *optio
     cl->kernels[cl->nkernels++].kernel = k;
     *out = k;
     return VXA_OK;
+}
+
+void vxa_cl_build_siblings(vxa_context *ctx)
+{
+    vxa_cl *cl = ctx->cl;
+    const int n = cl->nprograms;
+    for (int i = 0; i < n; i++) {
+        const char *key = cl->programs[i].key, *bar = strchr(key, '|'), *last = strrchr(key, '|');
+        if (!bar || bar == last || strcmp(last + 1, "*") == 0) continue;   /* whole files hold every kernel */
+        bool met = false;   /* this file with these options: its kernels built already */
+        for (int j = 0; j < i && !met; j++) met = strncmp(cl->programs[j].key, key, (size_t)(last - key) + 1) == 0;
+        if (met) continue;
+        char family[64], options[256];
+        snprintf(family, sizeof family, "%.*s", (int)(bar - key), key);
+        snprintf(options, sizeof options, "%.*s", (int)(last - bar - 1), bar + 1);
+        char *src = program_source(ctx, family);
+        if (!src) continue;
+        token_scan sc = { src, 0, true };
+        kernel_def k;
+        while (next_kernel(&sc, &k) && cl->nprograms < VXA_MAX_PROGRAMS) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)k.name_len, src + k.name);
+            const int before = cl->nprograms;
+            cl_program prog;
+            cl_int err;
+            if (get_program(ctx, family, options, name, &prog) != VXA_OK || cl->nprograms == before) continue;
+            cl_kernel kernel = clCreateKernel(prog, name, &err);
+            if (kernel) clReleaseKernel(kernel);
+            if (err == CL_INVALID_KERNEL_NAME) {   /* in a branch that these options leave out (#if): not kept */
+                cl->nprograms--;
+                clReleaseProgram(prog);
+                free(cl->programs[cl->nprograms].cache_key);
+            }
+        }
+        free(src);
+    }
 }
 
 vxa_status vxa_cl_set_args(vxa_context *ctx, cl_kernel k, const char *name, const vxa_cl_arg *args, size_t n)

@@ -6,7 +6,9 @@
  * VOXAUG_CACHE=0 turns it off. Programs built from source are stored when their context ends (asking a driver
  * for a binary may cost more than the build: PoCL compiles every kernel of the program for it; bench/RESULTS.md,
  * "Cold start"); on CPU devices only with
- * VOXAUG_CACHE=always (`voxaug warmup` sets it), PoCL keeping its own cache (POCL_CACHE_DIR) of what it built.
+ * VOXAUG_CACHE=always, PoCL keeping its own cache (POCL_CACHE_DIR) of what it built. VOXAUG_CACHE=warmup
+ * (`voxaug warmup` sets it) stores as always does, and first builds the other kernels of each file built
+ * (vxa_cl_build_siblings), since a program holds one kernel.
  * One file per program, named by the SHA-256 of its key: the voxaug version, the
  * platform and device (name, version, driver version), the build options, the program's kernel (a program
  * holds one: host/context.c, keep_one_kernel) and the SHA-256 of its source as built (headers resolved, the
@@ -293,7 +295,11 @@ static bool store(vxa_context *ctx, const char *what, const char *key, cl_progra
     if (!dir[0] || !key) return false;
     size_t bin_len = 0;
     cl_int err = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bin_len, &bin_len, NULL);
-    if (err != CL_SUCCESS || bin_len == 0 || bin_len > CACHE_MAX_FILE) return false;
+    if (err != CL_SUCCESS || bin_len == 0 || bin_len > CACHE_MAX_FILE) {
+        vxa_log(ctx, VXA_LOG_INFO, "program cache: %s not stored: its binary (%s, %zu bytes)", what,
+                vxa_cl_error_name(err), bin_len);
+        return false;
+    }
     const size_t klen = strlen(key), head = 8 + 8 + klen + 8 + 64;
     unsigned char *f = malloc(head + bin_len);
     if (!f) return false;
@@ -347,7 +353,9 @@ void vxa_progcache_store_all(vxa_context *ctx)
 {
     vxa_cl *cl = ctx->cl;
     const char *mode = getenv("VOXAUG_CACHE");
-    if (!cl || (cl->is_cpu && !(mode && strcmp(mode, "always") == 0))) return;
+    const bool warmup = mode && strcmp(mode, "warmup") == 0;
+    if (!cl || (cl->is_cpu && !(warmup || (mode && strcmp(mode, "always") == 0)))) return;
+    if (warmup) vxa_cl_build_siblings(ctx);
     for (int i = 0; i < cl->nprograms; i++) {
         if (!cl->programs[i].cache_key || cl->programs[i].cached) continue;
         const char *key = cl->programs[i].key, *kernel = strrchr(key, '|');   /* family|options|kernel */

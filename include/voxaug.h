@@ -230,15 +230,15 @@ VXA_API uint64_t    vxa_context_launches(const vxa_context *ctx, const char *pre
  * or len is 0 (nothing written), or when the list does not fit: buf then holds what fits, NUL-terminated. */
 VXA_API vxa_status  vxa_devices_list(char *buf, size_t len);
 
-/* Programs: each kernel family (kernels/<family>.cl) is built on the first run that needs it, for the dtypes
- * that run has, and kept by its context. Built programs are also kept on disk, per user, so that a new process
- * loads them instead of compiling: $VOXAUG_CACHE_DIR, else $XDG_CACHE_HOME/voxaug, else ~/.cache/voxaug; an
- * entry is keyed by the voxaug version, the platform, device and driver version, the build options and the
- * source, checked (length, SHA-256) before use and rebuilt when it fails the check; concurrent processes write
+/* Programs: each kernel (of kernels/<family>.cl) is built, as a program of its own, on the first run that needs
+ * it, for the dtypes that run has, and kept by its context. Built programs are also kept on disk, per user, so
+ * that a new process loads them instead of compiling: $VOXAUG_CACHE_DIR, else $XDG_CACHE_HOME/voxaug, else
+ * ~/.cache/voxaug; an entry is keyed by the voxaug version, the platform, device and driver version, the build
+ * options, the kernel and the source, checked (length, SHA-256) before use and rebuilt when it fails the check; concurrent processes write
  * whole entries only (a temporary file renamed); at most $VOXAUG_CACHE_MAX_MB MiB (default 256), least recently
  * used first out; stored when the context ends (on CPU devices only with VOXAUG_CACHE=always: PoCL compiles a
- * whole program to give its binary, and caches its builds itself). VOXAUG_CACHE=0 turns it off. `voxaug
- * warmup` fills it ahead, on every device (container images).
+ * program to give its binary, and caches its builds itself). VOXAUG_CACHE=0 turns it off. `voxaug warmup`
+ * fills it ahead, on every device (container images), with every kernel of each file its runs use.
  * The folder in force into buf ("" when off); VXA_ERR_INVALID_ARGUMENT for a NULL buf, len 0 or a folder that
  * does not fit. Thread-safe. */
 VXA_API vxa_status  vxa_program_cache_dir(char *buf, size_t len);

@@ -3,7 +3,8 @@
  * each with its own program cache entry whose key names the kernel; the kernels give the same bits as the whole
  * files built as before (VOXAUG_WHOLE_PROGRAMS=1); the other kernels of a file are left out of the program (a
  * kernel that would not compile, and decoys in comments, strings and directives, change nothing); a kernel missing
- * from its file is VXA_ERR_BUILD naming it; VOXAUG_KERNEL_DIR sources are reduced the same way. */
+ * from its file is VXA_ERR_BUILD naming it; VOXAUG_KERNEL_DIR sources are reduced the same way; VOXAUG_CACHE=warmup
+ * stores every kernel of the files a run used. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -56,19 +57,31 @@ static vxa_volume *run_or_skip(vxa_test_log *lb, const char *kernel_dir, const c
     return v;
 }
 
-/* The key text of cache entry path (magic, key length, key: host/progcache.c) into key. */
-static void entry_key(const char *path, char *key, size_t len)
+/* The key texts of the cache entries of dir (magic, key length, key: host/progcache.c), one a call *next
+ * (*d NULL to begin); false after the last. */
+static bool next_entry_key(const char *dir, DIR **d, char *key, size_t len)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char magic[8];
-    uint64_t klen = 0;
-    assert_int_equal(fread(magic, 1, 8, f), 8);
-    assert_int_equal(fread(&klen, 8, 1, f), 1);
-    assert_true(klen < len);
-    assert_int_equal(fread(key, 1, klen, f), klen);
-    key[klen] = '\0';
-    fclose(f);
+    if (!*d) assert_non_null(*d = opendir(dir));
+    struct dirent *de;
+    while ((de = readdir(*d))) {
+        const size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".bin") != 0) continue;
+        char path[1024], magic[8];
+        uint64_t klen = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(magic, 1, 8, f), 8);
+        assert_int_equal(fread(&klen, 8, 1, f), 1);
+        assert_true(klen < len);
+        assert_int_equal(fread(key, 1, klen, f), klen);
+        key[klen] = '\0';
+        fclose(f);
+        return true;
+    }
+    closedir(*d);
+    *d = NULL;
+    return false;
 }
 
 /* Each kernel a run builds is its own program: one "built F.cl (K) with OPTIONS" line and one cache entry
@@ -105,16 +118,10 @@ static void test_one_entry_per_kernel(void **state)
     assert_int_equal(nk, built);
     if (!shared) fail_msg("expected two kernels of one file with the same options:\n%s", lb.text);
     /* one entry each, its key naming the kernel */
-    DIR *d = opendir(dir);
-    assert_non_null(d);
+    DIR *d = NULL;
     int entries = 0, named = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const size_t len = strlen(de->d_name);
-        if (len < 5 || strcmp(de->d_name + len - 4, ".bin") != 0) continue;
-        char path[1024], key[8192];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        entry_key(path, key, sizeof key);
+    char key[8192];
+    while (next_entry_key(dir, &d, key, sizeof key)) {
         entries++;
         for (int i = 0; i < nk; i++) {
             char line[200];
@@ -125,7 +132,6 @@ static void test_one_entry_per_kernel(void **state)
             }
         }
     }
-    closedir(d);
     assert_int_equal(entries, built);
     assert_int_equal(named, built);
     vxa_volume *b = run_or_skip(&lb, NULL, STANDARD, vxa_test_seed());
@@ -134,6 +140,54 @@ static void test_one_entry_per_kernel(void **state)
     assert_true(vxa_test_identical(a, b));
     vxa_volume_free(a);
     vxa_volume_free(b);
+    setenv("VOXAUG_CACHE", "0", 1);
+}
+
+/* VOXAUG_CACHE=warmup (`voxaug warmup`): at the context's end every kernel of each file its run used is built
+ * and stored too, with the same options, so that a later run on another path loads instead of building (here
+ * the other forms of the kernels: VOXAUG_GPU_FORMS=1 on a CPU device, the CPU forms' kernels elsewhere); kernels
+ * that the options leave out of the file (resample.cl's trilinear ones for labels, its label ones for images)
+ * are not stored. */
+static void test_warmup_builds_every_kernel_of_its_files(void **state)
+{
+    (void)state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/warmup", root);
+    setenv("VOXAUG_CACHE_DIR", dir, 1);
+    setenv("VOXAUG_CACHE", "warmup", 1);
+    static const char *const specs[2] = { "flip(axes=1)", "rotate(10)" };   /* copy.cl, resample.cl */
+    vxa_test_log lb;
+    vxa_volume *a[2], *b[2];
+    a[1] = run_or_skip(&lb, NULL, specs[1], vxa_test_seed());
+    a[0] = run_or_skip(&lb, NULL, specs[0], vxa_test_seed());
+    static const char *const copy_kernels[] = { "vxa_copy_axes", "vxa_copy_rows", "vxa_cast_float", "vxa_label_remap" };
+    for (int i = 0; i < 4; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "built copy.cl (%s)", copy_kernels[i]);
+        if (!strstr(lb.text, what)) fail_msg("warmup: expected %s:\n%s", what, lb.text);
+    }
+    DIR *d = NULL;
+    int entries = 0;
+    char key[8192];
+    while (next_entry_key(dir, &d, key, sizeof key)) {
+        entries++;
+        const bool raw = strstr(key, "-DOUT_IS_RAW=1") != NULL;
+        if ((raw && strstr(key, "\nkernel vxa_resample_linear")) || (!raw && strstr(key, "\nkernel vxa_resample_label_")))
+            fail_msg("an entry of a kernel its options leave out of resample.cl:\n%s", key);
+    }
+    assert_true(entries > 4);   /* resample.cl's too */
+    setenv("VOXAUG_CACHE", "always", 1);
+    setenv("VOXAUG_GPU_FORMS", "1", 1);
+    for (int k = 0; k < 2; k++) {
+        b[k] = run_or_skip(&lb, NULL, specs[k], vxa_test_seed());
+        if (strstr(lb.text, "built ") || (k == 1 && !strstr(lb.text, "loaded ")))
+            fail_msg("after a warmup, '%s' in the other forms: expected its programs loaded, none built:\n%s", specs[k],
+                     lb.text);
+        assert_true(vxa_test_identical(a[k], b[k]));
+        vxa_volume_free(a[k]);
+        vxa_volume_free(b[k]);
+    }
+    unsetenv("VOXAUG_GPU_FORMS");
     setenv("VOXAUG_CACHE", "0", 1);
 }
 
@@ -271,6 +325,7 @@ int main(void)
     unsetenv("VOXAUG_KERNEL_DIR");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_entry_per_kernel),
+        cmocka_unit_test(test_warmup_builds_every_kernel_of_its_files),
         cmocka_unit_test(test_same_bits_as_whole_programs),
         cmocka_unit_test(test_other_kernels_left_out),
         cmocka_unit_test(test_missing_kernel_is_a_build_error),

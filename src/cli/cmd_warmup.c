@@ -108,9 +108,10 @@ int cmd_warmup(int argc, char **argv)
         }
         npipes++;
     }
-    /* Stores on every device, CPUs too (where a run's end does not: PoCL compiles the whole program for it). */
+    /* Stores on every device, CPUs too (where a run's end does not: PoCL compiles the program for it), with every
+     * kernel of each file the runs built (a program holds one kernel: host/cl.h, vxa_cl_build_siblings). */
     const char *mode = getenv("VOXAUG_CACHE");
-    if (!mode || strcmp(mode, "0") != 0) setenv("VOXAUG_CACHE", "always", 1);
+    if (!mode || strcmp(mode, "0") != 0) setenv("VOXAUG_CACHE", "warmup", 1);
     warm_counts counts = { 0, 0, 0 };
     vxa_context_options opt;
     vxa_context_options_init(&opt);
