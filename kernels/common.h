@@ -9,8 +9,15 @@
  * product as in every vector form of it and on the host (a contracted vxa_load differed from them by an ulp). */
 #pragma OPENCL FP_CONTRACT OFF
 /* Kernel helpers are always inlined: PoCL's LLVM otherwise leaves large ones (four float4 transcendentals, the
- * resampling body) as calls, which keeps their vectors in memory (much slower: bench/RESULTS.md). */
-#define VXA_INLINE inline __attribute__((always_inline))
+ * resampling body) as calls, which keeps their vectors in memory (much slower: bench/RESULTS.md). Static, so
+ * that a program's front end emits only those its kernel calls (PoCL compiles each program's helpers at -O0
+ * otherwise, used or not: bench/RESULTS.md, "Cold start"). */
+#define VXA_INLINE static inline __attribute__((always_inline))
+/* A helper kept a call: for a large body that takes pointers and scalars (a whole row, or a rare path). PoCL's
+ * work-group compiler compiles a kernel's inlined body inside its work-item loops, twice at -O3, at the
+ * kernel's first launch; a call's body it compiles once, as a plain function, in a fraction of the time
+ * (bench/RESULTS.md, "Cold start"), and the call costs nothing next to the row it runs. */
+#define VXA_CALL static __attribute__((noinline))
 #ifndef IN_T
 #define IN_T float
 #endif

@@ -9,7 +9,7 @@
 #define VXA_FOLD_H
 
 #ifdef __OPENCL_VERSION__
-#define VXA_FOLD_INLINE inline __attribute__((always_inline))
+#define VXA_FOLD_INLINE static inline __attribute__((always_inline))   /* as VXA_INLINE (kernels/common.h) */
 #else
 #define VXA_FOLD_INLINE static inline
 #endif

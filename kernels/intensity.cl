@@ -223,8 +223,8 @@ __kernel void vxa_intensity_apply(__global const IN_T *src, __global float *x, l
  * index that noise and bias take), one instruction at a time over the span: each instruction is a plain loop
  * over contiguous voxels, which the compiler vectorises (the one-work-item-per-four-voxels form of
  * vxa_intensity_apply suits GPUs, coalesced, but runs several times slower on PoCL). dim: the channel's whole
- * grid. */
-VXA_INLINE void vxa_iprog_span(__global float *row, long len, long s0, long4 dim, __global const int4 *prog,
+ * grid. A call of its own (VXA_CALL): a row or a chunk a call, and the kernels' first launch compiles much less. */
+VXA_CALL void vxa_iprog_span(__global float *row, long len, long s0, long4 dim, __global const int4 *prog,
                                int nprog, __global const float *pc, ulong seed, ulong sample, long c)
 {
     for (int s = 0; s < nprog; s++) {

@@ -212,6 +212,13 @@ VXA_INLINE void rs_linear_at(RS_ARGS(float, float), int use_field, int one_chann
     }
 }
 
+/* The CPU forms' last incomplete eight of a row (i0 .. out_dim.x - 1), voxel by voxel: a call (VXA_CALL,
+ * kernels/common.h), so that the eight-lane body is not compiled with the one-voxel form inlined in it. */
+VXA_CALL void rs_linear_tail(RS_ARGS(float, float), int use_field, int i0, int j, int k)
+{
+    for (int i = i0; i < (int)out_dim.x; i++) rs_linear_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+}
+
 VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 {
     const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
@@ -246,8 +253,9 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 /* The trilinear values of eight lanes of which some have a neighbour outside the input, each lane as
  * rs_linear_at computes it: lanes with all eight neighbours inside interpolate the stored values and scale
  * once; the others sum w · v over the eight corners in order, v the scaled value at the folded position or
- * cval. Neighbours are read lane by lane, from index 0 where a lane has none. */
-VXA_INLINE float8 rs_border8(__global const IN_T *src, int8 x0, int8 y0, int8 z0, float8 tx, float8 ty, float8 tz,
+ * cval. Neighbours are read lane by lane, from index 0 where a lane has none. A call (VXA_CALL, kernels/common.h):
+ * groups at the input's border are few, and the interior form compiles without it inlined. */
+VXA_CALL float8 rs_border8(__global const IN_T *src, int8 x0, int8 y0, int8 z0, float8 tx, float8 ty, float8 tz,
                              int8 inside, int nx, int ny, int nz, int k0, int mode, float cval, float slope,
                              float inter)
 {
@@ -280,7 +288,7 @@ VXA_INLINE void rs_linear8(RS_ARGS(float, float), int use_field)
     const int mx = (int)out_dim.x, my = (int)out_dim.y, mz = (int)out_dim.z;
     if (i0 >= mx || j >= my || k >= mz) return;
     if (i0 + 8 > mx) {
-        for (int i = i0; i < mx; i++) rs_linear_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+        rs_linear_tail(RS_PASS, use_field, i0, j, k);
         return;
     }
     const int o = i0 + mx * (j + my * k);
@@ -348,6 +356,12 @@ VXA_INLINE void rs_nearest_at(RS_ARGS(OUT_T, OUT_T), int use_field, int one_chan
     }
 }
 
+/* rs_linear_tail's twin for rs_nearest8. */
+VXA_CALL void rs_nearest_tail(RS_ARGS(OUT_T, OUT_T), int use_field, int i0, int j, int k)
+{
+    for (int i = i0; i < (int)out_dim.x; i++) rs_nearest_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+}
+
 VXA_INLINE void rs_nearest(RS_ARGS(OUT_T, OUT_T), int use_field, int one_channel)
 {
     const IDX_T i = (IDX_T)get_global_id(0), j = (IDX_T)get_global_id(1), k = (IDX_T)get_global_id(2);
@@ -366,7 +380,7 @@ VXA_INLINE void rs_nearest8(RS_ARGS(OUT_T, OUT_T), int use_field)
     const int mx = (int)out_dim.x, my = (int)out_dim.y, mz = (int)out_dim.z;
     if (i0 >= mx || j >= my || k >= mz) return;
     if (i0 + 8 > mx) {
-        for (int i = i0; i < mx; i++) rs_nearest_at(RS_PASS, use_field, 1, (IDX_T)i, (IDX_T)j, (IDX_T)k);
+        rs_nearest_tail(RS_PASS, use_field, i0, j, k);
         return;
     }
     float8 px, py, pz;

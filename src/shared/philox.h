@@ -13,7 +13,7 @@
 #ifdef __OPENCL_VERSION__
 typedef uint vxa_u32;
 typedef ulong vxa_u64;
-#define VXA_PHILOX_INLINE inline __attribute__((always_inline))
+#define VXA_PHILOX_INLINE static inline __attribute__((always_inline))   /* as VXA_INLINE (kernels/common.h) */
 #else
 #include <stdint.h>
 typedef uint32_t vxa_u32;
