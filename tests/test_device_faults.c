@@ -58,15 +58,16 @@ static void test_kernel_build_failure_returns_the_log(void **state)
     char dir[] = "/tmp/vxa-badkernels-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[512], cmd[1024];
-    /* The real kernels and shared headers, then two families replaced by code that does not compile. */
+    /* The real kernels and shared headers, then code that does not compile added to two families (at file
+     * scope: a program keeps it whichever of the file's kernels it is built for). */
     snprintf(cmd, sizeof cmd, "cp %s/../../kernels/* %s/../../src/shared/*.h %s/", VXA_TEST_DATA, VXA_TEST_DATA, dir);
     assert_int_equal(system(cmd), 0);
     const char *fams[] = { "resample", "copy" };
     for (size_t i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s.cl", dir, fams[i]);
-        FILE *f = fopen(path, "w");
+        FILE *f = fopen(path, "a");
         assert_non_null(f);
-        fputs("__kernel void broken(__global float *x) { x[0] = undeclared_thing; }\n", f);
+        fputs("\n__constant int vxa_broken = undeclared_thing;\n", f);
         fclose(f);
     }
     vxa_status st;
