@@ -253,9 +253,10 @@ VXA_INLINE void rs_linear(RS_ARGS(float, float), int use_field, int one_channel)
 /* The trilinear values of eight lanes of which some have a neighbour outside the input, each lane as
  * rs_linear_at computes it: lanes with all eight neighbours inside interpolate the stored values and scale
  * once; the others sum w · v over the eight corners in order, v the scaled value at the folded position or
- * cval. Neighbours are read lane by lane, from index 0 where a lane has none. A call (VXA_CALL, kernels/common.h):
- * groups at the input's border are few, and the interior form compiles without it inlined. */
-VXA_CALL float8 rs_border8(__global const IN_T *src, int8 x0, int8 y0, int8 z0, float8 tx, float8 ty, float8 tz,
+ * cval. Neighbours are read lane by lane, from index 0 where a lane has none. Inlined: as a call (VXA_CALL) its
+ * first launch compiled faster, but its vectors went through memory and the pass may have run slower
+ * (bench/RESULTS.md, "The very first sample"). */
+VXA_INLINE float8 rs_border8(__global const IN_T *src, int8 x0, int8 y0, int8 z0, float8 tx, float8 ty, float8 tz,
                              int8 inside, int nx, int ny, int nz, int k0, int mode, float cval, float slope,
                              float inter)
 {
