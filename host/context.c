@@ -499,9 +499,10 @@ static char *program_source(vxa_context *ctx, const char *family)
 }
 
 /* ---- one kernel a program ----------------------------------------------------------------------------
- * Each program holds the one kernel it is built for. PoCL optimises every kernel of a program when it builds it,
- * so a run that uses one of resample.cl's 24 kernels would pay for the other 23 on its first sample
- * (bench/RESULTS.md, "Cold start"). The other kernels' definitions are blanked out of the resolved source
+ * Each program holds the one kernel it is built for. PoCL's front end compiles every kernel of a program when it
+ * builds it, and PoCL compiles every kernel to machine code when asked for the program's binary (the program
+ * cache's store), so a run that uses one of resample.cl's 24 kernels would pay for the other 23 (bench/RESULTS.md,
+ * "The very first sample"). The other kernels' definitions are blanked out of the resolved source
  * (newlines kept, so that build logs keep their lines); what they call stays, and a kernel's output is the same
  * whichever program it comes from: its own text, headers and options are (VOXAUG_WHOLE_PROGRAMS=1 builds each
  * file whole, as before, for comparison: tests/test_programs.c). A kernel must be written out as
