@@ -14,9 +14,11 @@ VXA_DEF_FOLD(vxa_gauss_fold, long)
 #define VXA_GAUSS_B 8
 
 /* Adds to the output row o (onx long, cleared) the taps of the line row (nx long): for each tap t ascending,
- * o[i] += w[t] · row[i + at + t - r], the positions that leave the line folded by the mode (constant: none). */
-VXA_INLINE void vxa_gauss_row(__global const float *row, long nx, __global float *o, long onx, long at, int radius,
-                              int mode, __global const float *w)
+ * o[i] += w[t] · row[i + at + t - r], the positions that leave the line folded by the mode (constant: none).
+ * A call (VXA_CALL, kernels/common.h): a whole row's work, and the kernels that use it compile faster at their
+ * first launch, at the same speed (bench/RESULTS.md, "The very first sample"). */
+VXA_CALL void vxa_gauss_row(__global const float *row, long nx, __global float *o, long onx, long at, int radius,
+                            int mode, __global const float *w)
 {
     const int taps = 2 * radius + 1;
     /* Taps in groups of four: where all four read inside the line (the core [L, H)), one loop adds them in

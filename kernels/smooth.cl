@@ -67,9 +67,9 @@ __kernel void vxa_gauss_axis(__global const float *in, __global float *out, long
 
 /* Adds to the output row o (nx long, cleared) the taps of row p of a line of n rows across the axis: row q of
  * the line starts at line + q · stride; for each tap t ascending, w[t] times the input row at the folded
- * position p + t − r (constant mode: none outside). The CPU forms along j and k. */
-VXA_INLINE void vxa_gauss_across(__global const float *line, long stride, __global float *o, long p, long n,
-                                 long nx, int radius, int mode, __global const float *w)
+ * position p + t − r (constant mode: none outside). The CPU forms along j and k. A call, as vxa_gauss_row. */
+VXA_CALL void vxa_gauss_across(__global const float *line, long stride, __global float *o, long p, long n,
+                               long nx, int radius, int mode, __global const float *w)
 {
     const int taps = 2 * radius + 1;
     for (int t = 0; t < taps;) {
