@@ -177,6 +177,9 @@ void vxa_grid_of_volume(const vxa_volume *v, vxa_grid *g);
  * error naming op), and the exact index map of the box of size m starting at q: p = o + q. */
 vxa_status vxa_crop_sizes(const char *op, const vxa_op_values *val, int64_t m[3], char *err, size_t errlen);
 void vxa_crop_map(const int64_t m[3], const int64_t q[3], int64_t out_dim[3], double A[3][3], double b[3]);
+/* floor(x / 2) for any sign: the start that centres a box on an axis (x = input size - box size; negative where
+ * the box is the larger, which pads). */
+static inline int64_t vxa_floor_half(int64_t x) { return x >= 0 ? x / 2 : -((-x + 1) / 2); }
 /* An augmentation op's pull matrix A_mm, given in the physical frame of the voxel axes x = S·(p - c) with
  * S = diag(spacing), as a voxel pull matrix: A_vox = S⁻¹·A_mm·S, i.e. A_vox[r][q] = A_mm[r][q]·s_q/s_r (exactly
  * A_mm where s_q == s_r, so isotropic grids keep today's maps bit for bit). A grid without a positive finite

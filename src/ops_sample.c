@@ -14,7 +14,6 @@
 #define BIG 1e6
 
 static int64_t ival(double x) { return (int64_t)llround(x); }
-static int64_t floor_div2(int64_t x) { return x >= 0 ? x / 2 : -((-x + 1) / 2); }
 
 /* The label index, or an error naming the op: these ops need a label map. */
 static vxa_status labels_of(const char *op, const vxa_draw_rng *rng, const vxa_label_index **ix, char *err,
@@ -126,7 +125,7 @@ static void monai_start(const vxa_draw_rng *rng, const vxa_grid *in, const int64
     to_op_grid(rng, voxel, o);
     for (int a = 0; a < 3; a++) {
         if (m[a] > in->dim[a]) {
-            q[a] = floor_div2(in->dim[a] - m[a]);
+            q[a] = vxa_floor_half(in->dim[a] - m[a]);
             continue;
         }
         const int64_t s = o[a] - m[a] / 2;
@@ -149,9 +148,15 @@ static vxa_status locate_among(const vxa_draw_rng *rng, const vxa_label_index *i
                         (unsigned long long)skip);
 }
 
-static void shape_only_start(const vxa_grid *in, const int64_t m[3], int64_t q[3])
+/* The map of a class-driven crop where there is no data (no_data): the box of size m at the grid's start,
+ * centred along the axes where it is the larger (padding), as the shape of every draw. */
+static vxa_status shape_only_map(const vxa_grid *in, const int64_t m[3], int64_t out_dim[3], double A[3][3],
+                                 double b[3])
 {
-    for (int a = 0; a < 3; a++) q[a] = m[a] > in->dim[a] ? floor_div2(in->dim[a] - m[a]) : 0;
+    int64_t q[3];
+    for (int a = 0; a < 3; a++) q[a] = m[a] > in->dim[a] ? vxa_floor_half(in->dim[a] - m[a]) : 0;
+    vxa_crop_map(m, q, out_dim, A, b);
+    return VXA_OK;
 }
 
 /* MONAI RandCropByPosNegLabel: with probability pos/(pos+neg) a voxel drawn uniformly among the foreground (label
@@ -168,11 +173,7 @@ static vxa_status balanced_crop_map(const vxa_op_values *val, vxa_draw_rng *rng,
     if (!(pos + neg > 0))
         return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "balanced_crop: pos + neg must be > 0");
     const bool want_fg = vxa_draw_uniform(rng) < pos / (pos + neg);
-    if (no_data(rng)) {
-        shape_only_start(in, m, q);
-        vxa_crop_map(m, q, out_dim, A, b);
-        return VXA_OK;
-    }
+    if (no_data(rng)) return shape_only_map(in, m, out_dim, A, b);
     const vxa_label_index *ix;
     if ((st = labels_of("balanced_crop", rng, &ix, err, errlen)) != VXA_OK) return st;
     int bg = -1;
@@ -222,11 +223,7 @@ static vxa_status label_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, co
     vxa_status st = vxa_crop_sizes("label_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     const double u = vxa_draw_uniform(rng);
-    if (no_data(rng)) {
-        shape_only_start(in, m, q);
-        vxa_crop_map(m, q, out_dim, A, b);
-        return VXA_OK;
-    }
+    if (no_data(rng)) return shape_only_map(in, m, out_dim, A, b);
     const vxa_label_index *ix;
     if ((st = labels_of("label_crop", rng, &ix, err, errlen)) != VXA_OK) return st;
     double total = 0.0;

@@ -26,9 +26,6 @@ static void identity(const vxa_grid *in, int64_t out_dim[3], double A[3][3], dou
 /* Integer parameter values: the parser gives whole numbers for VXA_P_INT; round anyway. */
 static int64_t ival(double x) { return (int64_t)llround(x); }
 
-/* floor(x / 2) for a possibly negative integer. */
-static int64_t floor_half(int64_t x) { return x >= 0 ? x / 2 : -((-x + 1) / 2); }
-
 /* round(x) with ties to even, as Python's round() that ndimage.zoom uses for its output shape. */
 static int64_t round_even(double x)
 {
@@ -322,7 +319,7 @@ static vxa_status crop_map(const vxa_op_values *val, vxa_draw_rng *rng, const vx
         if (m[a] > in->dim[a])
             return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "crop: size %lld > input %lld along axis %d "
                                 "(center_crop pads)", (long long)m[a], (long long)in->dim[a], a);
-        q[a] = val->given[1] > 0 ? ival(val->v[1][a]) : floor_half(in->dim[a] - m[a]);
+        q[a] = val->given[1] > 0 ? ival(val->v[1][a]) : vxa_floor_half(in->dim[a] - m[a]);
         if (q[a] < 0 || q[a] > in->dim[a] - m[a])
             return vxa_fail_buf(err, errlen, VXA_ERR_INVALID_ARGUMENT, "crop: start %lld along axis %d is outside "
                                 "0..%lld (input %lld, size %lld)", (long long)q[a], a,
@@ -339,7 +336,7 @@ static vxa_status center_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, c
     int64_t m[3], q[3];
     vxa_status st = vxa_crop_sizes("center_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
-    for (int a = 0; a < 3; a++) q[a] = floor_half(in->dim[a] - m[a]);  /* negative: pads, filled by the mode */
+    for (int a = 0; a < 3; a++) q[a] = vxa_floor_half(in->dim[a] - m[a]);  /* negative: pads, filled by the mode */
     vxa_crop_map(m, q, out_dim, A, b);
     return VXA_OK;
 }
@@ -352,7 +349,7 @@ static vxa_status random_crop_map(const vxa_op_values *val, vxa_draw_rng *rng, c
     vxa_status st = vxa_crop_sizes("random_crop", val, m, err, errlen);
     if (st != VXA_OK) return st;
     for (int a = 0; a < 3; a++)
-        q[a] = m[a] <= in->dim[a] ? vxa_draw_int(rng, 0, in->dim[a] - m[a]) : floor_half(in->dim[a] - m[a]);
+        q[a] = m[a] <= in->dim[a] ? vxa_draw_int(rng, 0, in->dim[a] - m[a]) : vxa_floor_half(in->dim[a] - m[a]);
     vxa_crop_map(m, q, out_dim, A, b);
     snprintf(note, notelen, "\"start\":[%lld,%lld,%lld]", (long long)q[0], (long long)q[1], (long long)q[2]);
     return VXA_OK;
