@@ -17,18 +17,19 @@ static vxa_status read_small(vxa_context *ctx, cl_mem m, size_t bytes, void *dst
     return VXA_OK;
 }
 
-static void type_opts(const vxa_dvol *d, char *opts, size_t len)
+/* Kernel `name` of kernels/label.cl for the type of d (IN_T). */
+static vxa_status label_kernel(vxa_context *ctx, const vxa_dvol *d, const char *name, cl_kernel *k)
 {
-    snprintf(opts, len, "-DIN_T=%s", vxa_dtype_cl_name(d->dtype));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DIN_T=%s", vxa_dtype_cl_name(d->dtype));
+    return vxa_cl_kernel(ctx, "label", opts, name, k);
 }
 
 vxa_status vxa_cl_label_range(vxa_context *ctx, const vxa_dvol *lab, int64_t *lo, int64_t *hi)
 {
     const char *name = "vxa_label_range";
-    char opts[64];
-    type_opts(lab, opts, sizeof opts);
     cl_kernel k;
-    vxa_status st = vxa_cl_kernel(ctx, "label", opts, name, &k);
+    vxa_status st = label_kernel(ctx, lab, name, &k);
     if (st != VXA_OK) return st;
     const cl_long n = lab->dim[0] * lab->dim[1] * lab->dim[2], chunk = RANGE_CHUNK;
     const size_t groups = (size_t)((n + chunk - 1) / chunk);
@@ -60,10 +61,8 @@ vxa_status vxa_cl_label_block_counts(vxa_context *ctx, const vxa_dvol *lab, int6
                                      const int32_t *lut, int64_t nlut, int ncls, uint32_t *counts)
 {
     const char *name = "vxa_label_block_counts";
-    char opts[64];
-    type_opts(lab, opts, sizeof opts);
     cl_kernel k;
-    vxa_status st = vxa_cl_kernel(ctx, "label", opts, name, &k);
+    vxa_status st = label_kernel(ctx, lab, name, &k);
     if (st != VXA_OK) return st;
     const cl_long n = lab->dim[0] * lab->dim[1] * lab->dim[2], chunk = block, lo = vmin;
     const cl_int nc = ncls;
@@ -87,10 +86,8 @@ vxa_status vxa_cl_label_locate(vxa_context *ctx, const vxa_dvol *lab, int64_t fi
                                int64_t skip, int64_t *index)
 {
     const char *name = "vxa_label_locate";
-    char opts[64];
-    type_opts(lab, opts, sizeof opts);
     cl_kernel k;
-    vxa_status st = vxa_cl_kernel(ctx, "label", opts, name, &k);
+    vxa_status st = label_kernel(ctx, lab, name, &k);
     if (st != VXA_OK) return st;
     const cl_long f = first, e = end, v = value, s = skip;
     cl_long found = -1;
@@ -110,10 +107,8 @@ vxa_status vxa_cl_label_locate(vxa_context *ctx, const vxa_dvol *lab, int64_t fi
 vxa_status vxa_cl_fg_box(vxa_context *ctx, const vxa_dvol *vol, double threshold, int64_t box[6])
 {
     const char *name = "vxa_fg_box";
-    char opts[64];
-    type_opts(vol, opts, sizeof opts);
     cl_kernel k;
-    vxa_status st = vxa_cl_kernel(ctx, "label", opts, name, &k);
+    vxa_status st = label_kernel(ctx, vol, name, &k);
     if (st != VXA_OK) return st;
     cl_int b[6] = { INT_MAX, INT_MAX, INT_MAX, -1, -1, -1 };
     const cl_long4 dim = { { vol->dim[0], vol->dim[1], vol->dim[2], vol->channels } };
