@@ -110,7 +110,20 @@ _opencl_pid = [None]
 
 
 # ---- contexts ------------------------------------------------------------------------------------------------------
-class Context:
+class _Closes:
+    """Closed when collected or at the end of a with-block; subclasses define close()."""
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Context(_Closes):
     """A device context: "gpu", "cpu", "reference" (the C reference path, no OpenCL), an index "N" or "P:D"
     from voxaug.devices(), or a substring of the device's name; None: $VOXAUG_DEVICE, else a GPU, else the
     first device.
@@ -174,15 +187,6 @@ class Context:
         if getattr(self, "_h", None) is not None and os.getpid() == self._pid:
             self._destroy(self._h)
         self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         state = "closed" if self._h is None else repr(self.device_name) if os.getpid() == self._pid else "forked"
@@ -622,7 +626,7 @@ class Pipeline:
         return fld, aff
 
 
-class Resident:
+class Resident(_Closes):
     """A subject (image, optional label map) uploaded once to a context's device, for many samples:
 
         with voxaug.Resident(image, label, ctx=ctx) as subj:
@@ -674,15 +678,6 @@ class Resident:
             self._free(self._h)
         self._h = None
         self._arrays = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return f"voxaug.Resident(shape={self.shape}, label={self.has_label}, {'closed' if self._h is None else 'open'})"
