@@ -6,20 +6,9 @@
 # nibabel for the inputs (else exit 77).
 set -u
 cli=$1
+. "$(dirname "$0")/../cli_lib.sh"   # $tmp, ok, bad, expect
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 "$py" -c "import numpy, nibabel" 2> /dev/null || { echo "skip: no NumPy/nibabel"; exit 77; }
-pass=0; fail=0
-ok() { echo "ok: $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
-expect() {
-    local want=$1 what=$2
-    shift 2
-    "$@" > "$tmp/out" 2> "$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $want: $(cat "$tmp/err")"; fi
-}
 "$py" - "$tmp" <<'PY'
 import sys, numpy as np, nibabel as nib
 rng = np.random.default_rng(5)

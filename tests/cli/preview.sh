@@ -4,20 +4,8 @@
 # Real-data cases run when Debian's mricron templates or nibabel's test data are installed.
 set -u
 cli=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok: $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/../cli_lib.sh"   # $tmp, ok, bad, expect
 
-# expect RC DESCRIPTION COMMAND...: runs the command, checks its exit status; stderr is kept in $tmp/err.
-expect() {
-    local want=$1 what=$2
-    shift 2
-    "$@" > "$tmp/out" 2> "$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $want: $(cat "$tmp/err")"; fi
-}
 # png_size FILE: "WIDTH HEIGHT" from the IHDR chunk.
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ print $1*16777216 + $2*65536 + $3*256 + $4, $5*16777216 + $6*65536 + $7*256 + $8 }'; }
 is_png() { [ "$(od -An -c -N4 "$1" | tr -d ' ')" = '211PNG' ]; }

@@ -5,18 +5,7 @@
 # cache itself), so that a change of an op's syntax cannot leave warmup failing unnoticed.
 set -u
 cli=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok: $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
-expect() {
-    local want=$1 what=$2
-    shift 2
-    "$@" > "$tmp/out" 2> "$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $want: $(cat "$tmp/err")"; fi
-}
+. "$(dirname "$0")/../cli_lib.sh"   # $tmp, ok, bad, expect
 
 expect 0 "--help" "$cli" warmup --help
 grep -q "VOXAUG_CACHE_DIR" "$tmp/out" && ok "--help names the cache's variables" || bad "--help: no VOXAUG_CACHE_DIR"
