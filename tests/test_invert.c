@@ -12,14 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static vxa_pipeline *parse_ok(const char *spec)
-{
-    char err[2048] = "";
-    vxa_pipeline *p = NULL;
-    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) fail_msg("parse '%s': %s", spec, err);
-    return p;
-}
-
 static void run_ok(vxa_context *ctx, const vxa_pipeline *p, uint64_t sample, const vxa_volume *img,
                    const vxa_volume *lab, vxa_volume **oi, vxa_volume **ol)
 {
@@ -87,7 +79,7 @@ static void test_whole_voxel_maps_come_back_exactly(void **state)
     vxa_context *ref = vxa_test_reference();
     vxa_volume *img = vxa_test_random_volume(dim, 1, VXA_FLOAT32, &s), *lab = index_labels(dim);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        vxa_pipeline *p = parse_ok(cases[c].spec);
+        vxa_pipeline *p = vxa_test_parse(cases[c].spec);
         vxa_volume *oi = NULL, *ol = NULL;
         run_ok(ref, p, c, img, lab, &oi, &ol);
         vxa_invert_report ri, rl;
@@ -134,7 +126,7 @@ static void check_labels_where_sampled(vxa_context *ctx, const char *spec, uint6
 {
     const int64_t dim[3] = { 41, 37, 29 };
     vxa_volume *lab = index_labels(dim), *img = constant(dim, VXA_FLOAT32, 1.0);
-    vxa_pipeline *p = parse_ok(spec);
+    vxa_pipeline *p = vxa_test_parse(spec);
     vxa_volume *oi = NULL, *ol = NULL;
     run_ok(ctx, p, sample, img, lab, &oi, &ol);
     vxa_invert_report r;
@@ -193,7 +185,7 @@ static void test_images_come_back_within_interpolation(void **state)
     const int64_t dim[3] = { 41, 37, 29 };
     vxa_context *ref = vxa_test_reference();
     vxa_volume *img = vxa_test_smooth_volume(dim, &s), *ones = constant(dim, VXA_FLOAT32, 1.0);
-    vxa_pipeline *p = parse_ok(WARP_SPEC);
+    vxa_pipeline *p = vxa_test_parse(WARP_SPEC);
     vxa_volume *oi = NULL, *oo = NULL;
     run_ok(ref, p, 1, img, NULL, &oi, NULL);
     run_ok(ref, p, 1, ones, NULL, &oo, NULL);
@@ -245,7 +237,7 @@ static void test_elastic_inverse_converges(void **state)
     const int64_t dim[3] = { 41, 37, 29 };
     vxa_context *ref = vxa_test_reference();
     vxa_volume *img = constant(dim, VXA_FLOAT32, 1.0), *oi = NULL;
-    vxa_pipeline *p = parse_ok(WARP_SPEC);
+    vxa_pipeline *p = vxa_test_parse(WARP_SPEC);
     run_ok(ref, p, 0, img, NULL, &oi, NULL);
     vxa_invert_report r;
     vxa_volume *back = invert_ok(ref, p, 0, img, oi, 0, 0, &r);
@@ -272,7 +264,7 @@ static void test_device_equals_reference(void **state)
     vxa_volume *img = vxa_test_smooth_volume(dim, &s), *lab = index_labels(dim);
     static const char *const specs[] = { WARP_SPEC, "flip(axes=0) pad(2) crop(30,30,30)" };
     for (int c = 0; c < 2; c++) {
-        vxa_pipeline *p = parse_ok(specs[c]);
+        vxa_pipeline *p = vxa_test_parse(specs[c]);
         vxa_volume *oi = NULL, *ol = NULL;
         run_ok(ref, p, 2, img, lab, &oi, &ol);
         vxa_invert_report r1, r2, r3, r4;
@@ -301,7 +293,7 @@ static void test_invert_errors_are_named(void **state)
     vxa_context *ref = vxa_test_reference();
     const int64_t dim[3] = { 12, 10, 8 }, other[3] = { 11, 10, 8 };
     vxa_volume *img = constant(dim, VXA_FLOAT32, 1.0), *wrong = constant(other, VXA_FLOAT32, 1.0), *back = NULL;
-    vxa_pipeline *p = parse_ok("crop(11,10,7)"), *sing = parse_ok("affine(row0=1,0,0, row1=0,1,0, row2=0,0,0)");
+    vxa_pipeline *p = vxa_test_parse("crop(11,10,7)"), *sing = vxa_test_parse("affine(row0=1,0,0, row1=0,1,0, row2=0,0,0)");
     vxa_run_options o;
     vxa_run_options_init(&o);
     assert_int_equal(vxa_pipeline_invert(ref, p, &o, img, wrong, NULL, &back, NULL, NULL), VXA_ERR_INVALID_ARGUMENT);
@@ -364,7 +356,7 @@ static void test_displacement_field_reproduces_the_run(void **state)
     static const char *const specs[] = { "rotate(12, plane=0,1) zoom(1.1) elastic(alpha=100, sigma=5) crop(24,22,18)",
                                          "crop(20,20,16, start=1,2,3)", "zscore elastic(alpha=100, p=0)" };
     for (int k = 0; k < 3; k++) {
-        vxa_pipeline *p = parse_ok(specs[k]);
+        vxa_pipeline *p = vxa_test_parse(specs[k]);
         vxa_volume *out = NULL, *f = NULL;
         run_ok(ref, p, 5, img, NULL, &out, NULL);
         vxa_run_options o;

@@ -11,15 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static vxa_pipeline *parse_ok(const char *spec)
-{
-    char err[2048] = "";
-    vxa_pipeline *p = NULL;
-    vxa_status st = vxa_pipeline_parse(spec, &p, err, sizeof err);
-    if (st != VXA_OK) fail_msg("parse '%s': %s", spec, err);
-    return p;
-}
-
 static void expect_parse_error(const char *spec, const char *needle, int column)
 {
     char err[2048] = "";
@@ -52,9 +43,9 @@ static void test_parse_errors_name_the_token(void **state)
 static void test_parse_normalises_and_round_trips(void **state)
 {
     (void)state;
-    vxa_pipeline *p = parse_ok("rotate( 15 , plane = 0,1 ) ; zoom([0.9, 1.1], p=0.5)|crop(64)");
+    vxa_pipeline *p = vxa_test_parse("rotate( 15 , plane = 0,1 ) ; zoom([0.9, 1.1], p=0.5)|crop(64)");
     const char *text = vxa_pipeline_string(p);
-    vxa_pipeline *q = parse_ok(text);
+    vxa_pipeline *q = vxa_test_parse(text);
     assert_string_equal(text, vxa_pipeline_string(q));
     assert_non_null(strstr(text, "p=0.5"));
     assert_int_equal(p->nops, 3);
@@ -66,7 +57,7 @@ static void test_parse_normalises_and_round_trips(void **state)
 static void test_draws_depend_only_on_seed_sample_op(void **state)
 {
     (void)state;
-    vxa_pipeline *p = parse_ok("rotate([-15,15], plane=0,1) zoom([0.9,1.1], p=0.5)");
+    vxa_pipeline *p = vxa_test_parse("rotate([-15,15], plane=0,1) zoom([0.9,1.1], p=0.5)");
     int differ = 0, applied_count = 0;
     for (uint64_t s = 0; s < 200; s++) {
         vxa_op_values a, b, c;
@@ -105,7 +96,7 @@ static void test_spatial_chain_is_one_resampling_pass(void **state)
     const int64_t dim[3] = { 23, 19, 17 };
     vxa_volume *img = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
     vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_UINT8, &rng);
-    vxa_pipeline *p = parse_ok("flip(axes=0) rotate(20, plane=0,1) zoom(1.2) shift(1.5) rotate(-7, plane=1,2) crop(11,13,9)");
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0) rotate(20, plane=0,1) zoom(1.2) shift(1.5) rotate(-7, plane=1,2) crop(11,13,9)");
     for (int c = 0; c < 2; c++) {
         const uint64_t before = vxa_context_launches(ctxs[c], "vxa_resample");
         vxa_volume *olab = NULL;
@@ -137,7 +128,7 @@ static void test_device_equals_reference_and_labels_stay_in_set(void **state)
         for (int64_t j = 0; j < dim[1]; j++)
             for (int64_t i = 0; i < dim[0]; i++)
                 vxa_volume_set(lab, i, j, k, 0, (double)(3 * ((i / 7 + j / 5 + k / 4) % 4)));  /* {0,3,6,9} */
-    vxa_pipeline *p = parse_ok("flip(axes=0,1,2, p=0.5) rotate([-30,30], plane=0,1) rotate([-10,10], plane=1,2) "
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0,1,2, p=0.5) rotate([-30,30], plane=0,1) rotate([-10,10], plane=1,2) "
                                "zoom([0.8,1.25]) random_crop(20,20,16)");
     const double tol = 1e-4 * vxa_test_range(img);
     for (uint64_t s = 0; s < 6; s++) {
@@ -169,7 +160,7 @@ static void test_batch_equals_single_runs(void **state)
     uint64_t rng = vxa_test_seed() + 9;
     const int64_t dim[3] = { 17, 19, 13 };
     vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
-    vxa_pipeline *p = parse_ok("rotate([-20,20], plane=0,2) zoom([0.9,1.1]) flip(axes=1, p=0.5)");
+    vxa_pipeline *p = vxa_test_parse("rotate([-20,20], plane=0,2) zoom([0.9,1.1]) flip(axes=1, p=0.5)");
     const vxa_volume *imgs[4] = { img, img, img, img };
     vxa_volume *outs[4];
     assert_int_equal(vxa_pipeline_run_batch(dev, p, 5, 10, 4, imgs, NULL, outs, NULL, NULL), VXA_OK);
@@ -200,7 +191,7 @@ static void test_batch_overlapped_equals_single_runs(void **state)
         memcpy(img[i]->affine, lab[i]->affine, sizeof img[i]->affine);
         memcpy(img[i]->spacing, lab[i]->spacing, sizeof img[i]->spacing);
     }
-    vxa_pipeline *p = parse_ok("flip(axes=0,1,2, p_axis=0.5) rotate([-20,20], plane=0,1) "
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0,1,2, p_axis=0.5) rotate([-20,20], plane=0,1) "
                                "elastic(alpha=300, sigma=9, mode=fast) zscore noise(0.1) random_crop(12,10,6)");
     setenv("VOXAUG_BATCH_OVERLAP", "1", 1);
     const size_t sizes[3] = { 2, 3, 5 };
@@ -234,7 +225,7 @@ static void test_batch_overlapped_equals_single_runs(void **state)
         }
     }
     /* a sample whose crop does not fit fails the batch: nothing is left behind */
-    vxa_pipeline *bad = parse_ok("zscore crop(20,20,20)");
+    vxa_pipeline *bad = vxa_test_parse("zscore crop(20,20,20)");
     const vxa_volume *imgs[3] = { img[4], img[2], img[0] };
     vxa_volume *outs[3];
     assert_int_not_equal(vxa_pipeline_run_batch(dev, bad, 1, 0, 3, imgs, NULL, outs, NULL, NULL), VXA_OK);
@@ -276,7 +267,7 @@ static void test_threads_with_own_contexts_reproduce_single_thread(void **state)
     const int64_t dim[3] = { 21, 18, 15 };
     vxa_volume *img = vxa_test_smooth_volume(dim, &rng);
     vxa_volume *lab = vxa_test_random_volume(dim, 1, VXA_INT16, &rng);
-    vxa_pipeline *p = parse_ok("rotate([-25,25], plane=0,1) zoom([0.8,1.2]) flip(axes=0,2, p_axis=0.5) random_crop(16,16,12)");
+    vxa_pipeline *p = vxa_test_parse("rotate([-25,25], plane=0,1) zoom([0.8,1.2]) flip(axes=0,2, p_axis=0.5) random_crop(16,16,12)");
     thread_job jobs[2] = { { .p = p, .img = img, .lab = lab, .first = 0 }, { .p = p, .img = img, .lab = lab, .first = 1 } };
     pthread_t th[2];
     for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, thread_run, &jobs[t]), 0);
@@ -320,7 +311,7 @@ static void test_output_affine_is_true_world_geometry(void **state)
             for (int64_t i = 0; i < dim[0]; i++)
                 vxa_volume_set(img, i, j, k, 0, img->affine[0][0] * i + img->affine[0][1] * j + img->affine[0][2] * k +
                                                 img->affine[0][3]);
-    vxa_pipeline *p = parse_ok("sampling(geometry=track) rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
+    vxa_pipeline *p = vxa_test_parse("sampling(geometry=track) rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
     vxa_volume *out = run_ok(ref, p, 0, 0, img, NULL, NULL);
     int checked = 0;
     for (int64_t k = 0; k < out->dim[2]; k++)
@@ -357,7 +348,7 @@ static void test_augmentation_moves_content_keeps_grid(void **state)
             for (int64_t i = 0; i < dim[0]; i++)
                 vxa_volume_set(img, i, j, k, 0, img->affine[0][0] * i + img->affine[0][1] * j + img->affine[0][2] * k +
                                                 img->affine[0][3]);
-    vxa_pipeline *p = parse_ok("rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
+    vxa_pipeline *p = vxa_test_parse("rotate(10, plane=0,1) zoom(1.3) center_crop(10,12,8)");
     vxa_volume *out = run_ok(ref, p, 0, 0, img, NULL, NULL);
     double q[3], c[3];
     for (int a = 0; a < 3; a++) {
@@ -420,14 +411,14 @@ static void test_augmentation_ops_keep_the_affine(void **state)
                             "shift(2, 1, -1, unit=mm)", "affine(row0=1,0.1,0, offset=1,2,0)",
                             "elastic(alpha=50, sigma=2)", "rotate(30, plane=0,2) zoom(1.1) elastic(alpha=50, sigma=2)" };
     for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++) {
-        vxa_pipeline *p = parse_ok(specs[t]);
+        vxa_pipeline *p = vxa_test_parse(specs[t]);
         vxa_volume *out = run_ok(ref, p, 3, 1, img, NULL, NULL);
         if (memcmp(out->affine, img->affine, sizeof img->affine) || memcmp(out->spacing, img->spacing, sizeof sp))
             fail_msg("%s: the output's affine or spacing is not the input's", specs[t]);
         vxa_volume_free(out);
         vxa_pipeline_free(p);
     }
-    vxa_pipeline *p = parse_ok("sampling(geometry=track) rotate(30, plane=0,2)");
+    vxa_pipeline *p = vxa_test_parse("sampling(geometry=track) rotate(30, plane=0,2)");
     vxa_volume *out = run_ok(ref, p, 3, 1, img, NULL, NULL);
     assert_true(memcmp(out->affine, img->affine, sizeof img->affine) != 0);   /* the affine followed the voxels */
     for (int a = 0; a < 3; a++) {
@@ -455,7 +446,7 @@ static void test_reorient_is_an_exact_copy(void **state)
     vxa_context *ctxs[2] = { vxa_test_reference(), vxa_test_device() };
     uint64_t rng = vxa_test_seed() + 29;
     const int64_t shapes[][3] = { { 7, 1, 5 }, { 13, 11, 9 }, { 1, 17, 2 } };
-    vxa_pipeline *p = parse_ok("reorient(RAS)");
+    vxa_pipeline *p = vxa_test_parse("reorient(RAS)");
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const int64_t *n = shapes[t];
         vxa_volume *img = vxa_test_random_volume(n, 2, VXA_INT16, &rng);
@@ -520,7 +511,7 @@ static void test_label_on_other_grid_is_an_error(void **state)
     const int64_t a[3] = { 8, 9, 10 }, b[3] = { 8, 9, 11 };
     vxa_volume *img = vxa_test_random_volume(a, 1, VXA_FLOAT32, &rng);
     vxa_volume *lab = vxa_test_random_volume(b, 1, VXA_UINT8, &rng);
-    vxa_pipeline *p = parse_ok("flip(axes=0)");
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0)");
     vxa_volume *out = NULL, *olab = NULL;
     assert_int_equal(vxa_pipeline_run(ref, p, 0, 0, img, lab, &out, &olab, NULL), VXA_ERR_INVALID_ARGUMENT);
     assert_null(out);
@@ -540,7 +531,7 @@ static void test_empty_pipeline_is_a_float_copy(void **state)
     vxa_volume *img = vxa_test_random_volume(dim, 2, VXA_INT16, &rng);
     img->scl_slope = 0.5;
     img->scl_inter = 10;
-    vxa_pipeline *p = parse_ok("flip(axes=0, p=0)"); /* an empty spec is refused (issue 16): an op never applied */
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0, p=0)"); /* an empty spec is refused (issue 16): an op never applied */
     vxa_volume *out = run_ok(dev, p, 0, 0, img, NULL, NULL);
     assert_int_equal(out->dtype, VXA_FLOAT32);
     assert_true(vxa_test_max_abs_diff(out, img) == 0.0);
@@ -575,7 +566,7 @@ static void test_released_buffers_are_reused(void **state)
     uint64_t rng = vxa_test_seed() + 13;
     const int64_t dim[3] = { 67, 71, 61 }; /* > 1 MiB as float32 */
     vxa_volume *a = vxa_test_smooth_volume(dim, &rng), *b = vxa_test_smooth_volume(dim, &rng);
-    vxa_pipeline *p = parse_ok("sampling(cval=-5) rotate([-20,20], plane=0,1) pad(2,3,1) minmax()");
+    vxa_pipeline *p = vxa_test_parse("sampling(cval=-5) rotate([-20,20], plane=0,1) pad(2,3,1) minmax()");
     for (int c = 0; c < 2; c++) {
         vxa_context *ctx = contexts[c];
         vxa_context_trim(ctx);
@@ -713,7 +704,7 @@ static void test_statistics_masked_by_label(void **state)
                     else ss += (x - mean) * (x - mean);
                 }
     const double mean = sum / cnt, sd = sqrt(ss / cnt);
-    vxa_pipeline *p = parse_ok("flip(axes=0) zscore(mask=1)"), *pc = parse_ok("pclip(10, 90, mask=1)");
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0) zscore(mask=1)"), *pc = vxa_test_parse("pclip(10, 90, mask=1)");
     vxa_volume *outs[2], *clips[2];
     for (int t = 0; t < 2; t++) {
         vxa_volume *olab = NULL;
@@ -800,7 +791,7 @@ static void test_intensity_then_crop_computes_the_crop(void **state)
             int64_t m[3], q[3];
             char spec[256];
             crop_after(chains[c], dim, &rng, m, q, spec, sizeof spec);
-            vxa_pipeline *p = parse_ok(spec), *whole = parse_ok(chains[c]);
+            vxa_pipeline *p = vxa_test_parse(spec), *whole = vxa_test_parse(chains[c]);
             const uint64_t sample = vxa_test_rand(&rng);
             const uint64_t windows = vxa_context_launches(dev, "vxa_intensity_window");
             vxa_volume *dl = NULL, *rl = NULL, *wl = NULL;
@@ -873,7 +864,7 @@ static void test_label_pass_put_off_to_the_crop(void **state)
             int64_t m[3], q[3];
             char spec[256];
             crop_after(chains[c], dim, &rng, m, q, spec, sizeof spec);
-            vxa_pipeline *p = parse_ok(spec), *whole = parse_ok(chains[c]);
+            vxa_pipeline *p = vxa_test_parse(spec), *whole = vxa_test_parse(chains[c]);
             const uint64_t sample = vxa_test_rand(&rng);
             vxa_volume *dl = NULL, *wl = NULL, *rl = NULL;
             vxa_volume *d = run_ok(dev, p, 8, sample, img, lab, &dl);
@@ -950,7 +941,7 @@ static void test_output_shape_per_sample(void **state)
     const char *specs[] = { "crop(8,9,10, p=0.5)",
                             "flip(axes=0, p_axis=0.5) rotate([-10,10]) random_crop(6,7,8, p=0.4) zscore" };
     for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++) {
-        vxa_pipeline *p = parse_ok(specs[t]);
+        vxa_pipeline *p = vxa_test_parse(specs[t]);
         int cropped = 0, whole = 0;
         for (uint64_t sample = 0; sample < 24; sample++) {
             vxa_run_options o;
@@ -981,10 +972,10 @@ static void test_output_shape_per_sample(void **state)
 static void test_remap_and_histstd_parse(void **state)
 {
     (void)state;
-    vxa_pipeline *p = parse_ok("remap( 3:1 , 4 : 1, -2:0, others=drop) remap(others=keep, 7:8)");
+    vxa_pipeline *p = vxa_test_parse("remap( 3:1 , 4 : 1, -2:0, others=drop) remap(others=keep, 7:8)");
     const char *text = vxa_pipeline_string(p);
     assert_string_equal(text, "remap(map=3:1,4:1,-2:0, others=drop) remap(map=7:8, others=keep)");
-    vxa_pipeline *q = parse_ok(text);
+    vxa_pipeline *q = vxa_test_parse(text);
     assert_string_equal(text, vxa_pipeline_string(q));
     assert_int_equal(p->ops[0].ndata, 6);
     vxa_pipeline_free(p);
@@ -1012,10 +1003,10 @@ static void test_remap_and_histstd_parse(void **state)
     f = fopen(good, "w");
     fputs("{\"percentiles\": [1, 50, 99], \"landmarks\": [0, 40, 100], \"note\": \"x\"}", f);
     fclose(f);
-    p = parse_ok(spec);
+    p = vxa_test_parse(spec);
     assert_int_equal(p->ops[0].ndata, 6);
     assert_true(p->ops[0].data[4] == 40);
-    q = parse_ok(vxa_pipeline_string(p));
+    q = vxa_test_parse(vxa_pipeline_string(p));
     assert_string_equal(vxa_pipeline_string(p), vxa_pipeline_string(q));
     vxa_pipeline_free(p);
     vxa_pipeline_free(q);
@@ -1042,7 +1033,7 @@ static void test_remap_maps_labels_at_its_place(void **state)
             for (int64_t i = 0; i < dim[0]; i++)
                 vxa_volume_set(lab, i, j, k, 0, (double)((i + 2 * j + 3 * k) % 6) - 1);  /* -1 .. 4 */
     for (int drop = 0; drop < 2; drop++) {
-        vxa_pipeline *p = parse_ok(drop ? "flip(axes=0) remap(-1:7, 2:7, 4:-3, others=drop)"
+        vxa_pipeline *p = vxa_test_parse(drop ? "flip(axes=0) remap(-1:7, 2:7, 4:-3, others=drop)"
                                         : "flip(axes=0) remap(-1:7, 2:7, 4:-3)");
         vxa_volume *dl = NULL, *rl = NULL;
         vxa_volume *d = run_ok(dev, p, 1, 0, img, lab, &dl);
@@ -1062,13 +1053,13 @@ static void test_remap_maps_labels_at_its_place(void **state)
         vxa_volume_free(rl);
         vxa_pipeline_free(p);
     }
-    vxa_pipeline *p = parse_ok("remap(1:300)");   /* 300 fits int16; 70000 does not */
+    vxa_pipeline *p = vxa_test_parse("remap(1:300)");   /* 300 fits int16; 70000 does not */
     vxa_volume *dl = NULL;
     vxa_volume *d = run_ok(ref, p, 1, 0, img, lab, &dl);
     vxa_volume_free(d);
     vxa_volume_free(dl);
     vxa_pipeline_free(p);
-    p = parse_ok("remap(1:70000)");
+    p = vxa_test_parse("remap(1:70000)");
     vxa_volume *o = NULL, *ol = NULL;
     assert_int_equal(vxa_pipeline_run(ref, p, 1, 0, img, lab, &o, &ol, NULL), VXA_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(vxa_last_error(ref), "70000 does not fit the label map's type int16"));

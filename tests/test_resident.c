@@ -22,14 +22,6 @@ static const char *const SPECS[] = {
 #define NSPECS (int)(sizeof SPECS / sizeof SPECS[0])
 #define NSAMPLES 5
 
-static vxa_pipeline *parse(const char *spec)
-{
-    vxa_pipeline *p = NULL;
-    char err[256];
-    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) fail_msg("parse '%s': %s", spec, err);
-    return p;
-}
-
 /* A scaled int16 image of 2 channels and a label map with values 0..4 on a 31x27x15 grid (odd sizes). */
 static void inputs(uint64_t *rng, vxa_volume **image, vxa_volume **label)
 {
@@ -70,7 +62,7 @@ static void check_equal_on(vxa_context *ctx, bool async)
     if (vxa_resident_create(ctx, image, label, &ro, &r) != VXA_OK)
         fail_msg("vxa_resident_create: %s", vxa_last_error(ctx));
     for (int s = 0; s < NSPECS; s++) {
-        vxa_pipeline *p = parse(SPECS[s]);
+        vxa_pipeline *p = vxa_test_parse(SPECS[s]);
         vxa_volume shape;
         vxa_volume_init(&shape, image->dim, image->channels, VXA_FLOAT32);
         assert_int_equal(vxa_pipeline_output_shape(p, image, &shape), VXA_OK);
@@ -160,7 +152,7 @@ static void check_is_a_copy(vxa_context *ctx, bool async)
     uint64_t rng = vxa_test_seed() ^ 0xc0b1u;
     vxa_volume *image, *label;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse(SPECS[1]);
+    vxa_pipeline *p = vxa_test_parse(SPECS[1]);
     vxa_run_options o;
     vxa_run_options_init(&o);
     o.seed = 5;
@@ -213,7 +205,7 @@ static void test_prefetch_loop_equals_run_ex(void **state)
     enum { SUBJECTS = 4, PATCHES = 3 };
     vxa_volume *img[SUBJECTS], *lab[SUBJECTS];
     for (int s = 0; s < SUBJECTS; s++) inputs(&rng, &img[s], &lab[s]);
-    vxa_pipeline *p = parse(SPECS[0]);
+    vxa_pipeline *p = vxa_test_parse(SPECS[0]);
     vxa_resident_options ro;
     vxa_resident_options_init(&ro);
     ro.async_upload = 1;
@@ -257,7 +249,7 @@ static void test_resident_errors_are_clear(void **state)
     uint64_t rng = vxa_test_seed() ^ 0xe4404u;
     vxa_volume *image, *label;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse(SPECS[0]);
+    vxa_pipeline *p = vxa_test_parse(SPECS[0]);
     vxa_run_options o;
     vxa_run_options_init(&o);
     vxa_resident *r = NULL, *rn = NULL;

@@ -13,14 +13,6 @@
 static const char *const SPEC = "flip(axes=0,1, p=0.5) rotate([-12,12], plane=0,1) zoom([0.9,1.1]) "
                                 "zscore noise(0.2) crop(21,19,11)";
 
-static vxa_pipeline *parse(const char *spec)
-{
-    vxa_pipeline *p = NULL;
-    char err[256];
-    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) fail_msg("parse '%s': %s", spec, err);
-    return p;
-}
-
 /* An image of 2 channels and a label map with values 0..5 on a 31x27x15 grid. */
 static void inputs(uint64_t *rng, vxa_volume **image, vxa_volume **label)
 {
@@ -177,7 +169,7 @@ static void check_into(vxa_context *ctx, vxa_dtype img_t, vxa_dtype lab_t, bool 
     uint64_t rng = vxa_test_seed() ^ (uint64_t)img_t * 131 ^ (uint64_t)lab_t;
     vxa_volume *image, *label, *ri = NULL, *rl = NULL;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse(SPEC);
+    vxa_pipeline *p = vxa_test_parse(SPEC);
     const uint64_t seed = vxa_test_rand(&rng), sample = vxa_test_rand(&rng) % 1000;
     if (vxa_pipeline_run(ctx, p, seed, sample, image, label, &ri, &rl, NULL) != VXA_OK)
         fail_msg("run: %s", vxa_last_error(ctx));
@@ -251,7 +243,7 @@ static void test_run_into_converts_edge_values(void **state)
             memcpy(&x[v], &b, 4);
         }
     }
-    vxa_pipeline *p = parse("flip(axes=0)");
+    vxa_pipeline *p = vxa_test_parse("flip(axes=0)");
     assert_int_equal(vxa_pipeline_run(ctx, p, 1, 0, image, NULL, &ref, NULL, NULL), VXA_OK);
     int64_t s[5];
     dense_strides(ref, s);
@@ -300,7 +292,7 @@ static void test_batch_into_equals_runs(void **state)
     enum { N = 3 };
     vxa_volume *img[N], *lab[N], *ri[N], *rl[N];
     for (int s = 0; s < N; s++) inputs(&rng, &img[s], &lab[s]);
-    vxa_pipeline *p = parse(SPEC);
+    vxa_pipeline *p = vxa_test_parse(SPEC);
     const uint64_t seed = vxa_test_rand(&rng);
     for (int s = 0; s < N; s++)
         if (vxa_pipeline_run(ctx, p, seed, 10 + (uint64_t)s, img[s], lab[s], &ri[s], &rl[s], NULL) != VXA_OK)
@@ -362,7 +354,7 @@ static void test_run_into_wrong_buffers_are_clear_errors(void **state)
     uint64_t rng = vxa_test_seed();
     vxa_volume *image, *label;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse(SPEC);          /* 21 x 19 x 11, 2 channels */
+    vxa_pipeline *p = vxa_test_parse(SPEC);          /* 21 x 19 x 11, 2 channels */
     const size_t n = 21 * 19 * 11, big = n * 2 * 8;
     void *mem = calloc(1, big), *lmem = calloc(1, big);
     vxa_buffer bi, bl;
@@ -417,7 +409,7 @@ static void test_caller_built_with_old_struct_layout_still_works(void **state)
     uint64_t rng = vxa_test_seed();
     vxa_volume *image, *label, *a = NULL, *al = NULL, *b = NULL, *bl = NULL, *field = NULL;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse("elastic(sigma=3, alpha=40) zscore crop(20,20,10)");
+    vxa_pipeline *p = vxa_test_parse("elastic(sigma=3, alpha=40) zscore crop(20,20,10)");
     run_options_v1 *old = malloc(sizeof *old);
     *old = (run_options_v1){ sizeof *old, 99, 4, &field };
     assert_false(VXA_HAS_FIELD(old, vxa_run_options, cancel));
@@ -496,7 +488,7 @@ static void test_cancel_stops_between_passes(void **state)
     uint64_t rng = vxa_test_seed();
     vxa_volume *image, *label, *oi = NULL, *ol = NULL;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse(SPEC);        /* passes: the spatial group, the intensity group, the crop */
+    vxa_pipeline *p = vxa_test_parse(SPEC);        /* passes: the spatial group, the intensity group, the crop */
     vxa_run_options o;
     vxa_run_options_init(&o);
     int left = 1;                         /* the first pass runs, the second is refused */
@@ -560,7 +552,7 @@ static void test_log_hook_hears_device_builds_and_errors(void **state)
     uint64_t rng = vxa_test_seed();
     vxa_volume *image, *label, *oi = NULL, *ol = NULL;
     inputs(&rng, &image, &label);
-    vxa_pipeline *p = parse(SPEC);
+    vxa_pipeline *p = vxa_test_parse(SPEC);
     assert_int_equal(vxa_pipeline_run(ctx, p, 1, 2, image, label, &oi, &ol, NULL), VXA_OK);
     assert_true(r.info > 1);                          /* programs built, each with its time */
     assert_int_equal(r.errors, 0);

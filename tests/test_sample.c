@@ -183,14 +183,6 @@ static void test_fg_box_device_equals_reference(void **state)
 }
 
 /* ---- the ops in pipelines ------------------------------------------------------------------------------------ */
-static vxa_pipeline *parse_ok(const char *spec)
-{
-    vxa_pipeline *p = NULL;
-    char err[1024];
-    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) fail_msg("%s: %s", spec, err);
-    return p;
-}
-
 static void parse_fails(const char *spec, const char *needle)
 {
     vxa_pipeline *p = NULL;
@@ -236,7 +228,7 @@ static char *run_both(const char *spec, uint64_t sample, const vxa_volume *img, 
                       vxa_volume **olab)
 {
     vxa_context *ctxs[2] = { vxa_test_reference(), vxa_test_device() };
-    vxa_pipeline *p = parse_ok(spec);
+    vxa_pipeline *p = vxa_test_parse(spec);
     vxa_volume *outs[2] = { NULL, NULL }, *labs[2] = { NULL, NULL };
     vxa_draw *draws[2] = { NULL, NULL };
     for (int c = 0; c < 2; c++) {
@@ -312,7 +304,7 @@ static void test_fg_crop_follows_nnunet(void **state)
         vxa_volume_free(olab);
         free(json);
     }
-    vxa_pipeline *fp = parse_ok("flip(axes=0) rotate(5) fg_crop(8, p_fg=1)");
+    vxa_pipeline *fp = vxa_test_parse("flip(axes=0) rotate(5) fg_crop(8, p_fg=1)");
     vxa_grid g;
     vxa_grid_of_volume(lab, &g);
     vxa_plan plan;
@@ -433,7 +425,7 @@ static void test_data_ops_errors_and_shapes(void **state)
     (void)state;
     vxa_context *ref = vxa_test_reference();
     vxa_volume *lab = speck_map(), *img = image_for(lab), *out = NULL;
-    vxa_pipeline *p = parse_ok("fg_crop(8, p_fg=1)");
+    vxa_pipeline *p = vxa_test_parse("fg_crop(8, p_fg=1)");
     assert_int_equal(vxa_pipeline_run(ref, p, 1, 0, img, NULL, &out, NULL, NULL), VXA_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(vxa_last_error(ref), "label map"));
     assert_null(out);
@@ -446,7 +438,7 @@ static void test_data_ops_errors_and_shapes(void **state)
     parse_fails("one_of(crop_foreground, flip)", "cannot be inside a group");
     parse_fails("fg_crop(8, classes=1,2,[3,4])", "fixed value");
     /* undoing re-plans without the data: refused, not undone at another place */
-    p = parse_ok("rotate(5) fg_crop(8, p_fg=1)");
+    p = vxa_test_parse("rotate(5) fg_crop(8, p_fg=1)");
     vxa_run_options o;
     vxa_run_options_init(&o);
     vxa_volume *olab = NULL, *back = NULL;
@@ -457,10 +449,10 @@ static void test_data_ops_errors_and_shapes(void **state)
     assert_null(back);
     vxa_volume_free(out);
     vxa_pipeline_free(p);
-    p = parse_ok("sampling(mode=nearest) crop_foreground(margin=1)");
+    p = vxa_test_parse("sampling(mode=nearest) crop_foreground(margin=1)");
     assert_int_equal(vxa_pipeline_output_shape(p, img, &shape), VXA_ERR_UNSUPPORTED);
     vxa_pipeline_free(p);
-    p = parse_ok("crop_foreground(margin=1) resize(16)");
+    p = vxa_test_parse("crop_foreground(margin=1) resize(16)");
     assert_int_equal(vxa_pipeline_output_shape(p, img, &shape), VXA_OK);
     assert_true(shape.dim[0] == 16 && shape.dim[1] == 16);
     vxa_pipeline_free(p);
@@ -475,7 +467,7 @@ static void test_resident_keeps_the_label_index(void **state)
     (void)state;
     vxa_context *ctx = vxa_test_device();
     vxa_volume *lab = speck_map(), *img = image_for(lab);
-    vxa_pipeline *p = parse_ok("fg_crop(size=12,9,6, p_fg=1)");
+    vxa_pipeline *p = vxa_test_parse("fg_crop(size=12,9,6, p_fg=1)");
     vxa_resident *r = NULL;
     if (vxa_resident_create(ctx, img, lab, NULL, &r) != VXA_OK) fail_msg("resident: %s", vxa_last_error(ctx));
     const uint64_t before = vxa_context_launches(ctx, "vxa_label_range");
@@ -519,10 +511,10 @@ static void test_groups_parse_format_and_errors(void **state)
           "shuffle(one_of(flip(), zoom(z=1.1)), noise(std=0.1)) random_crop(size=8)" },
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        vxa_pipeline *p = parse_ok(good[i][0]);
+        vxa_pipeline *p = vxa_test_parse(good[i][0]);
         if (strcmp(vxa_pipeline_string(p), good[i][1]) != 0)
             fail_msg("'%s' normalised to '%s', expected '%s'", good[i][0], vxa_pipeline_string(p), good[i][1]);
-        vxa_pipeline *q = parse_ok(vxa_pipeline_string(p));   /* the normal form reads back as itself */
+        vxa_pipeline *q = vxa_test_parse(vxa_pipeline_string(p));   /* the normal form reads back as itself */
         assert_string_equal(vxa_pipeline_string(q), vxa_pipeline_string(p));
         vxa_pipeline_free(q);
         vxa_pipeline_free(p);
@@ -546,7 +538,7 @@ static void test_groups_parse_format_and_errors(void **state)
 static void test_groups_draw_by_weight_and_fuse(void **state)
 {
     (void)state;
-    vxa_pipeline *p = parse_ok("one_of(flip(axes=0), flip(axes=1), weights=3,1)");
+    vxa_pipeline *p = vxa_test_parse("one_of(flip(axes=0), flip(axes=1), weights=3,1)");
     const int64_t dim[3] = { 9, 8, 7 };
     vxa_grid g;
     memset(&g, 0, sizeof g);
@@ -572,7 +564,7 @@ static void test_groups_draw_by_weight_and_fuse(void **state)
     if (first < 410 || first > 490) fail_msg("one_of(weights=3,1) took the first %d times of 600", first);
     vxa_pipeline_free(p);
 
-    p = parse_ok("some_of(2, noise(0.1), gamma(1.2), minmax, clip(0, 1))");
+    p = vxa_test_parse("some_of(2, noise(0.1), gamma(1.2), minmax, clip(0, 1))");
     for (uint64_t s = 0; s < 50; s++) {
         vxa_plan plan;
         char err[256];
@@ -585,7 +577,7 @@ static void test_groups_draw_by_weight_and_fuse(void **state)
     }
     vxa_pipeline_free(p);
 
-    p = parse_ok("shuffle(noise(0.1), gamma(1.2), minmax)");
+    p = vxa_test_parse("shuffle(noise(0.1), gamma(1.2), minmax)");
     int seen[3] = { 0 };
     for (uint64_t s = 0; s < 120; s++) {
         vxa_plan plan;
@@ -600,7 +592,7 @@ static void test_groups_draw_by_weight_and_fuse(void **state)
     vxa_pipeline_free(p);
 
     /* fusion with the ops drawn: intensity then a crop, the crop computed by the intensity pass */
-    p = parse_ok("one_of(zscore, minmax) random_crop(4)");
+    p = vxa_test_parse("one_of(zscore, minmax) random_crop(4)");
     vxa_plan plan;
     char err[256];
     assert_int_equal(vxa_plan_make(p, 3, 0, &g, 0, &plan, err, sizeof err), VXA_OK);

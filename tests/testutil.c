@@ -294,3 +294,11 @@ int vxa_test_count_of(const char *text, const char *what)
     for (const char *p = text; (p = strstr(p, what)); p++) n++;
     return n;
 }
+
+vxa_pipeline *vxa_test_parse(const char *spec)
+{
+    char err[2048] = "";
+    vxa_pipeline *p = NULL;
+    if (vxa_pipeline_parse(spec, &p, err, sizeof err) != VXA_OK) fail_msg("parse '%s': %s", spec, err);
+    return p;
+}

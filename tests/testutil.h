@@ -43,6 +43,8 @@ extern const int vxa_test_nshapes;
 /* A host volume of random values for dtype (full range for small ints, [-1000, 1000] otherwise, plus
  * a few zero voxels); free with vxa_volume_free. */
 vxa_volume *vxa_test_random_volume(const int64_t dim[3], int64_t channels, vxa_dtype dtype, uint64_t *state);
+/* The pipeline of spec; a parse error fails the test, naming the spec and the parser's message. */
+vxa_pipeline *vxa_test_parse(const char *spec);
 /* A smooth random float volume (sum of a few Gaussian blobs), values in about [0, 1000]. */
 vxa_volume *vxa_test_smooth_volume(const int64_t dim[3], uint64_t *state);
 
